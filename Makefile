@@ -1,0 +1,50 @@
+# ingestspec: every target makes its own virtual environment first, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SPECS := openapi/arsel.yaml openapi/sendrealm.yaml
+PG_URL = $$(bash scripts/postgres.sh | tail -n 1)
+
+.PHONY: install demo serve lint check-generated generate test test-deep bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job on the embedded default (SQLite): see README.
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+serve: $(STAMP)
+	$(BIN)/ingestspec serve arsel
+
+lint: $(STAMP)
+	$(BIN)/ingestspec lint $(SPECS)
+	$(BIN)/ruff check generator contract_tests tests scripts generated_server
+	$(BIN)/mypy generator contract_tests generated_server
+
+generate: $(STAMP)
+	$(BIN)/ingestspec generate openapi/arsel.yaml --out generated_server/arsel
+	$(BIN)/ingestspec generate openapi/sendrealm.yaml --out generated_server/sendrealm
+
+check-generated: $(STAMP)
+	$(BIN)/ingestspec generate openapi/arsel.yaml --out generated_server/arsel --check
+	$(BIN)/ingestspec generate openapi/sendrealm.yaml --out generated_server/sendrealm --check
+
+## The tests: lint, stale-output check, then pytest with a real PostgreSQL server.
+test: $(STAMP) lint check-generated
+	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/pytest -q -n 2 --timeout 600
+
+test-deep: $(STAMP)
+	INGESTSPEC_TEST_PG=$(PG_URL) INGESTSPEC_FUZZ_EXAMPLES=500 $(BIN)/pytest -q -n 2 --timeout 3600
+
+bench: $(STAMP)
+	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -1,0 +1,91 @@
+"""The server configuration: the projects a deployment hosts, their keys, limits and event definitions.
+
+The generated servers read the same format (validated against the same JSON Schema); the contract
+suite reads it here to learn which events each project defines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+from .loader import bundled_schema
+
+
+@dataclass(frozen=True)
+class EventDefinition:
+    name: str
+    schema: Mapping[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    api_keys: tuple[str, ...]
+    events: Mapping[str, EventDefinition] = field(default_factory=dict)
+    payload_limit_bytes: int | None = None
+    retention_days: int | None = None
+    idempotency_mismatch: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    projects: tuple[Project, ...]
+
+    def project_for_key(self, api_key: str) -> Project | None:
+        return next((p for p in self.projects if api_key in p.api_keys), None)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a configuration file. Raises `ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read the file: {exc.strerror}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [f"not valid YAML: {exc}"]) from exc
+    validator = jsonschema.Draft202012Validator(bundled_schema("config"))
+    problems = [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(raw)
+    ]
+    if problems:
+        raise ConfigError(path, problems)
+    projects = tuple(
+        Project(
+            id=p["id"],
+            api_keys=tuple(p["api_keys"]),
+            events={
+                name: EventDefinition(name, d["schema"], d.get("description", ""))
+                for name, d in (p.get("events") or {}).items()
+            },
+            payload_limit_bytes=p.get("payload_limit_bytes"),
+            retention_days=p.get("retention_days"),
+            idempotency_mismatch=p.get("idempotency_mismatch"),
+        )
+        for p in raw["projects"]
+    )
+    seen: dict[str, str] = {}
+    for project in projects:
+        for key in project.api_keys:
+            if key in seen and seen[key] != project.id:
+                problems.append(f"API key {key[:6]}… is given to both {seen[key]} and {project.id}")
+            seen[key] = project.id
+        for definition in project.events.values():
+            try:
+                jsonschema.Draft202012Validator.check_schema(definition.schema)
+            except jsonschema.SchemaError as exc:
+                problems.append(f"{project.id}/events/{definition.name}: not a valid JSON Schema: {exc.message}")
+    if len({p.id for p in projects}) != len(projects):
+        problems.append("project ids must be unique")
+    if problems:
+        raise ConfigError(path, problems)
+    return Config(path, projects)
