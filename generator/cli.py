@@ -68,3 +68,47 @@ def lint_command(specs: tuple[str, ...]) -> None:
     if failed:
         raise Failed("lint found problems")
 
+
+@main.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, json for tools, markdown for a pull-request comment.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["breaking", "server-breaking", "any-breaking"]),
+    default=None,
+    help="Exit 1 when a change breaks clients (breaking), servers built from OLD (server-breaking), "
+    "or either (any-breaking).",
+)
+def diff_command(old: str, new: str, output_format: str, fail_on: str | None) -> None:
+    """List the changes from OLD to NEW, each classified as breaking or not for clients and for servers.
+
+    OLD and NEW are spec paths, API names (arsel, sendrealm) or git revisions such as
+    main:openapi/arsel.yaml or v1.0:arsel. Breaking for clients: a client written against OLD may
+    fail against a server built from NEW. Breaking for servers: a server still built from OLD
+    mishandles what a client written against NEW sends or expects.
+    """
+    from .diff import diff_specs, load_version, render_json, render_markdown, render_text
+
+    try:
+        old_spec, old_label = load_version(old, spec_path)
+        new_spec, new_label = load_version(new, spec_path)
+    except IngestSpecError as error:
+        raise report(error) from error
+    result = diff_specs(old_spec, new_spec, old_label, new_label)
+    if output_format == "json":
+        click.echo(render_json(result))
+    elif output_format == "markdown":
+        click.echo(render_markdown(result), nl=False)
+    else:
+        click.echo(render_text(result, style=click.style))
+    failing = result.failing(fail_on) if fail_on else ()
+    if failing:
+        raise Failed(f"{len(failing)} change(s) are {fail_on.removeprefix('any-')}")
