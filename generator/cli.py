@@ -69,6 +69,58 @@ def lint_command(specs: tuple[str, ...]) -> None:
         raise Failed("lint found problems")
 
 
+
+@main.command("generate")
+@click.argument("spec")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="output folder")
+@click.option("--check", is_flag=True, help="write nothing; exit 1 naming the files that are stale")
+def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
+    """Generate the Starlette server (and its Pydantic models) for SPEC into --out."""
+    from .generate import generate
+
+    path = spec_path(spec)
+    out_dir = out_dir or OUTPUT_DIR / path.stem
+    try:
+        names = generate(path, out_dir, check=check)
+    except IngestSpecError as exc:
+        raise report(exc) from exc
+    if check:
+        if names:
+            raise Failed(f"{out_dir} is stale; regenerate it: {', '.join(names)}")
+        click.echo(f"{out_dir}: up to date")
+    else:
+        click.echo(f"{out_dir}: wrote {len(names)} file(s)" + (f": {', '.join(names)}" if names else ""))
+
+
+@main.command("serve")
+@click.argument("api")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=str(EXAMPLE_CONFIG),
+              show_default=True, help="server configuration")
+@click.option("--db", default="sqlite:///var/{api}.db", show_default=True, help="sqlite:///PATH or postgresql://...")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--handler", help="processing handler as module:attribute")
+@click.option("--no-worker", is_flag=True, help="accept events but leave processing to another process")
+@click.option("--no-access-log", is_flag=True)
+def serve_command(
+    api: str, config_path: str, db: str, host: str, port: int, handler: str | None, no_worker: bool,
+    no_access_log: bool,
+) -> None:
+    """Run the generated server for API (a name such as `arsel`, or a spec path) under uvicorn."""
+    import importlib
+
+    name = spec_path(api).stem
+    try:
+        server = importlib.import_module(f"generated_server.{name}.__main__")
+    except ImportError as exc:
+        raise UsageProblem(f"no generated server for {name!r}: run `ingestspec generate {api}` first ({exc})") from exc
+    argv = ["--config", config_path, "--db", db.format(api=name), "--host", host, "--port", str(port)]
+    argv += ["--handler", handler] if handler else []
+    argv += ["--no-worker"] if no_worker else []
+    argv += ["--no-access-log"] if no_access_log else []
+    server.main(argv)
+
+
 @main.command("diff")
 @click.argument("old")
 @click.argument("new")

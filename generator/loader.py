@@ -141,7 +141,7 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     request_schema=media.get("schema") or {},
                     request_media_type=media_type,
                     request_examples=_examples(media),
-                    responses=_responses(op.get("responses") or {}),
+                    responses=_responses(raw.get("responses") or {}, op.get("responses") or {}),
                     secured=bool(op.get("security", global_security)),
                     ingest=_ingest(op["x-ingest"], source) if "x-ingest" in op else None,
                 )
@@ -157,13 +157,14 @@ def _examples(media: Mapping[str, Any]) -> tuple[Example, ...]:
     )
 
 
-def _responses(raw: Mapping[str, Any]) -> dict[int, Response]:
+def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[int, Response]:
     responses = {}
-    for status, response in raw.items():
+    for status, response in resolved.items():
         if not str(status).isdigit():
             continue  # "default" and ranges document nothing the server promises
         content = response.get("content") or {}
         media_type, media = next(iter(content.items()), (None, {}))
+        ref = (next(iter((raw[status].get("content") or {}).values()), {}).get("schema") or {}).get("$ref")
         responses[int(status)] = Response(
             status=int(status),
             description=response.get("description", ""),
@@ -171,6 +172,7 @@ def _responses(raw: Mapping[str, Any]) -> dict[int, Response]:
             schema=media.get("schema"),
             examples=_examples(media),
             headers=tuple(response.get("headers") or ()),
+            schema_name=ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None,
         )
     return dict(sorted(responses.items()))
 

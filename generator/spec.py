@@ -40,6 +40,7 @@ class Response:
     schema: Mapping[str, Any] | None
     examples: tuple[Example, ...] = ()
     headers: tuple[str, ...] = ()
+    schema_name: str | None = None  # the component the schema refers to, which names its generated model
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,27 @@ def seed_text(api: str) -> str:
     if not path.exists():
         pytest.skip(f"the vendors' documents are not here ({path}); they live beside the checkout in shared/seeds")
     return path.read_text()
+
+
+def fresh_postgres_url() -> str:
+    """A URL whose search_path is a new, empty schema on the test PostgreSQL server."""
+    import uuid
+
+    import psycopg
+
+    admin = os.environ.get("INGESTSPEC_TEST_PG")
+    if not admin:
+        pytest.skip("no PostgreSQL: set INGESTSPEC_TEST_PG (`make test` starts one with scripts/postgres.sh)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in admin else "?"
+    return f"{admin}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store of each kind: a SQLite file, or a new schema on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    return fresh_postgres_url()

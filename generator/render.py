@@ -1,0 +1,44 @@
+"""The Jinja2 environment the server templates are rendered with, and the filters they may use.
+
+Logic lives here as plain functions; templates only loop and interpolate.
+"""
+
+from __future__ import annotations
+
+import pprint
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def pyrepr(value: Any, indent: int = 0) -> str:
+    """A deterministic Python literal for JSON-like data, continued lines indented by `indent` spaces."""
+    text = pprint.pformat(value, width=100 - indent, sort_dicts=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def pystr(value: str) -> str:
+    """A Python string literal, double-quoted as ruff prefers."""
+    text = repr(value)
+    if text.startswith("'") and '"' not in value:
+        text = '"' + text[1:-1].replace("\\'", "'") + '"'
+    return text
+
+
+FILTERS = {"pyrepr": pyrepr, "pystr": pystr}
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Python source, not HTML
+    )
+    env.filters.update(FILTERS)
+    return env
