@@ -809,6 +809,8 @@ def _error_use(
     old: Ingest, new: Ingest, before: str | None, after: str | None, location: str, out: _Collector
 ) -> None:
     """A behaviour now answers with another catalogue entry (a key rename with the same body is no change)."""
+    if before == after:
+        return  # the same entry: edits to it are reported from the catalogue
     was = _entry(old, before)
     now = _entry(new, after)
     if was == now:
@@ -975,6 +977,12 @@ _COLOURS = {
 }
 
 
+_LEGEND = (
+    "Breaking for clients: a client written against OLD may fail against a server built from NEW.\n"
+    "Breaking for servers: a server still built from OLD mishandles clients written against NEW."
+)
+
+
 def _grouped(diff: SpecDiff) -> Iterable[tuple[str, list[Change]]]:
     for group in GROUPS:
         members = [c for c in diff.changes if c.group == group]
@@ -992,6 +1000,8 @@ def render_text(diff: SpecDiff, style: Any = None) -> str:
         for change in members:
             lines.append(f"  {paint(change.kind, fg=_COLOURS[group])}  {change.location}")
             lines.append(f"      {change.message}")
+    if diff.changes:
+        lines += ["", paint(_LEGEND, dim=True)]
     return "\n".join(lines)
 
 
@@ -1028,6 +1038,7 @@ def render_markdown(diff: SpecDiff) -> str:
                 f"| {marks[group]} | {_cell(c.message)} | `{_cell(c.location)}` (`{c.kind}`) "
                 f"| {_verdict(c.breaking_for_clients)} | {_verdict(c.breaking_for_servers)} |"
             )
+    lines += ["", "<sub>" + _LEGEND.replace("\n", "<br>") + "</sub>"]
     return "\n".join(lines) + "\n"
 
 
