@@ -164,3 +164,8 @@ def diff_command(old: str, new: str, output_format: str, fail_on: str | None) ->
     failing = result.failing(fail_on) if fail_on else ()
     if failing:
         raise Failed(f"{len(failing)} change(s) are {fail_on.removeprefix('any-')}")
+
+
+from contract_tests.cli import contract  # noqa: E402
+
+main.add_command(contract)

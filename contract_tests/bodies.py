@@ -1,0 +1,145 @@
+"""Request bodies built from an operation's `x-ingest` block and a project's event definitions.
+
+Marking (so QA can find what the suite created): every value the suite invents that can carry text
+starts with `contract-test-<run id>-`: the idempotency key, an external id, the local part of an
+email (`contract-test-<run>-<random>@example.com`), an undefined event's name; payloads carry
+`"contract_test": "<run id>"` when their definition allows one more property. A body that would
+carry no mark at all (say an identity by contact UUID, a closed payload and no idempotency key)
+is given the operation's email identity instead, when it has one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from generator.config import EventDefinition, Project
+from generator.spec import IdentityField, Ingest, Operation
+
+from .payloads import MARKER_PROPERTY, is_valid, minimal_payload, with_marker
+from .target import MARK, Target
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event name and a payload that the project accepts for it."""
+
+    name: str
+    payload: dict[str, Any]
+    definition: EventDefinition | None = None
+
+
+class Bodies:
+    """Builds valid and deliberately broken request bodies for one operation of the target."""
+
+    def __init__(self, target: Target, op: Operation) -> None:
+        assert op.ingest is not None
+        self.target = target
+        self.op = op
+        self.ingest: Ingest = op.ingest
+        self.properties: Mapping[str, Any] = op.request_schema.get("properties") or {}
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def defined_events(self, project: Project) -> list[Event]:
+        """Each event the project defines for which a valid payload can be built, marked when allowed."""
+        events = []
+        for name in sorted(project.events):
+            if self.reserved_prefix(name):
+                continue
+            definition = project.events[name]
+            payload = minimal_payload(definition.schema)
+            if payload is not None:
+                events.append(
+                    Event(name, with_marker(definition.schema, payload, self.target.run_id), definition)
+                )
+        return events
+
+    def undefined_event_name(self, project: Project) -> str:
+        """An event name the project does not define and no reserved prefix covers."""
+        name = f"{MARK}.undefined.{self.target.run_id}"
+        while name in project.events or self.reserved_prefix(name):
+            name = "x" + name
+        return name
+
+    def accepted_event(self, project: Project) -> Event | None:
+        """An event the project accepts: a defined one, else (definitions optional) an undefined one."""
+        defined = self.defined_events(project)
+        if defined:
+            return defined[0]
+        if self.ingest.payload.validation == "required":
+            return None
+        return Event(self.undefined_event_name(project), {MARKER_PROPERTY: self.target.run_id})
+
+    def reserved_prefix(self, name: str) -> str | None:
+        reserved = self.ingest.reserved
+        return next((p for p in reserved.prefixes if name.startswith(p)), None) if reserved else None
+
+    # -- identity -------------------------------------------------------------------------------
+
+    def identity_value(self, field: IdentityField) -> str:
+        """A valid value for an identity field, marked when its format allows text."""
+        schema = self.properties.get(field.name) or {}
+        fmt = schema.get("format")
+        if fmt == "email" or field.kind == "email":
+            return f"{self.target.marker()}@example.com"
+        if fmt == "uuid":
+            return str(uuid.uuid4())
+        value = self.target.marker()
+        limit = schema.get("maxLength")
+        return value[:limit] if isinstance(limit, int) else value
+
+    def marked_field(self) -> IdentityField | None:
+        """The identity field whose value carries the mark best (an email, else free text)."""
+        fields = self.ingest.identity.fields
+        for field in fields:
+            if (self.properties.get(field.name) or {}).get("format") == "email" or field.kind == "email":
+                return field
+        for field in fields:
+            if (self.properties.get(field.name) or {}).get("format") != "uuid":
+                return field
+        return None
+
+    def one_identity(self) -> dict[str, str]:
+        """A single identity field with a valid (marked when possible) value."""
+        field = self.marked_field() or self.ingest.identity.fields[0]
+        return {field.name: self.identity_value(field)}
+
+    # -- whole bodies ---------------------------------------------------------------------------
+
+    def valid(
+        self,
+        event: Event,
+        *,
+        identity: Mapping[str, str] | None = None,
+        dedupe_key: str | None = None,
+        occurred_at: str | None = None,
+    ) -> dict[str, Any]:
+        """A body the server must accept: event, payload, one identity, a fresh idempotency key."""
+        body: dict[str, Any] = {self.ingest.event_field: event.name}
+        body.update(identity if identity is not None else self.one_identity())
+        body[self.ingest.payload.field] = event.payload
+        if occurred_at is not None:
+            body[self.ingest.occurred_at_field] = occurred_at
+        if self.ingest.dedupe:
+            body[self.ingest.dedupe.key_field] = dedupe_key or self.target.marker()
+        return body
+
+    def is_marked(self, body: Mapping[str, Any]) -> bool:
+        """Whether a body carries the suite's mark somewhere QA can search."""
+        for name, value in body.items():
+            if name == self.ingest.payload.field and isinstance(value, Mapping):
+                if value.get(MARKER_PROPERTY) == self.target.run_id:
+                    return True
+            elif isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
+                return True
+        return str(body.get(self.ingest.event_field, "")).startswith(MARK)
+
+    def payload_fits(self, definition: EventDefinition | None, payload: Any) -> bool:
+        return definition is None or is_valid(definition.schema, payload)
+
+    def limit(self, project: Project) -> int:
+        """The project's request-body cap: its own, else the spec's default."""
+        return project.payload_limit_bytes or self.ingest.payload_limit.default_bytes

@@ -1,0 +1,78 @@
+"""Reading error bodies back against the spec's error catalogue.
+
+A catalogue message is a template (`No event named "{event}" ...`); a body matches an entry when
+its status and constant fields are the entry's and its message is the template with the
+placeholders filled by anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
+
+from generator.spec import ErrorEntry, Ingest, Operation
+
+# Catalogue keys for requests outside the documented operations (unknown path, wrong method).
+ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
+_PLACEHOLDER = re.compile(r"\\\{(event|limit|prefix|key)\\\}")
+
+
+@cache
+def _message_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(_PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(template)) + r"\Z", re.S)
+
+
+def match_entry(ingest: Ingest, entry: ErrorEntry, status: int, body: Any) -> dict[str, str] | None:
+    """The placeholder values if `body` (with `status`) is an instance of `entry`, else None."""
+    errors = ingest.errors
+    if status != entry.status or not isinstance(body, Mapping):
+        return None
+    allowed = {errors.status_field, errors.message_field, *entry.fields}
+    if errors.details_field:
+        allowed.add(errors.details_field)
+    if set(body) - allowed or body.get(errors.status_field) != entry.status:
+        return None
+    if any(body.get(name) != value for name, value in entry.fields.items()):
+        return None
+    message = body.get(errors.message_field)
+    if not isinstance(message, str):
+        return None
+    found = _message_pattern(entry.message).match(message)
+    return found.groupdict() if found else None
+
+
+def identify(ingest: Ingest, status: int, body: Any, keys: tuple[str, ...] | None = None) -> list[str]:
+    """The catalogue keys (among `keys`, default all) whose template `body` is an instance of."""
+    candidates = keys if keys is not None else tuple(ingest.errors.catalogue)
+    return [
+        key
+        for key in candidates
+        if key in ingest.errors.catalogue
+        and match_entry(ingest, ingest.errors.catalogue[key], status, body) is not None
+    ]
+
+
+def operation_errors(op: Operation) -> tuple[str, ...]:
+    """The catalogue keys an operation can answer: those its behaviour uses."""
+    assert op.ingest is not None
+    return op.ingest.used_errors()
+
+
+def routing_errors(ingest: Ingest) -> tuple[str, ...]:
+    return tuple(key for key in ROUTING_ERRORS if key in ingest.errors.catalogue)
+
+
+def documented_error_examples(op: Operation) -> Iterator[tuple[int, str, Any]]:
+    """Every example of every documented error response: (status, example name, body)."""
+    for response in op.responses.values():
+        if response.status >= 400:
+            for example in response.examples:
+                yield response.status, example.name, example.value
+
+
+def without_details(ingest: Ingest, body: Mapping[str, Any]) -> dict[str, Any]:
+    """An error body minus its optional details field (the only extra a server may add)."""
+    details = ingest.errors.details_field
+    return {k: v for k, v in body.items() if k != details}

@@ -1,0 +1,334 @@
+"""The suite's own checks: each asserts one property of one reply, and all share one signature.
+
+    check(ctx, reply, probe) -> None     raises `Mismatch` when the property does not hold
+
+Preconditions are tiny decorators (`expects_error`, `expects_success`, ...): a check whose
+precondition does not hold for a probe is simply not run. `CHECKS` is the one registry, keyed by
+function name; the scenarios run every check in it, the fuzzer runs the ones that need no expectation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import jsonschema
+
+from generator.spec import Operation
+
+from .catalogue import ROUTING_ERRORS, identify, match_entry, operation_errors, without_details
+from .exchange import NOT_JSON, Probe, Reply
+from .target import Target
+
+
+class Mismatch(AssertionError):
+    """A reply does not have the property a check asserts."""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What every check may read: the target and the operation the probe was sent to."""
+
+    target: Target
+    op: Operation
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed check, as data: which check, on which probe, and why."""
+
+    check: str
+    message: str
+
+
+Check = Callable[[CheckContext, Reply, Probe], None]
+CHECKS: dict[str, Check] = {}
+# Checks that need no expectation, so they also judge fuzzed requests.
+GENERAL: set[str] = set()
+
+
+def check(func: Check) -> Check:
+    """Register a check under its function name."""
+    CHECKS[func.__name__] = func
+    return func
+
+
+def general(func: Check) -> Check:
+    """Mark a registered check as one that judges any reply, expected or not."""
+    GENERAL.add(func.__name__)
+    return func
+
+
+def _guard(condition: Callable[[CheckContext, Reply, Probe], bool]) -> Callable[[Check], Check]:
+    def decorator(func: Check) -> Check:
+        @wraps(func)
+        def guarded(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+            if condition(ctx, reply, probe):
+                func(ctx, reply, probe)
+
+        return guarded
+
+    return decorator
+
+
+expects_status = _guard(lambda ctx, reply, probe: probe.expect is not None)
+expects_error = _guard(lambda ctx, reply, probe: probe.expect is not None and probe.expect.error is not None)
+expects_success = _guard(
+    lambda ctx, reply, probe: probe.expect is not None and probe.expect.shape is not None
+)
+is_error_reply = _guard(lambda ctx, reply, probe: reply.status >= 400)
+is_documented_status = _guard(lambda ctx, reply, probe: reply.status in ctx.op.responses)
+
+
+def run_checks(ctx: CheckContext, probe: Probe, names: set[str] | None = None) -> list[Failure]:
+    """Every registered check (or those in `names`) on the probe's reply; the failures, in order."""
+    assert probe.reply is not None
+    failures = []
+    for name, func in CHECKS.items():
+        if names is not None and name not in names:
+            continue
+        try:
+            func(ctx, probe.reply, probe)
+        except Mismatch as exc:
+            failures.append(Failure(name, str(exc)))
+    return failures
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+@check
+@expects_status
+def status_code_expected(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    assert probe.expect is not None
+    if reply.status != probe.expect.status:
+        wanted = f" ({probe.expect.error})" if probe.expect.error else ""
+        raise Mismatch(
+            f"expected status {probe.expect.status}{wanted}, got {reply.status}: {_excerpt(reply)}"
+        )
+
+
+@check
+@general
+def status_code_documented(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """Any status the operation answers is one of its documented responses (or a routing error)."""
+    if reply.status in ctx.op.responses:
+        return
+    ingest = ctx.op.ingest
+    elsewhere = probe.method != ctx.op.method or probe.url != ctx.target.url(ctx.op)
+    if ingest and elsewhere and identify(ingest, reply.status, reply.json(), ROUTING_ERRORS):
+        return
+    raise Mismatch(f"status {reply.status} is not documented for {ctx.op.operation_id}: {_excerpt(reply)}")
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@check
+@expects_error
+def error_body_exact(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """The error body is the catalogue entry, message placeholders filled; only details may be added."""
+    assert probe.expect is not None and probe.expect.error is not None and ctx.op.ingest is not None
+    if reply.status != probe.expect.status:
+        return  # status_code_expected reports it; the body of another error says nothing more
+    errors = ctx.op.ingest.errors
+    wanted = errors.render(probe.expect.error, probe.expect.params)
+    body = reply.json()
+    if not isinstance(body, Mapping):
+        raise Mismatch(f"error body is not a JSON object: {_excerpt(reply)}")
+    got = without_details(ctx.op.ingest, body)
+    if got != wanted:
+        raise Mismatch(
+            f"error body differs from the catalogue's {probe.expect.error!r}: expected {wanted}, got {got}"
+        )
+    details = body.get(errors.details_field) if errors.details_field else None
+    if details is not None and not (
+        isinstance(details, list)
+        and all(isinstance(d, Mapping) and "path" in d and "message" in d for d in details)
+    ):
+        raise Mismatch(f"{errors.details_field} is not a list of {{path, message}} objects: {details!r}")
+
+
+@check
+@general
+@is_error_reply
+def error_media_type(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    assert ctx.op.ingest is not None
+    wanted = ctx.op.ingest.errors.media_type
+    if reply.media_type != wanted:
+        raise Mismatch(f"error response Content-Type is {reply.media_type or 'missing'}, expected {wanted}")
+
+
+@check
+@general
+@is_error_reply
+def error_body_in_catalogue(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """Any error body is an instance of a catalogue entry the operation can answer, with its status."""
+    assert ctx.op.ingest is not None
+    keys = operation_errors(ctx.op) + ROUTING_ERRORS
+    if not identify(ctx.op.ingest, reply.status, reply.json(), keys):
+        raise Mismatch(f"error body is not any catalogue error for status {reply.status}: {_excerpt(reply)}")
+
+
+# -- success ------------------------------------------------------------------------------------
+
+
+@check
+@expects_success
+def success_body_shape(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """The body has exactly the fields of the spec's response shape, constants and known values equal."""
+    assert probe.expect is not None and probe.expect.shape is not None
+    if reply.status != probe.expect.status:
+        return
+    shape = probe.expect.shape
+    body = reply.json()
+    fields = shape.unwrap(body) if isinstance(body, Mapping) else None
+    if not isinstance(fields, Mapping):
+        raise Mismatch(
+            f"success body is not a JSON object{' under ' + shape.envelope if shape.envelope else ''}"
+        )
+    if shape.envelope and set(body) != {shape.envelope}:
+        raise Mismatch(f"success body keys are {sorted(body)}, expected only {shape.envelope!r}")
+    names = {f.name for f in shape.fields}
+    if set(fields) != names:
+        raise Mismatch(f"success fields are {sorted(fields)}, expected {sorted(names)}")
+    for f in shape.fields:
+        value = fields[f.name]
+        if f.source is None:
+            if value != f.const:
+                raise Mismatch(f"{f.name} is {value!r}, expected the constant {f.const!r}")
+        elif f.source == "identity_type" and probe.expect.identity_types:
+            if value not in probe.expect.identity_types:
+                raise Mismatch(f"{f.name} is {value!r}, expected one of {list(probe.expect.identity_types)}")
+        elif f.source in probe.expect.values:
+            wanted = probe.expect.values[f.source]
+            if f.source in ("occurred_at", "received_at") and _same_instant(value, wanted):
+                continue
+            if value != wanted:
+                raise Mismatch(f"{f.name} is {value!r}, expected {wanted!r}")
+        elif f.source in ("occurred_at", "received_at") and not _is_datetime(value):
+            raise Mismatch(f"{f.name} is {value!r}, not a date-time with a time zone")
+
+
+@check
+@expects_success
+def event_id_format(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """Ids are of the spec's id format (a UUIDv7, in canonical lower-case form)."""
+    assert probe.expect is not None and probe.expect.shape is not None and ctx.op.ingest is not None
+    if reply.status != probe.expect.status or ctx.op.ingest.id_format != "uuid7":
+        return
+    body = reply.json()
+    fields = probe.expect.shape.unwrap(body) if isinstance(body, Mapping) else None
+    for f in probe.expect.shape.fields:
+        if f.source == "id" and isinstance(fields, Mapping) and not is_uuid7(fields.get(f.name)):
+            raise Mismatch(f"{f.name} {fields.get(f.name)!r} is not a UUIDv7")
+
+
+@check
+@expects_success
+def replay_header_on_replay_only(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """The replay header marks replays, and only them."""
+    assert probe.expect is not None and ctx.op.ingest is not None
+    dedupe = ctx.op.ingest.dedupe
+    if dedupe is None or not dedupe.replay.header or reply.status != probe.expect.status:
+        return
+    present = reply.header(dedupe.replay.header)
+    if probe.expect.shape == dedupe.replay and present is None:
+        raise Mismatch(f"a replay lacks the {dedupe.replay.header} header")
+    if probe.expect.shape != dedupe.replay and present is not None:
+        raise Mismatch(f"a new event carries the replay header {dedupe.replay.header}: {present}")
+
+
+# -- documentation ------------------------------------------------------------------------------
+
+
+@check
+@general
+@is_documented_status
+def documented_response_schema(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """The body matches the documented schema of its status (formats included)."""
+    response = ctx.op.responses[reply.status]
+    if response.schema is None:
+        return
+    body = reply.json()
+    if body is NOT_JSON:
+        raise Mismatch(f"{reply.status} body is not JSON: {_excerpt(reply)}")
+    validator = jsonschema.Draft202012Validator(response.schema, format_checker=jsonschema.FormatChecker())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is not None:
+        where = "/" + "/".join(map(str, error.absolute_path))
+        raise Mismatch(
+            f"{reply.status} body does not match its documented schema at {where}: {error.message}"
+        )
+
+
+@check
+@general
+@is_documented_status
+def documented_media_type(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    wanted = ctx.op.responses[reply.status].media_type
+    if wanted and reply.media_type != wanted.lower():
+        raise Mismatch(f"{reply.status} Content-Type is {reply.media_type or 'missing'}, documented {wanted}")
+
+
+@check
+@general
+@is_documented_status
+def documented_headers(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    for name in ctx.op.responses[reply.status].headers:
+        if reply.header(name) is None:
+            raise Mismatch(f"{reply.status} lacks its documented {name} header")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def is_uuid7(value: Any) -> bool:
+    """Whether `value` is a UUIDv7 in canonical (lower-case, hyphenated) text."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return False
+    return str(parsed) == value and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+
+
+def uuid7_millis(value: str) -> int:
+    """The Unix time in milliseconds a UUIDv7 carries."""
+    return uuid.UUID(value).int >> 80
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _is_datetime(value: Any) -> bool:
+    return parse_datetime(value) is not None
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    left, right = parse_datetime(a), parse_datetime(b)
+    return left is not None and right is not None and abs((left - right).total_seconds()) < 0.001
+
+
+def _excerpt(reply: Reply, limit: int = 300) -> str:
+    text = reply.content.decode("utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def catalogue_match(ctx: CheckContext, key: str, reply: Reply) -> dict[str, str] | None:
+    """Placeholder values when the reply is an instance of catalogue entry `key`."""
+    assert ctx.op.ingest is not None
+    entry = ctx.op.ingest.errors.catalogue[key]
+    return match_entry(ctx.op.ingest, entry, reply.status, reply.json())

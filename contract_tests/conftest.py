@@ -1,0 +1,13 @@
+"""Makes `pytest contract_tests --spec ... --base-url ... --api-key ... --config ...` run the suite."""
+
+from contract_tests.plugin import (  # noqa: F401
+    contract_client,
+    contract_recorder,
+    contract_target,
+    pytest_addoption,
+    pytest_configure,
+    pytest_generate_tests,
+    pytest_report_header,
+    pytest_terminal_summary,
+    pytest_unconfigure,
+)

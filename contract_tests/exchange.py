@@ -1,0 +1,179 @@
+"""One request the suite sends, what it expects back, and what came back.
+
+A `Probe` is plain data, so a failure can always be printed as a `curl` line that reproduces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from generator.spec import Operation, ResponseShape
+
+TIMEOUT = 30.0
+
+
+class _NotJson:
+    def __repr__(self) -> str:
+        return "<not JSON>"
+
+
+# Sentinel for a body that is not JSON (None is a valid JSON body).
+NOT_JSON: Any = _NotJson()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The response to a probe, read once."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    elapsed: float = 0.0
+
+    @property
+    def media_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.content)
+        except orjson.JSONDecodeError:
+            return NOT_JSON
+
+    @classmethod
+    def from_httpx(cls, response: httpx.Response) -> Reply:
+        return cls(
+            response.status_code, dict(response.headers), response.content, response.elapsed.total_seconds()
+        )
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the spec says a probe must get: a status and either a catalogue error or a body shape."""
+
+    status: int
+    error: str | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    shape: ResponseShape | None = None
+    # Expected values of the stored event, by `source` (event, identity_type, occurred_at, ...).
+    values: Mapping[str, Any] = field(default_factory=dict)
+    # One of these values for the identity type (a field's name or its kind).
+    identity_types: tuple[str, ...] = ()
+
+
+@dataclass
+class Probe:
+    """A request of a scenario (or of the fuzzer) and its expectation; `reply` once sent."""
+
+    scenario: str
+    op: Operation
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes
+    expect: Expectation | None = None
+    reply: Reply | None = None
+
+    @property
+    def body(self) -> Any:
+        try:
+            return orjson.loads(self.content)
+        except orjson.JSONDecodeError:
+            return NOT_JSON
+
+    def curl(self) -> str:
+        """A shell command that sends this exact request."""
+        parts = ["curl", "-sS", "-i", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.headers.items():
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.content:
+            text = self.content.decode("utf-8", errors="replace")
+            if len(self.content) > 2048:
+                # A huge body does not fit a readable line: rebuild it with the shell instead.
+                return " ".join(parts) + " --data-binary @- <<< " + _generated_body(self.content)
+            parts += ["--data-binary", shlex.quote(text)]
+        return " ".join(parts)
+
+
+def _generated_body(content: bytes) -> str:
+    head = content.rstrip(b" ")
+    pad = len(content) - len(head)
+    if pad and head.isascii():
+        script = f"import sys; sys.stdout.write({head.decode()!r} + ' ' * {pad})"
+        return f'"$(python3 -c {shlex.quote(script)})"'
+    return shlex.quote(content.decode("utf-8", errors="replace"))
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON; integers beyond 64 bits fall back to the standard library."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def probe(
+    scenario: str,
+    op: Operation,
+    url: str,
+    *,
+    key: str | None,
+    body: Any = None,
+    content: bytes | None = None,
+    media_type: str | None = None,
+    method: str | None = None,
+    expect: Expectation | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> Probe:
+    """A probe for `op`: JSON `body` (or raw `content`) sent with `key` as a bearer token."""
+    headers: dict[str, str] = {}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    payload = content if content is not None else (json_bytes(body) if body is not None else b"")
+    if payload:
+        headers["Content-Type"] = media_type or op.request_media_type
+    headers.update(extra_headers or {})
+    return Probe(scenario, op, method or op.method, url, headers, payload, expect)
+
+
+def send(client: httpx.Client, item: Probe) -> Reply:
+    """Send one probe and keep its reply on it."""
+    response = client.request(item.method, item.url, headers=item.headers, content=item.content)
+    item.reply = Reply.from_httpx(response)
+    return item.reply
+
+
+def send_together(items: Sequence[Probe]) -> list[Reply]:
+    """Send probes concurrently, all at once, each on its own connection."""
+
+    async def run() -> list[Reply]:
+        limits = httpx.Limits(max_connections=len(items) + 1)
+        async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
+            barrier = asyncio.Event()
+
+            async def one(item: Probe) -> Reply:
+                await barrier.wait()
+                response = await client.request(
+                    item.method, item.url, headers=item.headers, content=item.content
+                )
+                item.reply = Reply.from_httpx(response)
+                return item.reply
+
+            tasks = [asyncio.create_task(one(item)) for item in items]
+            await asyncio.sleep(0)
+            barrier.set()
+            return list(await asyncio.gather(*tasks))
+
+    return asyncio.run(run())

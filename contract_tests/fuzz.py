@@ -1,0 +1,251 @@
+"""Schemathesis fuzzing of every operation, in positive and negative mode, with trustworthy verdicts.
+
+Cases come from Schemathesis's own Python API (`APIOperation.as_strategy`) and are judged by its
+built-in checks plus the suite's general checks (`checks.GENERAL`). Positive cases are then made
+valid for the deployment, not just for the spec: the event is one the project defines, its payload
+is drawn from the definition's JSON Schema (`payloads.payload_strategy`), the identity follows the
+`x-ingest` identity rule, the idempotency key is fresh and marked, and the body fits the project's
+size limit. So a positive case must get the documented success status, and any other answer is a
+real finding rather than a false alarm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import hypothesis
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure as SchemathesisFailure
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from generator.config import Project
+from generator.spec import Operation
+
+from .bodies import Bodies
+from .checks import GENERAL, Failure
+from .exchange import TIMEOUT, Probe, Reply, json_bytes
+from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
+from .records import Recorder
+from .session import Session
+from .target import Target
+
+# The Schemathesis checks every fuzzed reply goes through, by the name reports use.
+SCHEMATHESIS_CHECKS: dict[str, Callable[..., Any]] = {
+    "not_a_server_error": not_a_server_error,
+    "status_code_conformance": status_code_conformance,
+    "content_type_conformance": content_type_conformance,
+    "response_schema_conformance": response_schema_conformance,
+    "ignored_auth": ignored_auth,
+}
+NEGATIVE_ONLY = {"negative_data_rejection": negative_data_rejection}
+MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIVE}
+
+
+@dataclass
+class FuzzResult:
+    """What one fuzzing run of one operation in one mode saw."""
+
+    cases: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    failures: list[tuple[Probe, Failure]] = field(default_factory=list)
+
+    def distinct(self) -> list[tuple[Probe, Failure]]:
+        """The first failure of each kind (check and the first line of its message, minus values)."""
+        seen: dict[tuple[str, str], tuple[Probe, Failure]] = {}
+        for item, failure in self.failures:
+            kind = (failure.check, failure.message.split(":")[0].splitlines()[0][:80])
+            seen.setdefault(kind, (item, failure))
+        return list(seen.values())
+
+
+def load_schema(target: Target) -> Any:
+    """The spec as a Schemathesis schema pointed at the target's base URL."""
+    schema = schemathesis.openapi.from_path(target.spec.path, config=schemathesis.Config())
+    schema.config.update(base_url=target.base_url)
+    return schema
+
+
+def skip_reason(target: Target, op: Operation, mode: str) -> str | None:
+    """Why a mode cannot run for an operation (positive needs a project that can accept an event)."""
+    if mode == "positive" and op.ingest is not None and not _usable_projects(target, op):
+        return "no given project defines an event a valid payload can be built for"
+    return None
+
+
+def _usable_projects(target: Target, op: Operation) -> list[tuple[str, Project]]:
+    bodies = Bodies(target, op)
+    return [
+        (key, project)
+        for key, project in zip(target.api_keys, target.projects, strict=True)
+        if bodies.accepted_event(project) is not None
+    ]
+
+
+def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = None) -> FuzzResult:
+    """Fuzz one operation in one mode (`positive` or `negative`) for `target.max_examples` cases."""
+    schema = load_schema(target)
+    api_op = schema[op.path][op.method.lower()]
+    session = Session(target, op, f"fuzz:{mode}", recorder=recorder)
+    result = FuzzResult()
+    strategy = api_op.as_strategy(generation_mode=MODES[mode])
+    if mode == "positive" and op.ingest is not None:
+        cases = strategy.flatmap(lambda case: _valid_for_deployment(session, case))
+    else:
+        cases = strategy.map(lambda case: (case, target.key))
+    checks = dict(SCHEMATHESIS_CHECKS, **(NEGATIVE_ONLY if mode == "negative" else {}))
+
+    @settings(
+        max_examples=target.max_examples,
+        deadline=None,
+        database=None,
+        derandomize=target.seed is None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @hypothesis.given(cases)
+    def run(item: tuple[Any, str]) -> None:
+        case, key = item
+        headers = {"Authorization": f"Bearer {key}"}
+        response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
+        probe = _probe(session, case, response, mode)
+        result.cases += 1
+        result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
+        failures = []
+        for name, func in checks.items():
+            try:
+                case.validate_response(
+                    response,
+                    checks=[func],
+                    headers=headers,
+                    transport_kwargs={"base_url": target.base_url, "headers": headers},
+                )
+            except FailureGroup as group:
+                failures += [Failure(name, _describe(f)) for f in group.exceptions]
+            except SchemathesisFailure as exc:
+                failures.append(Failure(name, _describe(exc)))
+        session.probes.clear()
+        session.failures.clear()
+        names = None if mode == "positive" else GENERAL
+        failures = session.judge(probe, names, failures)
+        result.failures += [(probe, f) for f in failures]
+
+    if target.seed is not None:
+        run = hypothesis.seed(target.seed)(run)
+    run()
+    return result
+
+
+def _describe(failure: SchemathesisFailure) -> str:
+    text = f"{failure.title}: {failure.message}".strip().rstrip(":")
+    return " ".join(text.split())[:500]
+
+
+def _probe(session: Session, case: Any, response: Any, mode: str) -> Probe:
+    request = response.request
+    content = request.body or b""
+    if isinstance(content, str):
+        content = content.encode()
+    probe = Probe(
+        session.scenario,
+        session.op,
+        str(request.method),
+        str(request.url),
+        {k: v for k, v in request.headers.items() if k.lower() not in ("content-length",)},
+        content,
+    )
+    headers = {k: ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()}
+    probe.reply = Reply(response.status_code, headers, response.content or b"", response.elapsed)
+    if mode == "positive" and isinstance(case.body, Mapping):
+        probe.expect = session.accepted(case.body)
+    return probe
+
+
+# -- positive cases that the deployment must accept ---------------------------------------------
+
+
+def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tuple[Any, str]]:
+    usable = _usable_projects(session.target, session.op)
+    generated = case.body if isinstance(case.body, Mapping) else {}
+
+    def finish(choice: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
+        key, body = choice
+        case.body = body
+        return case, key
+
+    return (
+        st.sampled_from(usable)
+        .flatmap(lambda kp: _body(session, kp[1], generated).map(lambda body: (kp[0], body)))
+        .map(finish)
+    )
+
+
+def _body(
+    session: Session, project: Project, generated: Mapping[str, Any]
+) -> st.SearchStrategy[dict[str, Any]]:
+    ingest = session.ingest
+    bodies = session.bodies
+    run_id = session.target.run_id
+    limit = bodies.limit(project)
+    events: list[st.SearchStrategy[tuple[str, Any]]] = []
+    for name in sorted(project.events):
+        if bodies.reserved_prefix(name):
+            continue
+        schema = project.events[name].schema
+        payloads = payload_strategy(schema).map(partial(with_marker, schema, run_id=run_id))
+        events.append(st.tuples(st.just(name), payloads))
+    own_name = generated.get(ingest.event_field)
+    if (
+        ingest.payload.validation == "when_defined"
+        and isinstance(own_name, str)
+        and own_name not in project.events
+        and not bodies.reserved_prefix(own_name)
+    ):
+        events.append(st.just((own_name, generated.get(ingest.payload.field, {MARKER_PROPERTY: run_id}))))
+    fields = ingest.identity.fields
+    if ingest.identity.mode == "exactly_one":
+        chosen = st.sampled_from(fields).map(lambda f: [f])
+    else:
+        chosen = st.lists(st.sampled_from(fields), min_size=1, unique_by=lambda f: f.name)
+    marked = bodies.marked_field()
+
+    def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
+        (name, payload), identity_fields, shout = parts
+        body = {k: v for k, v in generated.items() if k not in ingest.identity.names}
+        body[ingest.event_field] = name
+        body[ingest.payload.field] = payload
+        for f in identity_fields:
+            value = generated.get(f.name)
+            if marked is not None and f.name == marked.name or not isinstance(value, str):
+                value = bodies.identity_value(f)
+                value = value.upper() if shout and f.normalize == "lowercase" else value
+            body[f.name] = value
+        if ingest.dedupe:
+            body[ingest.dedupe.key_field] = session.target.marker()
+        if not bodies.is_marked(body) and marked is not None:
+            for f in fields:
+                body.pop(f.name, None)
+            body[marked.name] = bodies.identity_value(marked)
+        return body
+
+    def fits(body: dict[str, Any]) -> bool:
+        definition = project.events.get(body[ingest.event_field])
+        if not interoperable(body) or len(json_bytes(body)) > limit:
+            return False
+        return definition is None or is_valid(definition.schema, body[ingest.payload.field])
+
+    return st.tuples(st.one_of(events), chosen, st.booleans()).map(build).filter(fits)

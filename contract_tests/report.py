@@ -1,0 +1,118 @@
+"""The end-of-run report: failures grouped by operation and check (each with a curl line), and the
+conformance matrix: for each operation, each documented status and error name, whether the run
+produced it and whether every reply of that kind matched the spec.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from generator.spec import Operation, Spec
+
+from .catalogue import routing_errors
+from .records import Record
+
+# How many failing replies per check the summary shows in full.
+SHOWN_PER_CHECK = 3
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the matrix: a status and the name the spec gives that answer."""
+
+    status: int
+    name: str
+    documented: bool
+    produced: int
+    failed: int
+
+    @property
+    def cells(self) -> tuple[str, str, str, str]:
+        name = self.name if self.documented else f"{self.name} (undocumented)"
+        produced = f"yes ({self.produced})" if self.produced else "no"
+        if not self.produced:
+            matched = "-"
+        elif self.failed:
+            matched = f"NO ({self.failed} of {self.produced} failed)"
+        else:
+            matched = "yes"
+        return str(self.status), name, produced, matched
+
+
+def documented_rows(op: Operation) -> list[tuple[int, str]]:
+    """Each documented answer of an operation: (status, name), names from the x-ingest block."""
+    assert op.ingest is not None
+    ingest = op.ingest
+    rows: list[tuple[int, str]] = []
+    for status in op.responses:
+        names = []
+        if status == ingest.response.status:
+            names.append("success")
+        if ingest.dedupe and status == ingest.dedupe.replay.status:
+            names.append("replay")
+        names += [k for k in ingest.used_errors() if ingest.errors.catalogue[k].status == status]
+        rows += [(status, name) for name in names or ["(documented)"]]
+    rows += [(ingest.errors.catalogue[k].status, k) for k in routing_errors(ingest)]
+    return rows
+
+
+def matrix_rows(op: Operation, records: Iterable[Record]) -> list[Row]:
+    mine = [r for r in records if r.operation == op.operation_id]
+    rows = []
+    known = documented_rows(op)
+    named = {(s, n) for s, n in known}
+    for status, name in known:
+        hits = [
+            r
+            for r in mine
+            if r.status == status
+            and (r.outcome == name or (name == "(documented)" and (r.status, r.outcome) not in named))
+        ]
+        rows.append(Row(status, name, True, len(hits), sum(not r.ok for r in hits)))
+    seen = {(s, n) for s, n in known}
+    extra: dict[tuple[int, str], list[Record]] = defaultdict(list)
+    for r in mine:
+        if (r.status, r.outcome) not in seen and not (
+            r.status in op.responses and (r.status, "(documented)") in seen
+        ):
+            extra[(r.status, r.outcome)].append(r)
+    for (status, name), hits in sorted(extra.items()):
+        rows.append(Row(status, name, status in op.responses, len(hits), sum(not r.ok for r in hits)))
+    return rows
+
+
+def render_matrix(spec: Spec, records: Iterable[Record]) -> str:
+    records = list(records)
+    lines = ["Conformance matrix"]
+    for op in spec.ingest_operations:
+        rows = matrix_rows(op, records)
+        lines.append(f"  {op.operation_id} ({op.method} {op.path})")
+        table = [("status", "name", "produced", "matched"), *(row.cells for row in rows)]
+        widths = [max(len(line[i]) for line in table) for i in range(4)]
+        for cells in table:
+            lines.append("    " + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def render_failures(records: Iterable[Record]) -> str:
+    """Failures grouped by operation and check, each shown with a curl line that reproduces it."""
+    grouped: dict[str, dict[str, list[tuple[Record, str]]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        for check, message in record.failures:
+            grouped[record.operation][check].append((record, message))
+    if not grouped:
+        return "No failures."
+    lines = ["Failures by operation and check"]
+    for operation, checks in sorted(grouped.items()):
+        lines.append(f"  {operation}")
+        for check, hits in sorted(checks.items()):
+            lines.append(f"    {check}: {len(hits)} failing repl{'y' if len(hits) == 1 else 'ies'}")
+            for record, message in hits[:SHOWN_PER_CHECK]:
+                lines.append(f"      - [{record.source}] {message}")
+                if record.curl:
+                    lines.append(f"        {record.curl}")
+            if len(hits) > SHOWN_PER_CHECK:
+                lines.append(f"      … and {len(hits) - SHOWN_PER_CHECK} more")
+    return "\n".join(lines)

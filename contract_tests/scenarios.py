@@ -1,0 +1,491 @@
+"""The documented scenarios, each a small function registered by `@scenario`, derived from the model.
+
+A scenario reads the operation's `x-ingest` block, its documented responses and the deployment's
+configuration, sends a few probes through a `Session`, and leaves any failure on it. Its
+precondition (`requires=`) says, from the model alone, whether it applies; when it does not,
+the scenario is skipped with that reason. Nothing here names a vendor, a field or a message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from generator.spec import Operation
+
+from .catalogue import ROUTING_ERRORS, identify
+from .exchange import Probe, json_bytes, send_together
+from .payloads import violations
+from .session import Session, Skip
+from .target import MARK, Target
+
+Precondition = Callable[[Target, Operation], "str | None"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named scenario: what it does, and when it applies."""
+
+    name: str
+    run: Callable[[Session], None]
+    requires: tuple[Precondition, ...] = ()
+    doc: str = ""
+
+    def skip_reason(self, target: Target, op: Operation) -> str | None:
+        for condition in self.requires:
+            reason = condition(target, op)
+            if reason:
+                return reason
+        return None
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(*requires: Precondition) -> Callable[[Callable[[Session], None]], Callable[[Session], None]]:
+    """Register a scenario under its function name, with its preconditions."""
+
+    def decorator(func: Callable[[Session], None]) -> Callable[[Session], None]:
+        doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
+        SCENARIOS[func.__name__] = Scenario(func.__name__, func, requires, doc)
+        return func
+
+    return decorator
+
+
+def applicable(target: Target, op: Operation) -> list[tuple[Scenario, str | None]]:
+    """Every scenario with its skip reason (None when it applies) for this operation."""
+    return [(s, s.skip_reason(target, op)) for s in SCENARIOS.values()]
+
+
+# -- preconditions ------------------------------------------------------------------------------
+
+
+def secured(target: Target, op: Operation) -> str | None:
+    return None if op.secured else "the operation declares no security requirement"
+
+
+def exactly_one_identity(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    identity = op.ingest.identity
+    if identity.mode != "exactly_one" or not identity.conflict_error or len(identity.fields) < 2:
+        return "identity.mode is not exactly_one with a conflict error"
+    return None
+
+
+def first_present_identity(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if op.ingest.identity.mode != "first_present":
+        return "identity.mode is not first_present"
+    sources = {f.source for f in op.ingest.response.fields}
+    if not {"identity_type", "identity_value"} & sources:
+        return "the success body does not report the resolved identity"
+    return None
+
+
+def lowercased_identity(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if not any(f.normalize == "lowercase" for f in op.ingest.identity.fields):
+        return "no identity field is normalised to lower case"
+    if "identity_value" not in {f.source for f in op.ingest.response.fields}:
+        return "the success body does not report the resolved identity value"
+    return None
+
+
+def reserved(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    return None if op.ingest.reserved else "the spec reserves no event-name prefix"
+
+
+def dedupe(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    return None if op.ingest.dedupe else "the spec defines no idempotency key"
+
+
+def second_key(target: Target, op: Operation) -> str | None:
+    return None if target.other else "needs a second --api-key (another project)"
+
+
+def project_scope(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if op.ingest.dedupe and op.ingest.dedupe.scope != "project":
+        return f"idempotency is scoped to {op.ingest.dedupe.scope}, not the project"
+    return None
+
+
+def uuid7_ids(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    return None if op.ingest.id_format == "uuid7" else f"ids are {op.ingest.id_format}, not uuid7"
+
+
+def routing_error(key: str) -> Precondition:
+    def condition(target: Target, op: Operation) -> str | None:
+        assert op.ingest is not None
+        return None if key in op.ingest.errors.catalogue else f"the error catalogue has no {key!r}"
+
+    condition.__name__ = f"has_{key}"
+    return condition
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _accepted_event(s: Session, project_index: int = 0) -> Any:
+    project = s.target.projects[project_index]
+    event = s.bodies.accepted_event(project)
+    if event is None:
+        raise Skip(f"project {project.id} defines no event a valid payload can be built for")
+    return event
+
+
+def _send_accepted(s: Session, body: dict[str, Any], key: str | None = None) -> dict[str, Any] | None:
+    """Send a body that must create an event; the stored values it reports, or None if it did not."""
+    item = s.probe(body, key=key or s.target.key, expect=s.accepted(body))
+    reply = s.send(item)
+    if reply.status != s.ingest.response.status:
+        return None
+    return s.values(s.ingest.response, reply)
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+@scenario()
+def success(s: Session) -> None:
+    """A valid request is accepted with the documented status and body shape."""
+    for index, (key, project) in enumerate(s.projects()):
+        event = s.bodies.accepted_event(project)
+        if event is None:
+            if index == 0:
+                raise Skip(f"project {project.id} defines no event a valid payload can be built for")
+            continue
+        _send_accepted(s, s.bodies.valid(event), key)
+
+
+@scenario()
+def missing_identity(s: Session) -> None:
+    """A request naming no contact gets the identity-missing error."""
+    body = s.bodies.valid(_accepted_event(s))
+    for name in s.ingest.identity.names:
+        body.pop(name, None)
+    s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))
+
+
+@scenario(exactly_one_identity)
+def identity_conflict(s: Session) -> None:
+    """A request naming the contact in several ways, when exactly one is allowed, gets the conflict error."""
+    assert s.ingest.identity.conflict_error is not None
+    identity = {f.name: s.bodies.identity_value(f) for f in s.ingest.identity.fields}
+    body = s.bodies.valid(_accepted_event(s), identity=identity)
+    s.send(s.probe(body, expect=s.error(s.ingest.identity.conflict_error)))
+
+
+@scenario(secured)
+def missing_api_key(s: Session) -> None:
+    """A request without an API key is refused with the unauthorized error."""
+    body = s.bodies.valid(_accepted_event(s))
+    s.send(s.probe(body, key=None, expect=s.error("unauthorized")))
+
+
+@scenario(secured)
+def invalid_api_key(s: Session) -> None:
+    """An unknown API key, or a valid one under another scheme, is refused with the unauthorized error."""
+    body = s.bodies.valid(_accepted_event(s))
+    s.send(s.probe(body, key=f"{MARK}-unknown-key-{s.target.run_id}", expect=s.error("unauthorized")))
+    wrong_scheme = s.probe(body, key=None, expect=s.error("unauthorized"))
+    wrong_scheme.headers["Authorization"] = f"Basic {s.target.key}"
+    s.send(wrong_scheme)
+
+
+@scenario()
+def undefined_event(s: Session) -> None:
+    """An event the project does not define: refused when definitions are required, accepted otherwise."""
+    project = s.target.project
+    name = s.bodies.undefined_event_name(project)
+    event = _accepted_event(s)
+    body = s.bodies.valid(event)
+    body[s.ingest.event_field] = name
+    body[s.ingest.payload.field] = {"contract_test": s.target.run_id}
+    if s.ingest.payload.validation == "required":
+        assert s.ingest.payload.undefined_event_error is not None
+        s.send(s.probe(body, expect=s.error(s.ingest.payload.undefined_event_error, event=name)))
+    else:
+        s.send(s.probe(body, expect=s.accepted(body)))
+
+
+@scenario()
+def payload_schema_mismatch(s: Session) -> None:
+    """A payload its event definition refuses gets the mismatch error (one probe per way of breaking it)."""
+    sent = 0
+    for key, project in s.projects():
+        for event in s.bodies.defined_events(project):
+            assert event.definition is not None
+            for _, payload in list(violations(event.definition.schema, event.payload))[:3]:
+                body = s.bodies.valid(event)
+                body[s.ingest.payload.field] = payload
+                s.send(
+                    s.probe(body, key=key, expect=s.error(s.ingest.payload.mismatch_error, event=event.name))
+                )
+                sent += 1
+    if not sent:
+        raise Skip("no event definition of the given projects can be violated by a JSON object")
+
+
+@scenario(reserved)
+def reserved_prefix(s: Session) -> None:
+    """An event name under a reserved prefix is refused with the reserved-name error."""
+    assert s.ingest.reserved is not None
+    event = _accepted_event(s)
+    for prefix in s.ingest.reserved.prefixes:
+        body = s.bodies.valid(event)
+        body[s.ingest.event_field] = f"{prefix}{MARK}.{s.target.run_id}"
+        s.send(s.probe(body, expect=s.error(s.ingest.reserved.error, prefix=prefix)))
+
+
+@scenario()
+def oversize_body(s: Session) -> None:
+    """A body of exactly the project's limit is accepted; one byte more gets the payload-limit error."""
+    for index, (key, project) in enumerate(s.projects()):
+        limit = s.bodies.limit(project)
+        event = s.bodies.accepted_event(project)
+        if event is None:
+            if index == 0:
+                raise Skip(f"project {project.id} defines no event a valid payload can be built for")
+            continue
+        body = s.bodies.valid(event)
+        raw = json_bytes(body)
+        if len(raw) <= limit:
+            # JSON allows trailing whitespace: the same request, padded to the byte.
+            at_limit = s.probe(content=raw + b" " * (limit - len(raw)), key=key, expect=s.accepted(body))
+            s.send(at_limit)
+        over = s.bodies.valid(event)
+        over_raw = json_bytes(over)
+        content = over_raw + b" " * max(0, limit + 1 - len(over_raw))
+        s.send(s.probe(content=content, key=key, expect=s.error(s.ingest.payload_limit.error, limit=limit)))
+
+
+@scenario()
+def malformed_json(s: Session) -> None:
+    """A body that is not JSON gets the malformed-JSON error."""
+    content = b'{"' + s.ingest.event_field.encode() + b'": "' + MARK.encode()
+    s.send(s.probe(content=content, expect=s.error("malformed_json")))
+
+
+@scenario()
+def wrong_content_type(s: Session) -> None:
+    """A valid body sent as another media type gets the unsupported-media-type error."""
+    body = s.bodies.valid(_accepted_event(s))
+    s.send(
+        s.probe(content=json_bytes(body), media_type="text/plain", expect=s.error("unsupported_media_type"))
+    )
+
+
+@scenario()
+def invalid_envelope(s: Session) -> None:
+    """A body missing the event field, or with an undeclared top-level field, gets invalid_request."""
+    body = s.bodies.valid(_accepted_event(s))
+    missing = {k: v for k, v in body.items() if k != s.ingest.event_field}
+    s.send(s.probe(missing, expect=s.error("invalid_request")))
+    if s.op.request_schema.get("additionalProperties") is False:
+        s.send(
+            s.probe({**body, f"{MARK.replace('-', '_')}_undeclared": 1}, expect=s.error("invalid_request"))
+        )
+
+
+@scenario(first_present_identity)
+def identity_resolution_order(s: Session) -> None:
+    """With several identity fields present, the first in the spec's order wins (normalised)."""
+    event = _accepted_event(s)
+    fields = s.ingest.identity.fields
+    for start in range(len(fields)):
+        identity = {f.name: s.bodies.identity_value(f) for f in fields[start:]}
+        _send_accepted(s, s.bodies.valid(event, identity=identity))
+
+
+@scenario(lowercased_identity)
+def email_normalisation(s: Session) -> None:
+    """An identity normalised to lower case is reported lower-cased."""
+    event = _accepted_event(s)
+    for field in s.ingest.identity.fields:
+        if field.normalize == "lowercase":
+            value = s.bodies.identity_value(field)
+            mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(value))
+            _send_accepted(s, s.bodies.valid(event, identity={field.name: mixed}))
+
+
+@scenario(dedupe)
+def replay_same_body(s: Session) -> None:
+    """The same request again replays the stored event: same id, original time, the replay shape."""
+    body = s.bodies.valid(_accepted_event(s))
+    original = _send_accepted(s, body)
+    if original is None:
+        raise AssertionError(
+            "the first request was not accepted, so its replay cannot be judged:\n" + s.report()
+        )
+    time.sleep(0.01)
+    s.send(s.probe(body, expect=s.replayed(body, original)))
+
+
+@scenario(dedupe)
+def reused_key_different_body(s: Session) -> None:
+    """A reused key with another body follows the project's policy: replay the original, or refuse."""
+    assert s.ingest.dedupe is not None
+    dedupe_spec = s.ingest.dedupe
+    event = _accepted_event(s)
+    for key, project in s.projects():
+        event = s.bodies.accepted_event(project) or event
+        idem = s.target.marker()
+        first = s.bodies.valid(event, dedupe_key=idem)
+        original = _send_accepted(s, first, key)
+        if original is None:
+            continue
+        second = {**first, s.ingest.occurred_at_field: "2001-02-03T04:05:06.789Z"}
+        policy = project.idempotency_mismatch or dedupe_spec.on_body_mismatch
+        if policy == "reject" and dedupe_spec.mismatch_error:
+            expect = s.error(dedupe_spec.mismatch_error, key=idem)
+        else:
+            expect = s.replayed(first, original)
+        s.send(s.probe(second, key=key, expect=expect))
+
+
+@scenario(dedupe, second_key, project_scope)
+def dedupe_scoped_to_project(s: Session) -> None:
+    """The same idempotency key in another project creates a new event there."""
+    assert s.target.other is not None
+    other_key, other_project = s.target.other
+    event = _accepted_event(s)
+    other_event = s.bodies.accepted_event(other_project)
+    if other_event is None:
+        raise Skip(f"project {other_project.id} defines no event a valid payload can be built for")
+    idem = s.target.marker()
+    mine = s.bodies.valid(event, dedupe_key=idem)
+    first = _send_accepted(s, mine)
+    theirs = s.bodies.valid(other_event, dedupe_key=idem)
+    second = _send_accepted(s, theirs, other_key)
+    if first and second and first.get("id") == second.get("id"):
+        s.fail(
+            "dedupe_scoped_to_project", f"both projects got event {first.get('id')} for one key", s.probes[-1]
+        )
+    if first:
+        s.send(s.probe(mine, expect=s.replayed(mine, first)))
+
+
+@scenario(dedupe)
+def concurrent_same_key(s: Session) -> None:
+    """Concurrent requests with one idempotency key create one event: one new, the rest replays."""
+    assert s.ingest.dedupe is not None
+    body = s.bodies.valid(_accepted_event(s))
+    items = [s.probe(body) for _ in range(8)]
+    send_together(items)
+    created = [
+        p
+        for p in items
+        if p.reply is not None
+        and p.reply.status == s.ingest.response.status
+        and not (s.ingest.dedupe.replay.header and p.reply.header(s.ingest.dedupe.replay.header))
+    ]
+    if len(created) != 1:
+        s.fail(
+            "one_event_per_key",
+            f"{len(created)} of {len(items)} concurrent requests created an event",
+            items[0],
+        )
+    original = s.values(s.ingest.response, created[0].reply) if created and created[0].reply else {}
+    for item in items:
+        item.expect = s.accepted(body) if item in created[:1] else s.replayed(body, original)
+        s.judge(item)
+    ids = {s.event_id(p.reply, p.expect.shape if p.expect else None) for p in items if p.reply}
+    if len(ids) != 1:
+        s.fail(
+            "one_event_per_key",
+            f"concurrent requests with one key got {len(ids)} ids: {sorted(map(str, ids))}",
+        )
+
+
+@scenario(uuid7_ids)
+def ids_increase(s: Session) -> None:
+    """Event ids are UUIDv7 and increase with time."""
+    from .checks import is_uuid7
+
+    event = _accepted_event(s)
+    ids: list[str] = []
+    last: Probe | None = None
+    for _ in range(4):
+        values = _send_accepted(s, s.bodies.valid(event))
+        last = s.probes[-1]
+        if values and is_uuid7(values.get("id")):
+            ids.append(str(values["id"]))
+        time.sleep(0.003)
+    if ids != sorted(set(ids)):
+        s.fail("ids_increase", f"ids sent {0.003 * 1000:.0f} ms apart do not increase: {ids}", last)
+
+
+@scenario(second_key)
+def definitions_per_project(s: Session) -> None:
+    """An event defined only in another project is not defined in this one."""
+    assert s.target.other is not None
+    _, other_project = s.target.other
+    mine = s.target.project
+    foreign = [e for e in s.bodies.defined_events(other_project) if e.name not in mine.events]
+    if not foreign:
+        raise Skip(f"project {other_project.id} defines no event that {mine.id} lacks")
+    event = foreign[0]
+    body = s.bodies.valid(event)
+    if s.ingest.payload.validation == "required":
+        assert s.ingest.payload.undefined_event_error is not None
+        s.send(s.probe(body, expect=s.error(s.ingest.payload.undefined_event_error, event=event.name)))
+        return
+    assert event.definition is not None
+    broken = next(iter(violations(event.definition.schema, event.payload)), None)
+    if broken is not None:
+        body[s.ingest.payload.field] = broken[1]
+    s.send(s.probe(body, expect=s.accepted(body)))
+
+
+@scenario(routing_error("route_not_found"))
+def unknown_route(s: Session) -> None:
+    """A path the API does not have gets the route-not-found error in the API's envelope."""
+    body = s.bodies.valid(_accepted_event(s))
+    url = s.target.url(s.op).rstrip("/") + f"/{MARK}-unknown"
+    s.send(s.probe(body, url=url, expect=s.error("route_not_found")))
+
+
+@scenario(routing_error("method_not_allowed"))
+def method_not_allowed(s: Session) -> None:
+    """A method the path does not have gets the method-not-allowed error in the API's envelope."""
+    declared = {op.method for op in s.target.spec.operations if op.path == s.op.path}
+    method = next(m for m in ("GET", "PUT", "PATCH", "DELETE") if m not in declared)
+    s.send(s.probe(method=method, expect=s.error("method_not_allowed")))
+
+
+# -- documented error examples ------------------------------------------------------------------
+
+
+def producers(op: Operation) -> dict[str, str]:
+    """For each catalogue key the operation can answer, the scenario that provokes it."""
+    assert op.ingest is not None
+    ingest = op.ingest
+    table = {
+        "unauthorized": "invalid_api_key",
+        "unsupported_media_type": "wrong_content_type",
+        ingest.payload_limit.error: "oversize_body",
+        "malformed_json": "malformed_json",
+        "invalid_request": "invalid_envelope",
+        ingest.identity.missing_error: "missing_identity",
+        ingest.identity.conflict_error: "identity_conflict",
+        ingest.reserved.error if ingest.reserved else None: "reserved_prefix",
+        ingest.payload.undefined_event_error: "undefined_event",
+        ingest.payload.mismatch_error: "payload_schema_mismatch",
+        ingest.dedupe.mismatch_error if ingest.dedupe else None: "reused_key_different_body",
+        "route_not_found": "unknown_route",
+        "method_not_allowed": "method_not_allowed",
+    }
+    return {key: name for key, name in table.items() if key}
+
+
+def example_candidates(op: Operation, status: int, value: Any) -> list[str]:
+    """The catalogue keys a documented error example is an instance of."""
+    assert op.ingest is not None
+    return identify(op.ingest, status, value, op.ingest.used_errors() + ROUTING_ERRORS)

@@ -1,0 +1,87 @@
+"""The contract suite's tests: one per documented scenario, one per fuzzing mode, one per documented
+error example, each parametrised over the spec's operations (see `plugin.pytest_generate_tests`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from contract_tests.fuzz import fuzz
+from contract_tests.records import Recorder
+from contract_tests.scenarios import SCENARIOS, Scenario, example_candidates, producers
+from contract_tests.session import Session, Skip
+from contract_tests.target import Target
+
+# How many distinct fuzzing failures a test message lists.
+SHOWN_FAILURES = 10
+
+
+def test_scenario(
+    scenario_case: tuple[Any, Scenario],
+    contract_target: Target,
+    contract_client: httpx.Client,
+    contract_recorder: Recorder,
+) -> None:
+    op, sc = scenario_case
+    session = Session(contract_target, op, sc.name, contract_client, contract_recorder)
+    try:
+        sc.run(session)
+    except Skip as exc:
+        pytest.skip(str(exc))
+    if session.failures:
+        pytest.fail(f"{sc.doc}\n{session.report()}", pytrace=False)
+
+
+def test_fuzz(fuzz_case: tuple[Any, str], contract_target: Target, contract_recorder: Recorder) -> None:
+    op, mode = fuzz_case
+    result = fuzz(contract_target, op, mode, contract_recorder)
+    if result.failures:
+        lines = [f"{len(result.failures)} failure(s) in {result.cases} {mode} cases; distinct ones:"]
+        for item, failure in result.distinct()[:SHOWN_FAILURES]:
+            lines += [f"[{failure.check}] {failure.message}", f"    reproduce: {item.curl()}"]
+        pytest.fail("\n".join(lines), pytrace=False)
+
+
+def test_documented_error_example(
+    example_case: tuple[Any, int, str, Any],
+    contract_target: Target,
+    contract_client: httpx.Client,
+    contract_recorder: Recorder,
+) -> None:
+    """Some scenario provokes the documented error, and the reply is its exact catalogue body."""
+    op, status, name, value = example_case
+    candidates = example_candidates(op, status, value)
+    if not candidates:
+        pytest.fail(
+            f"the documented {status} example {name!r} is no catalogue error of {op.operation_id}",
+            pytrace=False,
+        )
+    reasons = []
+    for key in candidates:
+        sc = SCENARIOS.get(producers(op).get(key, ""))
+        if sc is None:
+            reasons.append(f"no scenario provokes {key!r}")
+            continue
+        reason = sc.skip_reason(contract_target, op)
+        if reason:
+            reasons.append(f"{sc.name}: {reason}")
+            continue
+        session = Session(contract_target, op, f"example:{status}-{name}", contract_client, contract_recorder)
+        try:
+            sc.run(session)
+        except Skip as exc:
+            reasons.append(f"{sc.name}: {exc}")
+            continue
+        failed = {id(item) for item, _ in session.failures}
+        produced = [
+            p
+            for p in session.probes
+            if p.expect is not None and p.expect.error == key and p.reply is not None and id(p) not in failed
+        ]
+        if produced:
+            return
+        pytest.fail(f"{sc.name} did not produce {key!r} exactly:\n{session.report()}", pytrace=False)
+    pytest.skip(f"cannot provoke the documented {status} {name!r} here: " + "; ".join(reasons))
