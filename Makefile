@@ -48,3 +48,23 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
+
+## The designer's loop (README): what changed in each spec since the last release tag (HEAD when untagged).
+RELEASE_REF ?= $$(git describe --tags --abbrev=0 2>/dev/null || echo HEAD)
+DIFF_FAIL_ON ?= breaking
+
+.PHONY: diff-release docs
+
+diff-release: $(STAMP)
+	@ref=$(RELEASE_REF); status=0; for spec in $(SPECS); do \
+		if git cat-file -e "$$ref:$$spec" 2>/dev/null; then \
+			$(BIN)/ingestspec diff "$$ref:$$spec" "$$spec" --fail-on $(DIFF_FAIL_ON) || status=1; \
+		else \
+			echo "$$spec: not in $$ref, nothing to compare"; \
+		fi; \
+	done; exit $$status
+
+## Offline reference pages (Swagger UI from PyPI, every error body) in var/docs/<api>/index.html.
+docs: $(STAMP)
+	$(BIN)/ingestspec docs openapi/arsel.yaml --out var/docs/arsel
+	$(BIN)/ingestspec docs openapi/sendrealm.yaml --out var/docs/sendrealm

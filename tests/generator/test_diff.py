@@ -7,6 +7,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.diff import Change, diff_specs
 from generator.loader import load_spec
-from tests.conftest import SPECS
+from tests.conftest import REPO, SPECS
 
 Edit = Callable[[dict[str, Any]], object]
 REQUEST = {"arsel": "SendEventRequest", "sendrealm": "IngestEventRequest"}
@@ -687,3 +688,30 @@ def test_an_unknown_revision_is_a_usage_problem(repo: Path) -> None:
     assert "v9:openapi/arsel.yaml" in result.output
     result = run("v1:openapi/absent.yaml", "openapi/arsel.yaml")
     assert result.exit_code == 2
+
+
+def test_make_diff_release_compares_with_the_last_tag(repo: Path) -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    shutil.copy(REPO / "Makefile", repo / "Makefile")
+    # -o: the throw-away repository has no .venv to build; run the tools of the one running the tests.
+    command = ["make", "--no-print-directory", "-o", ".venv/.installed-stamp", "diff-release"]
+    command.append(f"BIN={Path(sys.executable).parent}")
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "v1:openapi/arsel.yaml -> openapi/arsel.yaml: 1 change(s)" in result.stdout
+    assert "openapi/sendrealm.yaml: not in v1, nothing to compare" in result.stdout
+    # With no release tag the working copy is compared with HEAD.
+    subprocess.run(["git", "tag", "-d", "v1"], cwd=repo, check=True, capture_output=True)
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+    assert "HEAD:openapi/arsel.yaml -> openapi/arsel.yaml: 1 change(s)" in result.stdout
+
+
+def test_the_pre_commit_hooks_run_the_designer_loop() -> None:
+    config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ingestspec-lint", "ingestspec-generate-check", "ingestspec-diff"} <= set(hooks)
+    assert "generate" in hooks["ingestspec-generate-check"]["entry"]
+    assert "--check" in hooks["ingestspec-generate-check"]["entry"]
+    assert hooks["ingestspec-diff"]["entry"].endswith("diff-release")
+    assert all(repo["repo"] == "local" for repo in config["repos"])

@@ -1,0 +1,203 @@
+"""An offline reference page for a spec: Swagger UI from a PyPI package, plus every error body.
+
+The page embeds the spec, so it renders without fetching anything but its own assets, which come
+from the `swagger-ui-bundle-v2` package (Swagger UI 5, which reads OpenAPI 3.1), never from a CDN.
+Swagger UI shows each operation with its request and response examples; below it, a table built
+from the `x-ingest` error catalogue shows the exact body of every failure the server can answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from .spec import Ingest, Operation, Spec
+
+__all__ = ["ASSET_FILES", "assets_dir", "docs_html", "error_bodies", "write_docs"]
+
+# The files of the Swagger UI distribution the page loads; the rest (source maps, ES bundles) are not needed.
+ASSET_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png")
+
+# What the catalogue entries every ingest spec must have stand for.
+_FIXED_ROLES = {
+    "unauthorized": "missing, malformed or unknown API key",
+    "unsupported_media_type": "the body is not sent as the documented media type",
+    "malformed_json": "the body is not valid JSON",
+    "invalid_request": "the body does not match the request schema",
+    "route_not_found": "no such endpoint",
+    "method_not_allowed": "the endpoint does not accept this method",
+}
+
+
+def assets_dir() -> Path:
+    """The installed Swagger UI distribution (`swagger_ui_bundle.swagger_ui_path`)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    return Path(str(swagger_ui_path))
+
+
+def error_bodies(op: Operation) -> list[dict[str, Any]]:
+    """Each catalogue entry of an ingest operation: key, status, what triggers it, and its body."""
+    ingest = op.ingest
+    if ingest is None:
+        return []
+    params = _example_params(op, ingest)
+    roles = _roles(ingest)
+    return [
+        {
+            "key": key,
+            "status": entry.status,
+            "role": "; ".join(roles.get(key, [])),
+            "body": json.dumps(ingest.errors.render(key, params), indent=2, ensure_ascii=False),
+        }
+        for key, entry in sorted(ingest.errors.catalogue.items(), key=lambda item: (item[1].status, item[0]))
+    ]
+
+
+def _example_params(op: Operation, ingest: Ingest) -> dict[str, object]:
+    """Values for message placeholders, taken from the operation's own request examples."""
+    examples = [ex.value for ex in op.request_examples if isinstance(ex.value, Mapping)]
+
+    def first(name: str) -> object | None:
+        # Vendor examples often hold placeholders such as "<string>": skip those for a real value.
+        values = (ex.get(name) for ex in examples)
+        return next((v for v in values if v is not None and not re.fullmatch(r"<.*>", str(v))), None)
+
+    params: dict[str, object] = {"limit": ingest.payload_limit.default_bytes}
+    found = {
+        "event": first(ingest.event_field),
+        "key": first(ingest.dedupe.key_field) if ingest.dedupe else None,
+    }
+    params.update({name: value for name, value in found.items() if value is not None})
+    if ingest.reserved and ingest.reserved.prefixes:
+        params["prefix"] = ingest.reserved.prefixes[0]
+    return params
+
+
+def _roles(ingest: Ingest) -> dict[str, list[str]]:
+    roles: dict[str, list[str]] = {key: [role] for key, role in _FIXED_ROLES.items()}
+    uses = [
+        (ingest.payload_limit.error, "the body is larger than the payload limit"),
+        (ingest.identity.missing_error, "no identity field (" + ", ".join(ingest.identity.names) + ")"),
+        (ingest.identity.conflict_error, "more than one identity field"),
+        (ingest.reserved.error if ingest.reserved else None, "the event name has a reserved prefix"),
+        (ingest.payload.undefined_event_error, "the event is not defined"),
+        (ingest.payload.mismatch_error, "the payload does not match the event definition"),
+        (ingest.dedupe.mismatch_error if ingest.dedupe else None, "an idempotency key reused, another body"),
+    ]
+    for key, role in uses:
+        if key:
+            roles.setdefault(key, []).append(role)
+    return roles
+
+
+_PAGE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+    """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ spec.title }} {{ spec.version }}: reference</title>
+<link rel="icon" type="image/png" href="{{ assets_url }}/favicon-32x32.png" sizes="32x32">
+<link rel="stylesheet" href="{{ assets_url }}/swagger-ui.css">
+<style>
+  body { margin: 0; font-family: sans-serif; color: #3b4151; }
+  .ingestspec-bar { padding: 10px 20px; background: #1b1b1b; color: #fff; font-size: 14px; }
+  .ingestspec-bar a { color: #9fd3ff; margin-right: 16px; }
+  #error-bodies { max-width: 1460px; margin: 0 auto 40px; padding: 0 20px; }
+  #error-bodies table { border-collapse: collapse; width: 100%; font-size: 14px; }
+  #error-bodies th, #error-bodies td { border-bottom: 1px solid #ddd; padding: 8px; text-align: left;
+    vertical-align: top; }
+  #error-bodies pre { margin: 0; padding: 8px; background: #333; color: #fff; border-radius: 4px;
+    white-space: pre-wrap; }
+</style>
+</head>
+<body>
+<div class="ingestspec-bar">
+  <strong>{{ spec.title }}</strong> {{ spec.version }}
+  &middot; <a href="{{ spec_url }}">{{ spec_url }}</a><a href="#error-bodies">Error bodies</a>
+</div>
+<div id="swagger-ui"><noscript>This page needs JavaScript to render the operations; the spec is at
+  <a href="{{ spec_url }}">{{ spec_url }}</a>.</noscript></div>
+<section id="error-bodies">
+  <h2>Error bodies</h2>
+  {% for op in operations %}
+  <h3 id="errors-{{ op.operation_id }}">{{ op.method }} {{ spec.base_path }}{{ op.path }}
+    ({{ op.operation_id }})</h3>
+  <p>Every failure answers <code>{{ op.ingest.errors.media_type }}</code>; messages are shown filled
+    from the operation's request examples.</p>
+  <table>
+    <thead><tr><th>status</th><th>error</th><th>when</th><th>body</th></tr></thead>
+    <tbody>
+    {% for error in error_bodies(op) %}
+      <tr id="error-{{ op.operation_id }}-{{ error.key }}">
+        <td>{{ error.status }}</td><td><code>{{ error.key }}</code></td><td>{{ error.role }}</td>
+        <td><pre>{{ error.body }}</pre></td>
+      </tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  {% endfor %}
+</section>
+<script src="{{ assets_url }}/swagger-ui-bundle.js"></script>
+<script>
+  window.ui = SwaggerUIBundle({
+    spec: {{ document_json }},
+    dom_id: "#swagger-ui",
+    docExpansion: "full",
+    displayOperationId: true,
+    defaultModelsExpandDepth: 0,
+    deepLinking: false,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout"
+  });
+</script>
+</body>
+</html>
+"""
+)
+
+
+def docs_html(spec: Spec, spec_url: str, assets_url: str) -> str:
+    """The reference page of `spec`, loading Swagger UI from `assets_url` and linking the spec at `spec_url`.
+
+    The spec is embedded in the page, so it renders offline and from a plain file; `assets_url` is
+    where the files of `assets_dir()` are served (e.g. `/docs/assets`, or `assets` beside the page).
+    """
+    return _PAGE.render(
+        spec=spec,
+        spec_url=spec_url,
+        assets_url=assets_url.rstrip("/"),
+        operations=spec.ingest_operations,
+        error_bodies=error_bodies,
+        document_json=_script_json(spec.document),
+    )
+
+
+def _script_json(value: Any) -> Markup:
+    # Inside <script>, "</" could end the element early; "<\/" means the same to JSON.
+    text = json.dumps(value, ensure_ascii=False, default=str).replace("</", "<\\/")
+    return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def write_docs(spec: Spec, out_dir: Path) -> list[Path]:
+    """Write `index.html`, the spec as `openapi.yaml` and the Swagger UI assets to `out_dir`."""
+    assets = out_dir / "assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in ASSET_FILES:
+        shutil.copyfile(assets_dir() / name, assets / name)
+        written.append(assets / name)
+    spec_copy = out_dir / "openapi.yaml"
+    spec_copy.write_bytes(spec.path.read_bytes())
+    page = out_dir / "index.html"
+    page.write_text(docs_html(spec, spec_url="openapi.yaml", assets_url="assets"), encoding="utf-8")
+    return [page, spec_copy, *written]
