@@ -144,6 +144,15 @@ class _Collector:
 def diff_specs(old: Spec, new: Spec, old_label: str | None = None, new_label: str | None = None) -> SpecDiff:
     """Every change from OLD to NEW, classified for clients and for servers."""
     out = _Collector()
+    if old.base_path != new.base_path:
+        out.add(
+            "base-path-changed",
+            "servers[0].url",
+            old.base_path,
+            new.base_path,
+            (True, True),
+            f"every operation moved from {old.base_path or '/'} to {new.base_path or '/'}",
+        )
     old_ops = {(op.method, op.path): op for op in old.operations}
     new_ops = {(op.method, op.path): op for op in new.operations}
     gone = [op for key, op in old_ops.items() if key not in new_ops]

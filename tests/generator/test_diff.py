@@ -87,7 +87,11 @@ def test_a_reformatted_copy_with_edited_descriptions_has_no_changes(api: str, tm
 
 def test_the_two_apis_differ_by_a_whole_operation() -> None:
     changes = diff_paths(SPECS["arsel"], SPECS["sendrealm"])
-    assert classified(changes) == {("operation-removed", True, False), ("operation-added", False, True)}
+    assert classified(changes) == {
+        ("base-path-changed", True, True),
+        ("operation-removed", True, False),
+        ("operation-added", False, True),
+    }
 
 
 # Edits that apply to both real specs, with the one classification each must get.
@@ -140,7 +144,7 @@ COMMON: dict[str, tuple[Edit, set[tuple[str, bool, bool]], str]] = {
         {("format-changed", True, True)},
         "request.contact_id",
     ),
-    "type narrowed": (
+    "type changed": (
         lambda d: field(d, "event").update(type="integer"),
         {("type-changed", True, True)},
         "request.event",
@@ -239,6 +243,11 @@ COMMON: dict[str, tuple[Edit, set[tuple[str, bool, bool]], str]] = {
         ),
         {("request-media-type-changed", True, True)},
         "request",
+    ),
+    "base path changed": (
+        lambda d: d["servers"][0].update(url=d["servers"][0]["url"].rstrip("/") + "/v9"),
+        {("base-path-changed", True, True)},
+        "servers[0].url",
     ),
     "security dropped": (
         lambda d: d.pop("security"),

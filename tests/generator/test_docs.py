@@ -137,3 +137,18 @@ def test_the_page_renders_offline_in_headless_chromium(
     assert "OAS 3.1" in text
     errors = dom[dom.index('id="error-bodies"') :]
     assert f'id="error-{operation_id}-unauthorized"' in errors and unauthorized in errors
+
+
+@pytest.mark.timeout(300)
+def test_docs_html_renders_as_a_server_would_serve_it(tmp_path: Path, serve: functools.partial[str]) -> None:
+    # The generated servers answer /docs with docs_html(spec, "/openapi.yaml", "/docs/assets"),
+    # /docs/assets/* from assets_dir() and /openapi.yaml from the spec: the same layout on disk.
+    spec = load_spec(SPECS["sendrealm"])
+    root = tmp_path / "root"
+    shutil.copytree(assets_dir(), root / "docs" / "assets")
+    shutil.copyfile(SPECS["sendrealm"], root / "openapi.yaml")
+    (root / "docs" / "index.html").write_text(docs_html(spec, "/openapi.yaml", "/docs/assets"))
+    dom = dump_dom(f"{serve(root)}/docs/", tmp_path / "profile")
+    rendered = dom[dom.index('id="swagger-ui"') : dom.index('id="error-bodies"')]
+    assert ">ingestEvent<" in rendered and 'data-path="/events"' in rendered
+    assert 'href="/openapi.yaml"' in dom
