@@ -107,7 +107,8 @@ def run_suite(
         "-v",
         "--tb=no",
         "-rs",
-        "--no-header",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
     ]
     for key in api_keys:
         args += ["--api-key", key]

@@ -112,7 +112,6 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
         max_examples=target.max_examples,
         deadline=None,
         database=None,
-        derandomize=target.seed is None,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
@@ -144,9 +143,7 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
         failures = session.judge(probe, names, failures)
         result.failures += [(probe, f) for f in failures]
 
-    if target.seed is not None:
-        run = hypothesis.seed(target.seed)(run)
-    run()
+    hypothesis.seed(target.seed)(run)()
     return result
 
 

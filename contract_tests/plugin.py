@@ -23,7 +23,7 @@ from .fuzz import skip_reason as fuzz_skip_reason
 from .records import RECORDS_ENV, Recorder, read_records
 from .report import render_failures, render_matrix
 from .scenarios import SCENARIOS
-from .target import RUN_ENV, Target, TargetError, load_target
+from .target import RUN_ENV, SEED_ENV, Target, TargetError, load_target
 
 _TARGET = pytest.StashKey[Target]()
 _OWNED = pytest.StashKey[tuple[Path, dict[str, str | None]]]()
@@ -51,9 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     is_worker = hasattr(config, "workerinput")
     if not is_worker:
         # A fresh run id and records directory for this run; workers inherit both from the environment.
-        saved = {name: os.environ.get(name) for name in (RUN_ENV, RECORDS_ENV)}
+        saved = {name: os.environ.get(name) for name in (RUN_ENV, SEED_ENV, RECORDS_ENV)}
         directory = Path(tempfile.mkdtemp(prefix="ingestspec-contract-"))
         os.environ.pop(RUN_ENV, None)
+        os.environ.pop(SEED_ENV, None)
         os.environ[RECORDS_ENV] = str(directory)
         config.stash[_OWNED] = (directory, saved)
     try:
@@ -92,7 +93,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"contract: {target.spec.title} {target.spec.version} at {target.base_url} (projects: {projects})",
         f"contract: run {target.run_id}; every created event is marked contract-test-{target.run_id}; "
-        f"{target.max_examples} fuzzed cases per operation and mode",
+        f"{target.max_examples} fuzzed cases per operation and mode, seed {target.seed} (--seed to repeat)",
     ]
 
 

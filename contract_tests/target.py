@@ -24,6 +24,7 @@ from generator.spec import Operation, Spec
 MARK = "contract-test"
 # The run id travels to pytest-xdist workers through the environment: they must mark alike.
 RUN_ENV = "INGESTSPEC_CONTRACT_RUN"
+SEED_ENV = "INGESTSPEC_CONTRACT_SEED"
 # `make test-deep` raises the fuzzing depth through this variable.
 FUZZ_ENV = "INGESTSPEC_FUZZ_EXAMPLES"
 DEFAULT_MAX_EXAMPLES = 40
@@ -44,7 +45,7 @@ class Target:
     projects: tuple[Project, ...]
     run_id: str
     max_examples: int = DEFAULT_MAX_EXAMPLES
-    seed: int | None = None
+    seed: int = 0
 
     @property
     def key(self) -> str:
@@ -78,6 +79,13 @@ def default_max_examples() -> int:
 def run_id() -> str:
     """This run's id, shared with any worker processes through the environment."""
     return os.environ.setdefault(RUN_ENV, secrets.token_hex(4))
+
+
+def run_seed(seed: int | None) -> int:
+    """The fuzzer's seed: the one given, else one drawn for this run (and shared with its workers)."""
+    if seed is not None:
+        return seed
+    return int(os.environ.setdefault(SEED_ENV, str(secrets.randbelow(2**31))))
 
 
 def load_target(
@@ -121,7 +129,7 @@ def load_target(
         projects=tuple(projects),
         run_id=run_id(),
         max_examples=max_examples if max_examples is not None else default_max_examples(),
-        seed=seed,
+        seed=run_seed(seed),
     )
     if check_reachable:
         ensure_reachable(target.base_url)

@@ -75,13 +75,12 @@ def test_documented_error_example(
         except Skip as exc:
             reasons.append(f"{sc.name}: {exc}")
             continue
+        tried = [p for p in session.probes if p.expect is not None and p.expect.error == key]
+        if not tried:
+            reasons.append(f"{sc.name} has no way to provoke {key!r} with the given projects")
+            continue
         failed = {id(item) for item, _ in session.failures}
-        produced = [
-            p
-            for p in session.probes
-            if p.expect is not None and p.expect.error == key and p.reply is not None and id(p) not in failed
-        ]
-        if produced:
+        if any(id(p) not in failed for p in tried):
             return
         pytest.fail(f"{sc.name} did not produce {key!r} exactly:\n{session.report()}", pytrace=False)
     pytest.skip(f"cannot provoke the documented {status} {name!r} here: " + "; ".join(reasons))

@@ -1,0 +1,40 @@
+"""Fixtures for the contract suite's own tests: targets built without a server, and a stand-in server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from contract_tests.target import Target, load_target
+from tests.conftest import EXAMPLE_CONFIG, SPECS
+from tests.servers import RunningServer, running_server
+
+ACME_KEY = "be_acme_test_key"
+GLOBEX_KEY = "be_globex_test_key"
+BASE_PATHS = {"arsel": "/v1", "sendrealm": ""}
+
+
+def offline_target(api: str, *keys: str) -> Target:
+    """A target for the API's spec and the example configuration, with no server behind it."""
+    return load_target(
+        SPECS[api], "http://127.0.0.1:9", keys or (ACME_KEY, GLOBEX_KEY), EXAMPLE_CONFIG, check_reachable=False
+    )
+
+
+StandIn = Callable[..., AbstractContextManager[RunningServer]]
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Iterator[StandIn]:
+    """Start the stand-in server for an API (optionally with one fault) on a free loopback port."""
+
+    def start(api: str, fault: str = "", spec: Path | None = None) -> AbstractContextManager[RunningServer]:
+        extra = ["--spec", str(spec or SPECS[api])] + (["--fault", fault] if fault else [])
+        return running_server(
+            "tests.contract.standin", EXAMPLE_CONFIG, "memory", BASE_PATHS[api], log_dir=tmp_path, extra=extra
+        )
+
+    yield start

@@ -1,0 +1,77 @@
+"""Each check asserts one property; judged here on hand-made replies to the Arsel and Sendrealm specs."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from contract_tests.checks import CHECKS, CheckContext, is_uuid7, run_checks, uuid7_millis
+from contract_tests.exchange import Expectation, Probe, Reply
+from tests.contract.conftest import offline_target
+
+UUID7 = "01957e3a-4b5c-7d8e-9f0a-1b2c3d4e5f6a"
+
+
+def judged(api: str, status: int, body: object, expect: Expectation | None, media_type: str | None = None) -> set[str]:
+    target = offline_target(api)
+    op = target.spec.ingest_operations[0]
+    assert op.ingest is not None
+    media = media_type or (op.ingest.errors.media_type if status >= 400 else "application/json")
+    headers = {"content-type": media}
+    if status == 401:
+        headers["www-authenticate"] = "Bearer"
+    probe = Probe("test", op, op.method, target.url(op), {}, b"{}", expect)
+    probe.reply = Reply(status, headers, orjson.dumps(body))
+    return {failure.check for failure in run_checks(CheckContext(target, op), probe)}
+
+
+def error(api: str, key: str, **params: object) -> tuple[int, dict[str, object], Expectation]:
+    op = offline_target(api).spec.ingest_operations[0]
+    assert op.ingest is not None
+    status = op.ingest.errors.catalogue[key].status
+    return status, op.ingest.errors.render(key, params), Expectation(status, error=key, params=params)
+
+
+def test_checks_are_registered_by_name() -> None:
+    assert {"status_code_expected", "error_body_exact", "success_body_shape", "event_id_format"} <= set(CHECKS)
+
+
+def test_the_exact_catalogue_body_passes_every_check(api: str) -> None:
+    status, body, expect = error(api, "payload_invalid", event="order.completed")
+    assert judged(api, status, body, expect) == set()
+
+
+def test_details_may_be_added_to_an_error_body() -> None:
+    status, body, expect = error("arsel", "invalid_request")
+    body["details"] = [{"path": "/event", "message": "required"}]
+    assert judged("arsel", status, body, expect) == set()
+
+
+def test_an_edited_message_or_status_or_media_type_fails() -> None:
+    status, body, expect = error("arsel", "event_not_defined", event="a.b")
+    assert "error_body_exact" in judged("arsel", status, {**body, "message": "Nope."}, expect)
+    assert "status_code_expected" in judged("arsel", 400, {**body, "status_code": 400}, expect)
+    assert "error_media_type" in judged("arsel", status, body, expect, media_type="text/plain")
+
+
+def test_an_error_body_outside_the_catalogue_fails_even_unexpected() -> None:
+    assert "error_body_in_catalogue" in judged("sendrealm", 400, {"error": "bad"}, None)
+
+
+def test_a_success_body_must_have_exactly_the_shape_fields() -> None:
+    target = offline_target("arsel")
+    ingest = target.spec.ingest_operations[0].ingest
+    assert ingest is not None
+    expect = Expectation(202, shape=ingest.response, values={"event": "order.completed"})
+    assert judged("arsel", 202, {"id": UUID7, "status": "accepted"}, expect) == set()
+    assert "success_body_shape" in judged("arsel", 202, {"id": UUID7, "status": "queued"}, expect)
+    assert "success_body_shape" in judged("arsel", 202, {"id": UUID7, "status": "accepted", "x": 1}, expect)
+    assert "event_id_format" in judged("arsel", 202, {"id": str(uuid.uuid4()), "status": "accepted"}, expect)
+
+
+def test_uuid7_recognition() -> None:
+    assert is_uuid7(UUID7)
+    assert not is_uuid7(UUID7.upper())
+    assert not is_uuid7(str(uuid.uuid4()))
+    assert uuid7_millis(UUID7) == 0x01957E3A4B5C

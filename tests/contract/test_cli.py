@@ -1,0 +1,82 @@
+"""`ingestspec contract`: usage errors exit 2 with one line; a conforming server exits 0, a broken one 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
+from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, StandIn
+from tests.servers import free_port
+
+# The console script installed beside this interpreter.
+INGESTSPEC = Path(sys.executable).parent / "ingestspec"
+
+
+def usage(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["contract", *args])
+    return result.exit_code, result.output
+
+
+def contract(spec: Path | str, base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [str(INGESTSPEC), "contract", str(spec), "--base-url", base_url,
+               "--api-key", ACME_KEY, "--api-key", GLOBEX_KEY, "--config", str(EXAMPLE_CONFIG), *extra]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["nosuch"], "no spec at 'nosuch'"),
+        ([str(EXAMPLE_CONFIG)], "only OpenAPI 3.1"),
+        (["arsel", "--config", str(SPECS["arsel"])], "projects"),
+        (["arsel", "--api-key", "not_a_known_key"], "is not given to any project"),
+        (["arsel", "--api-key", ACME_KEY, "--api-key", "be_your_api_key"], "both API keys belong to project acme"),
+        (["arsel", "--base-url", "ftp://x"], "must be an http(s) URL"),
+        (["arsel", "--base-url", f"http://127.0.0.1:{free_port()}/v1"], "unreachable"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: list[str], reason: str) -> None:
+    defaults = {"--base-url": f"http://127.0.0.1:{free_port()}", "--config": str(EXAMPLE_CONFIG)}
+    for option, value in defaults.items():
+        if option not in args:
+            args = [*args, option, value]
+    if "--api-key" not in args:
+        args = [*args, "--api-key", ACME_KEY]
+    code, output = usage(*args)
+    assert code == 2, output
+    assert reason in output and len(output.strip().splitlines()) == 1, output
+
+
+@pytest.mark.parametrize("api", ["arsel", "sendrealm"])
+def test_a_conforming_server_passes(api: str, standin: StandIn, tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    with standin(api) as server:
+        result = contract(SPECS[api], server.base_url, "--max-examples", "15", "--junit-xml", str(junit))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Conformance matrix" in result.stdout and "No failures." in result.stdout
+    assert "<testsuite" in junit.read_text()
+
+
+@pytest.mark.parametrize(
+    ("api", "fault", "detected_by"),
+    [
+        ("arsel", "ignored_auth", "status_code_expected"),
+        ("arsel", "500_on_bad_json", "not_a_server_error"),
+        ("sendrealm", "no_dedupe", "one_event_per_key"),
+    ],
+)
+def test_a_broken_server_fails_with_a_reproducible_report(
+    api: str, fault: str, detected_by: str, standin: StandIn
+) -> None:
+    with standin(api, fault) as server:
+        result = contract(SPECS[api], server.base_url, "--max-examples", "15")
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = result.stdout.split("Failures by operation and check")[1]
+    assert detected_by in summary and "curl -sS -i -X POST" in summary
+    assert "NO (" in result.stdout.split("Conformance matrix")[1]

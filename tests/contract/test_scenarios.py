@@ -1,0 +1,57 @@
+"""Scenarios are derived from the model: which apply, and what they expect, follows the spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_tests.bodies import Bodies
+from contract_tests.catalogue import documented_error_examples
+from contract_tests.scenarios import SCENARIOS, applicable, example_candidates, producers
+from tests.contract.conftest import ACME_KEY, offline_target
+
+
+def skipped(api: str, *keys: str) -> set[str]:
+    target = offline_target(api, *keys)
+    return {s.name for s, reason in applicable(target, target.spec.ingest_operations[0]) if reason}
+
+
+def test_each_spec_skips_what_its_x_ingest_block_does_not_describe() -> None:
+    assert skipped("arsel") == {
+        "reserved_prefix", "identity_resolution_order", "email_normalisation", "replay_same_body",
+        "reused_key_different_body", "dedupe_scoped_to_project", "concurrent_same_key",
+    }
+    assert skipped("sendrealm") == {"identity_conflict"}
+
+
+def test_isolation_scenarios_need_a_second_key() -> None:
+    assert {"dedupe_scoped_to_project", "definitions_per_project"} <= skipped("sendrealm", ACME_KEY)
+
+
+def test_every_error_an_operation_can_answer_has_a_scenario_provoking_it(api: str) -> None:
+    op = offline_target(api).spec.ingest_operations[0]
+    assert op.ingest is not None
+    table = producers(op)
+    for key in op.ingest.used_errors():
+        assert table[key] in SCENARIOS
+
+
+def test_every_documented_error_example_is_a_catalogue_error(api: str) -> None:
+    op = offline_target(api).spec.ingest_operations[0]
+    examples = list(documented_error_examples(op))
+    assert examples
+    for status, name, value in examples:
+        assert example_candidates(op, status, value), (status, name)
+
+
+@pytest.mark.parametrize("api", ["arsel", "sendrealm"])
+def test_valid_bodies_follow_the_identity_rule_and_are_marked(api: str) -> None:
+    target = offline_target(api)
+    op = target.spec.ingest_operations[0]
+    bodies = Bodies(target, op)
+    event = bodies.accepted_event(target.project)
+    assert event is not None and event.name in target.project.events
+    body = bodies.valid(event)
+    assert op.ingest is not None
+    assert len([name for name in op.ingest.identity.names if name in body]) == 1
+    assert bodies.is_marked(body)
+    assert bodies.undefined_event_name(target.project) not in target.project.events
