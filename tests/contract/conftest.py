@@ -20,7 +20,11 @@ BASE_PATHS = {"arsel": "/v1", "sendrealm": ""}
 def offline_target(api: str, *keys: str) -> Target:
     """A target for the API's spec and the example configuration, with no server behind it."""
     return load_target(
-        SPECS[api], "http://127.0.0.1:9", keys or (ACME_KEY, GLOBEX_KEY), EXAMPLE_CONFIG, check_reachable=False
+        SPECS[api],
+        "http://127.0.0.1:9",
+        keys or (ACME_KEY, GLOBEX_KEY),
+        EXAMPLE_CONFIG,
+        check_reachable=False,
     )
 
 

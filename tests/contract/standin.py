@@ -34,7 +34,9 @@ FAULTS = ("ignored_auth", "500_on_bad_json", "no_dedupe")
 
 
 class ApiError(Exception):
-    def __init__(self, key: str, params: dict[str, Any] | None = None, details: Any = None, headers: Any = None):
+    def __init__(
+        self, key: str, params: dict[str, Any] | None = None, details: Any = None, headers: Any = None
+    ):
         super().__init__(key)
         self.key, self.params, self.details, self.headers = key, params or {}, details, headers
 
@@ -42,7 +44,9 @@ class ApiError(Exception):
 def uuid7() -> str:
     ms = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | (0x7 << 76) | (((rand >> 68) & 0xFFF) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    value = (
+        (ms << 80) | (0x7 << 76) | (((rand >> 68) & 0xFFF) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    )
     return str(uuid.UUID(int=value))
 
 
@@ -64,7 +68,9 @@ def build_app(spec: Spec, config: Config, fault: str = "") -> Starlette:
 
     def error(key: str, params: Any = None, details: Any = None, headers: Any = None) -> Response:
         body = errors.render(key, params or {}, details)
-        return Response(orjson.dumps(body), errors.catalogue[key].status, headers, media_type=errors.media_type)
+        return Response(
+            orjson.dumps(body), errors.catalogue[key].status, headers, media_type=errors.media_type
+        )
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -112,7 +118,9 @@ def build_app(spec: Spec, config: Config, fault: str = "") -> Starlette:
         if definition is None and ing.payload.validation == "required":
             raise ApiError(ing.payload.undefined_event_error or "", {"event": event})
         payload = body.get(ing.payload.field, {})
-        if definition is not None and not jsonschema.Draft202012Validator(definition.schema).is_valid(payload):
+        if definition is not None and not jsonschema.Draft202012Validator(definition.schema).is_valid(
+            payload
+        ):
             raise ApiError(ing.payload.mismatch_error, {"event": event})
         values = {
             "id": uuid7(),

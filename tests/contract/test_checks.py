@@ -13,7 +13,9 @@ from tests.contract.conftest import offline_target
 UUID7 = "01957e3a-4b5c-7d8e-9f0a-1b2c3d4e5f6a"
 
 
-def judged(api: str, status: int, body: object, expect: Expectation | None, media_type: str | None = None) -> set[str]:
+def judged(
+    api: str, status: int, body: object, expect: Expectation | None, media_type: str | None = None
+) -> set[str]:
     target = offline_target(api)
     op = target.spec.ingest_operations[0]
     assert op.ingest is not None
@@ -34,7 +36,9 @@ def error(api: str, key: str, **params: object) -> tuple[int, dict[str, object],
 
 
 def test_checks_are_registered_by_name() -> None:
-    assert {"status_code_expected", "error_body_exact", "success_body_shape", "event_id_format"} <= set(CHECKS)
+    assert {"status_code_expected", "error_body_exact", "success_body_shape", "event_id_format"} <= set(
+        CHECKS
+    )
 
 
 def test_the_exact_catalogue_body_passes_every_check(api: str) -> None:

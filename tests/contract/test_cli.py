@@ -24,8 +24,20 @@ def usage(*args: str) -> tuple[int, str]:
 
 
 def contract(spec: Path | str, base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [str(INGESTSPEC), "contract", str(spec), "--base-url", base_url,
-               "--api-key", ACME_KEY, "--api-key", GLOBEX_KEY, "--config", str(EXAMPLE_CONFIG), *extra]
+    command = [
+        str(INGESTSPEC),
+        "contract",
+        str(spec),
+        "--base-url",
+        base_url,
+        "--api-key",
+        ACME_KEY,
+        "--api-key",
+        GLOBEX_KEY,
+        "--config",
+        str(EXAMPLE_CONFIG),
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
@@ -36,7 +48,10 @@ def contract(spec: Path | str, base_url: str, *extra: str) -> subprocess.Complet
         ([str(EXAMPLE_CONFIG)], "only OpenAPI 3.1"),
         (["arsel", "--config", str(SPECS["arsel"])], "projects"),
         (["arsel", "--api-key", "not_a_known_key"], "is not given to any project"),
-        (["arsel", "--api-key", ACME_KEY, "--api-key", "be_your_api_key"], "both API keys belong to project acme"),
+        (
+            ["arsel", "--api-key", ACME_KEY, "--api-key", "be_your_api_key"],
+            "both API keys belong to project acme",
+        ),
         (["arsel", "--base-url", "ftp://x"], "must be an http(s) URL"),
         (["arsel", "--base-url", f"http://127.0.0.1:{free_port()}/v1"], "unreachable"),
     ],

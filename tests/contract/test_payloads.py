@@ -1,6 +1,13 @@
 from __future__ import annotations
 
-from contract_tests.payloads import MARKER_PROPERTY, interoperable, is_valid, minimal_payload, violations, with_marker
+from contract_tests.payloads import (
+    MARKER_PROPERTY,
+    interoperable,
+    is_valid,
+    minimal_payload,
+    violations,
+    with_marker,
+)
 
 OPEN = {"type": "object", "properties": {"total": {"type": "number", "minimum": 0}}}
 CLOSED = {

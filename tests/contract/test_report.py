@@ -19,7 +19,11 @@ def test_the_matrix_lists_each_documented_status_and_error_name() -> None:
         Record(op.operation_id, "x", 500, "unrecognised", [("status_code_documented", "500")]),
     ]
     rows = {(row.status, row.name): row for row in matrix_rows(op, records)}
-    assert (200, "replay") in rows and (422, "idempotency_key_reused") in rows and (405, "method_not_allowed") in rows
+    assert (
+        (200, "replay") in rows
+        and (422, "idempotency_key_reused") in rows
+        and (405, "method_not_allowed") in rows
+    )
     assert rows[(202, "success")].cells[2:] == ("yes (1)", "yes")
     assert rows[(422, "reserved_event_name")].cells[3].startswith("NO")
     assert rows[(400, "malformed_json")].cells[2:] == ("no", "-")
@@ -29,7 +33,16 @@ def test_the_matrix_lists_each_documented_status_and_error_name() -> None:
 
 
 def test_failures_are_grouped_by_operation_and_check_with_a_curl_line() -> None:
-    records = [Record("sendEvent", "malformed_json", 500, "unrecognised", [("status_code_expected", "got 500")], "curl x")]
+    records = [
+        Record(
+            "sendEvent",
+            "malformed_json",
+            500,
+            "unrecognised",
+            [("status_code_expected", "got 500")],
+            "curl x",
+        )
+    ]
     text = render_failures(records)
     assert "sendEvent" in text and "status_code_expected: 1 failing reply" in text and "curl x" in text
     assert render_failures([]) == "No failures."
@@ -41,4 +54,6 @@ def test_the_curl_line_sends_the_same_request() -> None:
     item = probe("s", op, target.url(op), key="k", body={"event": "it's"})
     words = shlex.split(item.curl())
     assert words[words.index("-X") + 1] == "POST" and target.url(op) in words
-    assert "Authorization: Bearer k" in words and words[words.index("--data-binary") + 1] == '{"event":"it\'s"}'
+    assert (
+        "Authorization: Bearer k" in words and words[words.index("--data-binary") + 1] == '{"event":"it\'s"}'
+    )

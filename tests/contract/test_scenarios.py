@@ -17,8 +17,13 @@ def skipped(api: str, *keys: str) -> set[str]:
 
 def test_each_spec_skips_what_its_x_ingest_block_does_not_describe() -> None:
     assert skipped("arsel") == {
-        "reserved_prefix", "identity_resolution_order", "email_normalisation", "replay_same_body",
-        "reused_key_different_body", "dedupe_scoped_to_project", "concurrent_same_key",
+        "reserved_prefix",
+        "identity_resolution_order",
+        "email_normalisation",
+        "replay_same_body",
+        "reused_key_different_body",
+        "dedupe_scoped_to_project",
+        "concurrent_same_key",
     }
     assert skipped("sendrealm") == {"identity_conflict"}
 
