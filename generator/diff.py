@@ -622,13 +622,15 @@ def _ingest(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
         )
     if old.processing != new.processing:
         # Attempts and backoff are the server's business: no request or response changes.
+        was, now = asdict(old.processing), asdict(new.processing)
+        moved = [f"{name} {was[name]} -> {now[name]}" for name in was if was[name] != now[name]]
         out.add(
             "processing-changed",
             f"{where}.processing",
-            asdict(old.processing),
-            asdict(new.processing),
+            was,
+            now,
             (False, False),
-            "processing attempts or backoff changed",
+            "processing changed: " + ", ".join(moved),
         )
     _errors(old, new, where, out)
 

@@ -724,3 +724,38 @@ def test_the_pre_commit_hooks_run_the_designer_loop() -> None:
     assert "--check" in hooks["ingestspec-generate-check"]["entry"]
     assert hooks["ingestspec-diff"]["entry"].endswith("diff-release")
     assert all(repo["repo"] == "local" for repo in config["repos"])
+
+
+def test_cli_text_snapshot(tmp_path: Path) -> None:
+    def edit(d: dict[str, Any]) -> None:
+        field(d, "email").update(maxLength=64)
+        request(d)["properties"]["source"] = {"type": "string"}
+        x_ingest(d)["processing"]["max_attempts"] = 9
+        catalogue(d)["unauthorized"]["message"] = "Unknown API key"
+
+    result = run("arsel", str(edited(tmp_path, "arsel", edit)))
+    assert result.exit_code == 0
+    first, *rest = result.output.splitlines()
+    assert first.endswith("/arsel.yaml: 4 change(s): 2 breaking for clients, 2 breaking for servers")
+    assert "\n".join(rest) == SNAPSHOT
+
+
+SNAPSHOT = """
+Breaking for clients and servers (1)
+  error-message-changed  sendEvent x-ingest.errors.catalogue.unauthorized.message
+      error 'unauthorized': message changed from 'Invalid or missing API key' to 'Unknown API key'
+
+Breaking for clients (1)
+  max-length-narrowed  sendEvent request.email
+      request field 'email': maxLength lowered from 320 to 64
+
+Breaking for servers (1)
+  field-added  sendEvent request.source
+      optional request field 'source' was added
+
+Not breaking (1)
+  processing-changed  sendEvent x-ingest.processing
+      processing changed: max_attempts 5 -> 9
+
+Breaking for clients: a client written against OLD may fail against a server built from NEW.
+Breaking for servers: a server still built from OLD mishandles clients written against NEW."""
