@@ -134,9 +134,9 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
                     transport_kwargs={"base_url": target.base_url, "headers": headers},
                 )
             except FailureGroup as group:
-                failures += [Failure(name, _describe(f)) for f in group.exceptions]
+                failures += [Failure(name, _describe(name, f)) for f in group.exceptions]
             except SchemathesisFailure as exc:
-                failures.append(Failure(name, _describe(exc)))
+                failures.append(Failure(name, _describe(name, exc)))
         session.probes.clear()
         session.failures.clear()
         names = None if mode == "positive" else GENERAL
@@ -147,9 +147,23 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
     return result
 
 
-def _describe(failure: SchemathesisFailure) -> str:
-    text = f"{failure.title}: {failure.message}".strip().rstrip(":")
-    return " ".join(text.split())[:500]
+def _describe(check: str, failure: SchemathesisFailure) -> str:
+    text = " ".join(f"{failure.title}: {failure.message}".strip().rstrip(":").split())[:500]
+    if check == "ignored_auth":
+        # The check re-sends the case without credentials; the curl line shows the case as sent.
+        text += " (reproduce: the request below without its Authorization header, or with another key)"
+    return text
+
+
+# Transport headers that say nothing about the case; left out of curl lines.
+_NOISE_HEADERS = {
+    "user-agent",
+    "accept-encoding",
+    "accept",
+    "connection",
+    "content-length",
+    "x-schemathesis-testcaseid",
+}
 
 
 def _probe(session: Session, case: Any, response: Any, mode: str) -> Probe:
@@ -162,7 +176,7 @@ def _probe(session: Session, case: Any, response: Any, mode: str) -> Probe:
         session.op,
         str(request.method),
         str(request.url),
-        {k: v for k, v in request.headers.items() if k.lower() not in ("content-length",)},
+        {k: v for k, v in request.headers.items() if k.lower() not in _NOISE_HEADERS},
         content,
     )
     headers = {k: ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()}
