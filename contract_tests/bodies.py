@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from generator.config import EventDefinition, Project
@@ -74,8 +75,15 @@ class Bodies:
         return Event(self.undefined_event_name(project), {MARKER_PROPERTY: self.target.run_id})
 
     def reserved_prefix(self, name: str) -> str | None:
+        """The reserved prefix `name` falls under. Matched regardless of case: valid data the suite
+        sends must stay clear of a namespace however a server folds case."""
         reserved = self.ingest.reserved
-        return next((p for p in reserved.prefixes if name.startswith(p)), None) if reserved else None
+        folded = name.casefold()
+        return (
+            next((p for p in reserved.prefixes if folded.startswith(p.casefold())), None)
+            if reserved
+            else None
+        )
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -143,3 +151,20 @@ class Bodies:
     def limit(self, project: Project) -> int:
         """The project's request-body cap: its own, else the spec's default."""
         return project.payload_limit_bytes or self.ingest.payload_limit.default_bytes
+
+
+def representable(value: Any) -> bool:
+    """Whether an RFC 3339 date-time stays within years 1 to 9999 in UTC (a leap second allowed).
+
+    Positive cases keep to these, so that a server's calendar limits are not reported as the API
+    refusing valid data (`0001-01-01T00:00:00+01:00` is valid RFC 3339 but year 0 in UTC)."""
+    if not isinstance(value, str) or len(value) < 20:
+        return False
+    text = value.upper()
+    if text[17:19] == "60":
+        text = text[:17] + "59" + text[19:]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.tzinfo is not None and 1 < moment.astimezone(UTC).year < 9999
+    except (ValueError, OverflowError):
+        return False

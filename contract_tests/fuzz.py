@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from generator.config import Project
 from generator.spec import Operation
 
-from .bodies import Bodies
+from .bodies import Bodies, representable
 from .checks import GENERAL, Failure
 from .exchange import TIMEOUT, Probe, Reply, json_bytes
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
@@ -256,6 +256,8 @@ def _body(
     def fits(body: dict[str, Any]) -> bool:
         definition = project.events.get(body[ingest.event_field])
         if not interoperable(body) or len(json_bytes(body)) > limit:
+            return False
+        if ingest.occurred_at_field in body and not representable(body[ingest.occurred_at_field]):
             return False
         return definition is None or is_valid(definition.schema, body[ingest.payload.field])
 

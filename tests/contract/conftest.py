@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -9,12 +11,37 @@ from pathlib import Path
 import pytest
 
 from contract_tests.target import Target, load_target
-from tests.conftest import EXAMPLE_CONFIG, SPECS
+from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
 from tests.servers import RunningServer, running_server
 
 ACME_KEY = "be_acme_test_key"
 GLOBEX_KEY = "be_globex_test_key"
 BASE_PATHS = {"arsel": "/v1", "sendrealm": ""}
+# The console script installed beside this interpreter.
+INGESTSPEC = Path(sys.executable).parent / "ingestspec"
+
+
+def run_contract(
+    spec: Path | str, base_url: str, *extra: str, keys: tuple[str, ...] = (ACME_KEY, GLOBEX_KEY)
+) -> subprocess.CompletedProcess[str]:
+    """`ingestspec contract` as a user runs it, against the example configuration."""
+    command = [
+        str(INGESTSPEC),
+        "contract",
+        str(spec),
+        "--base-url",
+        base_url,
+        "--config",
+        str(EXAMPLE_CONFIG),
+    ]
+    for key in keys:
+        command += ["--api-key", key]
+    return subprocess.run([*command, *extra], capture_output=True, text=True, cwd=REPO, timeout=900)
+
+
+def generated(api: str) -> bool:
+    """Whether the reference server for `api` has been generated into generated_server/."""
+    return (REPO / "generated_server" / api / "app.py").exists()
 
 
 def offline_target(api: str, *keys: str) -> Target:

@@ -2,43 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
-from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, StandIn
+from tests.conftest import EXAMPLE_CONFIG, SPECS
+from tests.contract.conftest import ACME_KEY, StandIn, run_contract
 from tests.servers import free_port
-
-# The console script installed beside this interpreter.
-INGESTSPEC = Path(sys.executable).parent / "ingestspec"
 
 
 def usage(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["contract", *args])
     return result.exit_code, result.output
-
-
-def contract(spec: Path | str, base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(INGESTSPEC),
-        "contract",
-        str(spec),
-        "--base-url",
-        base_url,
-        "--api-key",
-        ACME_KEY,
-        "--api-key",
-        GLOBEX_KEY,
-        "--config",
-        str(EXAMPLE_CONFIG),
-        *extra,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +49,7 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], reason: str) -> None
 def test_a_conforming_server_passes(api: str, standin: StandIn, tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     with standin(api) as server:
-        result = contract(SPECS[api], server.base_url, "--max-examples", "15", "--junit-xml", str(junit))
+        result = run_contract(SPECS[api], server.base_url, "--max-examples", "15", "--junit-xml", str(junit))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Conformance matrix" in result.stdout and "No failures." in result.stdout
     assert "<testsuite" in junit.read_text()
@@ -90,7 +67,7 @@ def test_a_broken_server_fails_with_a_reproducible_report(
     api: str, fault: str, detected_by: str, standin: StandIn
 ) -> None:
     with standin(api, fault) as server:
-        result = contract(SPECS[api], server.base_url, "--max-examples", "15")
+        result = run_contract(SPECS[api], server.base_url, "--max-examples", "15")
     assert result.returncode == 1, result.stdout + result.stderr
     summary = result.stdout.split("Failures by operation and check")[1]
     assert detected_by in summary and "curl -sS -i -X POST" in summary
