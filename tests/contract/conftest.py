@@ -69,3 +69,32 @@ def standin(tmp_path: Path) -> Iterator[StandIn]:
         )
 
     yield start
+
+
+# -- the fault detection table ------------------------------------------------------------------
+
+_DETECTIONS: list[dict[str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # user_properties travel from pytest-xdist workers to the controller, where the table is printed.
+    if report.when == "call":
+        _DETECTIONS.extend(value for name, value in report.user_properties if name == "fault_detection")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _DETECTIONS:
+        return
+    terminalreporter.section("contract suite: fault detection")
+    rows = [("api", "fault", "detected", "failing tests")]
+    for item in sorted(_DETECTIONS, key=lambda d: (str(d["api"]), str(d["fault"]))):
+        by = [str(b) for b in item["by"]]  # type: ignore[attr-defined]
+        shown = ", ".join(by[:4]) + (f", … ({len(by)})" if len(by) > 4 else "")
+        rows.append((str(item["api"]), str(item["fault"]), "yes" if item["code"] == 1 else "NO", shown))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        terminalreporter.write_line(
+            "  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        )
+    missed = sum(1 for row in rows[1:] if row[2] == "NO")
+    terminalreporter.write_line(f"{len(rows) - 1 - missed} of {len(rows) - 1} faults detected")

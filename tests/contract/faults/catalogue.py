@@ -1,0 +1,372 @@
+"""Deliberate faults for the generated servers, one behaviour each, to prove the suite catches them.
+
+A fault either rewrites replies (an ASGI middleware around the app: wrong status, missing field,
+wrong envelope, ...) or replaces one function or constant of the generated modules before the app
+is built (no dedupe, ignored auth, wrong resolution order, ...). Each says, from the spec model,
+which APIs it applies to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from generator.spec import Ingest
+
+Modules = dict[str, ModuleType]  # "app", "ingest", "errors", "config", "timestamps", ... of one server
+Rewrite = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One broken behaviour: what it breaks, where it applies, how it is installed."""
+
+    name: str
+    description: str
+    applies: Callable[[Ingest], bool]
+    patch: Callable[[Modules, Ingest], None] | None = None
+    rewrite: Callable[[Ingest], Rewrite] | None = None
+    patch_app: Callable[[Any, Modules, Ingest], None] | None = None
+
+
+FAULTS: dict[str, Fault] = {}
+
+
+def fault(
+    description: str,
+    applies: Callable[[Ingest], bool] = lambda ingest: True,
+    *,
+    kind: str = "patch",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        FAULTS[func.__name__] = Fault(func.__name__, description, applies, **{kind: func})
+        return func
+
+    return register
+
+
+def _replace(value: Any, **changes: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **changes)
+    return value._replace(**changes)
+
+
+def _wrap(module: ModuleType, name: str, make: Callable[[Any], Any]) -> None:
+    setattr(module, name, make(getattr(module, name)))
+
+
+def _dedupe(ingest: Ingest) -> bool:
+    return ingest.dedupe is not None
+
+
+# -- faults in the code -------------------------------------------------------------------------
+
+
+@fault("any or no API key is taken as the first project's")
+def ignored_auth(m: Modules, ingest: Ingest) -> None:
+    original = m["ingest"].Ingest.authenticate
+
+    def authenticate(self: Any, request: Any) -> Any:
+        try:
+            return original(self, request)
+        except m["errors"].ApiError:
+            return self.config.projects[0]
+
+    m["ingest"].Ingest.authenticate = authenticate
+
+
+@fault("payloads of defined events are not validated", lambda i: True)
+def no_schema_validation(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        def check_payload(project: Any, event_name: str, payload: Any) -> None:
+            try:
+                original(project, event_name, payload)
+            except m["errors"].ApiError as error:
+                if error.key != ingest.payload.mismatch_error:
+                    raise
+
+        return check_payload
+
+    _wrap(m["ingest"], "check_payload", make)
+
+
+@fault("events the project does not define are accepted", lambda i: i.payload.validation == "required")
+def undefined_event_accepted(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        def check_payload(project: Any, event_name: str, payload: Any) -> None:
+            if event_name in project.events:
+                original(project, event_name, payload)
+
+        return check_payload
+
+    _wrap(m["ingest"], "check_payload", make)
+
+
+@fault("a body that is not JSON crashes the handler (500)")
+def server_error_on_bad_json(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        def parse(raw: bytes) -> Any:
+            try:
+                return original(raw)
+            except m["errors"].ApiError as error:
+                if error.key == "malformed_json":
+                    raise RuntimeError("unparsed body") from None
+                raise
+
+        return parse
+
+    _wrap(m["ingest"], "parse", make)
+
+
+@fault("the body-size limit is not enforced")
+def oversize_accepted(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        async def read_body(request: Any, limit: int) -> bytes:
+            return bytes(await original(request, limit * 8))
+
+        return read_body
+
+    _wrap(m["ingest"], "read_body", make)
+
+
+@fault("a body of exactly the limit is refused (off by one)")
+def limit_off_by_one(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        async def read_body(request: Any, limit: int) -> bytes:
+            raw = bytes(await original(request, limit))
+            if len(raw) >= limit:
+                raise m["errors"].ApiError(ingest.payload_limit.error, {"limit": limit})
+            return raw
+
+        return read_body
+
+    _wrap(m["ingest"], "read_body", make)
+
+
+@fault(
+    "several identity fields are accepted where exactly one is allowed",
+    lambda i: i.identity.mode == "exactly_one",
+)
+def identity_conflict_accepted(m: Modules, ingest: Ingest) -> None:
+    fields = m["ingest"].IDENTITY_FIELDS
+
+    def make(original: Any) -> Any:
+        def choose_identity(body: dict[str, Any]) -> Any:
+            present = [f for f in fields if f[0] in body]
+            return present[0] if present else original(body)
+
+        return choose_identity
+
+    _wrap(m["ingest"], "choose_identity", make)
+
+
+@fault("identity fields are resolved in reverse order", lambda i: i.identity.mode == "first_present")
+def wrong_resolution_order(m: Modules, ingest: Ingest) -> None:
+    m["ingest"].IDENTITY_FIELDS = tuple(reversed(m["ingest"].IDENTITY_FIELDS))
+
+
+@fault("identities are not lower-cased", lambda i: any(f.normalize == "lowercase" for f in i.identity.fields))
+def no_email_normalisation(m: Modules, ingest: Ingest) -> None:
+    m["ingest"].IDENTITY_FIELDS = tuple((name, kind, False) for name, kind, _ in m["ingest"].IDENTITY_FIELDS)
+
+
+@fault("reserved event names are accepted", lambda i: i.reserved is not None)
+def accepting_reserved_names(m: Modules, ingest: Ingest) -> None:
+    m["ingest"].check_reserved = lambda event_name: None
+
+
+@fault("event ids are UUIDv4", lambda i: i.id_format == "uuid7")
+def non_uuid7_ids(m: Modules, ingest: Ingest) -> None:
+    original = m["ingest"].uuid7
+    sample = original()
+    m["ingest"].uuid7 = (
+        (lambda: uuid.uuid4()) if isinstance(sample, uuid.UUID) else (lambda: str(uuid.uuid4()))
+    )
+
+
+@fault("the malformed-JSON message differs from the catalogue")
+def wrong_error_message(m: Modules, ingest: Ingest) -> None:
+    status, fields, _ = m["errors"].CATALOGUE["malformed_json"]
+    m["errors"].CATALOGUE["malformed_json"] = (status, fields, "Bad JSON.")
+
+
+@fault("the payload-mismatch error answers 400 instead of its status")
+def wrong_error_status(m: Modules, ingest: Ingest) -> None:
+    key = ingest.payload.mismatch_error
+    _, fields, message = m["errors"].CATALOGUE[key]
+    m["errors"].CATALOGUE[key] = (400, fields, message)
+
+
+@fault(
+    "a project's reject policy for reused keys is ignored",
+    lambda i: bool(i.dedupe and i.dedupe.mismatch_error),
+)
+def mismatched_key_replayed(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        def load(path: Any) -> Any:
+            config = original(path)
+            projects = tuple(_replace(p, idempotency_mismatch=None) for p in config.projects)
+            return _replace(config, projects=projects)
+
+        return load
+
+    _wrap(m["config"], "load", make)
+
+
+@fault("a replay reports the time of the replay, not the original occurred_at", _dedupe)
+def replay_new_occurred_at(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        def replayed(event: Any) -> Any:
+            return original(_replace(event, occurred_at=m["timestamps"].now()))
+
+        return replayed
+
+    _wrap(m["ingest"], "replayed", make)
+
+
+# -- faults in storage --------------------------------------------------------------------------
+
+
+@fault("idempotency keys are ignored: every request creates an event", _dedupe, kind="patch_app")
+def no_dedupe(app: Any, m: Modules, ingest: Ingest) -> None:
+    storage = app.state.storage
+    original = storage.insert
+
+    async def insert(new: Any) -> Any:
+        return await original(_replace(new, idempotency_key=None))
+
+    storage.insert = insert
+
+
+@fault("idempotency keys are shared across projects", _dedupe, kind="patch_app")
+def dedupe_across_projects(app: Any, m: Modules, ingest: Ingest) -> None:
+    storage = app.state.storage
+    original = storage.insert
+    seen: dict[str, Any] = {}
+
+    async def insert(new: Any) -> Any:
+        key = new.idempotency_key
+        if key is not None and key in seen and seen[key].project_id != new.project_id:
+            return seen[key], False
+        stored, created = await original(new)
+        if key is not None:
+            seen.setdefault(key, stored)
+        return stored, created
+
+    storage.insert = insert
+
+
+@fault("dedupe checks, then inserts: concurrent requests with one key race", _dedupe, kind="patch_app")
+def check_then_insert_race(app: Any, m: Modules, ingest: Ingest) -> None:
+    storage = app.state.storage
+    original = storage.insert
+    seen: dict[tuple[str, str], Any] = {}
+
+    async def insert(new: Any) -> Any:
+        key = new.idempotency_key
+        if key is None:
+            return await original(new)
+        found = seen.get((new.project_id, key))
+        if found is not None:
+            return found, False
+        await asyncio.sleep(0.05)  # the window between the check and the insert
+        stored, created = await original(_replace(new, idempotency_key=None))
+        seen[(new.project_id, key)] = stored
+        return stored, created
+
+    storage.insert = insert
+
+
+# -- faults in the replies ----------------------------------------------------------------------
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+@fault("new events answer 200 instead of the documented success status", kind="rewrite")
+def wrong_success_status(ingest: Ingest) -> Rewrite:
+    wrong = 201 if ingest.response.status == 200 else 200
+
+    def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        replay = ingest.dedupe.replay.header if ingest.dedupe else None
+        if status == ingest.response.status and not (replay and replay.lower() in headers):
+            status = wrong
+        return status, headers, body
+
+    return rewrite
+
+
+@fault("the success body lacks its last field", kind="rewrite")
+def missing_response_field(ingest: Ingest) -> Rewrite:
+    def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        data = _json(body)
+        if status == ingest.response.status and isinstance(data, dict):
+            fields = ingest.response.unwrap(data)
+            if isinstance(fields, dict):
+                fields.pop(ingest.response.fields[-1].name, None)
+                body = orjson.dumps(data)
+        return status, headers, body
+
+    return rewrite
+
+
+@fault("errors use another envelope", kind="rewrite")
+def wrong_error_envelope(ingest: Ingest) -> Rewrite:
+    def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        data = _json(body)
+        if status >= 400 and isinstance(data, dict):
+            message = data.get(ingest.errors.message_field)
+            body = orjson.dumps({"error": {"code": status, "message": message}})
+        return status, headers, body
+
+    return rewrite
+
+
+@fault("errors are sent with another media type", kind="rewrite")
+def wrong_error_media_type(ingest: Ingest) -> Rewrite:
+    wrong = "text/plain" if ingest.errors.media_type == "application/json" else "application/json"
+
+    def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if status >= 400:
+            headers["content-type"] = wrong
+        return status, headers, body
+
+    return rewrite
+
+
+@fault("401 lacks the documented WWW-Authenticate header", kind="rewrite")
+def missing_www_authenticate(ingest: Ingest) -> Rewrite:
+    def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if status == 401:
+            headers.pop("www-authenticate", None)
+        return status, headers, body
+
+    return rewrite
+
+
+@fault("replays lack the replay header", lambda i: bool(i.dedupe and i.dedupe.replay.header), kind="rewrite")
+def replay_without_header(ingest: Ingest) -> Rewrite:
+    assert ingest.dedupe is not None and ingest.dedupe.replay.header
+    header = ingest.dedupe.replay.header.lower()
+
+    def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers.pop(header, None)
+        return status, headers, body
+
+    return rewrite
+
+
+def applicable(ingest: Ingest) -> list[Fault]:
+    """The faults that make sense for an operation's behaviour."""
+    return [f for f in FAULTS.values() if f.applies(ingest)]

@@ -1,0 +1,55 @@
+"""The suite catches broken servers: each deliberate fault, installed alone in a generated server,
+makes `ingestspec contract` exit 1. The detection table is printed at the end of the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.loader import load_spec
+from tests.conftest import EXAMPLE_CONFIG, SPECS
+from tests.contract.conftest import BASE_PATHS, generated, run_contract
+from tests.contract.faults.catalogue import applicable
+from tests.servers import running_server
+
+# Scenarios catch most faults; a few fuzzed cases per mode are enough for the rest.
+FUZZ_EXAMPLES = "5"
+
+
+def cases() -> list[tuple[str, str]]:
+    result = []
+    for api in ("arsel", "sendrealm"):
+        ingest = load_spec(SPECS[api]).ingest_operations[0].ingest
+        assert ingest is not None
+        result += [(api, fault.name) for fault in applicable(ingest)]
+    return result
+
+
+def failed_tests(output: str) -> list[str]:
+    return sorted(
+        line.split("[", 1)[1].split("]", 1)[0].split("-", 1)[1]
+        for line in output.splitlines()
+        if line.startswith("contract_tests/") and " FAILED" in line
+    )
+
+
+@pytest.mark.parametrize(("api", "fault"), cases())
+def test_the_suite_detects_the_fault(
+    api: str, fault: str, tmp_path: Path, record_property: pytest.RecordProperty
+) -> None:
+    if not generated(api):
+        pytest.skip(f"generated_server/{api} has not been generated yet")
+    extra = ["--package", f"generated_server.{api}", "--fault", fault]
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    module = "tests.contract.faults.run"
+    with running_server(module, EXAMPLE_CONFIG, db, BASE_PATHS[api], log_dir=tmp_path, extra=extra) as server:
+        result = run_contract(SPECS[api], server.base_url, "--max-examples", FUZZ_EXAMPLES)
+    caught_by = failed_tests(result.stdout)
+    record_property(
+        "fault_detection", {"api": api, "fault": fault, "code": result.returncode, "by": caught_by}
+    )
+    assert result.returncode == 1, (
+        f"fault {fault} went undetected:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
+    )
+    assert caught_by
