@@ -24,6 +24,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure as SchemathesisFailure
 from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -120,6 +121,9 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
     def run(item: tuple[Any, str]) -> None:
         case, key = item
         headers = {"Authorization": f"Bearer {key}"}
+        if _judges_the_body(case):
+            # The case's own (generated) credentials would end it at 401 before the body is read.
+            case.headers = {**(case.headers or {}), **headers}
         response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
         probe = _probe(session, case, response, mode)
         result.cases += 1
@@ -145,6 +149,12 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
 
     hypothesis.seed(target.seed)(run)()
     return result
+
+
+def _judges_the_body(case: Any) -> bool:
+    """Whether a case is about its body (all positive cases; negative ones with a negated body)."""
+    meta = case.meta
+    return meta is None or not meta.generation.mode.is_negative or meta.is_negative_at(ParameterLocation.BODY)
 
 
 def _describe(check: str, failure: SchemathesisFailure) -> str:

@@ -21,7 +21,7 @@ from .exchange import TIMEOUT
 from .fuzz import MODES
 from .fuzz import skip_reason as fuzz_skip_reason
 from .records import RECORDS_ENV, Recorder, read_records
-from .report import render_failures, render_matrix
+from .report import render_failures, render_fuzzing, render_matrix
 from .scenarios import SCENARIOS
 from .target import RUN_ENV, SEED_ENV, Target, TargetError, load_target
 
@@ -154,6 +154,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(
         f"{len(records)} replies judged; events created by this run are marked contract-test-{target.run_id}"
     )
+    terminalreporter.write_line(render_fuzzing(records))
     terminalreporter.write_line(render_failures(records))
     terminalreporter.write_line("")
     terminalreporter.write_line(render_matrix(target.spec, records))

@@ -116,3 +116,19 @@ def render_failures(records: Iterable[Record]) -> str:
             if len(hits) > SHOWN_PER_CHECK:
                 lines.append(f"      … and {len(hits) - SHOWN_PER_CHECK} more")
     return "\n".join(lines)
+
+
+def render_fuzzing(records: Iterable[Record]) -> str:
+    """How many cases each fuzzing mode sent per operation, and the statuses they got."""
+    counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for record in records:
+        if record.source.startswith("fuzz:"):
+            counts[(record.operation, record.source.removeprefix("fuzz:"))][record.status] += 1
+    if not counts:
+        return "Fuzzing: no cases sent."
+    lines = ["Fuzzing"]
+    for (operation, mode), statuses in sorted(counts.items()):
+        total = sum(statuses.values())
+        spread = ", ".join(f"{status}×{n}" for status, n in sorted(statuses.items()))
+        lines.append(f"  {operation} {mode}: {total} cases ({spread})")
+    return "\n".join(lines)
