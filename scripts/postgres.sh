@@ -15,7 +15,8 @@ URL="postgresql://ingestspec:ingestspec@127.0.0.1:${PORT}/ingestspec"
 
 log() { echo "postgres.sh: $*" >&2; }
 
-# Several test workers may call this at once; one of them does the work.
+# Several test workers may call this at once; one of them does the work. The
+# server must not inherit fd 9 (see pg_ctl below) or it would hold the lock.
 exec 9>"${PGDATA_DIR}.lock"
 flock 9
 
@@ -89,7 +90,7 @@ fi
 
 if ! as_owner "$BINDIR/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
     as_owner "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGDATA_DIR" start >/dev/null \
+        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGDATA_DIR" start >/dev/null 9>&- \
         || { log "server did not start, see $PGDATA_DIR/server.log"; exit 1; }
 fi
 
