@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import click
 from .target import TargetError, load_target
 
 SUITE_DIR = Path(__file__).resolve().parent
+_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 @click.command("contract")
@@ -119,5 +121,15 @@ def run_suite(
     if seed is not None:
         args += ["--seed", str(seed)]
     if workers > 1:
-        args += ["-n", str(workers)]
-    return int(pytest.main(args))
+        args += ["-p", "xdist.plugin", "-n", str(workers)]
+    # The suite needs none of the pytest plugins installed beside it, and loading them all costs
+    # seconds per run; pytest-xdist is loaded by name when --workers asks for it.
+    saved = os.environ.get(_AUTOLOAD)
+    os.environ[_AUTOLOAD] = "1"
+    try:
+        return int(pytest.main(args))
+    finally:
+        if saved is None:
+            os.environ.pop(_AUTOLOAD, None)
+        else:
+            os.environ[_AUTOLOAD] = saved

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -73,10 +74,11 @@ class FuzzResult:
         return list(seen.values())
 
 
-def load_schema(target: Target) -> Any:
-    """The spec as a Schemathesis schema pointed at the target's base URL."""
-    schema = schemathesis.openapi.from_path(target.spec.path, config=schemathesis.Config())
-    schema.config.update(base_url=target.base_url)
+@cache
+def load_schema(path: Path, base_url: str) -> Any:
+    """The spec as a Schemathesis schema pointed at the target's base URL (loaded once per process)."""
+    schema = schemathesis.openapi.from_path(path, config=schemathesis.Config())
+    schema.config.update(base_url=base_url)
     return schema
 
 
@@ -98,7 +100,7 @@ def _usable_projects(target: Target, op: Operation) -> list[tuple[str, Project]]
 
 def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = None) -> FuzzResult:
     """Fuzz one operation in one mode (`positive` or `negative`) for `target.max_examples` cases."""
-    schema = load_schema(target)
+    schema = load_schema(target.spec.path, target.base_url)
     api_op = schema[op.path][op.method.lower()]
     session = Session(target, op, f"fuzz:{mode}", recorder=recorder)
     result = FuzzResult()
