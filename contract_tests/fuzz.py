@@ -41,7 +41,7 @@ from .bodies import Bodies, representable
 from .checks import GENERAL, Failure
 from .exchange import TIMEOUT, Probe, Reply, json_bytes
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
-from .records import Recorder
+from .records import Record, Recorder
 from .session import Session
 from .target import Target
 
@@ -102,10 +102,12 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
     """Fuzz one operation in one mode (`positive` or `negative`) for `target.max_examples` cases."""
     schema = load_schema(target.spec.path, target.base_url)
     api_op = schema[op.path][op.method.lower()]
-    session = Session(target, op, f"fuzz:{mode}", recorder=recorder)
+    recorder = recorder or Recorder(None)
+    # Operations without an x-ingest block get Schemathesis's checks only.
+    session = Session(target, op, f"fuzz:{mode}", recorder=recorder) if op.ingest is not None else None
     result = FuzzResult()
     strategy = api_op.as_strategy(generation_mode=MODES[mode])
-    if mode == "positive" and op.ingest is not None:
+    if mode == "positive" and session is not None:
         cases = strategy.flatmap(lambda case: _valid_for_deployment(session, case))
     else:
         cases = strategy.map(lambda case: (case, target.key))
@@ -127,7 +129,7 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
             # The case's own (generated) credentials would end it at 401 before the body is read.
             case.headers = {**(case.headers or {}), **headers}
         response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
-        probe = _probe(session, case, response, mode)
+        probe = _probe(op, session, case, response, mode)
         result.cases += 1
         result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
         failures = []
@@ -143,10 +145,23 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
                 failures += [Failure(name, _describe(name, f)) for f in group.exceptions]
             except SchemathesisFailure as exc:
                 failures.append(Failure(name, _describe(name, exc)))
-        session.probes.clear()
-        session.failures.clear()
-        names = None if mode == "positive" else GENERAL
-        failures = session.judge(probe, names, failures)
+        if session is not None:
+            session.probes.clear()
+            session.failures.clear()
+            failures = session.judge(probe, None if mode == "positive" else GENERAL, failures)
+        else:
+            curl = probe.curl() if failures else None
+            outcome = "success" if response.status_code < 400 else "error"
+            recorder.add(
+                Record(
+                    op.operation_id,
+                    f"fuzz:{mode}",
+                    response.status_code,
+                    outcome,
+                    [(f.check, f.message) for f in failures],
+                    curl,
+                )
+            )
         result.failures += [(probe, f) for f in failures]
 
     hypothesis.seed(target.seed)(run)()
@@ -178,14 +193,14 @@ _NOISE_HEADERS = {
 }
 
 
-def _probe(session: Session, case: Any, response: Any, mode: str) -> Probe:
+def _probe(op: Operation, session: Session | None, case: Any, response: Any, mode: str) -> Probe:
     request = response.request
     content = request.body or b""
     if isinstance(content, str):
         content = content.encode()
     probe = Probe(
-        session.scenario,
-        session.op,
+        f"fuzz:{mode}",
+        op,
         str(request.method),
         str(request.url),
         {k: v for k, v in request.headers.items() if k.lower() not in _NOISE_HEADERS},
@@ -193,7 +208,7 @@ def _probe(session: Session, case: Any, response: Any, mode: str) -> Probe:
     )
     headers = {k: ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()}
     probe.reply = Reply(response.status_code, headers, response.content or b"", response.elapsed)
-    if mode == "positive" and isinstance(case.body, Mapping):
+    if mode == "positive" and session is not None and isinstance(case.body, Mapping):
         probe.expect = session.accepted(case.body)
     return probe
 
