@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from .target import TargetError, load_target
-
 SUITE_DIR = Path(__file__).resolve().parent
 _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
@@ -62,6 +60,8 @@ def contract(
     conformance matrix. Exit 0: conforms; 1: does not; 2: cannot run (bad spec, config or URL).
     """
     from generator.cli import Failed, UsageProblem, spec_path
+
+    from .target import TargetError, load_target
 
     path = spec_path(spec)
     try:
