@@ -1,0 +1,257 @@
+"""Storage on both backends: durable group commit, race-free deduplication, the processing queue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.runtime.conftest import EventFactory, Runtime, stalled_writer
+
+pytestmark = pytest.mark.anyio
+
+
+def later(rt: Runtime, timestamp: str, seconds: float) -> str:
+    return str(
+        rt.storage.format_timestamp(rt.storage.parse_timestamp(timestamp) + timedelta(seconds=seconds))
+    )
+
+
+async def test_insert_then_get(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        event = make_event(idempotency_key="k1", payload=b'{"b": [1, 2], "a": "\xc3\xa9"}')
+        stored, created = await storage.insert(event)
+        assert created
+        assert stored == rt.storage.StoredEvent.pending(event)
+        assert await storage.get("acme", event.id) == stored
+        assert await storage.get("other", event.id) is None
+        assert await storage.get("acme", rt.uuid7.uuid7()) is None
+        assert await storage.count() == 1
+        assert await storage.count("acme") == 1
+        assert await storage.count("other") == 0
+
+
+async def test_committed_insert_survives_reopening(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    event = make_event(idempotency_key="durable")
+    async with rt.storage.open_storage(store_url) as storage:
+        await storage.insert(event)
+    async with rt.storage.open_storage(store_url) as reopened:
+        stored = await reopened.get("acme", event.id)
+        assert stored is not None
+        assert stored.payload == event.payload
+        assert stored.status == "pending"
+        # The key is still taken after the restart.
+        again, created = await reopened.insert(make_event(idempotency_key="durable"))
+        assert not created
+        assert again.id == event.id
+
+
+async def test_concurrent_inserts_share_commits(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        before = storage.batches
+        results = await asyncio.gather(*(storage.insert(make_event()) for _ in range(300)))
+        assert all(created for _, created in results)
+        assert await storage.count("acme") == 300
+        commits = storage.batches - before
+        assert 1 <= commits < 100, f"{commits} commits for 300 concurrent inserts"
+
+
+async def test_same_key_within_one_batch(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        first, second = make_event(idempotency_key="k"), make_event(idempotency_key="k")
+        async with stalled_writer(storage, store_url, make_event):
+            before = storage.batches
+            tasks = [asyncio.create_task(storage.insert(e)) for e in (first, second)]
+            await asyncio.sleep(0.05)
+        (a, a_created), (b, b_created) = await asyncio.gather(*tasks)
+        assert storage.batches - before == 2  # the stalled blocker's batch, then both together
+        assert a_created and not b_created
+        assert a.id == b.id == first.id
+        assert await storage.count("acme") == 1
+
+
+async def test_same_key_across_batches_returns_the_original(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        original = make_event(idempotency_key="k", occurred_at="2026-06-08T14:15:00.000Z")
+        await storage.insert(original)
+        retry = make_event(idempotency_key="k", occurred_at="2026-06-08T15:00:00.000Z", body_hash="f" * 64)
+        stored, created = await storage.insert(retry)
+        assert not created
+        assert (stored.id, stored.occurred_at, stored.body_hash) == (
+            original.id,
+            original.occurred_at,
+            "0" * 64,
+        )
+
+
+async def test_keys_are_per_project_and_none_never_dedupes(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        (_, a), (_, b) = await asyncio.gather(
+            storage.insert(make_event("acme", "k")), storage.insert(make_event("globex", "k"))
+        )
+        (_, c), (_, d) = await asyncio.gather(
+            storage.insert(make_event("acme")), storage.insert(make_event("acme"))
+        )
+        assert a and b and c and d
+        assert await storage.count() == 4
+
+
+async def test_200_racing_inserts_with_one_key_store_one_row(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        results = await asyncio.gather(
+            *(storage.insert(make_event(idempotency_key="same")) for _ in range(200))
+        )
+        assert sum(created for _, created in results) == 1
+        assert len({stored.id for stored, _ in results}) == 1
+        assert await storage.count("acme") == 1
+
+
+async def test_two_stores_racing_on_one_key(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    # Two storage instances stand for two server processes sharing one database.
+    one, two = rt.storage.open_storage(store_url), rt.storage.open_storage(store_url)
+    await asyncio.gather(one.start(), two.start())  # concurrent schema creation included
+    try:
+        inserts = [
+            store.insert(make_event(idempotency_key="shared")) for _ in range(50) for store in (one, two)
+        ]
+        results = await asyncio.gather(*inserts)
+        assert sum(created for _, created in results) == 1
+        assert len({stored.id for stored, _ in results}) == 1
+        assert await one.count("acme") == 1
+    finally:
+        await asyncio.gather(one.close(), two.close())
+
+
+async def test_a_failing_row_fails_alone(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        good = make_event(idempotency_key="a")
+        clash = make_event(id=good.id, idempotency_key="b")  # same primary key: this row cannot be stored
+        other = make_event(idempotency_key="c")
+        async with stalled_writer(storage, store_url, make_event):
+            tasks = [asyncio.create_task(storage.insert(e)) for e in (good, clash, other)]
+            await asyncio.sleep(0.05)
+        results: list[Any] = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(results[1], rt.storage.StorageError)
+        assert results[0][1] and results[2][1]
+        assert await storage.count("acme") == 2
+        # The writer carries on.
+        assert (await storage.insert(make_event()))[1]
+
+
+async def test_closed_storage_refuses_work(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    storage = rt.storage.open_storage(store_url)
+    with pytest.raises(rt.storage.StorageClosed):
+        await storage.insert(make_event())
+    await storage.start()
+    await storage.close()
+    with pytest.raises(rt.storage.StorageClosed):
+        await storage.insert(make_event())
+    with pytest.raises(rt.storage.StorageClosed):
+        await storage.count()
+
+
+async def test_claims_oldest_first_and_leases(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        t0 = "2026-06-08T14:00:00.000Z"
+        events = [make_event(received_at=later(rt, t0, -i)) for i in range(3)]  # newest first
+        for event in events:
+            await storage.insert(event)
+        claimed = await storage.claim_due(t0, 2, 30)
+        assert [e.id for e in claimed] == [events[2].id, events[1].id]
+        assert {e.next_attempt_at for e in claimed} == {later(rt, t0, 30)}
+        # Leased events are not handed out again while the lease runs...
+        assert [e.id for e in await storage.claim_due(t0, 10, 30)] == [events[0].id]
+        assert await storage.claim_due(later(rt, t0, 29), 10, 30) == []
+        # ...and come back when it expires, as if their worker had died.
+        assert len(await storage.claim_due(later(rt, t0, 31), 10, 30)) == 3
+
+
+async def test_two_stores_claim_disjoint_events(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    one, two = rt.storage.open_storage(store_url), rt.storage.open_storage(store_url)
+    await one.start()
+    await two.start()
+    try:
+        await asyncio.gather(*(one.insert(make_event()) for _ in range(40)))
+        now = rt.storage.utc_now()
+        batches = await asyncio.gather(
+            *(store.claim_due(now, 7, 60) for store in (one, two, one, two, one, two))
+        )
+        ids = [e.id for batch in batches for e in batch]
+        # Six claims of seven cover all forty events, none of them twice.
+        assert len(ids) == len(set(ids)) == 40
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_retry_dead_letter_and_processed(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        ok, bad = make_event(), make_event(payload=b'{"x":1}')
+        await storage.insert(ok)
+        await storage.insert(bad)
+        await storage.mark_processed(ok.id)
+        retry_at = "2099-01-01T00:00:00.000Z"
+        await storage.mark_retry(bad.id, "ValueError: first", retry_at)
+        stored = await storage.get("acme", bad.id)
+        assert (stored.status, stored.attempts, stored.last_error, stored.next_attempt_at) == (
+            "pending", 1, "ValueError: first", retry_at
+        )  # fmt: skip
+        await storage.dead_letter(bad.id, "ValueError: last")
+        stored = await storage.get("acme", bad.id)
+        assert (stored.status, stored.attempts, stored.last_error) == ("dead", 2, "ValueError: last")
+        assert (await storage.get("acme", ok.id)).status == "processed"
+        [letter] = await storage.dead_letters("acme")
+        assert letter["event_id"] == bad.id
+        assert letter["payload"] == b'{"x":1}'
+        assert (letter["attempts"], letter["last_error"], letter["project_id"]) == (
+            2,
+            "ValueError: last",
+            "acme",
+        )
+        assert isinstance(letter["dead_at"], str)
+        assert await storage.dead_letters("globex") == []
+        assert len(await storage.dead_letters()) == 1
+        assert await storage.claim_due(retry_at, 10, 60) == []  # neither processed nor dead events are due
+
+
+async def test_purge_deletes_old_events_and_their_dead_letters(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        old = [make_event(received_at="2026-01-01T00:00:00.000Z") for _ in range(3)]
+        new = make_event(received_at="2026-03-01T00:00:00.000Z")
+        elsewhere = make_event("globex", received_at="2026-01-01T00:00:00.000Z")
+        for event in [*old, new, elsewhere]:
+            await storage.insert(event)
+        await storage.dead_letter(old[0].id, "boom")
+        assert await storage.purge("acme", "2026-02-01T00:00:00.000Z") == 3
+        assert await storage.count("acme") == 1
+        assert await storage.count("globex") == 1
+        assert await storage.dead_letters("acme") == []
+        assert await storage.purge("acme", "2026-02-01T00:00:00.000Z") == 0
+
+
+def test_open_storage_reads_the_url(rt: Runtime, tmp_path: Any) -> None:
+    open_storage = rt.storage.open_storage
+    assert open_storage("sqlite:///var/events.db").path == "var/events.db"
+    assert open_storage(f"sqlite:///{tmp_path}/e.db").path == f"{tmp_path}/e.db"
+    assert open_storage("events.db").path == "events.db"
+    assert isinstance(open_storage("postgresql://u:p@localhost/db"), rt.storage.PostgresStorage)
+    with pytest.raises(rt.storage.StorageConfigError):
+        open_storage("mysql://localhost/db")
+    with pytest.raises(rt.storage.StorageConfigError):
+        open_storage("sqlite:///:memory:")
