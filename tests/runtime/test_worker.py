@@ -1,0 +1,259 @@
+"""Worker and RetentionPurger on real storage: retries with backoff, dead letters, restarts, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.runtime.conftest import EventFactory, Runtime
+
+pytestmark = pytest.mark.anyio
+
+START = datetime(2026, 6, 8, 14, 15, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand, so backoff schedules can be checked exactly."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Flaky:
+    """A handler that fails its first `failures` calls, then succeeds."""
+
+    def __init__(self, failures: int = 10**9) -> None:
+        self.failures = failures
+        self.calls: list[Any] = []
+
+    async def __call__(self, event: Any) -> None:
+        self.calls.append(event)
+        if len(self.calls) <= self.failures:
+            raise RuntimeError(f"boom {len(self.calls)}")
+
+
+def seconds_until(rt: Runtime, clock: Clock, timestamp: str) -> float:
+    return float((rt.storage.parse_timestamp(timestamp) - clock.now).total_seconds())
+
+
+async def test_processes_due_events(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    metrics = rt.metrics.Metrics()
+    handler = Flaky(failures=0)
+    async with rt.storage.open_storage(store_url) as storage:
+        events = [make_event() for _ in range(3)]
+        for event in events:
+            await storage.insert(event)
+        worker = rt.worker.Worker(storage, handler, metrics=metrics)
+        assert await worker.run_once() == 3
+        assert await worker.run_once() == 0
+        assert sorted(e.id for e in handler.calls) == sorted(e.id for e in events)
+        assert {(await storage.get("acme", e.id)).status for e in events} == {"processed"}
+        assert metrics.value("ingest_events_processed_total") == 3
+
+
+async def test_retries_with_growing_delays_then_dead_letters(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    clock, metrics, handler = Clock(), rt.metrics.Metrics(), Flaky()
+    async with rt.storage.open_storage(store_url) as storage:
+        event = make_event()
+        await storage.insert(event)
+        worker = rt.worker.Worker(
+            storage,
+            handler,
+            max_attempts=5,
+            backoff_initial=1.0,
+            backoff_multiplier=3.0,
+            backoff_max=20.0,
+            jitter=0.0,
+            metrics=metrics,
+            clock=clock,
+        )
+        delays = []
+        for attempt in range(1, 5):
+            assert await worker.run_once() == 1
+            stored = await storage.get("acme", event.id)
+            assert (stored.status, stored.attempts, stored.last_error) == (
+                "pending",
+                attempt,
+                f"RuntimeError: boom {attempt}",
+            )
+            delays.append(seconds_until(rt, clock, stored.next_attempt_at))
+            clock.advance(delays[-1] - 0.5)
+            assert await worker.run_once() == 0  # not due yet
+            clock.advance(0.5)
+        assert delays == [1.0, 3.0, 9.0, 20.0]  # initial * multiplier**n, capped at backoff_max
+        assert await worker.run_once() == 1
+        stored = await storage.get("acme", event.id)
+        assert (stored.status, stored.attempts) == ("dead", 5)
+        [letter] = await storage.dead_letters("acme")
+        assert (letter["event_id"], letter["attempts"], letter["last_error"]) == (
+            event.id,
+            5,
+            "RuntimeError: boom 5",
+        )
+        assert letter["payload"] == event.payload
+        assert len(handler.calls) == 5
+        assert metrics.value("ingest_events_retried_total") == 4
+        assert metrics.value("ingest_events_dead_lettered_total") == 1
+        clock.advance(3600)
+        assert await worker.run_once() == 0
+
+
+async def test_jitter_only_lengthens_the_delay_a_little(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    clock = Clock()
+    async with rt.storage.open_storage(store_url) as storage:
+        events = [make_event() for _ in range(20)]
+        for event in events:
+            await storage.insert(event)
+        worker = rt.worker.Worker(
+            storage, Flaky(), backoff_initial=10.0, jitter=0.1, clock=clock, batch_size=20
+        )
+        await worker.run_once()
+        delays = [seconds_until(rt, clock, (await storage.get("acme", e.id)).next_attempt_at) for e in events]
+        assert all(10.0 <= d <= 11.0 for d in delays)
+        assert len(set(delays)) > 1
+
+
+async def test_restart_in_the_middle_of_retrying_loses_nothing(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    clock = Clock()
+    event = make_event()
+    async with rt.storage.open_storage(store_url) as storage:
+        await storage.insert(event)
+        worker = rt.worker.Worker(storage, Flaky(), backoff_initial=30.0, jitter=0.0, clock=clock)
+        await worker.run_once()
+        await worker.stop()
+    # A new process: new storage instance, new worker, a handler that works now.
+    handler = Flaky(failures=0)
+    async with rt.storage.open_storage(store_url) as storage:
+        worker = rt.worker.Worker(storage, handler, clock=clock)
+        assert await worker.run_once() == 0  # the retry schedule survived the restart
+        clock.advance(30)
+        assert await worker.run_once() == 1
+        stored = await storage.get("acme", event.id)
+        assert (stored.status, stored.attempts, stored.last_error) == ("processed", 1, "RuntimeError: boom 1")
+        assert [e.id for e in handler.calls] == [event.id]
+
+
+async def test_a_crashed_workers_claims_come_back(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    clock = Clock()
+    event = make_event()
+    started = asyncio.Event()
+
+    async def hangs(_: Any) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    async with rt.storage.open_storage(store_url) as storage:
+        await storage.insert(event)
+        crashing = rt.worker.Worker(storage, hangs, lease_seconds=60, clock=clock)
+        task = asyncio.create_task(crashing.run_once())
+        await started.wait()
+        task.cancel()  # the process dies mid-handler: nothing is recorded
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        handler = Flaky(failures=0)
+        survivor = rt.worker.Worker(storage, handler, lease_seconds=60, clock=clock)
+        assert await survivor.run_once() == 0  # still leased to the dead worker
+        clock.advance(61)
+        assert await survivor.run_once() == 1
+        assert (await storage.get("acme", event.id)).status == "processed"
+
+
+async def test_handler_outliving_its_lease_counts_as_a_failure(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async def slow(_: Any) -> None:
+        await asyncio.sleep(5)
+
+    async with rt.storage.open_storage(store_url) as storage:
+        event = make_event()
+        await storage.insert(event)
+        await rt.worker.Worker(storage, slow, lease_seconds=0.1).run_once()
+        stored = await storage.get("acme", event.id)
+        assert (stored.status, stored.attempts, stored.last_error) == ("pending", 1, "TimeoutError")
+
+
+async def test_background_loop_processes_and_stops(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    handler = Flaky(failures=0)
+    async with rt.storage.open_storage(store_url) as storage:
+        worker = rt.worker.Worker(storage, handler, poll_interval=0.02)
+        await worker.start()
+        try:
+            for _ in range(5):
+                await storage.insert(make_event())
+            for _ in range(200):
+                if len(handler.calls) == 5:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await worker.stop()
+        assert len(handler.calls) == 5
+        await storage.insert(make_event())
+        await asyncio.sleep(0.1)
+        assert len(handler.calls) == 5  # stopped for good
+
+
+async def test_retention_purger(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    clock = Clock(datetime(2026, 6, 30, tzinfo=UTC))
+    metrics = rt.metrics.Metrics()
+    async with rt.storage.open_storage(store_url) as storage:
+        for project, received in [
+            ("acme", "2026-05-01T00:00:00.000Z"),
+            ("acme", "2026-06-29T00:00:00.000Z"),
+            ("globex", "2026-05-01T00:00:00.000Z"),
+            ("initech", "2026-05-01T00:00:00.000Z"),  # no retention configured: kept
+        ]:
+            await storage.insert(make_event(project, received_at=received))
+        purger = rt.worker.RetentionPurger(storage, {"acme": 30, "globex": 90}, metrics=metrics, clock=clock)
+        assert await purger.purge_once() == {"acme": 1, "globex": 0}
+        assert [await storage.count(p) for p in ("acme", "globex", "initech")] == [1, 1, 1]
+        assert metrics.value("ingest_events_purged_total") == 1
+        await purger.start()  # purges at once in the background, then sleeps until stop()
+        await purger.stop()
+
+
+def test_load_handler(rt: Runtime) -> None:
+    assert rt.worker.load_handler(f"{rt.package}.worker:log_handler") is rt.worker.log_handler
+    assert rt.worker.load_handler(f"{rt.package}.worker:Worker.run_once") is rt.worker.Worker.run_once
+    for reference in (
+        "no_colon",
+        f"{rt.package}.worker:missing",
+        "no.such.module:x",
+        f"{rt.package}.worker:DEFAULT_LEASE_SECONDS",
+    ):
+        with pytest.raises(rt.worker.HandlerLoadError, match="cannot load handler"):
+            rt.worker.load_handler(reference)
+
+
+async def test_log_handler_writes_one_json_line(
+    rt: Runtime, make_event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = rt.storage.StoredEvent.pending(make_event(payload=b'{"email":"a@example.com"}'))
+    with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
+        await rt.worker.log_handler(event)
+    [record] = caplog.records
+    line = json.loads(record.getMessage())
+    assert (line["id"], line["project_id"], line["event"], line["payload_bytes"]) == (
+        event.id, "acme", "order.completed", len(event.payload)
+    )  # fmt: skip
+    assert "a@example.com" not in record.getMessage()
