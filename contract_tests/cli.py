@@ -33,7 +33,7 @@ _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 @click.option(
     "--max-examples",
     type=click.IntRange(min=1),
-    help="Fuzzed cases per operation and mode (default 40, or INGESTSPEC_FUZZ_EXAMPLES).",
+    help="Fuzzed cases per operation and mode (default 100, or INGESTSPEC_FUZZ_EXAMPLES).",
 )
 @click.option("--seed", type=int, help="Seed the fuzzer for a reproducible run.")
 @click.option(

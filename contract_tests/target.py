@@ -27,7 +27,7 @@ RUN_ENV = "INGESTSPEC_CONTRACT_RUN"
 SEED_ENV = "INGESTSPEC_CONTRACT_SEED"
 # `make test-deep` raises the fuzzing depth through this variable.
 FUZZ_ENV = "INGESTSPEC_FUZZ_EXAMPLES"
-DEFAULT_MAX_EXAMPLES = 40
+DEFAULT_MAX_EXAMPLES = 100
 
 
 class TargetError(Exception):

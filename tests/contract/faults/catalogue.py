@@ -209,15 +209,12 @@ def wrong_error_status(m: Modules, ingest: Ingest) -> None:
     lambda i: bool(i.dedupe and i.dedupe.mismatch_error),
 )
 def mismatched_key_replayed(m: Modules, ingest: Ingest) -> None:
-    def make(original: Any) -> Any:
-        def load(path: Any) -> Any:
-            config = original(path)
-            projects = tuple(_replace(p, idempotency_mismatch=None) for p in config.projects)
-            return _replace(config, projects=projects)
+    original = m["ingest"].Ingest.authenticate
 
-        return load
+    def authenticate(self: Any, request: Any) -> Any:
+        return _replace(original(self, request), idempotency_mismatch="replay")
 
-    _wrap(m["config"], "load", make)
+    m["ingest"].Ingest.authenticate = authenticate
 
 
 @fault("a replay reports the time of the replay, not the original occurred_at", _dedupe)
