@@ -45,7 +45,7 @@ def _record(event_id: str, outcome: str) -> None:
         os.fsync(out.fileno())
 
 
-def flaky(event: Any) -> None:
+async def flaky(event: Any) -> None:
     """Fail the first K attempts for each event, then succeed."""
     event_id = _event_id(event)
     attempt = _previous_attempts(event_id) + 1
@@ -55,7 +55,7 @@ def flaky(event: Any) -> None:
     _record(event_id, "ok")
 
 
-def always_fails(event: Any) -> None:
+async def always_fails(event: Any) -> None:
     """Never succeed, so the event ends in the dead-letter table."""
     event_id = _event_id(event)
     attempt = _previous_attempts(event_id) + 1

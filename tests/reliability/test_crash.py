@@ -16,7 +16,7 @@ from tests.servers import start_server
 
 from .conftest import SERVERS, auth, require_generated, sendrealm_event, sqlite_url, stored_count
 
-EVENTS = 1000
+EVENTS = 600
 CLIENTS = 32
 KILL_AFTER = EVENTS // 3  # acknowledgements before the crash
 
