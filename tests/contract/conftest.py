@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ def standin(tmp_path: Path) -> Iterator[StandIn]:
 
 # -- the fault detection table ------------------------------------------------------------------
 
-_DETECTIONS: list[dict[str, object]] = []
+_DETECTIONS: list[Any] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -4,6 +4,7 @@ makes `ingestspec contract` exit 1. The detection table is printed at the end of
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def failed_tests(output: str) -> list[str]:
 
 @pytest.mark.parametrize(("api", "fault"), cases())
 def test_the_suite_detects_the_fault(
-    api: str, fault: str, tmp_path: Path, record_property: pytest.RecordProperty
+    api: str, fault: str, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     if not generated(api):
         pytest.skip(f"generated_server/{api} has not been generated yet")
