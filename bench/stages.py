@@ -192,8 +192,8 @@ async def run(api: str, n: int) -> None:
     for name, value in rows:
         print(f"  {name:<44} {value}")
     print(f"single steps of the {api} ingest path, µs per call:")
-    for name, value in sorted(functions(api).items(), key=lambda item: -item[1]):
-        print(f"  {name:<44} {value:.2f}")
+    for step, cost in sorted(functions(api).items(), key=lambda item: -item[1]):
+        print(f"  {step:<44} {cost:.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
