@@ -99,21 +99,36 @@ class Probe:
         for name, value in self.headers.items():
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.content:
-            text = self.content.decode("utf-8", errors="replace")
-            if len(self.content) > 2048:
-                # A huge body does not fit a readable line: rebuild it with the shell instead.
-                return " ".join(parts) + " --data-binary @- <<< " + _generated_body(self.content)
-            parts += ["--data-binary", shlex.quote(text)]
+            parts += ["--data-binary", shell_bytes(self.content)]
         return " ".join(parts)
 
 
-def _generated_body(content: bytes) -> str:
-    head = content.rstrip(b" ")
-    pad = len(content) - len(head)
-    if pad and head.isascii():
-        script = f"import sys; sys.stdout.write({head.decode()!r} + ' ' * {pad})"
-        return f'"$(python3 -c {shlex.quote(script)})"'
-    return shlex.quote(content.decode("utf-8", errors="replace"))
+def shell_bytes(content: bytes) -> str:
+    """A bash argument for `curl --data-binary` that sends exactly `content`."""
+    text = _printable(content)
+    if text is not None:
+        head = text.rstrip(" ")
+        pad = len(text) - len(head)
+        if pad > 16:
+            # Long space padding (the oversize scenarios) is rebuilt instead of spelled out.
+            return f"\"$(printf '%s%*s' {shlex.quote(head)} {pad} '')\""
+        return shlex.quote(text)
+    # Control characters, NUL or bytes that are not UTF-8: printf spells every byte into a file.
+    return "@<(printf '" + "".join(_printf_byte(b) for b in content) + "')"
+
+
+def _printable(content: bytes) -> str | None:
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
+def _printf_byte(byte: int) -> str:
+    if 0x20 <= byte < 0x7F and chr(byte) not in "'\\%":
+        return chr(byte)
+    return f"\\x{byte:02x}"
 
 
 def json_bytes(value: Any) -> bytes:

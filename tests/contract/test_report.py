@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+
+import pytest
 
 from contract_tests.exchange import probe
 from contract_tests.records import Record
@@ -57,3 +60,17 @@ def test_the_curl_line_sends_the_same_request() -> None:
     assert (
         "Authorization: Bearer k" in words and words[words.index("--data-binary") + 1] == '{"event":"it\'s"}'
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"a":"it\'s $HOME"}', b'{"a":1}' + b" " * 5000, b"\x00\xff{'%s\\", '{"é":"\\u0000"}'.encode()],
+)
+def test_curl_data_expands_to_the_exact_bytes(content: bytes) -> None:
+    target = offline_target("arsel")
+    op = target.spec.ingest_operations[0]
+    item = probe("s", op, target.url(op), key="k", content=content)
+    data = item.curl().split(" --data-binary ", 1)[1]
+    script = f"cat {data[1:]}" if data.startswith("@") else f"printf %s {data}"
+    sent = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
+    assert sent == content
