@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.runtime.conftest import EventFactory, Runtime, stalled_writer
@@ -255,3 +256,24 @@ def test_open_storage_reads_the_url(rt: Runtime, tmp_path: Any) -> None:
         open_storage("mysql://localhost/db")
     with pytest.raises(rt.storage.StorageConfigError):
         open_storage("sqlite:///:memory:")
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_postgres_recovers_from_lost_connections(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        await storage.insert(make_event())
+        await storage.count()
+        # As if the server restarted: every connection of this storage is cut (and only those, as
+        # other tests may share the server).
+        pids = [storage._wconn.info.backend_pid] + [conn.info.backend_pid for conn in storage._pool._idle]
+        async with await psycopg.AsyncConnection.connect(store_url, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        # The batch in flight fails (its fate is unknown to us); the next ones reconnect.
+        with pytest.raises(rt.storage.StorageError):
+            await storage.insert(make_event())
+        with pytest.raises(rt.storage.StorageError):
+            await storage.count()
+        assert (await storage.insert(make_event()))[1]
+        assert await storage.count("acme") == 2
