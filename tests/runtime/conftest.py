@@ -29,6 +29,7 @@ class Runtime:
     """The rendered runtime modules, imported as one package."""
 
     package: str
+    directory: Path  # the package's folder; its parent goes on sys.path of a child process
     uuid7: ModuleType
     storage: ModuleType
     worker: ModuleType
@@ -57,7 +58,7 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[package] = module
     spec.loader.exec_module(module)
-    yield Runtime(package, *(importlib.import_module(f"{package}.{name}") for name in MODULES))
+    yield Runtime(package, directory, *(importlib.import_module(f"{package}.{name}") for name in MODULES))
     for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
         del sys.modules[name]
 

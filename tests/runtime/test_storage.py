@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -49,6 +50,39 @@ async def test_committed_insert_survives_reopening(
         again, created = await reopened.insert(make_event(idempotency_key="durable"))
         assert not created
         assert again.id == event.id
+
+
+CRASHING_WRITER = """
+import asyncio, importlib, os, sys
+sys.path.insert(0, sys.argv[1])
+storage = importlib.import_module(sys.argv[2] + ".storage")
+
+async def main():
+    store = storage.open_storage(sys.argv[3])
+    await store.start()
+    now = storage.utc_now()
+    results = await asyncio.gather(*(
+        store.insert(storage.NewEvent(f"{i:08d}-crash", "acme", "e", None, None, b"{}", now, now, None, None))
+        for i in range(50)
+    ))
+    print(" ".join(stored.id for stored, _ in results), flush=True)
+    os._exit(0)  # no close(): whatever insert() confirmed must already be durable
+
+asyncio.run(main())
+"""
+
+
+async def test_confirmed_inserts_survive_a_process_that_dies(rt: Runtime, store_url: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASHING_WRITER, str(rt.directory.parent), rt.package, store_url,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, _ = await process.communicate()
+    confirmed = stdout.decode().split()
+    assert len(confirmed) == 50
+    async with rt.storage.open_storage(store_url) as storage:
+        assert await storage.count("acme") == 50
+        assert all([await storage.get("acme", event_id) for event_id in confirmed])
 
 
 async def test_concurrent_inserts_share_commits(
