@@ -22,6 +22,10 @@ from .session import Session, Skip
 from .target import MARK, Target
 
 Precondition = Callable[[Target, Operation], "str | None"]
+# Requests of `ids_increase` are this far apart, so each falls in a later millisecond.
+ID_GAP_SECONDS = 0.003
+# How many requests `concurrent_same_key` sends at once.
+CONCURRENT_REQUESTS = 8
 
 
 @dataclass(frozen=True)
@@ -377,7 +381,7 @@ def concurrent_same_key(s: Session) -> None:
     """Concurrent requests with one idempotency key create one event: one new, the rest replays."""
     assert s.ingest.dedupe is not None
     body = s.bodies.valid(_accepted_event(s))
-    items = [s.probe(body) for _ in range(8)]
+    items = [s.probe(body) for _ in range(CONCURRENT_REQUESTS)]
     send_together(items)
     created = [
         p
@@ -394,7 +398,7 @@ def concurrent_same_key(s: Session) -> None:
         )
     original = s.values(s.ingest.response, created[0].reply) if created and created[0].reply else {}
     for item in items:
-        item.expect = s.accepted(body) if item in created[:1] else s.replayed(body, original)
+        item.expect = s.accepted(body) if created and item is created[0] else s.replayed(body, original)
         s.judge(item)
     ids = {s.event_id(p.reply, p.expect.shape if p.expect else None) for p in items if p.reply}
     if len(ids) != 1:
@@ -417,9 +421,9 @@ def ids_increase(s: Session) -> None:
         last = s.probes[-1]
         if values and is_uuid7(values.get("id")):
             ids.append(str(values["id"]))
-        time.sleep(0.003)
+        time.sleep(ID_GAP_SECONDS)
     if ids != sorted(set(ids)):
-        s.fail("ids_increase", f"ids sent {0.003 * 1000:.0f} ms apart do not increase: {ids}", last)
+        s.fail("ids_increase", f"ids sent {ID_GAP_SECONDS * 1000:.0f} ms apart do not increase: {ids}", last)
 
 
 @scenario(second_key)
