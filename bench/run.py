@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -80,6 +81,11 @@ class Outcome:
     in_flight: int | None = None  # sent but unanswered when wrk stopped: may be stored, need not be
     verified: bool | None = None
     loadavg_before: float = 0.0
+    server_cpu_pct: float = 0.0  # the server process's CPU use during the measured run (100 = one CPU)
+    server_cpu_us_per_request: float = 0.0
+    load_cpu_pct: float = 0.0  # wrk's
+    others_cpu_pct: dict[str, float] = field(default_factory=dict)  # other processes', per CPU
+    worker: dict[str, float] = field(default_factory=dict)  # accepted vs processed, from /metrics
     skipped: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -148,12 +154,40 @@ def drop_postgres_schema(admin: str, db_url: str) -> None:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+# --- CPU accounting ---------------------------------------------------------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_busy() -> dict[str, tuple[float, float]]:
+    """Per CPU: (busy, total) seconds since boot, from /proc/stat."""
+    result = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(v) / TICKS for v in values[:8])
+            busy = user + nice + system + irq + softirq + steal
+            result[name[3:]] = (busy, busy + idle + iowait)
+    return result
+
+
 # --- one target -------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def serving(target: Target, port: int, log_dir: Path) -> Iterator[str]:
-    """The target's process on 127.0.0.1:port, pinned to the server CPU; yields its root URL."""
+def serving(target: Target, port: int, log_dir: Path) -> Iterator[tuple[str, int]]:
+    """The target's process on 127.0.0.1:port, pinned to the server CPU; yields its root URL and pid."""
     log_path = log_dir / f"{target.name.replace(' ', '_').replace('/', '_')}.log"
     command = pinned(SERVER_CPU, [*target.command, "--port", str(port)])
     with log_path.open("wb") as out:
@@ -172,7 +206,7 @@ def serving(target: Target, port: int, log_dir: Path) -> Iterator[str]:
                     f"{target.name} did not answer /healthz within 30 s:\n{log_path.read_text()}"
                 )
             time.sleep(0.05)
-        yield root
+        yield root, process.pid  # taskset execs the server: the pid is the server's own
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -211,6 +245,18 @@ def run_wrk(
     raise RuntimeError(f"wrk printed no result (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
 
 
+def worker_progress(root: str) -> dict[str, float]:
+    """The server's counters right after the load: did processing keep up with ingest?"""
+    wanted = ("ingest_events_accepted_total", "ingest_events_processed_total")
+    counters: dict[str, float] = {}
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        for line in httpx.get(f"{root}/metrics", timeout=5).text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in wanted:
+                counters[name.removeprefix("ingest_events_").removesuffix("_total")] = float(value)
+    return counters
+
+
 def count_stored(api: str, db_url: str) -> int:
     """Events of the benchmark's project in the store, read with the generated storage module."""
     storage_module = importlib.import_module(f"generated_server.{api}.storage")
@@ -229,13 +275,31 @@ def count_stored(api: str, db_url: str) -> int:
 def measure(wrk: str, target: Target, args: argparse.Namespace, log_dir: Path) -> Outcome:
     outcome = Outcome(target.name)
     run_id = uuid.uuid4().hex[:8]
-    with serving(target, free_port(), log_dir) as root:
+    with serving(target, free_port(), log_dir) as (root, pid):
         url = root + target.path
         warm = run_wrk(wrk, url, target.api, f"{run_id}w", args, args.warmup)
         time.sleep(0.5)  # let the warm-up's stragglers and the worker settle
         outcome.loadavg_before = loadavg()
+        server_before, wrk_before, cpus_before = process_cpu(pid), children_cpu(), cpu_busy()
         data = run_wrk(wrk, url, target.api, f"{run_id}m", args, args.duration)
+        server_cpu, wrk_cpu, cpus_after = (
+            process_cpu(pid) - server_before,
+            children_cpu() - wrk_before,
+            cpu_busy(),
+        )
+        if target.db_url is not None:
+            outcome.worker = worker_progress(root)
     seconds = data["duration_us"] / 1e6
+    outcome.server_cpu_pct = 100 * server_cpu / seconds
+    outcome.server_cpu_us_per_request = 1e6 * server_cpu / max(data["requests"], 1)
+    outcome.load_cpu_pct = 100 * wrk_cpu / seconds
+    # What else ran on the two CPUs meanwhile (other processes on a shared machine): if this is
+    # large, the figures are disturbed and say so.
+    busy = {cpu: cpus_after[cpu][0] - cpus_before[cpu][0] for cpu in cpus_after}
+    ours = {SERVER_CPU: server_cpu, LOAD_CPU: wrk_cpu}
+    outcome.others_cpu_pct = {
+        cpu: round(max(0.0, 100 * (busy[cpu] - ours.get(cpu, 0.0)) / seconds), 1) for cpu in sorted(busy)
+    }
     latency = data["latency_us"]
     outcome.raw = {"warmup": warm, "measured": data}
     outcome.ok = data["ok"]
@@ -343,7 +407,7 @@ def contract_time(log_dir: Path) -> dict[str, Any]:
         target = Target(
             f"contract {api}", api, server_command(api, f"sqlite:///{db}"), path, f"sqlite:///{db}"
         )
-        with serving(target, free_port(), log_dir) as root:
+        with serving(target, free_port(), log_dir) as (root, _):
             base = root + path.removesuffix("/events/send").removesuffix("/events")
             # Two keys of two projects, so the isolation checks run too: the suite's full default run.
             command = [
@@ -429,30 +493,48 @@ def targets(
 
 
 def print_table(outcomes: Sequence[Outcome], previous: dict[str, float]) -> None:
-    head = f"{'target':<22}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}{'non-2xx':>9}  store check"
+    head = (
+        f"{'target':<22}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}"
+        f"{'srv CPU':>9}{'CPU µs/req':>12}{'others':>8}"
+    )
     print(head)
-    print("-" * (len(head) + 20))
+    print("-" * len(head))
     for o in outcomes:
         if o.skipped:
             print(f"{o.name:<22}  skipped: {o.skipped}")
             continue
         ratio = f"{o.ratio:.2f}" if o.ratio is not None else "-"
-        if o.verified is None:
-            check = "(stores nothing)"
-        else:
-            verdict = (
-                "ok"
-                if o.verified
-                else "LOST EVENTS"
-                if (o.stored or 0) < (o.acknowledged or 0)
-                else "MISMATCH"
-            )
-            check = f"{verdict}: {o.acknowledged} acknowledged, {o.stored} stored, {o.in_flight} cut off"
+        others = max(o.others_cpu_pct.values(), default=0.0)
         before = previous.get(o.name)
-        trend = f"  (last run {before:,.0f}/s)" if before else ""
+        trend = f"   (last run {before:,.0f}/s)" if before else ""
         print(
-            f"{o.name:<22}{o.events_per_s:>10,.0f}{o.p50_ms:>9.2f}{o.p99_ms:>9.2f}{ratio:>7}{o.non_2xx:>9}  "
-            f"{check}{trend}"
+            f"{o.name:<22}{o.events_per_s:>10,.0f}{o.p50_ms:>9.2f}{o.p99_ms:>9.2f}{ratio:>7}"
+            f"{o.server_cpu_pct:>8.0f}%{o.server_cpu_us_per_request:>12.0f}{others:>7.0f}%{trend}"
+        )
+    print()
+    print("checks after each run (every 2xx must be in the store; requests wrk cut off at its stop may be):")
+    for o in outcomes:
+        if o.skipped or o.verified is None:
+            continue
+        if o.verified:
+            verdict = "ok"
+        elif (o.stored or 0) < (o.acknowledged or 0):
+            verdict = "LOST EVENTS"
+        else:
+            verdict = "MISMATCH"
+        worker = ""
+        if o.worker:
+            processed, accepted = o.worker.get("processed", 0), o.worker.get("accepted", 0)
+            worker = f"; worker processed {processed:,.0f} of {accepted:,.0f}"
+        print(
+            f"  {o.name:<22}{verdict}: {o.acknowledged:,} acknowledged, {o.stored:,} stored, "
+            f"{o.in_flight} cut off; {o.non_2xx} non-2xx, {o.socket_errors} socket errors{worker}"
+        )
+    noisy = [o.name for o in outcomes if not o.skipped and max(o.others_cpu_pct.values(), default=0) > 10]
+    if noisy:
+        print(
+            f"  NOTE: other processes (PostgreSQL's included) used over 10% of a benchmark CPU during: "
+            f"{', '.join(noisy)}; see others_cpu_pct per CPU in the JSON"
         )
 
 
