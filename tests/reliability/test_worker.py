@@ -24,7 +24,7 @@ from .handlers import attempts
 BACKOFF = [1.0, 2.0, 4.0, 8.0]  # the spec's x-ingest.processing: 1 s initial, x2, 5 attempts
 JITTER = 0.1  # the worker adds up to 10% of the delay
 POLL = 1.0  # the worker looks for due events once a second when idle
-SLACK = 1.0  # a loaded machine
+SLACK = 2.0  # a loaded machine: the lower bounds are what show the growth
 
 
 @pytest.fixture
