@@ -69,7 +69,6 @@ def lint_command(specs: tuple[str, ...]) -> None:
         raise Failed("lint found problems")
 
 
-
 @main.command("generate")
 @click.argument("spec")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="output folder")
@@ -94,16 +93,30 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
 
 @main.command("serve")
 @click.argument("api")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=str(EXAMPLE_CONFIG),
-              show_default=True, help="server configuration")
-@click.option("--db", default="sqlite:///var/{api}.db", show_default=True, help="sqlite:///PATH or postgresql://...")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=str(EXAMPLE_CONFIG),
+    show_default=True,
+    help="server configuration",
+)
+@click.option(
+    "--db", default="sqlite:///var/{api}.db", show_default=True, help="sqlite:///PATH or postgresql://..."
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--handler", help="processing handler as module:attribute")
 @click.option("--no-worker", is_flag=True, help="accept events but leave processing to another process")
 @click.option("--no-access-log", is_flag=True)
 def serve_command(
-    api: str, config_path: str, db: str, host: str, port: int, handler: str | None, no_worker: bool,
+    api: str,
+    config_path: str,
+    db: str,
+    host: str,
+    port: int,
+    handler: str | None,
+    no_worker: bool,
     no_access_log: bool,
 ) -> None:
     """Run the generated server for API (a name such as `arsel`, or a spec path) under uvicorn."""
@@ -113,7 +126,9 @@ def serve_command(
     try:
         server = importlib.import_module(f"generated_server.{name}.__main__")
     except ImportError as exc:
-        raise UsageProblem(f"no generated server for {name!r}: run `ingestspec generate {api}` first ({exc})") from exc
+        raise UsageProblem(
+            f"no generated server for {name!r}: run `ingestspec generate {api}` first ({exc})"
+        ) from exc
     argv = ["--config", config_path, "--db", db.format(api=name), "--host", host, "--port", str(port)]
     argv += ["--handler", handler] if handler else []
     argv += ["--no-worker"] if no_worker else []

@@ -83,7 +83,9 @@ def load_config(path: str | Path) -> Config:
             try:
                 jsonschema.Draft202012Validator.check_schema(definition.schema)
             except jsonschema.SchemaError as exc:
-                problems.append(f"{project.id}/events/{definition.name}: not a valid JSON Schema: {exc.message}")
+                problems.append(
+                    f"{project.id}/events/{definition.name}: not a valid JSON Schema: {exc.message}"
+                )
     if len({p.id for p in projects}) != len(projects):
         problems.append("project ids must be unique")
     if problems:

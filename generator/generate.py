@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from datamodel_code_generator import DataModelType, Formatter, InputFileType, PythonVersion
+from datamodel_code_generator import DataModelType, Formatter, InputFileType, LiteralType, PythonVersion
 from datamodel_code_generator import generate as generate_models
 
+from .docs import docs_html
 from .errors import SpecError
 from .loader import bundled_schema, load_spec
 from .render import environment
@@ -62,7 +64,11 @@ class Output:
 
     def stale(self, out_dir: Path) -> list[str]:
         """Names of files that are missing, differ from what the spec gives, or should not be there."""
-        names = [n for n, text in self.files.items() if not (out_dir / n).exists() or (out_dir / n).read_text() != text]
+        names = [
+            n
+            for n, text in self.files.items()
+            if not (out_dir / n).exists() or (out_dir / n).read_text() != text
+        ]
         if out_dir.is_dir():
             present = {p.name for p in out_dir.iterdir() if p.is_file()}
             names += sorted(present - set(self.files))
@@ -91,7 +97,10 @@ def formatted(name: str, source: str) -> str:
     for command in (RUFF_SORT_IMPORTS, RUFF_FORMAT):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *command, "--stdin-filename", name, "-"],
-            input=source, capture_output=True, text=True, check=False,
+            input=source,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise SpecError(name, [f"generated code does not pass ruff: {result.stderr.strip()}"])
@@ -123,9 +132,12 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "success_model": model_name(op, op.ingest.response.status),
         "replay_model": model_name(op, op.ingest.dedupe.replay.status) if op.ingest.dedupe else None,
     }
-    files = {name: formatted(name, env.get_template(f"{name}.jinja").render(context)) for name in TEMPLATED_MODULES}
+    files = {
+        name: formatted(name, env.get_template(f"{name}.jinja").render(context)) for name in TEMPLATED_MODULES
+    }
     files["models.py"] = formatted("models.py", models_source(spec, head))
     files["openapi.yaml"] = spec.path.read_text()
+    files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
     return Output(dict(sorted(files.items())))
 
 
@@ -139,6 +151,14 @@ def model_name(op: Operation, status: int) -> str:
 
 def models_source(spec: Spec, head: str) -> str:
     """Pydantic v2 models for the spec's schemas, from datamodel-code-generator's Python API."""
+    with warnings.catch_warnings():
+        # It warns that UUID fields drop their `pattern`: the models never judge requests, so that is fine.
+        warnings.simplefilter("ignore", UserWarning)
+        source = _models(spec, head)
+    return source
+
+
+def _models(spec: Spec, head: str) -> str:
     source = generate_models(
         spec.path.read_text(),
         input_file_type=InputFileType.OpenAPI,
@@ -147,7 +167,8 @@ def models_source(spec: Spec, head: str) -> str:
         custom_file_header=head
         + "\n#\n# Typed models of the spec's schemas. The server validates requests against the spec itself"
         + "\n# (see schema.py): these unions accept both identities of an exactly-one-of and EmailStr is"
-        + "\n# stricter than JSON Schema's `format: email`, so they only check what the server sends.",
+        + "\n# stricter than JSON Schema's `format: email`, so they only check what the server sends."
+        + "\n# ruff: noqa: E501  (long lines are the spec's own descriptions)",
         disable_timestamp=True,
         formatters=[Formatter.BUILTIN],
         use_annotated=True,
@@ -156,7 +177,7 @@ def models_source(spec: Spec, head: str) -> str:
         use_union_operator=True,
         use_schema_description=True,
         use_field_description=True,
-        enum_field_as_literal="all",
+        enum_field_as_literal=LiteralType.All,
     )
     assert isinstance(source, str)
     return source

@@ -27,7 +27,9 @@ _SAMPLE_PARAMS = {"event": "order.completed", "limit": 65536, "prefix": "x.", "k
 def lint(path: str | Path) -> list[str]:
     """Every problem found in the spec at `path`; an empty list means it is sound."""
     document, _ = read_document(path)
-    problems = [f"OpenAPI: {_where(e.path)}{e.message}" for e in OpenAPIV31SpecValidator(document).iter_errors()]
+    problems = [
+        f"OpenAPI: {_where(e.path)}{e.message}" for e in OpenAPIV31SpecValidator(document).iter_errors()
+    ]
     try:
         spec = load_spec(path)
     except SpecError as exc:
@@ -41,7 +43,9 @@ def lint(path: str | Path) -> list[str]:
 def _example_problems(spec: Spec) -> Iterator[str]:
     for op in spec.operations:
         for example in op.request_examples:
-            yield from _check(op.request_schema, example.value, f"{op.operation_id} request example {example.name}")
+            yield from _check(
+                op.request_schema, example.value, f"{op.operation_id} request example {example.name}"
+            )
         for response in op.responses.values():
             for example in response.examples:
                 where = f"{op.operation_id} {response.status} example {example.name}"
@@ -75,7 +79,8 @@ def _behaviour_problems(op: Operation) -> Iterator[str]:
             yield f"error {key!r} answers {entry.status}, which is not a documented response"
             continue
         if response.media_type != ingest.errors.media_type:
-            yield f"error {key!r}: {entry.status} is documented as {response.media_type}, not {ingest.errors.media_type}"
+            expected = ingest.errors.media_type
+            yield f"error {key!r}: {entry.status} is documented as {response.media_type}, not {expected}"
         body = ingest.errors.render(key, _SAMPLE_PARAMS, [{"path": "/x", "message": "m"}])
         yield from _check(response.schema or {}, body, f"error {key!r} body")
     for key in _ROUTING_ERRORS:
@@ -85,7 +90,9 @@ def _behaviour_problems(op: Operation) -> Iterator[str]:
 
 
 def _check(schema: Mapping[str, Any], value: Any, where: str) -> Iterator[str]:
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
     for error in validator.iter_errors(value):
         yield f"{where}: {_where(error.absolute_path)}{error.message}"
 

@@ -153,7 +153,8 @@ def _examples(media: Mapping[str, Any]) -> tuple[Example, ...]:
     if "example" in media:
         return (Example("example", media["example"]),)
     return tuple(
-        Example(name, ex.get("value"), ex.get("summary")) for name, ex in (media.get("examples") or {}).items()
+        Example(name, ex.get("value"), ex.get("summary"))
+        for name, ex in (media.get("examples") or {}).items()
     )
 
 
@@ -164,7 +165,9 @@ def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[int,
             continue  # "default" and ranges document nothing the server promises
         content = response.get("content") or {}
         media_type, media = next(iter(content.items()), (None, {}))
-        ref = (next(iter((raw[status].get("content") or {}).values()), {}).get("schema") or {}).get("$ref")
+        media = dict(media)
+        raw_media: Mapping[str, Any] = next(iter((raw[status].get("content") or {}).values()), {})
+        ref = (raw_media.get("schema") or {}).get("$ref")
         responses[int(status)] = Response(
             status=int(status),
             description=response.get("description", ""),
@@ -195,7 +198,9 @@ def _ingest(raw: Mapping[str, Any], source: Path) -> Ingest:
         id_format=raw.get("id_format", "uuid7"),
         identity=Identity(
             mode=identity["mode"],
-            fields=tuple(IdentityField(f["name"], f["kind"], f.get("normalize", "none")) for f in identity["fields"]),
+            fields=tuple(
+                IdentityField(f["name"], f["kind"], f.get("normalize", "none")) for f in identity["fields"]
+            ),
             missing_error=identity["missing_error"],
             conflict_error=identity.get("conflict_error"),
         ),
@@ -233,7 +238,9 @@ def _ingest(raw: Mapping[str, Any], source: Path) -> Ingest:
     )
     missing = [key for key in ingest.used_errors() if key not in ingest.errors.catalogue]
     if missing:
-        raise SpecError(source, [f"x-ingest refers to error {key!r}, which the catalogue lacks" for key in missing])
+        raise SpecError(
+            source, [f"x-ingest refers to error {key!r}, which the catalogue lacks" for key in missing]
+        )
     return ingest
 
 
@@ -251,7 +258,9 @@ def _dedupe(raw: Mapping[str, Any]) -> Dedupe:
 def _shape(raw: Mapping[str, Any]) -> ResponseShape:
     return ResponseShape(
         status=raw["status"],
-        fields=tuple(ResponseField(name, f.get("source"), f.get("const")) for name, f in raw["fields"].items()),
+        fields=tuple(
+            ResponseField(name, f.get("source"), f.get("const")) for name, f in raw["fields"].items()
+        ),
         envelope=raw.get("envelope"),
         header=raw.get("header"),
     )

@@ -154,7 +154,10 @@ class ErrorEnvelope:
     details_field: str | None = None
 
     def render(
-        self, key: str, params: Mapping[str, object] | None = None, details: list[dict[str, str]] | None = None
+        self,
+        key: str,
+        params: Mapping[str, object] | None = None,
+        details: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         entry = self.catalogue[key]
         body: dict[str, Any] = {self.status_field: entry.status, **entry.fields}

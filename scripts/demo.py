@@ -50,7 +50,8 @@ def demo(api: str, workdir: Path) -> None:
                     json=example.value,
                     headers={"Authorization": f"Bearer {KEYS[0]}"},
                 )
-                print(f"{op.method} {op.path} ({example.name}) -> {response.status_code} {json.dumps(response.json())}")
+                answer = json.dumps(response.json())
+                print(f"{op.method} {op.path} ({example.name}) -> {response.status_code} {answer}")
                 if response.status_code >= 300:
                     raise SystemExit(f"documented example {example.name} was refused")
         step(f"{spec.title}: contract suite against the running server")

@@ -25,7 +25,9 @@ def seed_text(api: str) -> str:
     """The vendor's document the API's spec was derived from."""
     path = SEEDS / SEED_FILES[api]
     if not path.exists():
-        pytest.skip(f"the vendors' documents are not here ({path}); they live beside the checkout in shared/seeds")
+        pytest.skip(
+            f"the vendors' documents are not here ({path}); they live beside the checkout in shared/seeds"
+        )
     return path.read_text()
 
 

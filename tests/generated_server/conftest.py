@@ -23,7 +23,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 def serve(api: str, base_path: str, store_url: str, tmp: Path) -> Iterator[RunningServer]:
-    with running_server(f"generated_server.{api}", EXAMPLE_CONFIG, store_url, base_path, log_dir=tmp) as server:
+    with running_server(
+        f"generated_server.{api}", EXAMPLE_CONFIG, store_url, base_path, log_dir=tmp
+    ) as server:
         yield server
 
 

@@ -21,17 +21,26 @@ UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 URL = "/events/send"
 
 
-def send(server: RunningServer, body: object, key: str | None = "be_acme_test_key", **kwargs: object) -> httpx.Response:
+def send(
+    server: RunningServer, body: object, key: str | None = "be_acme_test_key", **kwargs: object
+) -> httpx.Response:
     with client(key) as c:
         return c.post(server.base_url + URL, json=body, **kwargs)  # type: ignore[arg-type]
 
 
 def event(**fields: object) -> dict[str, object]:
-    return {"event": "order.completed", "email": "john.doe@example.com", "data": {"order_id": "A-1", "total": 1}, **fields}
+    return {
+        "event": "order.completed",
+        "email": "john.doe@example.com",
+        "data": {"order_id": "A-1", "total": 1},
+        **fields,
+    }
 
 
 @pytest.mark.parametrize("example", OP.request_examples, ids=lambda e: e.name)
-def test_documented_examples_are_accepted_with_the_documented_key(arsel: RunningServer, example: object) -> None:
+def test_documented_examples_are_accepted_with_the_documented_key(
+    arsel: RunningServer, example: object
+) -> None:
     response = send(arsel, example.value, key="be_your_api_key")  # type: ignore[attr-defined]
     assert response.status_code == 202, response.text
     body = response.json()
@@ -48,12 +57,20 @@ def test_both_identities_and_neither_give_the_documented_400(arsel: RunningServe
     assert (neither.status_code, neither.json()) == (400, documented)
 
 
-@pytest.mark.parametrize("header", [None, "Bearer nope-not-a-key", "Basic YWJjOmRlZg==", "Bearer", "be_acme_test_key"])
-def test_missing_malformed_or_unknown_keys_give_the_documented_401(arsel: RunningServer, header: str | None) -> None:
+@pytest.mark.parametrize(
+    "header", [None, "Bearer nope-not-a-key", "Basic YWJjOmRlZg==", "Bearer", "be_acme_test_key"]
+)
+def test_missing_malformed_or_unknown_keys_give_the_documented_401(
+    arsel: RunningServer, header: str | None
+) -> None:
     headers = {"Authorization": header} if header else {}
     response = httpx.post(arsel.base_url + URL, json=event(), headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"status_code": 401, "name": "unauthorized", "message": "Invalid or missing API key"}
+    assert response.json() == {
+        "status_code": 401,
+        "name": "unauthorized",
+        "message": "Invalid or missing API key",
+    }
     assert response.headers["www-authenticate"] == "Bearer"
 
 
@@ -88,19 +105,49 @@ def test_schema_mismatch_gives_the_documented_422_with_the_failing_path(arsel: R
         (b"{not json", "application/json", 400, "The request body is not valid JSON."),
         (b"\xff\xfe{}", "application/json", 400, "The request body is not valid JSON."),
         (b"[1, 2]", "application/json", 400, "The request body is invalid."),
-        (b'{"event": "order.completed", "email": "a@b.co", "data": {}, "colour": 1}', "application/json", 400,
-         "The request body is invalid."),
-        (b'{"event": 5, "email": "a@b.co", "data": {}}', "application/json", 400, "The request body is invalid."),
-        (b'{"event": "x", "email": "a@b.co", "data": {}, "timestamp": "yesterday"}', "application/json", 400,
-         "The request body is invalid."),
-        (b'{"event": "order.completed", "email": "a@b.co", "data": {}}', "text/plain", 415,
-         "Content-Type must be application/json."),
-        (b"[" * 100_000 + b"]" * 100_000, "application/json", 413,
-         "The request body exceeds this organization's limit of 32768 bytes."),
+        (
+            b'{"event": "order.completed", "email": "a@b.co", "data": {}, "colour": 1}',
+            "application/json",
+            400,
+            "The request body is invalid.",
+        ),
+        (
+            b'{"event": 5, "email": "a@b.co", "data": {}}',
+            "application/json",
+            400,
+            "The request body is invalid.",
+        ),
+        (
+            b'{"event": "x", "email": "a@b.co", "data": {}, "timestamp": "yesterday"}',
+            "application/json",
+            400,
+            "The request body is invalid.",
+        ),
+        (
+            b'{"event": "order.completed", "email": "a@b.co", "data": {}}',
+            "text/plain",
+            415,
+            "Content-Type must be application/json.",
+        ),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            "application/json",
+            413,
+            "The request body exceeds this organization's limit of 32768 bytes.",
+        ),
         (b"[" * 5000 + b"]" * 5000, "application/json", 400, "The request body is not valid JSON."),
     ],
-    ids=["syntax", "utf8", "not-object", "unknown-field", "wrong-type", "bad-timestamp", "content-type", "too-large",
-         "deep-nesting"],
+    ids=[
+        "syntax",
+        "utf8",
+        "not-object",
+        "unknown-field",
+        "wrong-type",
+        "bad-timestamp",
+        "content-type",
+        "too-large",
+        "deep-nesting",
+    ],
 )
 def test_bad_bodies_get_the_envelope_never_a_500(
     arsel: RunningServer, content: bytes, content_type: str, status: int, message: str
@@ -127,7 +174,9 @@ def test_ids_are_uuid7_and_increase(arsel: RunningServer) -> None:
 def test_accepted_events_are_in_storage_when_the_202_arrives(arsel: RunningServer, store_url: str) -> None:
     from generated_server.arsel.storage import open_storage
 
-    response = send(arsel, event(timestamp="2026-06-01T14:00:00.5+02:00", data={"order_id": "D-1", "total": 2}))
+    response = send(
+        arsel, event(timestamp="2026-06-01T14:00:00.5+02:00", data={"order_id": "D-1", "total": 2})
+    )
     assert response.status_code == 202
 
     async def read() -> object:

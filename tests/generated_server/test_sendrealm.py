@@ -38,20 +38,27 @@ def test_documented_examples_are_accepted(sendrealm: RunningServer, example: obj
     data = response.json()["data"]
     assert UUID7.match(data["id"])
     assert data["event"] == "order.completed"
-    assert (data["resolved_identity_type"], data["resolved_identity_value"]) == ("contact_id", body["contact_id"])
+    assert (data["resolved_identity_type"], data["resolved_identity_value"]) == (
+        "contact_id",
+        body["contact_id"],
+    )
 
 
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"contact_id": "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda", "external_id": "x-1", "email": "A@B.CO"},
-         ("contact_id", "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda")),
+        (
+            {"contact_id": "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda", "external_id": "x-1", "email": "A@B.CO"},
+            ("contact_id", "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda"),
+        ),
         ({"external_id": "x-1", "email": "A@B.CO"}, ("external_id", "x-1")),
         ({"email": "Jane.Smith@Example.COM"}, ("email", "jane.smith@example.com")),
     ],
     ids=["contact_id-first", "external_id-second", "email-normalized"],
 )
-def test_identity_resolution_order(sendrealm: RunningServer, fields: dict[str, str], expected: tuple[str, str]) -> None:
+def test_identity_resolution_order(
+    sendrealm: RunningServer, fields: dict[str, str], expected: tuple[str, str]
+) -> None:
     data = send(sendrealm, {"event": "page.viewed", **fields}).json()["data"]
     assert (data["resolved_identity_type"], data["resolved_identity_value"]) == expected
 
@@ -68,23 +75,48 @@ def test_no_identity_is_a_problem(sendrealm: RunningServer) -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["sendrealm.mail.delivery", "sendrealm.push.open", "SendRealm.contact.updated"])
+@pytest.mark.parametrize(
+    "name", ["sendrealm.mail.delivery", "sendrealm.push.open", "SendRealm.contact.updated"]
+)
 def test_reserved_namespace_is_refused(sendrealm: RunningServer, name: str) -> None:
     response = send(sendrealm, {"event": name, "email": "a@b.co"})
     assert response.status_code == 422
-    assert response.json()["detail"] == 'Event names starting with "sendrealm." are reserved for Sendrealm system events.'
+    assert (
+        response.json()["detail"]
+        == 'Event names starting with "sendrealm." are reserved for Sendrealm system events.'
+    )
 
 
 def test_replay_returns_the_original_event(sendrealm: RunningServer) -> None:
     k = key()
-    first = send(sendrealm, {"event": "order.completed", "email": "a@b.co", "occurred_at": "2026-06-08T14:15:00Z",
-                             "idempotency_key": k})
-    again = send(sendrealm, {"event": "order.completed", "email": "a@b.co", "occurred_at": "2026-06-08T14:15:00Z",
-                             "idempotency_key": k})
+    first = send(
+        sendrealm,
+        {
+            "event": "order.completed",
+            "email": "a@b.co",
+            "occurred_at": "2026-06-08T14:15:00Z",
+            "idempotency_key": k,
+        },
+    )
+    again = send(
+        sendrealm,
+        {
+            "event": "order.completed",
+            "email": "a@b.co",
+            "occurred_at": "2026-06-08T14:15:00Z",
+            "idempotency_key": k,
+        },
+    )
     assert first.status_code == 202 and again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
-    assert again.json() == {"data": {"id": first.json()["data"]["id"], "event": "order.completed",
-                                     "deduplicated": True, "occurred_at": "2026-06-08T14:15:00.000Z"}}
+    assert again.json() == {
+        "data": {
+            "id": first.json()["data"]["id"],
+            "event": "order.completed",
+            "deduplicated": True,
+            "occurred_at": "2026-06-08T14:15:00.000Z",
+        }
+    }
 
 
 def test_a_reused_key_with_another_body_replays_or_is_refused_per_project(sendrealm: RunningServer) -> None:
@@ -97,13 +129,21 @@ def test_a_reused_key_with_another_body_replays_or_is_refused_per_project(sendre
     assert send(sendrealm, body, GLOBEX_KEY).status_code == 202
     refused = send(sendrealm, {**body, "payload": {"cart_id": "c2"}}, GLOBEX_KEY)
     assert refused.status_code == 422
-    assert refused.json()["detail"] == f'The idempotency key "{k}" was already used with a different request body.'
+    assert (
+        refused.json()["detail"]
+        == f'The idempotency key "{k}" was already used with a different request body.'
+    )
     assert send(sendrealm, body, GLOBEX_KEY).status_code == 200
 
 
 def test_the_same_key_in_another_project_is_a_new_event(sendrealm: RunningServer) -> None:
     k = key()
-    body = {"event": "order.completed", "email": "a@b.co", "payload": {"order_id": "o", "total": 1}, "idempotency_key": k}
+    body = {
+        "event": "order.completed",
+        "email": "a@b.co",
+        "payload": {"order_id": "o", "total": 1},
+        "idempotency_key": k,
+    }
     acme = send(sendrealm, body)
     globex = send(sendrealm, body, GLOBEX_KEY)
     assert acme.status_code == globex.status_code == 202
@@ -123,7 +163,9 @@ def test_payloads_of_defined_events_are_validated(sendrealm: RunningServer) -> N
     bad = send(sendrealm, {"event": "signup.completed", "email": "a@b.co", "payload": {"plan": 3}})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["path"] == "/plan"
-    undefined = send(sendrealm, {"event": "anything.else", "email": "a@b.co", "payload": {"x": [1, {"y": None}]}})
+    undefined = send(
+        sendrealm, {"event": "anything.else", "email": "a@b.co", "payload": {"x": [1, {"y": None}]}}
+    )
     assert undefined.status_code == 202
 
 
@@ -136,7 +178,9 @@ def test_payload_cap_is_per_project(sendrealm: RunningServer) -> None:
 
 
 def test_occurred_at_is_normalised_to_utc_milliseconds(sendrealm: RunningServer) -> None:
-    given = send(sendrealm, {"event": "x.y", "email": "a@b.co", "occurred_at": "2026-06-08t16:15:00.123456+02:00"})
+    given = send(
+        sendrealm, {"event": "x.y", "email": "a@b.co", "occurred_at": "2026-06-08t16:15:00.123456+02:00"}
+    )
     assert given.json()["data"]["occurred_at"] == "2026-06-08T14:15:00.123Z"
     default = send(sendrealm, {"event": "x.y", "email": "a@b.co"}).json()["data"]["occurred_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", default)

@@ -76,4 +76,3 @@ def test_an_edited_status_is_answered(servers: Any) -> None:
     gone = post(new, event="never.defined")
     assert gone.status_code == 410
     assert gone.json()["status_code"] == 410
-

@@ -37,10 +37,15 @@ def x_ingest(document: dict[str, Any]) -> dict[str, Any]:
 
 BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "example breaks its schema": (
-        lambda d: op(d)["requestBody"]["content"]["application/json"]["examples"]["curl"]["value"].pop("event"),
+        lambda d: op(d)["requestBody"]["content"]["application/json"]["examples"]["curl"]["value"].pop(
+            "event"
+        ),
         "request example curl",
     ),
-    "x-ingest breaks its schema": (lambda d: x_ingest(d)["identity"].update(mode="any"), "x-ingest.identity.mode"),
+    "x-ingest breaks its schema": (
+        lambda d: x_ingest(d)["identity"].update(mode="any"),
+        "x-ingest.identity.mode",
+    ),
     "error without a documented status": (
         lambda d: x_ingest(d)["errors"]["catalogue"]["payload_invalid"].update(status=409),
         "answers 409, which is not a documented response",
