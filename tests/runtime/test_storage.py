@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -167,6 +169,21 @@ async def test_two_stores_racing_on_one_key(rt: Runtime, store_url: str, make_ev
         assert await one.count("acme") == 1
     finally:
         await asyncio.gather(one.close(), two.close())
+
+
+async def test_sqlite_start_waits_for_another_process_creating_the_file(rt: Runtime, tmp_path: Path) -> None:
+    # A process starting while another one holds the new database must wait, not fail.
+    path = tmp_path / "events.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    storage = rt.storage.open_storage(f"sqlite:///{path}")
+    starting = asyncio.create_task(storage.start())
+    await asyncio.sleep(0.2)
+    assert not starting.done()
+    other.execute("COMMIT")
+    other.close()
+    await starting
+    await storage.close()
 
 
 async def test_a_failing_row_fails_alone(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
