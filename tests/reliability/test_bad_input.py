@@ -165,16 +165,13 @@ def test_deeply_nested_arrays_are_a_400(target: Target, depth: int) -> None:
 
 # orjson parses up to 1024 levels but serialises only 254: a payload between the two must not
 # reach a bare orjson.dumps on the way to storage (a 500).
+_TOO_DEEP_TO_DUMP = pytest.mark.xfail(
+    reason="the payload is re-serialised with orjson (254 levels): 500", strict=False
+)
 NESTED_PAYLOAD_DEPTHS = [
     100,
-    pytest.param(
-        300,
-        marks=pytest.mark.xfail(reason="payload re-serialised with orjson (254 levels): 500", strict=False),
-    ),
-    pytest.param(
-        1000,
-        marks=pytest.mark.xfail(reason="payload re-serialised with orjson (254 levels): 500", strict=False),
-    ),
+    pytest.param(300, marks=_TOO_DEEP_TO_DUMP),
+    pytest.param(1000, marks=_TOO_DEEP_TO_DUMP),
 ]
 
 
@@ -238,8 +235,8 @@ def test_huge_headers_are_refused_or_cut_off(target: Target, headers: bytes) -> 
 @pytest.mark.parametrize("headers", list(HUGE_HEADERS.values()), ids=list(HUGE_HEADERS))
 def test_huge_headers_never_stop_the_server(target: Target, headers: bytes) -> None:
     body = httpx.Request("POST", "/", json=target.valid()).content
-    answer = raw_exchange(target.server, request_bytes(target, body, extra_headers=headers))
-    assert status_of(answer) is None or status_of(answer) != 500, answer[:300]  # type: ignore[operator]
+    status = status_of(raw_exchange(target.server, request_bytes(target, body, extra_headers=headers)))
+    assert status is None or status < 500, status
     target.assert_alive()
 
 
