@@ -43,8 +43,9 @@ test: $(STAMP) lint check-generated
 test-deep: $(STAMP)
 	INGESTSPEC_TEST_PG=$(PG_URL) INGESTSPEC_FUZZ_EXAMPLES=500 $(BIN)/pytest -q -n 2 --timeout 3600
 
+## Throughput against the bare-Starlette ceiling (wrk, pinned CPUs); e.g. BENCH_ARGS="--duration 30".
 bench: $(STAMP)
-	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/python bench/run.py
+	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
