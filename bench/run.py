@@ -49,6 +49,7 @@ RESULTS = BENCH / "results"
 PROJECT = "acme"  # the project whose key (be_acme_test_key) the wrk script sends with
 APIS = {"arsel": "/v1/events/send", "sendrealm": "/events"}
 SERVER_CPU, LOAD_CPU = "0", "1"
+CEILING = "bare starlette"  # the target every ratio is taken against (its better run)
 
 
 @dataclass
@@ -465,14 +466,8 @@ def server_command(api: str, db_url: str, worker: bool = True) -> list[str]:
 def targets(
     args: argparse.Namespace, store_dir: Path, pg_admin: str | None
 ) -> tuple[list[Target], list[Outcome]]:
-    chosen = [
-        Target(
-            "bare starlette",
-            "bare",
-            [PYTHON, str(BENCH / "bare_app.py"), "--log-level", "warning"],
-            "/events",
-        )
-    ]
+    bare = [PYTHON, str(BENCH / "bare_app.py"), "--log-level", "warning"]
+    chosen = [Target(CEILING, "bare", bare, "/events")]
     skipped: list[Outcome] = []
     for api in args.apis:
         if not (REPO / "generated_server" / api / "app.py").exists():
@@ -496,6 +491,8 @@ def targets(
         chosen.append(
             Target(f"{api} postgresql", api, server_command(api, url, not args.no_worker), APIS[api], url)
         )
+    # The ceiling once more at the end: on a shared machine either run may be the disturbed one.
+    chosen.append(Target(CEILING + " again", "bare", bare, "/events"))
     return chosen, skipped
 
 
@@ -520,9 +517,9 @@ def print_table(outcomes: Sequence[Outcome], previous: dict[str, float]) -> None
             f"{o.server_cpu_pct:>8.0f}%{o.server_cpu_us_per_request:>12.0f}{cpu_ratio:>11}{others:>7.0f}%{trend}"
         )
     print(
-        "ratio: events/s over the bare ceiling's; CPU ratio: the ceiling's server CPU µs per request over\n"
-        "the target's, which holds when other processes take CPU time from the run; others: the busiest\n"
-        "benchmark CPU's time used by other processes (PostgreSQL's included) during the run"
+        "ratio: events/s over the better bare-ceiling run's; CPU ratio: the ceiling's server CPU µs per\n"
+        "request over the target's, which holds when other processes take CPU time from the run; others:\n"
+        "the busiest benchmark CPU's time used by other processes (PostgreSQL's included) during the run"
     )
     print()
     print("checks after each run (every 2xx must be in the store; requests wrk cut off at its stop may be):")
@@ -613,10 +610,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for target in chosen:
                 if target.db_url and target.db_url.startswith("postgresql"):
                     drop_postgres_schema(pg_admin, target.db_url)
-    ceiling = next((o.events_per_s for o in outcomes if o.name == "bare starlette" and not o.skipped), 0.0)
-    ceiling_cpu = next(
-        (o.server_cpu_us_per_request for o in outcomes if o.name == "bare starlette" and not o.skipped), 0.0
-    )
+    ceilings = [o for o in outcomes if o.name.startswith(CEILING) and not o.skipped]
+    ceiling = max((o.events_per_s for o in ceilings), default=0.0)
+    ceiling_cpu = min((o.server_cpu_us_per_request for o in ceilings), default=0.0)
     for o in outcomes:
         if ceiling and not o.skipped:
             o.ratio = o.events_per_s / ceiling
