@@ -202,6 +202,24 @@ async def test_a_failing_row_fails_alone(rt: Runtime, store_url: str, make_event
         assert (await storage.insert(make_event()))[1]
 
 
+async def test_a_malformed_event_fails_its_caller_only(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        results: Any = await asyncio.gather(
+            storage.insert(make_event()),
+            storage.insert(make_event(payload=b'{"name": "\xff"}')),
+            storage.insert(make_event(payload=b"not json")),
+            storage.insert(make_event()),
+            return_exceptions=True,
+        )
+        assert isinstance(results[1], rt.storage.StorageError)
+        assert results[0][1] and results[3][1]
+        # PostgreSQL checks JSON syntax (json column); SQLite stores text as given.
+        if store_url.startswith("postgresql"):
+            assert isinstance(results[2], rt.storage.StorageError)
+
+
 async def test_closed_storage_refuses_work(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
     storage = rt.storage.open_storage(store_url)
     with pytest.raises(rt.storage.StorageClosed):
