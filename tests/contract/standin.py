@@ -30,7 +30,7 @@ from generator.config import Config, load_config
 from generator.loader import load_spec
 from generator.spec import Spec
 
-FAULTS = ("ignored_auth", "500_on_bad_json", "no_dedupe")
+FAULTS = ("no_dedupe",)
 
 
 class ApiError(Exception):
@@ -82,9 +82,7 @@ def build_app(spec: Spec, config: Config, fault: str = "") -> Starlette:
         auth = request.headers.get("authorization", "")
         project = config.project_for_key(auth[7:]) if auth.startswith("Bearer ") else None
         if project is None:
-            if fault != "ignored_auth":
-                raise ApiError("unauthorized", headers={"WWW-Authenticate": "Bearer"})
-            project = config.projects[0]
+            raise ApiError("unauthorized", headers={"WWW-Authenticate": "Bearer"})
         if request.headers.get("content-type", "").split(";")[0].strip() != op.request_media_type:
             raise ApiError("unsupported_media_type")
         raw = await request.body()
@@ -94,8 +92,6 @@ def build_app(spec: Spec, config: Config, fault: str = "") -> Starlette:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            if fault == "500_on_bad_json":
-                return Response(b"Internal Server Error", 500)
             raise ApiError("malformed_json") from None
         problems = [
             {"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}

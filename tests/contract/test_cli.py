@@ -86,19 +86,10 @@ def test_the_suite_runs_under_plain_pytest(standin: StandIn) -> None:
     assert "Conformance matrix" in result.stdout and "passed" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("api", "fault", "detected_by"),
-    [
-        ("arsel", "ignored_auth", "status_code_expected"),
-        ("sendrealm", "no_dedupe", "one_event_per_key"),
-    ],
-)
-def test_a_broken_server_fails_with_a_reproducible_report(
-    api: str, fault: str, detected_by: str, standin: StandIn
-) -> None:
-    with standin(api, fault) as server:
-        result = run_contract(SPECS[api], server.base_url, "--max-examples", "15")
+def test_a_broken_server_fails_with_a_reproducible_report(standin: StandIn) -> None:
+    with standin("sendrealm", "no_dedupe") as server:
+        result = run_contract(SPECS["sendrealm"], server.base_url, "--max-examples", "15")
     assert result.returncode == 1, result.stdout + result.stderr
     summary = result.stdout.split("Failures by operation and check")[1]
-    assert detected_by in summary and "curl -sS -i -X POST" in summary
+    assert "one_event_per_key" in summary and "curl -sS -i -X POST" in summary
     assert "NO (" in result.stdout.split("Conformance matrix")[1]
