@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -243,6 +246,29 @@ def test_load_handler(rt: Runtime) -> None:
     ):
         with pytest.raises(rt.worker.HandlerLoadError, match="cannot load handler"):
             rt.worker.load_handler(reference)
+
+
+async def test_loaded_plain_functions_run_in_a_thread(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    module = f"handlers_{uuid.uuid4().hex[:8]}"
+    (rt.directory / f"{module}.py").write_text(
+        "import threading\nseen = []\n\n"
+        "def record(event):\n    seen.append((event.id, threading.current_thread().name))\n\n"
+        "def fail(event):\n    raise ValueError('sync failure')\n"
+    )
+    record = rt.worker.load_handler(f"{rt.package}.{module}:record")
+    fail = rt.worker.load_handler(f"{rt.package}.{module}:fail")
+    seen = importlib.import_module(f"{rt.package}.{module}").seen
+    async with rt.storage.open_storage(store_url) as storage:
+        ok, bad = make_event(), make_event()
+        await storage.insert(ok)
+        await rt.worker.Worker(storage, record).run_once()
+        assert seen == [(ok.id, seen[0][1])]
+        assert seen[0][1] != threading.current_thread().name
+        await storage.insert(bad)
+        await rt.worker.Worker(storage, fail).run_once()
+        assert (await storage.get("acme", bad.id)).last_error == "ValueError: sync failure"
 
 
 async def test_log_handler_writes_one_json_line(
