@@ -41,6 +41,7 @@ TEMPLATED_MODULES = (
     "storage.py",
     "worker.py",
     "metrics.py",
+    "protocol.py",
     "uuid7.py",
 )
 

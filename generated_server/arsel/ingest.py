@@ -63,7 +63,8 @@ class Ingest:
         identity_field, identity_kind, lowercase = choose_identity(body)
         check_envelope(body)
         event_name: str = body[EVENT_FIELD]
-        check_payload(project, event_name, body.get(PAYLOAD_FIELD, {}))
+        payload = body.get(PAYLOAD_FIELD, {})
+        check_payload(project, event_name, payload)
         identity_value: str = body[identity_field]
         received_at = timestamps.now()
         new = NewEvent(
@@ -72,7 +73,7 @@ class Ingest:
             event=event_name,
             identity_type=identity_kind,
             identity_value=identity_value.lower() if lowercase else identity_value,
-            payload=orjson.dumps(body.get(PAYLOAD_FIELD, {})),
+            payload=encode(payload, f"/{PAYLOAD_FIELD}"),
             occurred_at=occurred_at(body, received_at),
             received_at=received_at,
             idempotency_key=None,
@@ -164,6 +165,14 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
         detail = {"path": f"/{OCCURRED_AT_FIELD}", "message": f"{value!r} is not a representable date-time"}
         raise ApiError("invalid_request", details=[detail])
     return normalized
+
+
+def encode(value: Any, path: str, option: int = 0) -> bytes:
+    """JSON bytes of a parsed value. orjson reads 1024 levels of nesting but writes only 254."""
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError as exc:
+        raise ApiError("invalid_request", details=[{"path": path, "message": str(exc)}]) from None
 
 
 def pointer(path: list[str | int]) -> str:

@@ -28,6 +28,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -151,6 +152,8 @@ class Storage(ABC):
 
     #: Write transactions committed so far; with group commit this grows slower than inserts.
     batches: int = 0
+    #: purge() deletes at most this many events per transaction.
+    purge_chunk: int = 5000
 
     @abstractmethod
     async def start(self) -> None:
@@ -262,10 +265,15 @@ def _row_to_dead_letter(row: Sequence[Any]) -> dict[str, object]:
 
 
 def _insert_params(event: NewEvent) -> tuple[object, ...]:
+    # Called by insert() itself, before queueing: a malformed event fails its own caller here
+    # instead of failing inside the writer, next to other callers' events.
+    try:
+        payload = event.payload.decode()
+    except UnicodeDecodeError as exc:
+        raise StorageError(f"event {event.id}: payload is not UTF-8 JSON text") from exc
     return (
         event.id, event.project_id, event.event, event.identity_type, event.identity_value,
-        event.payload.decode(), event.occurred_at, event.received_at, event.idempotency_key,
-        event.body_hash,
+        payload, event.occurred_at, event.received_at, event.idempotency_key, event.body_hash,
     )  # fmt: skip
 
 
@@ -276,6 +284,14 @@ _Outcome = tuple[asyncio.Future[Any], object, BaseException | None]
 def _gone() -> StorageError:
     # ON CONFLICT saw a row that a concurrent purge then deleted before we could read it.
     return StorageError("insert conflicted but the existing event is gone")
+
+
+def _batch_error(context: str, cause: BaseException) -> StorageError:
+    # A fresh exception for each waiter: one instance raised in many tasks would have its
+    # traceback rewritten by each of them.
+    error = StorageError(f"{context}: {cause}")
+    error.__cause__ = cause
+    return error
 
 
 def _settle(outcomes: Sequence[_Outcome]) -> None:
@@ -365,10 +381,26 @@ class SQLiteStorage(Storage):
         # open transaction that pins an old WAL snapshot.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._enable_wal(conn)
         # FULL fsyncs the WAL on every commit: a committed insert survives power loss.
         conn.execute("PRAGMA synchronous = FULL")
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new database to WAL needs a moment of exclusive access, and SQLite does not
+        # wait for it through busy_timeout: retry while another process is opening it too.
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if str(mode).lower() != "wal":
+            # Without WAL, readers would block the writer; refuse rather than run slow and fragile.
+            raise StorageError(f"sqlite: {self.path} cannot use WAL journaling (got {mode!r})")
 
     async def start(self) -> None:
         if self._writer is not None:
@@ -380,8 +412,12 @@ class SQLiteStorage(Storage):
         def open_db() -> tuple[sqlite3.Connection, sqlite3.Connection]:
             os.makedirs(directory, exist_ok=True)
             writer = self._connect()
-            writer.executescript(_SQLITE_SCHEMA)
-            return writer, self._connect()
+            try:
+                writer.executescript(_SQLITE_SCHEMA)
+                return writer, self._connect()
+            except BaseException:
+                writer.close()
+                raise
 
         try:
             self._wconn, self._rconn = await asyncio.to_thread(open_db)
@@ -434,9 +470,7 @@ class SQLiteStorage(Storage):
                     outcomes = self._commit(conn, jobs)
                 except Exception as exc:  # keep the thread alive; every waiter must hear back
                     logger.exception("sqlite writer failed a batch")
-                    error = exc if isinstance(exc, StorageError) else StorageError(f"sqlite writer: {exc}")
-                    error.__cause__ = exc if error is not exc else None
-                    outcomes = [(job, None, error) for job in jobs]
+                    outcomes = [(job, None, _batch_error("sqlite writer", exc)) for job in jobs]
                 self._answer(outcomes)
         conn.close()
 
@@ -471,8 +505,7 @@ class SQLiteStorage(Storage):
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             # Nothing of this batch is durable, including the jobs that had succeeded.
-            error = _sqlite_error(exc)
-            return [(job, None, error) for job in jobs]
+            return [(job, None, _batch_error("sqlite", exc)) for job in jobs]
         self.batches += 1
         return outcomes
 
@@ -505,8 +538,10 @@ class SQLiteStorage(Storage):
     # operations -----------------------------------------------------------------------------
 
     async def insert(self, event: NewEvent) -> tuple[StoredEvent, bool]:
+        params = _insert_params(event)
+
         def op(conn: sqlite3.Connection) -> tuple[StoredEvent, bool]:
-            if conn.execute(_SQLITE_INSERT, _insert_params(event)).rowcount == 1:
+            if conn.execute(_SQLITE_INSERT, params).rowcount == 1:
                 return StoredEvent.pending(event), True
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE project_id = ? AND idempotency_key = ?",
@@ -608,18 +643,22 @@ class SQLiteStorage(Storage):
         return await self._read(op)
 
     async def purge(self, project_id: str, before: str) -> int:
-        def op(conn: sqlite3.Connection) -> int:
-            conn.execute(
-                "DELETE FROM dead_letters WHERE project_id = ? AND event_id IN "
-                "(SELECT id FROM events WHERE project_id = ? AND received_at < ?)",
-                (project_id, project_id, before),
-            )
-            cursor = conn.execute(
-                "DELETE FROM events WHERE project_id = ? AND received_at < ?", (project_id, before)
-            )
-            return int(cursor.rowcount)
+        doomed = (
+            "SELECT id FROM events WHERE project_id = ? AND received_at < ? ORDER BY received_at, id LIMIT ?"
+        )
+        params = (project_id, before, self.purge_chunk)
 
-        return await self._write(op, savepoint=True)
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute(f"DELETE FROM dead_letters WHERE event_id IN ({doomed})", params)
+            return int(conn.execute(f"DELETE FROM events WHERE id IN ({doomed})", params).rowcount)
+
+        # In chunks, each its own job: one huge DELETE would hold up every insert behind it.
+        total = 0
+        while (deleted := await self._write(op, savepoint=True)) > 0:
+            total += deleted
+            if deleted < self.purge_chunk:
+                break
+        return total
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -736,6 +775,7 @@ class _PgPool:
 @dataclass(slots=True)
 class _Insert:
     event: NewEvent
+    params: tuple[object, ...]
     future: asyncio.Future[tuple[StoredEvent, bool]]
 
 
@@ -790,7 +830,7 @@ class PostgresStorage(Storage):
         if self._closed or self._writer is None or self._writer.done():
             raise StorageClosed("storage is not running")
         future: asyncio.Future[tuple[StoredEvent, bool]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Insert(event, future))
+        self._queue.put_nowait(_Insert(event, _insert_params(event), future))
         return await future
 
     async def _write_loop(self) -> None:
@@ -808,9 +848,7 @@ class PostgresStorage(Storage):
             except Exception as exc:  # keep the task alive; every waiter must hear back
                 if not isinstance(exc, StorageError | psycopg.Error):
                     logger.exception("postgresql writer failed a batch")
-                error = StorageError(f"postgresql insert: {exc}")
-                error.__cause__ = exc
-                outcomes = [(job.future, None, error) for job in jobs]
+                outcomes = [(job.future, None, _batch_error("postgresql insert", exc)) for job in jobs]
             _settle(outcomes)
 
     async def _writer_connection(self) -> psycopg.AsyncConnection[Any]:
@@ -842,7 +880,7 @@ class PostgresStorage(Storage):
         # The fast path: one multi-row INSERT for the whole batch, then one SELECT for the rows
         # that hit an existing key (including a key repeated inside this batch: DO NOTHING skips
         # the later rows, and WITH ORDINALITY keeps batch order, so the first one wins).
-        columns = list(zip(*(_insert_params(job.event) for job in jobs), strict=True))
+        columns = list(zip(*(job.params for job in jobs), strict=True))
         async with conn.transaction():
             cursor = await conn.execute(_PG_INSERT_MANY, [list(column) for column in columns])
             created = {row[0] for row in await cursor.fetchall()}
@@ -868,7 +906,7 @@ class PostgresStorage(Storage):
             for job in jobs:
                 try:
                     async with conn.transaction():  # a savepoint: a bad row is undone alone
-                        cursor = await conn.execute(_PG_INSERT, _insert_params(job.event))
+                        cursor = await conn.execute(_PG_INSERT, job.params)
                         if await cursor.fetchone() is not None:
                             outcomes.append((job.future, (StoredEvent.pending(job.event), True), None))
                             continue
@@ -978,12 +1016,19 @@ class PostgresStorage(Storage):
         return [_row_to_dead_letter(row) for row in rows]
 
     async def purge(self, project_id: str, before: str) -> int:
-        rows = await self._fetch(
-            "purge",
-            "WITH gone AS ("
-            "  DELETE FROM events WHERE project_id = %s AND received_at < %s RETURNING id),"
-            " letters AS (DELETE FROM dead_letters WHERE event_id IN (SELECT id FROM gone))"
-            " SELECT count(*) FROM gone",
-            (project_id, before),
-        )
-        return int(rows[0][0])
+        # In chunks, each its own transaction, so that no single one grows huge.
+        total = 0
+        while True:
+            rows = await self._fetch(
+                "purge",
+                "WITH gone AS ("
+                "  DELETE FROM events WHERE id IN (SELECT id FROM events"
+                "  WHERE project_id = %s AND received_at < %s LIMIT %s) RETURNING id),"
+                " letters AS (DELETE FROM dead_letters WHERE event_id IN (SELECT id FROM gone))"
+                " SELECT count(*) FROM gone",
+                (project_id, before, self.purge_chunk),
+            )
+            deleted = int(rows[0][0])
+            total += deleted
+            if deleted < self.purge_chunk:
+                return total

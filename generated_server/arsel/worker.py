@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -81,7 +82,7 @@ async def log_handler(event: StoredEvent) -> None:
 
 
 def load_handler(reference: str) -> Handler:
-    """Import a handler given as "package.module:function" (the attribute may be dotted)."""
+    """Import a handler given as "package.module:function"; a plain function runs in a thread."""
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
         raise HandlerLoadError(reference, 'expected "module:attribute"')
@@ -96,8 +97,16 @@ def load_handler(reference: str) -> Handler:
             raise HandlerLoadError(reference, f"no attribute {part!r}") from exc
     if not callable(target):
         raise HandlerLoadError(reference, "it is not callable")
-    handler: Handler = target  # type: ignore[assignment]
-    return handler
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__):
+        handler: Handler = target  # type: ignore[assignment]
+        return handler
+    function = target
+
+    async def in_thread(event: StoredEvent) -> None:
+        # A plain function may block (HTTP calls, files); keep it off the event loop.
+        await asyncio.to_thread(function, event)
+
+    return in_thread
 
 
 class Worker:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from .app import DEFAULT_DB, create_app
+from .protocol import BoundedHttpToolsProtocol
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,
         access_log=False,  # the app writes its own structured access log
         log_level=args.log_level,
         timeout_graceful_shutdown=10,

@@ -68,7 +68,8 @@ class Ingest:
         check_envelope(body)
         event_name: str = body[EVENT_FIELD]
         check_reserved(event_name)
-        check_payload(project, event_name, body.get(PAYLOAD_FIELD, {}))
+        payload = body.get(PAYLOAD_FIELD, {})
+        check_payload(project, event_name, payload)
         identity_value: str = body[identity_field]
         received_at = timestamps.now()
         new = NewEvent(
@@ -77,7 +78,7 @@ class Ingest:
             event=event_name,
             identity_type=identity_kind,
             identity_value=identity_value.lower() if lowercase else identity_value,
-            payload=orjson.dumps(body.get(PAYLOAD_FIELD, {})),
+            payload=encode(payload, f"/{PAYLOAD_FIELD}"),
             occurred_at=occurred_at(body, received_at),
             received_at=received_at,
             idempotency_key=body.get(IDEMPOTENCY_FIELD),
@@ -184,7 +185,15 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
 
 def body_hash(body: dict[str, Any]) -> str:
     """A digest of the request as sent, to tell a retry from a different request reusing its key."""
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(encode(body, "", orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def encode(value: Any, path: str, option: int = 0) -> bytes:
+    """JSON bytes of a parsed value. orjson reads 1024 levels of nesting but writes only 254."""
+    try:
+        return orjson.dumps(value, option=option)
+    except orjson.JSONEncodeError as exc:
+        raise ApiError("invalid_request", details=[{"path": path, "message": str(exc)}]) from None
 
 
 def pointer(path: list[str | int]) -> str:
