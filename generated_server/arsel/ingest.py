@@ -34,6 +34,8 @@ IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("email", "email", False),
     ("contact_id", "contact_id", False),
 )
+# Request fields stored as text columns, where PostgreSQL cannot hold a NUL character.
+STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS))
 MEDIA_TYPE = "application/json"
 MAX_DETAILS = 10
 
@@ -62,6 +64,7 @@ class Ingest:
         body = parse(raw)
         identity_field, identity_kind, lowercase = choose_identity(body)
         check_envelope(body)
+        check_storable(body)
         event_name: str = body[EVENT_FIELD]
         payload = body.get(PAYLOAD_FIELD, {})
         check_payload(project, event_name, payload)
@@ -141,6 +144,16 @@ def check_envelope(body: dict[str, Any]) -> None:
         for _, error in zip(range(MAX_DETAILS), _request_validator.iter_errors(body), strict=False)
     ]
     raise ApiError("invalid_request", details=details)
+
+
+def check_storable(body: dict[str, Any]) -> None:
+    details = [
+        {"path": f"/{name}", "message": "must not contain NUL characters"}
+        for name in STORED_TEXT_FIELDS
+        if "\x00" in body.get(name, "")
+    ]
+    if details:
+        raise ApiError("invalid_request", details=details)
 
 
 def check_payload(project: Project, event_name: str, payload: Any) -> None:

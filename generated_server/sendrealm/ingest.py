@@ -38,6 +38,8 @@ IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
 )
 RESERVED_PREFIXES = ("sendrealm.",)
 IDEMPOTENCY_FIELD = "idempotency_key"
+# Request fields stored as text columns, where PostgreSQL cannot hold a NUL character.
+STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS), IDEMPOTENCY_FIELD)
 MEDIA_TYPE = "application/json"
 MAX_DETAILS = 10
 
@@ -66,6 +68,7 @@ class Ingest:
         body = parse(raw)
         identity_field, identity_kind, lowercase = choose_identity(body)
         check_envelope(body)
+        check_storable(body)
         event_name: str = body[EVENT_FIELD]
         check_reserved(event_name)
         payload = body.get(PAYLOAD_FIELD, {})
@@ -149,6 +152,16 @@ def check_envelope(body: dict[str, Any]) -> None:
         for _, error in zip(range(MAX_DETAILS), _request_validator.iter_errors(body), strict=False)
     ]
     raise ApiError("invalid_request", details=details)
+
+
+def check_storable(body: dict[str, Any]) -> None:
+    details = [
+        {"path": f"/{name}", "message": "must not contain NUL characters"}
+        for name in STORED_TEXT_FIELDS
+        if "\x00" in body.get(name, "")
+    ]
+    if details:
+        raise ApiError("invalid_request", details=details)
 
 
 def check_reserved(event_name: str) -> None:

@@ -184,3 +184,11 @@ def test_occurred_at_is_normalised_to_utc_milliseconds(sendrealm: RunningServer)
     assert given.json()["data"]["occurred_at"] == "2026-06-08T14:15:00.123Z"
     default = send(sendrealm, {"event": "x.y", "email": "a@b.co"}).json()["data"]["occurred_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", default)
+
+
+@pytest.mark.parametrize("field", ["event", "external_id", "idempotency_key"])
+def test_nul_characters_are_refused_before_storage(sendrealm: RunningServer, field: str) -> None:
+    body = {"event": "x.y", "external_id": "e-1", "idempotency_key": key(), field: "a\x00b"}
+    response = send(sendrealm, body)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"path": f"/{field}", "message": "must not contain NUL characters"}]
