@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -123,6 +124,9 @@ def serve_command(
     import importlib
 
     name = spec_path(api).stem
+    # The generated servers are packages of the repository, not of the installed distribution.
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
     try:
         server = importlib.import_module(f"generated_server.{name}.__main__")
     except ImportError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -210,3 +211,13 @@ def test_health_metrics_and_spec_are_served(arsel: RunningServer) -> None:
     assert re.search(r"^ingest_events_accepted_total \d+", metrics, re.MULTILINE)
     assert 'ingest_requests_rejected_total{reason="event_not_defined"}' in metrics
     assert "operationId: sendEvent" in httpx.get(arsel.root + "/openapi.yaml").text
+
+
+def test_docs_page_renders_offline_in_chromium(arsel: RunningServer, tmp_path: Path) -> None:
+    from tests.generator.test_docs import dump_dom
+
+    assert httpx.get(arsel.root + "/docs/assets/swagger-ui-bundle.js").status_code == 200
+    dom = dump_dom(arsel.root + "/docs", tmp_path / "profile")
+    assert "sendEvent" in dom
+    assert "/events/send" in dom
+    assert "Invalid or missing API key" in dom
