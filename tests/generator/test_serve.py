@@ -27,7 +27,11 @@ def test_serve_with_no_config_uses_the_example_and_a_local_sqlite_file(tmp_path:
             time.sleep(0.1)
         response = httpx.post(
             url + "/v1/events/send",
-            json={"event": "order.completed", "email": "john.doe@example.com", "data": {"order_id": "A", "total": 1}},
+            json={
+                "event": "order.completed",
+                "email": "john.doe@example.com",
+                "data": {"order_id": "A", "total": 1},
+            },
             headers={"Authorization": "Bearer be_your_api_key"},
         )
         assert response.status_code == 202
