@@ -310,23 +310,13 @@ def _schema(old: Any, new: Any, where: str, path: str, side: Side, out: _Collect
         return
     _type(old, new, where, path, side, out)
     _enum(old, new, where, path, side, out)
-    for keyword in _UPPER_BOUNDS:
+    bounds = [(keyword, True) for keyword in _UPPER_BOUNDS] + [(keyword, False) for keyword in _LOWER_BOUNDS]
+    for keyword, upper in bounds:
         _bound(
             keyword,
             old.get(keyword),
             new.get(keyword),
-            upper=True,
-            where=where,
-            path=path,
-            side=side,
-            out=out,
-        )
-    for keyword in _LOWER_BOUNDS:
-        _bound(
-            keyword,
-            old.get(keyword),
-            new.get(keyword),
-            upper=False,
+            upper=upper,
             where=where,
             path=path,
             side=side,

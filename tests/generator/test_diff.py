@@ -20,27 +20,16 @@ from generator.cli import main
 from generator.diff import Change, diff_specs
 from generator.loader import load_spec
 from tests.conftest import REPO, SPECS
+from tests.specs import edited, op, x_ingest
 
 Edit = Callable[[dict[str, Any]], object]
 REQUEST = {"arsel": "SendEventRequest", "sendrealm": "IngestEventRequest"}
 
 
-def edited(tmp_path: Path, api: str, edit: Edit, label: str = "new") -> Path:
-    document = yaml.safe_load(SPECS[api].read_text())
-    edit(document)
-    folder = tmp_path / label
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{api}.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
 
 
-def op(document: dict[str, Any]) -> dict[str, Any]:
-    return next(iter(document["paths"].values()))["post"]
 
 
-def x_ingest(document: dict[str, Any]) -> dict[str, Any]:
-    return op(document)["x-ingest"]
 
 
 def catalogue(document: dict[str, Any]) -> dict[str, Any]:

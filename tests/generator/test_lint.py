@@ -7,32 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from generator.cli import main
 from generator.lint import lint
 from tests.conftest import SPECS
+from tests.specs import edited, op, x_ingest
 
 
 def test_the_real_specs_are_sound(api: str) -> None:
     assert lint(SPECS[api]) == []
 
 
-def edited(tmp_path: Path, api: str, edit: Callable[[dict[str, Any]], None]) -> Path:
-    document = yaml.safe_load(SPECS[api].read_text())
-    edit(document)
-    path = tmp_path / f"{api}.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
 
 
-def op(document: dict[str, Any]) -> dict[str, Any]:
-    return next(iter(document["paths"].values()))["post"]
 
 
-def x_ingest(document: dict[str, Any]) -> dict[str, Any]:
-    return op(document)["x-ingest"]
 
 
 BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
