@@ -492,4 +492,6 @@ def producers(op: Operation) -> dict[str, str]:
 def example_candidates(op: Operation, status: int, value: Any) -> list[str]:
     """The catalogue keys a documented error example is an instance of."""
     assert op.ingest is not None
-    return identify(op.ingest, status, value, op.ingest.used_errors() + ROUTING_ERRORS)
+    return identify(
+        op.ingest, status, value, op.ingest.used_errors() + op.ingest.server_errors() + ROUTING_ERRORS
+    )

@@ -72,7 +72,7 @@ def _behaviour_problems(op: Operation) -> Iterator[str]:
     for shape in shapes:
         if shape.status not in op.responses:
             yield f"x-ingest answers {shape.status}, which is not a documented response"
-    for key in ingest.used_errors():
+    for key in ingest.used_errors() + ingest.server_errors():
         entry = ingest.errors.catalogue[key]
         response = op.responses.get(entry.status)
         if response is None:

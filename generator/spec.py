@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Failures of the server itself rather than of a request.
+SERVER_ERRORS = ("storage_unavailable",)
+
 # Placeholders an error message may use; anything else in braces is literal text.
 _PLACEHOLDER = re.compile(r"\{(event|limit|prefix|key)\}")
 
@@ -200,6 +203,10 @@ class Ingest:
             self.dedupe.mismatch_error if self.dedupe else None,
         ]
         return tuple(dict.fromkeys(k for k in keys if k))
+
+    def server_errors(self) -> tuple[str, ...]:
+        """Catalogue keys the server answers of its own accord (its store failing), not a request."""
+        return tuple(key for key in SERVER_ERRORS if key in self.errors.catalogue)
 
 
 @dataclass(frozen=True)
