@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema_rs
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from . import timestamps
@@ -60,6 +60,10 @@ class Ingest:
         except ApiError as error:
             self.metrics.inc("ingest_requests_rejected_total", {"reason": error.key})
             raise
+        except ClientDisconnect:
+            # The client left before sending its whole body: nothing was accepted, no one to answer.
+            self.metrics.inc("ingest_requests_rejected_total", {"reason": "client_disconnected"})
+            return Response(status_code=400)
 
     async def handle(self, request: Request) -> Response:
         project = self.authenticate(request)
