@@ -25,8 +25,8 @@ serve: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ingestspec lint $(SPECS)
-	$(BIN)/ruff check generator contract_tests tests scripts generated_server
-	$(BIN)/mypy generator contract_tests generated_server
+	$(BIN)/ruff check generator contract_tests tests scripts generated_server bench
+	$(BIN)/mypy generator contract_tests generated_server bench
 
 generate: $(STAMP)
 	$(BIN)/ingestspec generate openapi/arsel.yaml --out generated_server/arsel
