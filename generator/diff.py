@@ -584,17 +584,31 @@ def _show(value: Any) -> str:
 _BOTH = (True, True)
 
 
-def _ingest(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
-    for attr, kind in (
-        ("event_field", "event-field-changed"),
-        ("occurred_at_field", "occurred-at-field-changed"),
-        ("id_format", "id-format-changed"),
-    ):
-        before, after = getattr(old, attr), getattr(new, attr)
-        if before != after:
+def _attributes(
+    old: object, new: object, kinds: tuple[tuple[str, str], ...], where: str, label: str, out: _Collector
+) -> None:
+    """A change, breaking both sides, for each named attribute whose value differs."""
+    for attr, kind in kinds:
+        was, now = getattr(old, attr), getattr(new, attr)
+        if was != now:
             out.add(
-                kind, f"{where}.{attr}", before, after, _BOTH, f"{attr} changed from {before!r} to {after!r}"
+                kind, f"{where}.{attr}", was, now, _BOTH, f"{label}{attr} changed from {was!r} to {now!r}"
             )
+
+
+def _ingest(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
+    _attributes(
+        old,
+        new,
+        (
+            ("event_field", "event-field-changed"),
+            ("occurred_at_field", "occurred-at-field-changed"),
+            ("id_format", "id-format-changed"),
+        ),
+        where,
+        "",
+        out,
+    )
     _identity(old, new, where, out)
     _payload(old, new, where, out)
     _reserved(old, new, where, out)
@@ -768,17 +782,19 @@ def _dedupe(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
                 "requests are now deduplicated" if before is None else "requests are no longer deduplicated",
             )
         return
-    for attr, kind in (
-        ("key_field", "dedupe-key-changed"),
-        ("scope", "dedupe-scope-changed"),
-        ("window", "dedupe-window-changed"),
-        ("on_body_mismatch", "dedupe-mismatch-changed"),
-    ):
-        was, now = getattr(before, attr), getattr(after, attr)
-        if was != now:
-            out.add(
-                kind, f"{location}.{attr}", was, now, _BOTH, f"dedupe {attr} changed from {was!r} to {now!r}"
-            )
+    _attributes(
+        before,
+        after,
+        (
+            ("key_field", "dedupe-key-changed"),
+            ("scope", "dedupe-scope-changed"),
+            ("window", "dedupe-window-changed"),
+            ("on_body_mismatch", "dedupe-mismatch-changed"),
+        ),
+        location,
+        "dedupe ",
+        out,
+    )
     _error_use(old, new, before.mismatch_error, after.mismatch_error, f"{location}.mismatch_error", out)
     _shape(before.replay, after.replay, f"{location}.replay", "dedupe-replay-changed", out)
 
