@@ -12,11 +12,10 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from generator.spec import ErrorEntry, Ingest, Operation
+from generator.spec import PLACEHOLDERS, ROUTING_ERRORS, ErrorEntry, Ingest, Operation
 
-# Catalogue keys for requests outside the documented operations (unknown path, wrong method).
-ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
-_PLACEHOLDER = re.compile(r"\\\{(event|limit|prefix|key)\\\}")
+# A placeholder as `re.escape` writes it into a message template.
+_PLACEHOLDER = re.compile(r"\\\{(" + "|".join(PLACEHOLDERS) + r")\\\}")
 
 
 @cache

@@ -18,9 +18,9 @@ from typing import Any
 
 import jsonschema
 
-from generator.spec import Operation
+from generator.spec import ROUTING_ERRORS, Operation
 
-from .catalogue import ROUTING_ERRORS, identify, match_entry, operation_errors, without_details
+from .catalogue import identify, match_entry, operation_errors, without_details
 from .exchange import NOT_JSON, Probe, Reply
 from .target import Target
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from generator.spec import Operation
+from generator.spec import ROUTING_ERRORS, Operation
 
-from .catalogue import ROUTING_ERRORS, identify
+from .catalogue import identify
 from .exchange import Probe, json_bytes, send_together
 from .payloads import violations
 from .session import Session, Skip

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 
 from generator.config import Project
-from generator.spec import IdentityField, Operation, ResponseShape
+from generator.spec import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
 
 from .bodies import Bodies
-from .catalogue import ROUTING_ERRORS, identify
+from .catalogue import identify
 from .checks import CheckContext, Failure, run_checks
 from .exchange import TIMEOUT, Expectation, Probe, Reply, probe, send
 from .records import Record, Recorder

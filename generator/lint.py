@@ -16,10 +16,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from .errors import SpecError
 from .loader import load_spec, read_document, resolve
-from .spec import Operation, Spec
+from .spec import ROUTING_ERRORS, Operation, Spec
 
-# Answers for requests outside the documented operations: not part of any operation's responses.
-_ROUTING_ERRORS = {"route_not_found", "method_not_allowed"}
 # Sample values for error-message placeholders when checking rendered bodies against the schema.
 _SAMPLE_PARAMS = {"event": "order.completed", "limit": 65536, "prefix": "x.", "key": "k"}
 
@@ -83,7 +81,7 @@ def _behaviour_problems(op: Operation) -> Iterator[str]:
             yield f"error {key!r}: {entry.status} is documented as {response.media_type}, not {expected}"
         body = ingest.errors.render(key, _SAMPLE_PARAMS, [{"path": "/x", "message": "m"}])
         yield from _check(response.schema or {}, body, f"error {key!r} body")
-    for key in _ROUTING_ERRORS:
+    for key in ROUTING_ERRORS:  # not part of any operation's responses
         entry = ingest.errors.catalogue[key]
         if entry.status not in (404, 405):
             yield f"error {key!r} must answer 404 or 405, not {entry.status}"

@@ -14,9 +14,12 @@ from typing import Any
 
 # Failures of the server itself rather than of a request.
 SERVER_ERRORS = ("storage_unavailable",)
+# Answers for requests outside the documented operations (unknown path, wrong method).
+ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
 
 # Placeholders an error message may use; anything else in braces is literal text.
-_PLACEHOLDER = re.compile(r"\{(event|limit|prefix|key)\}")
+PLACEHOLDERS = ("event", "limit", "prefix", "key")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 def format_message(template: str, params: Mapping[str, object]) -> str:
