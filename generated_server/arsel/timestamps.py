@@ -13,6 +13,9 @@ def now() -> str:
 
 
 def format_utc(moment: datetime) -> str:
+    """An aware datetime in the one format the API answers and storage keeps (text order is time order)."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
     m = moment.astimezone(UTC)
     return (
         f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"

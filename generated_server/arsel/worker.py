@@ -21,7 +21,8 @@ from typing import Protocol
 
 import orjson
 
-from .storage import Storage, StorageError, StoredEvent, format_timestamp
+from .storage import Storage, StorageError, StoredEvent
+from .timestamps import format_utc
 
 __all__ = ["Handler", "HandlerLoadError", "RetentionPurger", "Worker", "load_handler", "log_handler"]
 
@@ -188,9 +189,7 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim one batch of due events and handle them concurrently; return how many were claimed."""
-        events = await self.storage.claim_due(
-            format_timestamp(self.clock()), self.batch_size, self.lease_seconds
-        )
+        events = await self.storage.claim_due(format_utc(self.clock()), self.batch_size, self.lease_seconds)
         if events:
             await asyncio.gather(*(self._handle(event) for event in events))
         return len(events)
@@ -224,7 +223,7 @@ class Worker:
                 return
             delay = self.backoff(failed_attempts)
             delay += random.uniform(0, delay * self.jitter)  # spread retries of a failed burst
-            retry_at = format_timestamp(self.clock() + timedelta(seconds=delay))
+            retry_at = format_utc(self.clock() + timedelta(seconds=delay))
             await self.storage.mark_retry(event.id, error, retry_at)
             self._count("ingest_events_retried_total")
         except StorageError:
@@ -260,7 +259,7 @@ class RetentionPurger:
         now = self.clock()
         purged: dict[str, int] = {}
         for project_id, days in self.retention_days.items():
-            before = format_timestamp(now - timedelta(days=days))
+            before = format_utc(now - timedelta(days=days))
             purged[project_id] = count = await self.storage.purge(project_id, before)
             if count and self.metrics is not None:
                 self.metrics.inc("ingest_events_purged_total", value=count)

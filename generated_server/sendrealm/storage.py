@@ -9,7 +9,7 @@ transaction, so many requests share one fsync. Deduplication relies on the UNIQU
 (project_id, idempotency_key) constraint and `INSERT ... ON CONFLICT DO NOTHING`, never on
 check-then-insert, so it holds across batches, connections and processes.
 
-Timestamps are stored as text in one fixed format (see `format_timestamp`), which makes text
+Timestamps are stored as text in one fixed format (`timestamps.format_utc`), which makes text
 order chronological order on both backends.
 
 Errors (driver exceptions never leave this module):
@@ -38,6 +38,9 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Buffer, Loader
+
+from .timestamps import format_utc as format_timestamp
+from .timestamps import now as utc_now
 
 __all__ = [
     "NewEvent",
@@ -122,22 +125,10 @@ class StorageConfigError(StorageError, ValueError):
 # --- timestamps -------------------------------------------------------------------------------
 
 
-def format_timestamp(moment: datetime) -> str:
-    """Render an aware datetime as ISO 8601 UTC with milliseconds: 2026-06-08T14:15:00.000Z."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def parse_timestamp(text: str) -> datetime:
     """Parse a stored timestamp back into an aware UTC datetime."""
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def utc_now() -> str:
-    """The current time in the stored timestamp format."""
-    return format_timestamp(datetime.now(UTC))
 
 
 def _later(timestamp: str, seconds: float) -> str:

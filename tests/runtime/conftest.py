@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-MODULES = ("uuid7", "storage", "worker", "metrics")
+MODULES = ("uuid7", "timestamps", "storage", "worker", "metrics")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Runtime:
     package: str
     directory: Path  # the package's folder; its parent goes on sys.path of a child process
     uuid7: ModuleType
+    timestamps: ModuleType
     storage: ModuleType
     worker: ModuleType
     metrics: ModuleType
