@@ -149,13 +149,8 @@ def choose_identity(body: dict[str, Any]) -> tuple[str, str, bool]:
 
 
 def check_envelope(body: dict[str, Any]) -> None:
-    if _request_validator.is_valid(body):
-        return
-    details = [
-        {"path": pointer(error.instance_path), "message": error.message}
-        for _, error in zip(range(MAX_DETAILS), _request_validator.iter_errors(body), strict=False)
-    ]
-    raise ApiError("invalid_request", details=details)
+    if not _request_validator.is_valid(body):
+        raise ApiError("invalid_request", details=failures(_request_validator, body))
 
 
 def check_storable(body: dict[str, Any]) -> None:
@@ -180,13 +175,9 @@ def check_payload(project: Project, event_name: str, payload: Any) -> None:
     definition = project.events.get(event_name)
     if definition is None:
         return  # events the project does not define are accepted as sent
-    if definition.validator.is_valid(payload):
-        return
-    details = [
-        {"path": pointer(error.instance_path), "message": error.message}
-        for _, error in zip(range(MAX_DETAILS), definition.validator.iter_errors(payload), strict=False)
-    ]
-    raise ApiError("payload_invalid", {"event": event_name}, details)
+    if not definition.validator.is_valid(payload):
+        details = failures(definition.validator, payload)
+        raise ApiError("payload_invalid", {"event": event_name}, details)
 
 
 def occurred_at(body: dict[str, Any], received_at: str) -> str:
@@ -211,6 +202,14 @@ def encode(value: Any, path: str, option: int = 0) -> bytes:
         return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError as exc:
         raise ApiError("invalid_request", details=[{"path": path, "message": str(exc)}]) from None
+
+
+def failures(validator: Any, instance: Any) -> list[dict[str, str]]:
+    """The first few validation errors, as the envelope's details: a JSON Pointer and a message."""
+    return [
+        {"path": pointer(error.instance_path), "message": error.message}
+        for _, error in zip(range(MAX_DETAILS), validator.iter_errors(instance), strict=False)
+    ]
 
 
 def pointer(path: list[str | int]) -> str:
