@@ -131,7 +131,7 @@ class Bodies:
         body[self.ingest.payload.field] = event.payload
         if occurred_at is not None:
             body[self.ingest.occurred_at_field] = occurred_at
-        if self.ingest.dedupe:
+        if self.ingest.dedupe and self.ingest.dedupe.key_field:
             body[self.ingest.dedupe.key_field] = dedupe_key or self.target.marker()
         return body
 

@@ -7,12 +7,22 @@ placeholders filled by anything.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from generator.spec import PLACEHOLDERS, ROUTING_ERRORS, ErrorEntry, Ingest, Operation
+from generator.spec import (
+    PLACEHOLDERS,
+    ROUTING_ERRORS,
+    ErrorEntry,
+    Ingest,
+    Operation,
+    leaves,
+    pointer_get,
+    pointer_parts,
+)
 
 # A placeholder as `re.escape` writes it into a message template.
 _PLACEHOLDER = re.compile(r"\\\{(" + "|".join(PLACEHOLDERS) + r")\\\}")
@@ -28,14 +38,14 @@ def match_entry(ingest: Ingest, entry: ErrorEntry, status: int, body: Any) -> di
     errors = ingest.errors
     if status != entry.status or not isinstance(body, Mapping):
         return None
-    allowed = {errors.status_field, errors.message_field, *entry.fields}
-    if errors.details_field:
-        allowed.add(errors.details_field)
-    if set(body) - allowed or body.get(errors.status_field) != entry.status:
+    members = leaves(body)
+    if set(members) - errors.pointers(entry.key):
         return None
-    if any(body.get(name) != value for name, value in entry.fields.items()):
+    if errors.status_pointer and members.get(errors.status_pointer) != entry.status:
         return None
-    message = body.get(errors.message_field)
+    if any(members.get(pointer) != value for pointer, value in entry.fields.items()):
+        return None
+    message = errors.message_of(body)
     if not isinstance(message, str):
         return None
     found = _message_pattern(entry.message).match(message)
@@ -73,5 +83,13 @@ def documented_error_examples(op: Operation) -> Iterator[tuple[int, str, Any]]:
 
 def without_details(ingest: Ingest, body: Mapping[str, Any]) -> dict[str, Any]:
     """An error body minus its optional details field (the only extra a server may add)."""
-    details = ingest.errors.details_field
-    return {k: v for k, v in body.items() if k != details}
+    details = ingest.errors.details_pointer
+    if details is None or pointer_get(body, details) is None:
+        return dict(body)
+    trimmed = copy.deepcopy(dict(body))
+    *parents, last = pointer_parts(details)
+    parent = trimmed
+    for part in parents:
+        parent = parent[part]
+    del parent[last]
+    return trimmed

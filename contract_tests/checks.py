@@ -145,12 +145,15 @@ def error_body_exact(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
         raise Mismatch(
             f"error body differs from the catalogue's {probe.expect.error!r}: expected {wanted}, got {got}"
         )
-    details = body.get(errors.details_field) if errors.details_field else None
+    details = errors.details_of(body)
+    item = errors.detail_item
     if details is not None and not (
         isinstance(details, list)
-        and all(isinstance(d, Mapping) and "path" in d and "message" in d for d in details)
+        and all(isinstance(d, Mapping) and item.path in d and item.message in d for d in details)
     ):
-        raise Mismatch(f"{errors.details_field} is not a list of {{path, message}} objects: {details!r}")
+        raise Mismatch(
+            f"{errors.details_pointer} is not a list of {{{item.path}, {item.message}}} objects: {details!r}"
+        )
 
 
 @check

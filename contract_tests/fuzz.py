@@ -272,7 +272,7 @@ def _body(
                 value = bodies.identity_value(f)
                 value = value.upper() if shout and f.normalize == "lowercase" else value
             body[f.name] = value
-        if ingest.dedupe:
+        if ingest.dedupe and ingest.dedupe.key_field:
             body[ingest.dedupe.key_field] = session.target.marker()
         if not bodies.is_marked(body) and marked is not None:
             for f in fields:

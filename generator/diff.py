@@ -210,7 +210,7 @@ def _operation(old: Operation, new: Operation, out: _Collector) -> None:
             (True, False),
             f"{_endpoint(new)}: operationId {old.operation_id} was renamed to {new.operation_id}",
         )
-    if old.request_media_type != new.request_media_type:
+    if old.request_media_types != new.request_media_types:
         out.add(
             "request-media-type-changed",
             f"{where} request",
@@ -776,8 +776,8 @@ def _dedupe(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
             out.add(
                 "dedupe-added" if before is None else "dedupe-removed",
                 location,
-                None if before is None else before.key_field,
-                None if after is None else after.key_field,
+                None if before is None else before.key.name,
+                None if after is None else after.key.name,
                 _BOTH,
                 "requests are now deduplicated" if before is None else "requests are no longer deduplicated",
             )
@@ -786,9 +786,9 @@ def _dedupe(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
         before,
         after,
         (
-            ("key_field", "dedupe-key-changed"),
+            ("key", "dedupe-key-changed"),
             ("scope", "dedupe-scope-changed"),
-            ("window", "dedupe-window-changed"),
+            ("window_seconds", "dedupe-window-changed"),
             ("on_body_mismatch", "dedupe-mismatch-changed"),
         ),
         location,
@@ -854,7 +854,7 @@ def _entry_text(entry: tuple[int, str, str] | None) -> str:
 def _errors(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
     before, after = old.errors, new.errors
     location = f"{where}.errors"
-    for attr in ("media_type", "status_field", "message_field", "details_field"):
+    for attr in ("media_type", "status_pointer", "message_pointer", "details_pointer", "detail_item"):
         was, now = getattr(before, attr), getattr(after, attr)
         if was != now:
             out.add(

@@ -73,7 +73,7 @@ def _example_params(op: Operation, ingest: Ingest) -> dict[str, object]:
     params: dict[str, object] = {"limit": ingest.payload_limit.default_bytes}
     found = {
         "event": first(ingest.event_field),
-        "key": first(ingest.dedupe.key_field) if ingest.dedupe else None,
+        "key": first(ingest.dedupe.key_field) if ingest.dedupe and ingest.dedupe.key_field else None,
     }
     params.update({name: value for name, value in found.items() if value is not None})
     if ingest.reserved and ingest.reserved.prefixes:

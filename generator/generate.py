@@ -21,7 +21,7 @@ from .docs import docs_html
 from .errors import SpecError
 from .loader import bundled_schema, load_spec
 from .render import environment
-from .spec import Operation, Spec
+from .spec import PLACEHOLDERS, Operation, Spec, pointer_parts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUFF_OPTIONS = ("--line-length", "110", "--target-version", "py311", "--isolated")
@@ -132,6 +132,9 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "config_schema": bundled_schema("config"),
         "success_model": model_name(op, op.ingest.response.status),
         "replay_model": model_name(op, op.ingest.dedupe.replay.status) if op.ingest.dedupe else None,
+        "placeholders": PLACEHOLDERS,
+        "message_at": pointer_parts(op.ingest.errors.message_pointer),
+        "details_at": pointer_parts(op.ingest.errors.details_pointer or ""),
     }
     files = {
         name: formatted(name, env.get_template(f"{name}.jinja").render(context)) for name in TEMPLATED_MODULES

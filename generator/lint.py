@@ -61,7 +61,7 @@ def _behaviour_problems(op: Operation) -> Iterator[str]:
     ingest = op.ingest
     properties = op.request_schema.get("properties") or {}
     named = [ingest.event_field, ingest.occurred_at_field, ingest.payload.field, *ingest.identity.names]
-    if ingest.dedupe:
+    if ingest.dedupe and ingest.dedupe.key_field:
         named.append(ingest.dedupe.key_field)
     for name in named:
         if name not in properties:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -15,25 +16,32 @@ import jsonschema
 import yaml
 
 from .errors import SpecError, UnresolvedRef
+from .migrate import upgrade, version_of
 from .spec import (
     Dedupe,
+    DetailItem,
     ErrorEntry,
     ErrorEnvelope,
     Example,
     Identity,
     IdentityField,
     Ingest,
+    KeySource,
     Operation,
+    Parameter,
     PayloadLimit,
     PayloadRule,
     Processing,
+    RateLimit,
     ReservedPrefixes,
     Response,
     ResponseField,
     ResponseShape,
+    SecurityScheme,
     Spec,
 )
 
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -121,16 +129,19 @@ def _base_path(document: Mapping[str, Any]) -> str:
 
 
 def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
-    global_security = document.get("security") or []
+    schemes = _security_schemes(document, source)
     result = []
-    for path, item in (document.get("paths") or {}).items():
+    for path, raw_item in (document.get("paths") or {}).items():
+        item = resolve(document, raw_item, source)
         for method in HTTP_METHODS:
-            raw = item.get(method)
+            raw = (raw_item if "$ref" not in raw_item else item).get(method)
             if raw is None:
                 continue
             op = resolve(document, raw, source)
             body = op.get("requestBody") or {}
-            media_type, media = next(iter((body.get("content") or {"application/json": {}}).items()))
+            content = body.get("content") or {"application/json": {}}
+            media_type, media = next(iter(content.items()))
+            pointer = "/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
             result.append(
                 Operation(
                     operation_id=op.get("operationId") or f"{method}_{path}",
@@ -139,14 +150,51 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     summary=op.get("summary", ""),
                     description=op.get("description", ""),
                     request_schema=media.get("schema") or {},
-                    request_media_type=media_type,
+                    request_media_types=tuple(content),
                     request_examples=_examples(media),
                     responses=_responses(raw.get("responses") or {}, op.get("responses") or {}),
-                    secured=bool(op.get("security", global_security)),
-                    ingest=_ingest(op["x-ingest"], source) if "x-ingest" in op else None,
+                    security=_security(op.get("security", document.get("security") or []), schemes),
+                    parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
+                    request_required=bool(body.get("required", False)) if body else False,
+                    ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
+                    pointer=pointer,
                 )
             )
     return result
+
+
+def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, SecurityScheme]:
+    raw = resolve(document, (document.get("components") or {}).get("securitySchemes") or {}, source)
+    schemes = {}
+    for name, scheme in raw.items():
+        kind, parameter = f"{scheme.get('type')}/{scheme.get('scheme', scheme.get('in', ''))}", None
+        if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() in ("bearer", "basic"):
+            kind = str(scheme["scheme"]).lower()
+        elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query"):
+            kind, parameter = scheme["in"], str(scheme.get("name", ""))
+        schemes[name] = SecurityScheme(name, kind, parameter)
+    return schemes
+
+
+def _security(
+    requirements: list[Mapping[str, Any]], schemes: Mapping[str, SecurityScheme]
+) -> tuple[tuple[SecurityScheme, ...], ...]:
+    # A requirement naming an undeclared scheme is kept as such, so lint can point at it.
+    return tuple(
+        tuple(schemes.get(name) or SecurityScheme(name, "undeclared") for name in requirement)
+        for requirement in requirements
+    )
+
+
+def _parameters(raw: list[Mapping[str, Any]]) -> tuple[Parameter, ...]:
+    # Operation-level parameters override path-level ones with the same name and location.
+    by_key = {(p.get("name"), p.get("in")): p for p in raw if isinstance(p, Mapping)}
+    return tuple(
+        Parameter(
+            str(name), str(location), bool(p.get("required", location == "path")), p.get("schema") or {}
+        )
+        for (name, location), p in by_key.items()
+    )
 
 
 def _examples(media: Mapping[str, Any]) -> tuple[Example, ...]:
@@ -180,26 +228,39 @@ def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[int,
     return dict(sorted(responses.items()))
 
 
-def _ingest(raw: Mapping[str, Any], source: Path) -> Ingest:
-    problems = [
-        f"x-ingest{_path(e.absolute_path)}: {e.message}"
-        for e in jsonschema.Draft202012Validator(bundled_schema("x-ingest")).iter_errors(raw)
+def x_ingest_problems(raw: Any, where: str = "x-ingest") -> list[str]:
+    """What is wrong with an x-ingest block of either version, against that version's schema."""
+    version = version_of(raw) if isinstance(raw, Mapping) else 2
+    schema = bundled_schema("x-ingest-v1" if version == 1 else "x-ingest")
+    return [
+        f"{where}{_path(e.absolute_path)}: {e.message}"
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(raw)
     ]
+
+
+def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest:
+    problems = x_ingest_problems(block, f"{pointer}/x-ingest" if pointer else "x-ingest")
     if problems:
         raise SpecError(source, problems)
+    raw = upgrade(block)
     identity = raw["identity"]
     payload = raw["payload"]
     errors = raw["errors"]
     processing = raw.get("processing") or {}
     backoff = processing.get("backoff") or {}
     ingest = Ingest(
-        event_field=raw["event_field"],
+        version=version_of(block),
+        event_field=raw.get("event_field"),
+        event_name=raw.get("event_name"),
         occurred_at_field=raw["occurred_at_field"],
+        occurred_at_unit=raw.get("occurred_at_unit", "rfc3339"),
         id_format=raw.get("id_format", "uuid7"),
+        id_prefix=raw.get("id_prefix", ""),
         identity=Identity(
             mode=identity["mode"],
             fields=tuple(
-                IdentityField(f["name"], f["kind"], f.get("normalize", "none")) for f in identity["fields"]
+                IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
+                for f in identity["fields"]
             ),
             missing_error=identity["missing_error"],
             conflict_error=identity.get("conflict_error"),
@@ -214,9 +275,10 @@ def _ingest(raw: Mapping[str, Any], source: Path) -> Ingest:
         response=_shape(raw["response"]),
         errors=ErrorEnvelope(
             media_type=errors["media_type"],
-            status_field=errors["status_field"],
-            message_field=errors["message_field"],
-            details_field=errors.get("details_field"),
+            message_pointer=errors["message"],
+            status_pointer=errors.get("status"),
+            details_pointer=errors.get("details"),
+            detail_item=DetailItem(**(errors.get("detail_item") or {})),
             catalogue={
                 key: ErrorEntry(key, entry["status"], entry["message"], dict(entry.get("fields") or {}))
                 for key, entry in errors["catalogue"].items()
@@ -228,6 +290,7 @@ def _ingest(raw: Mapping[str, Any], source: Path) -> Ingest:
             else None
         ),
         dedupe=_dedupe(raw["dedupe"]) if "dedupe" in raw else None,
+        rate_limit=RateLimit(**raw["rate_limit"]) if "rate_limit" in raw else None,
         retention_days=(raw.get("retention") or {}).get("default_days", 90),
         processing=Processing(
             max_attempts=processing.get("max_attempts", 5),
@@ -246,13 +309,23 @@ def _ingest(raw: Mapping[str, Any], source: Path) -> Ingest:
 
 def _dedupe(raw: Mapping[str, Any]) -> Dedupe:
     return Dedupe(
-        key_field=raw["key_field"],
+        key=KeySource(raw["key"]["in"], raw["key"]["name"]),
         scope=raw["scope"],
         replay=_shape(raw["replay"]),
         on_body_mismatch=raw.get("on_body_mismatch", "replay"),
         mismatch_error=raw.get("mismatch_error"),
-        window=raw.get("window", "retention"),
+        window_seconds=duration_seconds(raw.get("window", "retention")),
     )
+
+
+def duration_seconds(window: str) -> int | None:
+    """Seconds in an ISO 8601 duration of days, hours, minutes and seconds; None for `retention`."""
+    if window == "retention":
+        return None
+    match = _DURATION.fullmatch(window)
+    assert match, window  # the schema's pattern admits nothing else
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 def _shape(raw: Mapping[str, Any]) -> ResponseShape:

@@ -7,7 +7,7 @@ frozen dataclasses, so an edited spec changes the server and the contract checks
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,15 +16,54 @@ from typing import Any
 SERVER_ERRORS = ("storage_unavailable",)
 # Answers for requests outside the documented operations (unknown path, wrong method).
 ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
+# The x-ingest block's versions: 1 (no `version` key) is the vocabulary of the first two specs,
+# read by upgrading it to the current one (`ingestspec migrate` writes the upgrade out).
+X_INGEST_VERSION = 2
 
 # Placeholders an error message may use; anything else in braces is literal text.
-PLACEHOLDERS = ("event", "limit", "prefix", "key")
+PLACEHOLDERS = ("event", "limit", "prefix", "key", "retry_after")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 def format_message(template: str, params: Mapping[str, object]) -> str:
     """Fill the known placeholders of an error message, leaving unknown ones as written."""
     return _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), template)
+
+
+def pointer_parts(pointer: str) -> tuple[str, ...]:
+    """The reference tokens of a JSON Pointer (RFC 6901); `""` is the whole document."""
+    if not pointer:
+        return ()
+    return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))
+
+
+def pointer_get(document: Any, pointer: str) -> Any:
+    """The value at `pointer`, or None when any step is missing."""
+    node = document
+    for part in pointer_parts(pointer):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def leaves(document: Any, prefix: str = "") -> dict[str, Any]:
+    """Every non-object value of a JSON object by its pointer (arrays are leaves): `{"/a/b": 1}`."""
+    if not isinstance(document, Mapping) or (prefix and not document):
+        return {prefix: document}
+    found: dict[str, Any] = {}
+    for key, value in document.items():
+        found.update(leaves(value, f"{prefix}/{str(key).replace('~', '~0').replace('/', '~1')}"))
+    return found
+
+
+def pointer_set(document: dict[str, Any], pointer: str, value: Any) -> None:
+    """Set the value at `pointer`, making the objects on the way."""
+    *parents, last = pointer_parts(pointer)
+    node = document
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
 
 
 @dataclass(frozen=True)
@@ -34,6 +73,34 @@ class Example:
     name: str
     value: Any
     summary: str | None = None
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    """How a request carries its API key, from `components.securitySchemes`.
+
+    `kind` is `bearer` (HTTP bearer), `basic` (HTTP basic, the key as user name and any password,
+    Segment's write key), `header` or `query` (`apiKey` with its `parameter` name); anything else is
+    kept as `type/scheme` so lint can name what is not implemented.
+    """
+
+    name: str
+    kind: str
+    parameter: str | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.kind in ("bearer", "basic", "header", "query")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A documented path, query, header or cookie parameter."""
+
+    name: str
+    location: str
+    required: bool
+    schema: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -78,6 +145,8 @@ class ResponseShape:
 
 @dataclass(frozen=True)
 class IdentityField:
+    """A request field that may name the contact; `kind` is the label stored and answered for it."""
+
     name: str
     kind: str
     normalize: str = "none"
@@ -120,15 +189,37 @@ class PayloadLimit:
 
 
 @dataclass(frozen=True)
-class Dedupe:
-    """Idempotency: which field is the key, its scope, and what a replay looks like."""
+class KeySource:
+    """Where a request carries its idempotency key: a body field, a header or a path parameter."""
 
-    key_field: str
+    location: str  # "body" | "header" | "path"
+    name: str
+
+
+@dataclass(frozen=True)
+class Dedupe:
+    """Idempotency: where the key is, its scope, and what a replay looks like."""
+
+    key: KeySource
     scope: str
     replay: ResponseShape
     on_body_mismatch: str = "replay"
     mismatch_error: str | None = None
-    window: str = "retention"
+    window_seconds: int | None = None  # None: as long as the event is retained
+
+    @property
+    def key_field(self) -> str | None:
+        """The body field holding the key, when the key travels in the body."""
+        return self.key.name if self.key.location == "body" else None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Requests allowed per API key in a window; past it the error answers with `Retry-After`."""
+
+    requests: int
+    per_seconds: float
+    error: str
 
 
 @dataclass(frozen=True)
@@ -150,14 +241,27 @@ class ErrorEntry:
 
 
 @dataclass(frozen=True)
+class DetailItem:
+    """The names of a detail item's two members: where the failure is (a JSON Pointer) and what it is."""
+
+    path: str = "path"
+    message: str = "message"
+
+
+@dataclass(frozen=True)
 class ErrorEnvelope:
-    """The API's error body and the catalogue of failures it is used for."""
+    """The API's error body and the catalogue of failures it is used for.
+
+    Every member is located by a JSON Pointer, so a flat body (`/detail`) and a nested one
+    (`/error/message`) are said the same way. A catalogue entry's `fields` are keyed by pointer too.
+    """
 
     media_type: str
-    status_field: str
-    message_field: str
+    message_pointer: str
     catalogue: Mapping[str, ErrorEntry]
-    details_field: str | None = None
+    status_pointer: str | None = None
+    details_pointer: str | None = None
+    detail_item: DetailItem = field(default_factory=DetailItem)
 
     def render(
         self,
@@ -165,51 +269,126 @@ class ErrorEnvelope:
         params: Mapping[str, object] | None = None,
         details: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
+        """The body for a catalogue entry; `details` items are `{"path", "message"}` dicts."""
         entry = self.catalogue[key]
-        body: dict[str, Any] = {self.status_field: entry.status, **entry.fields}
-        body[self.message_field] = format_message(entry.message, params or {})
-        if details and self.details_field:
-            body[self.details_field] = details
+        body: dict[str, Any] = {}
+        if self.status_pointer:
+            pointer_set(body, self.status_pointer, entry.status)
+        for pointer, value in entry.fields.items():
+            pointer_set(body, pointer, value)
+        pointer_set(body, self.message_pointer, format_message(entry.message, params or {}))
+        if details and self.details_pointer:
+            item = self.detail_item
+            pointer_set(
+                body,
+                self.details_pointer,
+                [{item.path: d["path"], item.message: d["message"]} for d in details],
+            )
         return body
+
+    def message_of(self, body: Any) -> Any:
+        return pointer_get(body, self.message_pointer)
+
+    def status_of(self, body: Any) -> Any:
+        return pointer_get(body, self.status_pointer) if self.status_pointer else None
+
+    def details_of(self, body: Any) -> Any:
+        return pointer_get(body, self.details_pointer) if self.details_pointer else None
+
+    def pointers(self, key: str) -> set[str]:
+        """Every pointer a body for `key` may set: the envelope's members and the entry's constants."""
+        found = {self.message_pointer, *self.catalogue[key].fields}
+        found |= {p for p in (self.status_pointer, self.details_pointer) if p}
+        return found
 
 
 @dataclass(frozen=True)
 class Ingest:
     """The operation's `x-ingest` block: everything the server does that OpenAPI cannot say."""
 
-    event_field: str
+    event_field: str | None  # None: every event of the operation has the name `event_name`
     occurred_at_field: str
     identity: Identity
     payload: PayloadRule
     payload_limit: PayloadLimit
     response: ResponseShape
     errors: ErrorEnvelope
+    version: int = X_INGEST_VERSION
+    event_name: str | None = None
     id_format: str = "uuid7"
+    id_prefix: str = ""
+    # How `occurred_at_field` is written: an RFC 3339 string, or a number of seconds or milliseconds
+    # since the Unix epoch.
+    occurred_at_unit: str = "rfc3339"
     reserved: ReservedPrefixes | None = None
     dedupe: Dedupe | None = None
+    rate_limit: RateLimit | None = None
     retention_days: int = 90
     processing: Processing = field(default_factory=Processing)
 
+    def event_of(self, body: Mapping[str, Any]) -> Any:
+        """The event name a request body names (the operation's constant name when it has one)."""
+        return body.get(self.event_field) if self.event_field else self.event_name
+
     def used_errors(self) -> tuple[str, ...]:
         """Catalogue keys this behaviour refers to, in the order the server checks them."""
-        keys = [
-            "unauthorized",
-            "unsupported_media_type",
-            self.payload_limit.error,
-            "malformed_json",
-            "invalid_request",
-            self.identity.missing_error,
-            self.identity.conflict_error,
-            self.reserved.error if self.reserved else None,
-            self.payload.undefined_event_error,
-            self.payload.mismatch_error,
-            self.dedupe.mismatch_error if self.dedupe else None,
-        ]
+        keys = [step.error(self) for step in STEPS if step.role == "request"]
         return tuple(dict.fromkeys(k for k in keys if k))
 
     def server_errors(self) -> tuple[str, ...]:
         """Catalogue keys the server answers of its own accord (its store failing), not a request."""
         return tuple(key for key in SERVER_ERRORS if key in self.errors.catalogue)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One behaviour step of an ingest operation and the error it answers.
+
+    `STEPS` is the single list of them: lint, docs, the contract suite's producers and the x-ingest
+    schema's required catalogue keys are all derived from it (`tests/generator/test_steps.py`).
+    """
+
+    name: str
+    role: str  # "request": a request provokes it; "server": the server's own failure; "routing"
+    error: Callable[[Ingest], str | None]
+    scenario: str | None  # the contract scenario that provokes it, if any
+    fixed_key: str | None = None  # a catalogue key every spec must have
+
+
+def _fixed(key: str) -> Callable[[Ingest], str | None]:
+    return lambda ingest: key
+
+
+STEPS: tuple[Step, ...] = (
+    Step("authenticate", "request", _fixed("unauthorized"), "missing_api_key", "unauthorized"),
+    Step("rate_limit", "request", lambda i: i.rate_limit.error if i.rate_limit else None, "rate_limited"),
+    Step(
+        "media_type",
+        "request",
+        _fixed("unsupported_media_type"),
+        "wrong_content_type",
+        "unsupported_media_type",
+    ),
+    Step("size", "request", lambda i: i.payload_limit.error, "oversize_body"),
+    Step("json", "request", _fixed("malformed_json"), "malformed_json", "malformed_json"),
+    Step("envelope", "request", _fixed("invalid_request"), "invalid_envelope", "invalid_request"),
+    Step("identity_missing", "request", lambda i: i.identity.missing_error, "missing_identity"),
+    Step("identity_conflict", "request", lambda i: i.identity.conflict_error, "identity_conflict"),
+    Step("reserved", "request", lambda i: i.reserved.error if i.reserved else None, "reserved_prefix"),
+    Step("undefined_event", "request", lambda i: i.payload.undefined_event_error, "undefined_event"),
+    Step("payload", "request", lambda i: i.payload.mismatch_error, "payload_schema_mismatch"),
+    Step(
+        "idempotency_mismatch",
+        "request",
+        lambda i: i.dedupe.mismatch_error if i.dedupe else None,
+        "reused_key_different_body",
+    ),
+    Step("store", "server", _fixed("storage_unavailable"), None, "storage_unavailable"),
+    Step("route", "routing", _fixed("route_not_found"), "unknown_route", "route_not_found"),
+    Step("method", "routing", _fixed("method_not_allowed"), "method_not_allowed", "method_not_allowed"),
+)
+# Catalogue keys every x-ingest block must define, whatever else it says.
+FIXED_ERRORS = tuple(step.fixed_key for step in STEPS if step.fixed_key)
 
 
 @dataclass(frozen=True)
@@ -222,14 +401,33 @@ class Operation:
     summary: str
     description: str
     request_schema: Mapping[str, Any]
-    request_media_type: str
+    request_media_types: tuple[str, ...]
     request_examples: tuple[Example, ...]
     responses: Mapping[int, Response]
-    secured: bool
+    # Alternatives from `security`: any one of them admits the request, and each needs all its schemes.
+    security: tuple[tuple[SecurityScheme, ...], ...] = ()
+    parameters: tuple[Parameter, ...] = ()
+    request_required: bool = True
     ingest: Ingest | None = None
+    pointer: str = ""  # where the operation is in the document, e.g. `/paths/~1events/post`
 
     def response(self, status: int) -> Response | None:
         return self.responses.get(status)
+
+    @property
+    def request_media_type(self) -> str:
+        """The first documented request media type, the one clients are shown first."""
+        return self.request_media_types[0]
+
+    @property
+    def secured(self) -> bool:
+        """Whether every request must carry a key (an empty alternative makes the key optional)."""
+        return bool(self.security) and all(self.security)
+
+    @property
+    def schemes(self) -> tuple[SecurityScheme, ...]:
+        """Every scheme the operation accepts, each once, in the spec's order."""
+        return tuple(dict.fromkeys(s for alternative in self.security for s in alternative))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ spec's `x-ingest.errors` block, so an edited message or status only needs a rege
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Mapping
@@ -22,45 +23,84 @@ from starlette.responses import Response
 from .storage import StorageError
 
 MEDIA_TYPE = "application/json"
-STATUS_FIELD = "status_code"
-MESSAGE_FIELD = "message"
-DETAILS_FIELD = "details"
+# Where the message and the list of details go in a body, as the keys leading there.
+MESSAGE_AT: tuple[str, ...] = ("message",)
+DETAILS_AT: tuple[str, ...] = ("details",)
+DETAIL_PATH = "path"
+DETAIL_MESSAGE = "message"
 
-# key: (status, constant fields, message template)
-CATALOGUE: dict[str, tuple[int, dict[str, Any], str]] = {
-    "unauthorized": (401, {"name": "unauthorized"}, "Invalid or missing API key"),
+# key: (status, the body with its message template at MESSAGE_AT)
+CATALOGUE: dict[str, tuple[int, dict[str, Any]]] = {
+    "unauthorized": (
+        401,
+        {"status_code": 401, "name": "unauthorized", "message": "Invalid or missing API key"},
+    ),
     "unsupported_media_type": (
         415,
-        {"name": "unsupported_media_type"},
-        "Content-Type must be application/json.",
+        {
+            "status_code": 415,
+            "name": "unsupported_media_type",
+            "message": "Content-Type must be application/json.",
+        },
     ),
     "payload_too_large": (
         413,
-        {"name": "payload_too_large"},
-        "The request body exceeds this organization's limit of {limit} bytes.",
+        {
+            "status_code": 413,
+            "name": "payload_too_large",
+            "message": "The request body exceeds this organization's limit of {limit} bytes.",
+        },
     ),
-    "malformed_json": (400, {"name": "bad_request"}, "The request body is not valid JSON."),
-    "invalid_request": (400, {"name": "bad_request"}, "The request body is invalid."),
-    "identity_missing": (400, {"name": "bad_request"}, "Provide either email or contact_id."),
-    "identity_conflict": (400, {"name": "bad_request"}, "Provide either email or contact_id."),
+    "malformed_json": (
+        400,
+        {"status_code": 400, "name": "bad_request", "message": "The request body is not valid JSON."},
+    ),
+    "invalid_request": (
+        400,
+        {"status_code": 400, "name": "bad_request", "message": "The request body is invalid."},
+    ),
+    "identity_missing": (
+        400,
+        {"status_code": 400, "name": "bad_request", "message": "Provide either email or contact_id."},
+    ),
+    "identity_conflict": (
+        400,
+        {"status_code": 400, "name": "bad_request", "message": "Provide either email or contact_id."},
+    ),
     "event_not_defined": (
         404,
-        {"name": "not_found"},
-        'No event named "{event}" is defined in this organization.',
+        {
+            "status_code": 404,
+            "name": "not_found",
+            "message": 'No event named "{event}" is defined in this organization.',
+        },
     ),
-    "payload_invalid": (422, {"name": "validation_error"}, 'Payload does not match the "{event}" schema.'),
+    "payload_invalid": (
+        422,
+        {
+            "status_code": 422,
+            "name": "validation_error",
+            "message": 'Payload does not match the "{event}" schema.',
+        },
+    ),
     "storage_unavailable": (
         503,
-        {"name": "service_unavailable"},
-        "The event could not be stored; nothing was accepted. Retry later.",
+        {
+            "status_code": 503,
+            "name": "service_unavailable",
+            "message": "The event could not be stored; nothing was accepted. Retry later.",
+        },
     ),
-    "route_not_found": (404, {"name": "not_found"}, "No such endpoint."),
-    "method_not_allowed": (405, {"name": "method_not_allowed"}, "Method not allowed."),
+    "route_not_found": (404, {"status_code": 404, "name": "not_found", "message": "No such endpoint."}),
+    "method_not_allowed": (
+        405,
+        {"status_code": 405, "name": "method_not_allowed", "message": "Method not allowed."},
+    ),
 }
 
 logger = logging.getLogger(__name__)
 
-_PLACEHOLDER = re.compile(r"\{(event|limit|prefix|key)\}")
+_PLACEHOLDER = re.compile(r"\{(event|limit|prefix|key|retry_after)\}")
 
 
 class ApiError(Exception):
@@ -85,12 +125,23 @@ class ApiError(Exception):
 
 
 def error_body(key: str, params: Mapping[str, object], details: list[dict[str, str]] | None = None) -> bytes:
-    status, fields, message = CATALOGUE[key]
-    body: dict[str, Any] = {STATUS_FIELD: status, **fields}
-    body[MESSAGE_FIELD] = _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), message)
-    if details and DETAILS_FIELD:
-        body[DETAILS_FIELD] = details
+    """The documented body for `key`; `details` items are `{"path", "message"}` dicts."""
+    body = copy.deepcopy(CATALOGUE[key][1])
+    message = _at(body, MESSAGE_AT)
+    message[MESSAGE_AT[-1]] = _PLACEHOLDER.sub(
+        lambda m: str(params.get(m.group(1), m.group(0))), message[MESSAGE_AT[-1]]
+    )
+    if details and DETAILS_AT:
+        items = [{DETAIL_PATH: d["path"], DETAIL_MESSAGE: d["message"]} for d in details]
+        _at(body, DETAILS_AT)[DETAILS_AT[-1]] = items
     return orjson.dumps(body)
+
+
+def _at(body: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The object holding the last of `keys`, made on the way when missing."""
+    for key in keys[:-1]:
+        body = body.setdefault(key, {})
+    return body
 
 
 async def api_error(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,7 @@ spec's `x-ingest.errors` block, so an edited message or status only needs a rege
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Mapping
@@ -22,83 +23,127 @@ from starlette.responses import Response
 from .storage import StorageError
 
 MEDIA_TYPE = "application/problem+json"
-STATUS_FIELD = "status"
-MESSAGE_FIELD = "detail"
-DETAILS_FIELD = "errors"
+# Where the message and the list of details go in a body, as the keys leading there.
+MESSAGE_AT: tuple[str, ...] = ("detail",)
+DETAILS_AT: tuple[str, ...] = ("errors",)
+DETAIL_PATH = "path"
+DETAIL_MESSAGE = "message"
 
-# key: (status, constant fields, message template)
-CATALOGUE: dict[str, tuple[int, dict[str, Any], str]] = {
+# key: (status, the body with its message template at MESSAGE_AT)
+CATALOGUE: dict[str, tuple[int, dict[str, Any]]] = {
     "unauthorized": (
         401,
-        {"type": "https://api.sendrealm.com/problems/unauthorized", "title": "Unauthorized"},
-        "Invalid or missing API key.",
+        {
+            "status": 401,
+            "type": "https://api.sendrealm.com/problems/unauthorized",
+            "title": "Unauthorized",
+            "detail": "Invalid or missing API key.",
+        },
     ),
     "unsupported_media_type": (
         415,
         {
+            "status": 415,
             "type": "https://api.sendrealm.com/problems/unsupported-media-type",
             "title": "Unsupported media type",
+            "detail": "Content-Type must be application/json.",
         },
-        "Content-Type must be application/json.",
     ),
     "payload_too_large": (
         413,
-        {"type": "https://api.sendrealm.com/problems/payload-too-large", "title": "Payload too large"},
-        "The request body exceeds this project's limit of {limit} bytes.",
+        {
+            "status": 413,
+            "type": "https://api.sendrealm.com/problems/payload-too-large",
+            "title": "Payload too large",
+            "detail": "The request body exceeds this project's limit of {limit} bytes.",
+        },
     ),
     "malformed_json": (
         400,
-        {"type": "https://api.sendrealm.com/problems/malformed-json", "title": "Malformed JSON"},
-        "The request body is not valid JSON.",
+        {
+            "status": 400,
+            "type": "https://api.sendrealm.com/problems/malformed-json",
+            "title": "Malformed JSON",
+            "detail": "The request body is not valid JSON.",
+        },
     ),
     "invalid_request": (
         400,
-        {"type": "https://api.sendrealm.com/problems/invalid-request", "title": "Invalid request"},
-        "The request body is invalid.",
+        {
+            "status": 400,
+            "type": "https://api.sendrealm.com/problems/invalid-request",
+            "title": "Invalid request",
+            "detail": "The request body is invalid.",
+        },
     ),
     "identity_missing": (
         400,
-        {"type": "https://api.sendrealm.com/problems/missing-identity", "title": "Missing identity"},
-        "Provide contact_id, external_id or email.",
+        {
+            "status": 400,
+            "type": "https://api.sendrealm.com/problems/missing-identity",
+            "title": "Missing identity",
+            "detail": "Provide contact_id, external_id or email.",
+        },
     ),
     "reserved_event_name": (
         422,
-        {"type": "https://api.sendrealm.com/problems/reserved-event-name", "title": "Reserved event name"},
-        'Event names starting with "{prefix}" are reserved for Sendrealm system events.',
+        {
+            "status": 422,
+            "type": "https://api.sendrealm.com/problems/reserved-event-name",
+            "title": "Reserved event name",
+            "detail": 'Event names starting with "{prefix}" are reserved for Sendrealm system events.',
+        },
     ),
     "payload_invalid": (
         422,
-        {"type": "https://api.sendrealm.com/problems/payload-invalid", "title": "Payload invalid"},
-        'The payload does not match the "{event}" event definition.',
+        {
+            "status": 422,
+            "type": "https://api.sendrealm.com/problems/payload-invalid",
+            "title": "Payload invalid",
+            "detail": 'The payload does not match the "{event}" event definition.',
+        },
     ),
     "idempotency_key_reused": (
         422,
         {
+            "status": 422,
             "type": "https://api.sendrealm.com/problems/idempotency-key-reused",
             "title": "Idempotency key reused",
+            "detail": 'The idempotency key "{key}" was already used with a different request body.',
         },
-        'The idempotency key "{key}" was already used with a different request body.',
     ),
     "storage_unavailable": (
         503,
-        {"type": "https://api.sendrealm.com/problems/storage-unavailable", "title": "Storage unavailable"},
-        "The event could not be stored; nothing was accepted. Retry later.",
+        {
+            "status": 503,
+            "type": "https://api.sendrealm.com/problems/storage-unavailable",
+            "title": "Storage unavailable",
+            "detail": "The event could not be stored; nothing was accepted. Retry later.",
+        },
     ),
     "route_not_found": (
         404,
-        {"type": "https://api.sendrealm.com/problems/not-found", "title": "Not found"},
-        "No such endpoint.",
+        {
+            "status": 404,
+            "type": "https://api.sendrealm.com/problems/not-found",
+            "title": "Not found",
+            "detail": "No such endpoint.",
+        },
     ),
     "method_not_allowed": (
         405,
-        {"type": "https://api.sendrealm.com/problems/method-not-allowed", "title": "Method not allowed"},
-        "Method not allowed.",
+        {
+            "status": 405,
+            "type": "https://api.sendrealm.com/problems/method-not-allowed",
+            "title": "Method not allowed",
+            "detail": "Method not allowed.",
+        },
     ),
 }
 
 logger = logging.getLogger(__name__)
 
-_PLACEHOLDER = re.compile(r"\{(event|limit|prefix|key)\}")
+_PLACEHOLDER = re.compile(r"\{(event|limit|prefix|key|retry_after)\}")
 
 
 class ApiError(Exception):
@@ -123,12 +168,23 @@ class ApiError(Exception):
 
 
 def error_body(key: str, params: Mapping[str, object], details: list[dict[str, str]] | None = None) -> bytes:
-    status, fields, message = CATALOGUE[key]
-    body: dict[str, Any] = {STATUS_FIELD: status, **fields}
-    body[MESSAGE_FIELD] = _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), message)
-    if details and DETAILS_FIELD:
-        body[DETAILS_FIELD] = details
+    """The documented body for `key`; `details` items are `{"path", "message"}` dicts."""
+    body = copy.deepcopy(CATALOGUE[key][1])
+    message = _at(body, MESSAGE_AT)
+    message[MESSAGE_AT[-1]] = _PLACEHOLDER.sub(
+        lambda m: str(params.get(m.group(1), m.group(0))), message[MESSAGE_AT[-1]]
+    )
+    if details and DETAILS_AT:
+        items = [{DETAIL_PATH: d["path"], DETAIL_MESSAGE: d["message"]} for d in details]
+        _at(body, DETAILS_AT)[DETAILS_AT[-1]] = items
     return orjson.dumps(body)
+
+
+def _at(body: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The object holding the last of `keys`, made on the way when missing."""
+    for key in keys[:-1]:
+        body = body.setdefault(key, {})
+    return body
 
 
 async def api_error(request: Request, exc: Exception) -> Response:

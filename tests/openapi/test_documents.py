@@ -95,10 +95,10 @@ def test_documented_error_messages_are_the_catalogue_messages(api: str, seed_tex
     assert op.ingest is not None
     errors = op.ingest.errors
     for block in json_objects(seed_text):
-        if errors.message_field in block and errors.status_field in block:
+        if errors.message_of(block) is not None and errors.status_of(block) is not None:
             rendered = [
                 errors.render(key, {"event": "order.completed"})
                 for key, entry in errors.catalogue.items()
-                if entry.status == block[errors.status_field]
+                if entry.status == errors.status_of(block)
             ]
             assert block in rendered, block

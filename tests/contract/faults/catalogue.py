@@ -323,7 +323,7 @@ def wrong_error_envelope(ingest: Ingest) -> Rewrite:
     def rewrite(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         data = _json(body)
         if status >= 400 and isinstance(data, dict):
-            message = data.get(ingest.errors.message_field)
+            message = ingest.errors.message_of(data)
             body = orjson.dumps({"error": {"code": status, "message": message}})
         return status, headers, body
 
