@@ -252,6 +252,7 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
         version=version_of(block),
         event_field=raw.get("event_field"),
         event_name=raw.get("event_name"),
+        credential_field=raw.get("credential_field"),
         occurred_at_field=raw["occurred_at_field"],
         occurred_at_unit=raw.get("occurred_at_unit", "rfc3339"),
         id_format=raw.get("id_format", "uuid7"),

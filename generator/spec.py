@@ -315,6 +315,9 @@ class Ingest:
     errors: ErrorEnvelope
     version: int = X_INGEST_VERSION
     event_name: str | None = None
+    # A body field carrying the API key (Amplitude's `api_key`), for APIs that send it there rather
+    # than by a security scheme; checked right after the body is parsed.
+    credential_field: str | None = None
     id_format: str = "uuid7"
     id_prefix: str = ""
     # How `occurred_at_field` is written: an RFC 3339 string, or a number of seconds or milliseconds
