@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -51,22 +52,30 @@ def main() -> None:
 
 @main.command("lint")
 @click.argument("specs", nargs=-1, required=True)
-def lint_command(specs: tuple[str, ...]) -> None:
-    """Check SPECS: OpenAPI 3.1 validity, the x-ingest block, every example, every documented error."""
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal; json (a list of {file, line, column, pointer, message}) for CI annotations.",
+)
+def lint_command(specs: tuple[str, ...], output_format: str) -> None:
+    """Check SPECS: OpenAPI 3.1 validity, the x-ingest block, every example, every documented error,
+    and nothing declared that the generated server does not implement. Each problem is located as
+    file:line:column and the JSON pointer of what it is about.
+    """
     from .lint import lint
 
-    failed = False
-    for value in specs:
-        path = spec_path(value)
-        problems = lint(path)
-        if problems:
-            failed = True
-            click.echo(f"{path}: {len(problems)} problem(s)")
+    found = {path: lint(path) for path in map(spec_path, specs)}
+    if output_format == "json":
+        click.echo(json.dumps([p.as_dict() for problems in found.values() for p in problems], indent=2))
+    else:
+        for path, problems in found.items():
+            click.echo(f"{path}: ok" if not problems else f"{path}: {len(problems)} problem(s)")
             for problem in problems:
-                click.echo(f"  - {problem}")
-        else:
-            click.echo(f"{path}: ok")
-    if failed:
+                click.echo(f"  {problem}")
+    if any(found.values()):
         raise Failed("lint found problems")
 
 
@@ -75,10 +84,20 @@ def lint_command(specs: tuple[str, ...]) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="output folder")
 @click.option("--check", is_flag=True, help="write nothing; exit 1 naming the files that are stale")
 def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
-    """Generate the Starlette server (and its Pydantic models) for SPEC into --out."""
+    """Generate the Starlette server (and its Pydantic models) for SPEC into --out.
+
+    SPEC is linted first: if it has problems (anything the server would not serve as declared),
+    they are printed with their locations and nothing is written (exit 2).
+    """
     from .generate import generate
+    from .lint import lint
 
     path = spec_path(spec)
+    problems = lint(path)
+    if problems:
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        raise UsageProblem(f"{path}: {len(problems)} lint problem(s); nothing was generated")
     out_dir = out_dir or OUTPUT_DIR / path.stem
     try:
         names = generate(path, out_dir, check=check)
@@ -90,6 +109,34 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
         click.echo(f"{out_dir}: up to date")
     else:
         click.echo(f"{out_dir}: wrote {len(names)} file(s)" + (f": {', '.join(names)}" if names else ""))
+
+
+@main.command("migrate")
+@click.argument("spec")
+@click.option("--write", is_flag=True, help="rewrite SPEC in place instead of printing it")
+def migrate_command(spec: str, write: bool) -> None:
+    """Upgrade SPEC's x-ingest blocks to the current version (2).
+
+    Only the text of each older block is replaced; the rest of the file keeps its formatting and
+    comments. Prints the result, or with --write rewrites the file.
+    """
+    import yaml
+
+    from .rewrite import migrate_text
+
+    path = spec_path(spec)
+    text = path.read_text(encoding="utf-8")
+    try:
+        migrated = migrate_text(text)
+    except yaml.YAMLError as exc:
+        raise UsageProblem(f"{path}: not valid YAML: {exc}") from exc
+    if not write:
+        click.echo(migrated, nl=False)
+    elif migrated == text:
+        click.echo(f"{path}: already current", err=True)
+    else:
+        path.write_text(migrated, encoding="utf-8")
+        click.echo(f"{path}: x-ingest upgraded", err=True)
 
 
 @main.command("serve")

@@ -9,30 +9,38 @@ from the `x-ingest` error catalogue shows the exact body of every failure the se
 from __future__ import annotations
 
 import json
-import re
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
-from .spec import Ingest, Operation, Spec
+from .samples import placeholder_values
+from .spec import STEPS, Ingest, Operation, Spec
 
-__all__ = ["ASSET_FILES", "assets_dir", "docs_html", "error_bodies", "write_docs"]
+__all__ = ["ASSET_FILES", "STEP_ROLES", "assets_dir", "docs_html", "error_bodies", "write_docs"]
 
 # The files of the Swagger UI distribution the page loads; the rest (source maps, ES bundles) are not needed.
 ASSET_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png")
 
-# What the catalogue entries every ingest spec must have stand for.
-_FIXED_ROLES = {
-    "unauthorized": "missing, malformed or unknown API key",
-    "unsupported_media_type": "the body is not sent as the documented media type",
-    "malformed_json": "the body is not valid JSON",
-    "invalid_request": "the body does not match the request schema",
-    "route_not_found": "no such endpoint",
-    "method_not_allowed": "the endpoint does not accept this method",
+# What each behaviour step of `spec.STEPS` answers its error for; `{identity}` lists the identity fields.
+STEP_ROLES = {
+    "authenticate": "missing, malformed or unknown API key",
+    "rate_limit": "more requests than the key's rate limit allows",
+    "media_type": "the body is not sent as the documented media type",
+    "size": "the body is larger than the payload limit",
+    "json": "the body is not valid JSON",
+    "envelope": "the body does not match the request schema",
+    "identity_missing": "no identity field ({identity})",
+    "identity_conflict": "more than one identity field",
+    "reserved": "the event name has a reserved prefix",
+    "undefined_event": "the event is not defined",
+    "payload": "the payload does not match the event definition",
+    "idempotency_mismatch": "an idempotency key reused, another body",
+    "store": "the event store cannot take the event",
+    "route": "no such endpoint",
+    "method": "the endpoint does not accept this method",
 }
 
 
@@ -48,7 +56,7 @@ def error_bodies(op: Operation) -> list[dict[str, Any]]:
     ingest = op.ingest
     if ingest is None:
         return []
-    params = _example_params(op, ingest)
+    params = placeholder_values(op)
     roles = _roles(ingest)
     return [
         {
@@ -61,40 +69,14 @@ def error_bodies(op: Operation) -> list[dict[str, Any]]:
     ]
 
 
-def _example_params(op: Operation, ingest: Ingest) -> dict[str, object]:
-    """Values for message placeholders, taken from the operation's own request examples."""
-    examples = [ex.value for ex in op.request_examples if isinstance(ex.value, Mapping)]
-
-    def first(name: str) -> object | None:
-        # Vendor examples often hold placeholders such as "<string>": skip those for a real value.
-        values = (ex.get(name) for ex in examples)
-        return next((v for v in values if v is not None and not re.fullmatch(r"<.*>", str(v))), None)
-
-    params: dict[str, object] = {"limit": ingest.payload_limit.default_bytes}
-    found = {
-        "event": first(ingest.event_field),
-        "key": first(ingest.dedupe.key_field) if ingest.dedupe and ingest.dedupe.key_field else None,
-    }
-    params.update({name: value for name, value in found.items() if value is not None})
-    if ingest.reserved and ingest.reserved.prefixes:
-        params["prefix"] = ingest.reserved.prefixes[0]
-    return params
-
-
 def _roles(ingest: Ingest) -> dict[str, list[str]]:
-    roles: dict[str, list[str]] = {key: [role] for key, role in _FIXED_ROLES.items()}
-    uses = [
-        (ingest.payload_limit.error, "the body is larger than the payload limit"),
-        (ingest.identity.missing_error, "no identity field (" + ", ".join(ingest.identity.names) + ")"),
-        (ingest.identity.conflict_error, "more than one identity field"),
-        (ingest.reserved.error if ingest.reserved else None, "the event name has a reserved prefix"),
-        (ingest.payload.undefined_event_error, "the event is not defined"),
-        (ingest.payload.mismatch_error, "the payload does not match the event definition"),
-        (ingest.dedupe.mismatch_error if ingest.dedupe else None, "an idempotency key reused, another body"),
-    ]
-    for key, role in uses:
+    """Catalogue key -> what provokes it, in the order of `spec.STEPS`."""
+    roles: dict[str, list[str]] = {}
+    identity = ", ".join(ingest.identity.names)
+    for step in STEPS:
+        key = step.error(ingest)
         if key:
-            roles.setdefault(key, []).append(role)
+            roles.setdefault(key, []).append(STEP_ROLES[step.name].format(identity=identity))
     return roles
 
 

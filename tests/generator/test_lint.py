@@ -1,69 +1,333 @@
-"""`ingestspec lint` passes the real specs and names what is wrong in broken copies."""
+"""`ingestspec lint` passes the real specs and names, with its location, what is wrong in broken copies.
+
+Each broken copy changes one thing; the test finds the problem by its JSON pointer and checks that
+the line and column it gives are where that pointer's key (or item) is written in the file.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.lint import lint
+from generator.lint import Problem, lint
+from generator.locate import escape
+from generator.migrate import upgrade
 from tests.conftest import SPECS
 from tests.specs import edited, op, x_ingest
+
+Edit = Callable[[dict[str, Any]], None]
+OPERATIONS = {"arsel": "/paths/~1events~1send/post", "sendrealm": "/paths/~1events/post"}
 
 
 def test_the_real_specs_are_sound(api: str) -> None:
     assert lint(SPECS[api]) == []
 
 
+def v2(edit: Edit) -> Edit:
+    """`edit` applied after the spec's x-ingest block is upgraded to version 2."""
+
+    def both(document: dict[str, Any]) -> None:
+        op(document)["x-ingest"] = upgrade(x_ingest(document))
+        edit(document)
+
+    return both
 
 
+def scheme(name: str, declaration: dict[str, Any]) -> Edit:
+    """Every operation secured by one scheme, declared as given."""
+
+    def edit(document: dict[str, Any]) -> None:
+        document["components"]["securitySchemes"] = {name: declaration}
+        document["security"] = [{name: []}]
+
+    return edit
 
 
+def request_property(name: str, schema: dict[str, Any]) -> Edit:
+    def edit(document: dict[str, Any]) -> None:
+        body = op(document)["requestBody"]["content"]["application/json"]
+        request = document["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[-1]]
+        request["properties"][name] = schema
+        for example in (body.get("examples") or {}).values():
+            example["value"].pop(name, None)
+
+    return edit
 
 
-BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+def add(where: Callable[[dict[str, Any]], dict[str, Any]], **members: Any) -> Edit:
+    return lambda document: where(document).update(members)
+
+
+def second_operation(document: dict[str, Any], method: str, with_ingest: bool) -> None:
+    copy = yaml.safe_load(yaml.safe_dump(op(document)))
+    copy["operationId"] = "another"
+    if not with_ingest:
+        copy.pop("x-ingest")
+    document["paths"]["/other"] = {method: copy}
+
+
+BEARER = {"type": "http", "scheme": "bearer"}
+OAUTH = {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://x.test/token", "scopes": {}}}}
+
+
+def two_schemes(document: dict[str, Any]) -> None:
+    header = {"type": "apiKey", "in": "header", "name": "K"}
+    document["components"]["securitySchemes"] = {"a": BEARER, "b": header}
+    document["security"] = [{"a": [], "b": []}]
+
+
+# case -> (edit, where the problem is: a pointer, "{op}" standing for the ingest operation's, a message part)
+BROKEN: dict[str, tuple[Edit, str, str]] = {
     "example breaks its schema": (
-        lambda d: op(d)["requestBody"]["content"]["application/json"]["examples"]["curl"]["value"].pop(
-            "event"
+        lambda d: op(d)["requestBody"]["content"]["application/json"]["examples"]["curl"]["value"].update(
+            event=7
         ),
-        "request example curl",
+        "{op}/requestBody/content/application~1json/examples/curl/value/event",
+        "request example 'curl'",
     ),
     "x-ingest breaks its schema": (
         lambda d: x_ingest(d)["identity"].update(mode="any"),
-        "x-ingest.identity.mode",
+        "{op}/x-ingest/identity/mode",
+        "x-ingest.identity.mode: 'any' is not one of",
+    ),
+    "x-ingest key misspelt": (
+        add(x_ingest, occured_at_field="timestamp"),
+        "{op}/x-ingest/occured_at_field",
+        "unknown key 'occured_at_field' (did you mean 'occurred_at_field'?)",
+    ),
+    "x-ingest version 2 key misspelt": (
+        v2(lambda d: x_ingest(d)["errors"].update(mesage="/message")),
+        "{op}/x-ingest/errors/mesage",
+        "(did you mean 'message'?)",
     ),
     "error without a documented status": (
         lambda d: x_ingest(d)["errors"]["catalogue"]["payload_invalid"].update(status=409),
+        "{op}/x-ingest/errors/catalogue/payload_invalid/status",
         "answers 409, which is not a documented response",
     ),
     "error body breaks the documented schema": (
         lambda d: x_ingest(d)["errors"].update(status_field="code"),
+        "{op}/x-ingest/errors/catalogue/unauthorized",
         "error 'unauthorized' body",
     ),
     "x-ingest names an absent field": (
         lambda d: x_ingest(d)["payload"].update(field="body"),
+        "{op}/x-ingest/payload/field",
         "request field 'body'",
     ),
     "unknown catalogue key": (
         lambda d: x_ingest(d)["payload"].update(mismatch_error="nope"),
+        "{op}/x-ingest/payload/mismatch_error",
         "refers to error 'nope'",
     ),
-    "not OpenAPI": (lambda d: d.pop("info"), "OpenAPI:"),
+    "a $ref that points nowhere": (
+        lambda d: op(d)["requestBody"]["content"]["application/json"].update(
+            schema={"$ref": "#/components/schemas/Nope"}
+        ),
+        "{op}/requestBody/content/application~1json/schema/$ref",
+        "#/components/schemas/Nope does not resolve",
+    ),
+    "not OpenAPI": (lambda d: d.pop("info"), "", 'OpenAPI: "info" is a required property'),
+    # What the generated server does not implement is refused (generator/unsupported.py).
+    "oauth2": (scheme("oauth", OAUTH), "/components/securitySchemes/oauth", "is oauth2, which the generated"),
+    "openIdConnect": (
+        scheme("oidc", {"type": "openIdConnect", "openIdConnectUrl": "https://x.test/.well-known"}),
+        "/components/securitySchemes/oidc",
+        "is openIdConnect",
+    ),
+    "mutualTLS": (scheme("mtls", {"type": "mutualTLS"}), "/components/securitySchemes/mtls", "is mutualTLS"),
+    "apiKey in a cookie": (
+        scheme("cookie", {"type": "apiKey", "in": "cookie", "name": "key"}),
+        "/components/securitySchemes/cookie",
+        "is apiKey in cookie",
+    ),
+    "http digest": (
+        scheme("digest", {"type": "http", "scheme": "digest"}),
+        "/components/securitySchemes/digest",
+        "is http digest",
+    ),
+    "a requirement of two schemes": (
+        two_schemes,
+        "/security/0",
+        "combining several schemes (a, b)",
+    ),
+    "an undeclared scheme": (
+        lambda d: d.update(security=[{"nope": []}]),
+        "/security/0/nope",
+        "names scheme 'nope', which components.securitySchemes does not declare",
+    ),
+    "no key at all": (lambda d: d.pop("security"), "{op}", "needs an API key on every request"),
+    "an optional key": (
+        lambda d: (
+            d.update(security=[{"apiKey": []}, {}])
+            if "apiKey" in d["components"]["securitySchemes"]
+            else d.update(security=[{"bearerAuth": []}, {}])
+        ),
+        "/security",
+        "without an empty alternative",
+    ),
+    "a key in the body and a security scheme": (
+        v2(lambda d: x_ingest(d).update(credential_field="event")),
+        "{op}/x-ingest/credential_field",
+        "the key is declared twice",
+    ),
+    "a request media type that is not JSON": (
+        lambda d: op(d)["requestBody"]["content"].update({"text/plain": {"schema": {"type": "string"}}}),
+        "{op}/requestBody/content/text~1plain",
+        "request media type 'text/plain' is not implemented",
+    ),
+    "callbacks": (
+        add(
+            op,
+            callbacks={
+                "done": {"{$request.body#/url}": {"post": {"responses": {"200": {"description": "ok"}}}}}
+            },
+        ),
+        "{op}/callbacks",
+        "callbacks are not implemented",
+    ),
+    "webhooks": (
+        lambda d: d.update(webhooks={"newEvent": {"post": {"responses": {"200": {"description": "ok"}}}}}),
+        "/webhooks/newEvent",
+        "webhooks are not implemented",
+    ),
+    "a cookie parameter": (
+        add(op, parameters=[{"name": "session", "in": "cookie", "schema": {"type": "string"}}]),
+        "{op}/parameters/0",
+        "cookie parameter 'session' is not implemented",
+    ),
+    "an array query parameter": (
+        add(
+            op,
+            parameters=[
+                {"name": "tags", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}}
+            ],
+        ),
+        "{op}/parameters/0",
+        "query parameter 'tags' is an array or object",
+    ),
+    "a read operation": (
+        lambda d: second_operation(d, "get", with_ingest=False),
+        "/paths/~1other/get",
+        "another (GET /other) has no x-ingest block",
+    ),
+    "two ingest operations": (
+        lambda d: second_operation(d, "post", with_ingest=True),
+        "/paths/~1other/post/x-ingest",
+        "a second x-ingest operation",
+    ),
+    "a 429 without a rate limit": (
+        lambda d: op(d)["responses"].update({"429": {"description": "Too many requests"}}),
+        "{op}/responses/429",
+        "429 is documented but the server never answers it",
+    ),
+    "an identity field of type boolean": (
+        lambda d: request_property(x_ingest(d)["identity"]["fields"][0]["name"], {"type": "boolean"})(d),
+        "{op}/x-ingest/identity/fields/0/name",
+        "must be typed string, integer or number, not boolean",
+    ),
+    "an epoch unit on a string field": (
+        v2(add(x_ingest, occurred_at_unit="milliseconds")),
+        "{op}/x-ingest/occurred_at_unit",
+        "typed integer or number, not string",
+    ),
+    "an RFC 3339 time in an integer field": (
+        lambda d: request_property(x_ingest(d)["occurred_at_field"], {"type": "integer"})(d),
+        "{op}/x-ingest/occurred_at_field",
+        "must be a string with format date-time, not integer",
+    ),
+    "a success body the schema refuses": (
+        v2(add(x_ingest, id_prefix="evt_")),
+        "{op}/x-ingest/response",
+        "cannot match the documented schema",
+    ),
+    "an idempotency key header the operation does not declare": (
+        v2(
+            add(
+                x_ingest,
+                dedupe={
+                    "key": {"in": "header", "name": "Idempotency-Key"},
+                    "scope": "project",
+                    "replay": {"status": 202, "fields": {"id": {"source": "id"}}},
+                },
+            )
+        ),
+        "{op}/x-ingest/dedupe/key",
+        "header parameter 'Idempotency-Key', which the operation does not declare",
+    ),
 }
 
 
+def assert_located(path: Path, problem: Problem, pointer: str) -> None:
+    """The problem is about `pointer`, and its line and column are where that member is written."""
+    assert problem.file == str(path)
+    assert problem.pointer == pointer
+    line = path.read_text().splitlines()[problem.line - 1]
+    tail = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+    written = line[problem.column - 1 :]
+    if not pointer:
+        assert (problem.line, problem.column) == (1, 1)
+    elif not written.lstrip("'\"").startswith(tail):  # an array item, at its dash or its value
+        assert tail.isdigit() and line[: problem.column - 1].rstrip().endswith("-"), (line, problem)
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
-def test_lint_names_the_problem(tmp_path: Path, api: str, case: str) -> None:
-    edit, expected = BROKEN[case]
-    problems = lint(edited(tmp_path, api, edit))
-    assert any(expected in p for p in problems), problems
+def test_lint_names_the_problem_and_its_place(tmp_path: Path, api: str, case: str) -> None:
+    edit, where, expected = BROKEN[case]
+    path = edited(tmp_path, api, edit)
+    problems = lint(path)
+    pointer = where.replace("{op}", OPERATIONS[api])
+    matching = [p for p in problems if expected in p.message]
+    assert matching, problems
+    assert_located(path, matching[0], pointer)
+    assert str(matching[0]).startswith(f"{path}:{matching[0].line}:{matching[0].column}: #{pointer}: ")
 
 
-def test_cli_exit_codes(tmp_path: Path) -> None:
+def test_a_vendor_json_media_type_and_supported_schemes_are_accepted(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        content = op(document)["requestBody"]["content"]
+        content["application/vnd.arsel+json; charset=utf-8"] = content["application/json"]
+        document["components"]["securitySchemes"] = {
+            "bearer": BEARER,
+            "basic": {"type": "http", "scheme": "Basic"},
+            "header": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            "query": {"type": "apiKey", "in": "query", "name": "api_key"},
+        }
+        document["security"] = [{"bearer": []}, {"basic": []}, {"header": []}, {"query": []}]
+
+    assert lint(edited(tmp_path, "arsel", edit)) == []
+
+
+def test_a_yaml_syntax_error_is_located_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("openapi: 3.1.0\ninfo:\n  title: [unclosed\n  version: 1\n")
+    (problem,) = lint(path)
+    assert (problem.line, problem.column) > (3, 1)
+    assert problem.message.startswith("not valid YAML: ")
+    result = CliRunner().invoke(main, ["lint", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path}:{problem.line}:{problem.column}:" in result.output
+
+
+def test_a_json_spec_is_located_too(tmp_path: Path) -> None:
+    document = yaml.safe_load(SPECS["arsel"].read_text())
+    x_ingest(document)["identity"]["mode"] = "any"
+    path = tmp_path / "arsel.json"
+    path.write_text(json.dumps(document, indent=2))
+    (problem,) = lint(path)
+    pointer = OPERATIONS["arsel"] + "/x-ingest/identity/mode"
+    assert problem.pointer == pointer
+    assert path.read_text().splitlines()[problem.line - 1][problem.column - 1 :].startswith('"mode": "any"')
+
+
+def test_cli_exit_codes_and_json_output(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(main, ["lint", "arsel", "sendrealm"])
     assert ok.exit_code == 0, ok.output
@@ -71,5 +335,26 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["lint", str(broken)])
     assert bad.exit_code == 1
     assert "refers to error 'nope'" in bad.output
+    as_json = runner.invoke(main, ["lint", "arsel", str(broken), "--format", "json"])
+    assert as_json.exit_code == 1
+    reported = json.loads(as_json.output[: as_json.output.rindex("]") + 1])
+    assert [sorted(r) for r in reported] == [["column", "file", "line", "message", "pointer"]]
+    assert reported[0]["file"] == str(broken)
+    assert reported[0]["pointer"] == OPERATIONS["arsel"] + "/x-ingest/payload/mismatch_error"
     missing = runner.invoke(main, ["lint", "no-such-api"])
     assert missing.exit_code == 2
+
+
+def test_generate_lints_first_and_writes_nothing(tmp_path: Path) -> None:
+    broken = edited(tmp_path, "arsel", BROKEN["oauth2"][0])
+    out = tmp_path / "server"
+    result = CliRunner().invoke(main, ["generate", str(broken), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "1 lint problem(s); nothing was generated" in result.output
+    assert "#/components/securitySchemes/oauth: security scheme 'oauth' is oauth2" in result.output
+    assert not out.exists()
+
+
+def test_pointers_escape_as_rfc_6901_says() -> None:
+    assert escape("/events/{id}") == "~1events~1{id}"
+    assert escape("a~b") == "a~0b"

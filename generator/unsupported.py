@@ -1,0 +1,327 @@
+"""What a spec declares that the generated server does not implement: lint refuses it, never ignores it.
+
+Each rule is a function from the loaded spec to findings, `(pointer, message)` pairs naming the
+place in the document, and is registered by `@rule`; lint locates the pointers in the file. A rule
+says what is unsupported and, where there is one, what the spec could say instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import jsonschema
+
+from .loader import resolve
+from .locate import escape, pointer_of
+from .samples import success_values
+from .spec import Operation, Parameter, SecurityScheme, Spec, pointer_get
+
+__all__ = ["RULES", "Finding", "findings", "is_json", "validator"]
+
+Finding = tuple[str, str]
+Rule = Callable[[Spec], Iterator[Finding]]
+RULES: dict[str, Rule] = {}
+
+_SUPPORTED_SECURITY = "http bearer, http basic, apiKey in a header or the query"
+_IDENTITY_TYPES = {"string", "integer", "number"}
+
+
+def rule(function: Rule) -> Rule:
+    """Register a rule under its function's name."""
+    RULES[function.__name__] = function
+    return function
+
+
+def findings(spec: Spec) -> Iterator[Finding]:
+    """Every finding of every rule, in the order the rules are registered."""
+    for check in RULES.values():
+        yield from check(spec)
+
+
+def is_json(media_type: str) -> bool:
+    """`application/json` or a `+json` type, parameters such as `charset` aside."""
+    essence = media_type.split(";", 1)[0].strip().lower()
+    return essence == "application/json" or (essence.startswith("application/") and essence.endswith("+json"))
+
+
+@rule
+def security_scheme_types(spec: Spec) -> Iterator[Finding]:
+    reported: set[str] = set()
+    for op in spec.operations:
+        for index, alternative in enumerate(op.security):
+            for scheme in alternative:
+                if scheme.supported or scheme.name in reported:
+                    continue
+                reported.add(scheme.name)
+                if scheme.kind == "undeclared":
+                    yield (
+                        _requirement(spec, op, index) + "/" + escape(scheme.name),
+                        f"security requirement names scheme {scheme.name!r}, "
+                        "which components.securitySchemes does not declare",
+                    )
+                else:
+                    yield (
+                        pointer_of("components", "securitySchemes", scheme.name),
+                        f"security scheme {scheme.name!r} is {_describe(scheme)}, which the generated "
+                        f"server does not implement (it implements {_SUPPORTED_SECURITY})",
+                    )
+
+
+@rule
+def security_requirements_of_one_scheme(spec: Spec) -> Iterator[Finding]:
+    for op in spec.operations:
+        for index, alternative in enumerate(op.security):
+            if len(alternative) > 1:
+                names = ", ".join(s.name for s in alternative)
+                yield (
+                    _requirement(spec, op, index),
+                    f"{op.operation_id}: a security requirement combining several schemes ({names}) "
+                    "is not implemented; list them as alternatives (one per requirement object)",
+                )
+
+
+@rule
+def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        if op.ingest.credential_field and op.security:
+            yield (
+                _x(op, "credential_field"),
+                f"{op.operation_id}: the key is declared twice, by x-ingest credential_field and by a "
+                "security requirement; keep one",
+            )
+        elif not op.ingest.credential_field and not op.secured:
+            where = _requirement(spec, op, 0).rsplit("/", 1)[0] if op.security else op.pointer
+            yield (
+                where,
+                f"{op.operation_id}: an ingest operation needs an API key on every request (it scopes "
+                "the event to a project); declare a security requirement without an empty "
+                "alternative, or x-ingest credential_field",
+            )
+
+
+@rule
+def json_request_bodies(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        for media_type in op.request_media_types:
+            if not is_json(media_type):
+                yield (
+                    f"{op.pointer}/requestBody/content/{escape(media_type)}",
+                    f"{op.operation_id}: request media type {media_type!r} is not implemented "
+                    "(only application/json and +json types are)",
+                )
+
+
+@rule
+def no_callbacks(spec: Spec) -> Iterator[Finding]:
+    for op in spec.operations:
+        if pointer_get(spec.document, op.pointer + "/callbacks"):
+            yield op.pointer + "/callbacks", f"{op.operation_id}: callbacks are not implemented"
+
+
+@rule
+def no_webhooks(spec: Spec) -> Iterator[Finding]:
+    for name in spec.document.get("webhooks") or {}:
+        yield pointer_of("webhooks", name), f"webhook {name!r}: webhooks are not implemented"
+
+
+@rule
+def plain_parameters(spec: Spec) -> Iterator[Finding]:
+    for op in spec.operations:
+        for parameter in op.parameters:
+            where = _parameter(spec, op, parameter)
+            if parameter.location == "cookie":
+                yield where, f"{op.operation_id}: cookie parameter {parameter.name!r} is not implemented"
+            elif _types(parameter.schema) & {"array", "object"}:
+                yield (
+                    where,
+                    f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} is an "
+                    "array or object, which is not implemented (only strings, numbers and booleans)",
+                )
+
+
+@rule
+def every_operation_ingests(spec: Spec) -> Iterator[Finding]:
+    for op in spec.operations:
+        if op.ingest is None:
+            yield (
+                op.pointer,
+                f"{op.operation_id} ({op.method} {op.path}) has no x-ingest block: operations other "
+                "than ingest (reads) are not implemented yet",
+            )
+
+
+@rule
+def one_ingest_operation(spec: Spec) -> Iterator[Finding]:
+    first, *others = spec.ingest_operations or (None,)
+    for op in others:
+        assert first is not None and op is not None
+        yield (
+            op.pointer + "/x-ingest",
+            f"{op.operation_id}: a second x-ingest operation (after {first.operation_id}) is not "
+            "implemented yet",
+        )
+
+
+@rule
+def documented_errors_are_produced(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        catalogue = op.ingest.errors.catalogue
+        produced = {catalogue[key].status for key in op.ingest.used_errors() + op.ingest.server_errors()}
+        produced.add(catalogue["method_not_allowed"].status)  # a documented path with another method
+        for status in op.responses:
+            if status >= 400 and status not in produced:
+                yield (
+                    f"{op.pointer}/responses/{status}",
+                    f"{op.operation_id}: {status} is documented but the server never answers it "
+                    f"(no catalogue error the behaviour uses has status {status}"
+                    + ("; a 429 needs x-ingest rate_limit" if status == 429 else "")
+                    + ")",
+                )
+
+
+@rule
+def identity_field_types(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        properties = op.request_schema.get("properties") or {}
+        for index, field in enumerate(op.ingest.identity.fields):
+            if field.name not in properties:
+                continue  # lint's field check names it
+            types = _types(properties[field.name])
+            if not types or not types <= _IDENTITY_TYPES:
+                yield (
+                    _x(op, "identity", "fields", index, "name"),
+                    f"{op.operation_id}: identity field {field.name!r} must be typed string, integer "
+                    f"or number, not {_type_text(types)}",
+                )
+
+
+@rule
+def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        ingest = op.ingest
+        assert ingest is not None
+        schema = (op.request_schema.get("properties") or {}).get(ingest.occurred_at_field)
+        if schema is None:
+            continue
+        types = _types(schema)
+        if ingest.occurred_at_unit == "rfc3339":
+            if types != {"string"} or schema.get("format") != "date-time":
+                yield (
+                    _x(op, "occurred_at_field"),
+                    f"{op.operation_id}: {ingest.occurred_at_field!r} is read as an RFC 3339 time, so its "
+                    f"schema must be a string with format date-time, not {_type_text(types)}"
+                    + ("" if types != {"string"} else f" with format {schema.get('format')!r}")
+                    + "; or set occurred_at_unit to seconds or milliseconds",
+                )
+        elif not types or not types <= {"integer", "number"}:
+            yield (
+                _x(op, "occurred_at_unit"),
+                f"{op.operation_id}: occurred_at_unit {ingest.occurred_at_unit} needs "
+                f"{ingest.occurred_at_field!r} typed integer or number, not {_type_text(types)}",
+            )
+
+
+@rule
+def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        ingest = op.ingest
+        assert ingest is not None
+        shapes = [("response", ingest.response)]
+        shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
+        for where, shape in shapes:
+            response = op.responses.get(shape.status)
+            if response is None or not response.schema:
+                continue  # lint names an undocumented status
+            check = validator(response.schema)
+            failures = {}
+            for field in ingest.identity.fields:
+                error = next(check.iter_errors(shape.render(success_values(op, field))), None)
+                if error is not None:
+                    failures[field.kind] = error
+            if failures:
+                kinds = ", ".join(repr(kind) for kind in failures)
+                error = next(iter(failures.values()))
+                yield (
+                    _x(op, *where.split("/")),
+                    f"{op.operation_id}: the {shape.status} body the server builds for identity {kinds} "
+                    f"cannot match the documented schema: at {pointer_of(*error.absolute_path) or '/'}: "
+                    f"{error.message}",
+                )
+
+
+@rule
+def dedupe_key_is_declared(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        dedupe = op.ingest.dedupe if op.ingest else None
+        if dedupe is None or dedupe.key.location == "body":
+            continue
+        key = dedupe.key
+        declared = any(
+            p.location == key.location
+            and (p.name.lower() == key.name.lower() if key.location == "header" else p.name == key.name)
+            for p in op.parameters
+        )
+        if not declared:
+            yield (
+                _x(op, "dedupe", "key"),
+                f"{op.operation_id}: the idempotency key is the {key.location} parameter {key.name!r}, "
+                "which the operation does not declare",
+            )
+
+
+def _x(op: Operation, *tokens: object) -> str:
+    """A pointer into the operation's x-ingest block."""
+    return op.pointer + "/x-ingest" + pointer_of(*tokens)
+
+
+def _requirement(spec: Spec, op: Operation, index: int) -> str:
+    """Where the operation's `index`th security requirement is written: on it, or at the top."""
+    raw = pointer_get(spec.document, op.pointer)
+    own = isinstance(raw, Mapping) and "security" in raw
+    return f"{op.pointer if own else ''}/security/{index}"
+
+
+def _parameter(spec: Spec, op: Operation, parameter: Parameter) -> str:
+    """Where a parameter is written: on the operation, else on its path item."""
+    for owner in (op.pointer, op.pointer.rsplit("/", 1)[0]):
+        raw = resolve(spec.document, pointer_get(spec.document, owner + "/parameters") or [], spec.path)
+        for index, item in enumerate(raw):
+            if isinstance(item, Mapping) and (item.get("name"), item.get("in")) == (
+                parameter.name,
+                parameter.location,
+            ):
+                return f"{owner}/parameters/{index}"
+    return op.pointer
+
+
+def _describe(scheme: SecurityScheme) -> str:
+    kind, _, detail = scheme.kind.partition("/")
+    if kind == "apiKey":
+        return f"apiKey in {detail or 'an unnamed place'}"
+    if kind == "http":
+        return f"http {detail or 'without a scheme'}"
+    return kind
+
+
+def _types(schema: Mapping[str, Any]) -> set[str]:
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return {str(t) for t in declared}
+    return set()
+
+
+def _type_text(types: set[str]) -> str:
+    return " or ".join(sorted(types)) if types else "untyped"
+
+
+def validator(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
+    """A Draft 2020-12 validator of `schema` that asserts formats, as the server does."""
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
