@@ -18,6 +18,7 @@ import yaml
 from .errors import SpecError, UnresolvedRef
 from .migrate import upgrade, version_of
 from .spec import (
+    Batch,
     Dedupe,
     DetailItem,
     ErrorEntry,
@@ -33,6 +34,7 @@ from .spec import (
     PayloadRule,
     Processing,
     RateLimit,
+    Read,
     ReservedPrefixes,
     Response,
     ResponseField,
@@ -157,6 +159,7 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
                     request_required=bool(body.get("required", False)) if body else False,
                     ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
+                    read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
                 )
             )
@@ -292,6 +295,7 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
         ),
         dedupe=_dedupe(raw["dedupe"]) if "dedupe" in raw else None,
         rate_limit=RateLimit(**raw["rate_limit"]) if "rate_limit" in raw else None,
+        batch=_batch(raw["batch"]) if "batch" in raw else None,
         retention_days=(raw.get("retention") or {}).get("default_days", 90),
         processing=Processing(
             max_attempts=processing.get("max_attempts", 5),
@@ -306,6 +310,30 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
             source, [f"x-ingest refers to error {key!r}, which the catalogue lacks" for key in missing]
         )
     return ingest
+
+
+def _batch(raw: Mapping[str, Any]) -> Batch:
+    return Batch(
+        items_field=raw["items_field"],
+        max_items=raw["max_items"],
+        response=_shape(raw["response"]),
+        result=_shape(raw["result"]) if "result" in raw else None,
+    )
+
+
+def _read(block: Mapping[str, Any], source: Path, pointer: str) -> Read:
+    schema = bundled_schema("x-ingest-read")
+    problems = [
+        f"{pointer}/x-ingest-read{_path(e.absolute_path)}: {e.message}"
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(block)
+    ]
+    if problems:
+        raise SpecError(source, problems)
+    return Read(
+        id_parameter=block["id_parameter"],
+        response=_shape(block["response"]),
+        not_found_error=block["not_found_error"],
+    )
 
 
 def _dedupe(raw: Mapping[str, Any]) -> Dedupe:

@@ -231,6 +231,37 @@ class Processing:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Several events in one request (Segment's `batch`, Amplitude's `events`), each judged on its own.
+
+    The block's other rules (event, identity, payload, dedupe...) apply to each item of the array in
+    `items_field`; an item that fails them gets its error body in its result, the others are stored
+    (partial acceptance). Failures of the request as a whole (key, media type, size, JSON, the wrapper's
+    schema, more than `max_items`) refuse every item. `response` may use the sources `accepted`,
+    `rejected` (counts) and `results` (one `result` per item, in order; sources `index`, `status`,
+    `error` and the stored event's own, which are null for a refused item).
+    """
+
+    items_field: str
+    max_items: int
+    response: ResponseShape
+    result: ResponseShape | None = None
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read operation over stored events (`x-ingest-read`): one event of the key's project by its id.
+
+    Another project's event, or an unknown id, is the `not_found_error`; the response may use the
+    stored event's sources plus `payload` and `processing_status` (pending, processed, dead_letter).
+    """
+
+    id_parameter: str
+    response: ResponseShape
+    not_found_error: str
+
+
+@dataclass(frozen=True)
 class ErrorEntry:
     """One failure the server can answer: its status, constant body fields and message template."""
 
@@ -326,6 +357,7 @@ class Ingest:
     reserved: ReservedPrefixes | None = None
     dedupe: Dedupe | None = None
     rate_limit: RateLimit | None = None
+    batch: Batch | None = None
     retention_days: int = 90
     processing: Processing = field(default_factory=Processing)
 
@@ -412,6 +444,7 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
     request_required: bool = True
     ingest: Ingest | None = None
+    read: Read | None = None
     pointer: str = ""  # where the operation is in the document, e.g. `/paths/~1events/post`
 
     def response(self, status: int) -> Response | None:
@@ -449,6 +482,10 @@ class Spec:
     @property
     def ingest_operations(self) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.ingest is not None)
+
+    @property
+    def read_operations(self) -> tuple[Operation, ...]:
+        return tuple(op for op in self.operations if op.read is not None)
 
     def operation(self, operation_id: str) -> Operation:
         for op in self.operations:
