@@ -17,6 +17,7 @@ from pathlib import Path
 from datamodel_code_generator import DataModelType, Formatter, InputFileType, LiteralType, PythonVersion
 from datamodel_code_generator import generate as generate_models
 
+from . import context as server
 from .docs import docs_html
 from .errors import SpecError
 from .loader import bundled_schema, load_spec
@@ -34,9 +35,13 @@ TEMPLATED_MODULES = (
     "__main__.py",
     "app.py",
     "ingest.py",
+    "credentials.py",
+    "parameters.py",
+    "ratelimit.py",
     "errors.py",
     "config.py",
     "schema.py",
+    "ids.py",
     "timestamps.py",
     "storage.py",
     "worker.py",
@@ -119,22 +124,37 @@ def ingest_operation(spec: Spec) -> Operation:
 def render_server(spec: Spec, out_dir: Path) -> Output:
     """Every file of the server for `spec`, as it would be written to `out_dir`."""
     op = ingest_operation(spec)
-    assert op.ingest is not None
+    ingest = op.ingest
+    assert ingest is not None
     head = header(spec, out_dir)
     env = environment()
+    route, slots = server.route(spec.base_path, op)
+    success_schema, success_media_type = server.response_schema(op, ingest.response.status)
+    replay_schema, replay_media_type = (
+        server.response_schema(op, ingest.dedupe.replay.status) if ingest.dedupe else ({}, "")
+    )
     context = {
         "header": head,
         "spec": spec,
         "op": op,
-        "ingest": op.ingest,
-        "route": spec.base_path + op.path,
+        "ingest": ingest,
+        "route": route,
+        "parameters": server.parameters(op, slots),
+        "key_slot": slots.get(ingest.dedupe.key.name) if ingest.dedupe else None,
+        "schemes": server.schemes(op),
+        "challenge": server.challenge(op, spec.title),
+        "media_types": server.media_types(op),
+        "success_schema": success_schema,
+        "success_media_type": success_media_type,
+        "success_types": server.numeric_fields(ingest.response, success_schema),
+        "replay_schema": replay_schema,
+        "replay_media_type": replay_media_type,
+        "replay_types": server.numeric_fields(ingest.dedupe.replay, replay_schema) if ingest.dedupe else {},
         "package": out_dir.name,
         "config_schema": bundled_schema("config"),
-        "success_model": model_name(op, op.ingest.response.status),
-        "replay_model": model_name(op, op.ingest.dedupe.replay.status) if op.ingest.dedupe else None,
         "placeholders": PLACEHOLDERS,
-        "message_at": pointer_parts(op.ingest.errors.message_pointer),
-        "details_at": pointer_parts(op.ingest.errors.details_pointer or ""),
+        "message_at": pointer_parts(ingest.errors.message_pointer),
+        "details_at": pointer_parts(ingest.errors.details_pointer or ""),
     }
     files = {
         name: formatted(name, env.get_template(f"{name}.jinja").render(context)) for name in TEMPLATED_MODULES
@@ -143,14 +163,6 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
     files["openapi.yaml"] = spec.path.read_text()
     files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
     return Output(dict(sorted(files.items())))
-
-
-def model_name(op: Operation, status: int) -> str:
-    """The generated model of a documented response, which the server checks its answers against."""
-    response = op.responses.get(status)
-    if response is None or response.schema_name is None:
-        raise SpecError(op.operation_id, [f"response {status} needs a schema from components/schemas"])
-    return response.schema_name
 
 
 def models_source(spec: Spec, head: str) -> str:

@@ -3,9 +3,10 @@
 #   ingestspec generate openapi/arsel.yaml --out generated_server/arsel
 """Send Event: POST /v1/events/send (sendEvent).
 
-Checks run in the order the spec documents: API key, Content-Type, body size, JSON syntax,
-identity, request envelope, event definition and payload schema.
-Then the event is committed to storage before the answer is sent.
+Checks run in the order the spec documents: API key, Content-Type, body size,
+JSON syntax, identity, request envelope, event definition and
+payload schema. The answer is built and checked against the documented response before the event
+is committed to storage, and sent only after the commit.
 """
 
 from __future__ import annotations
@@ -17,29 +18,34 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from . import timestamps
+from . import credentials, parameters, timestamps
 from .config import Config, Project
 from .errors import ApiError
+from .ids import new_id
 from .metrics import Metrics
-from .models import EventAccepted
-from .schema import REQUEST_SCHEMA
+from .ratelimit import RateLimiter
+from .schema import REQUEST_SCHEMA, SUCCESS_SCHEMA
 from .storage import NewEvent, Storage, StoredEvent
-from .uuid7 import uuid7
 
 EVENT_FIELD = "event"
 OCCURRED_AT_FIELD = "timestamp"
+# Events per second of the epoch, for an occurred_at given as a number (None: an RFC 3339 string).
+OCCURRED_AT_PER_SECOND: int | None = None
 PAYLOAD_FIELD = "data"
 # (field, kind, lower-case it), in resolution order.
 IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("email", "email", False),
     ("contact_id", "contact_id", False),
 )
-# Request fields stored as text columns, where PostgreSQL cannot hold a NUL character.
+# Request body fields stored as text columns, where PostgreSQL cannot hold a NUL character.
 STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS))
-MEDIA_TYPE = "application/json"
+# The documented request media types (type/subtype, lower case); `charset` may only be utf-8.
+MEDIA_TYPES = ("application/json",)
+SUCCESS_MEDIA_TYPE = "application/json"
 MAX_DETAILS = 10
 
 _request_validator = jsonschema_rs.validator_for(REQUEST_SCHEMA, validate_formats=True)
+_success_validator = jsonschema_rs.validator_for(SUCCESS_SCHEMA, validate_formats=True)
 
 
 class Ingest:
@@ -49,6 +55,7 @@ class Ingest:
         self.config = config
         self.storage = storage
         self.metrics = metrics
+        self.rate_limiter = RateLimiter()
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -62,48 +69,57 @@ class Ingest:
             return Response(status_code=400)
 
     async def handle(self, request: Request) -> Response:
-        project = self.authenticate(request)
+        project = self.authenticate(*credentials.presented(request))
         check_content_type(request)
         raw = await read_body(request, project.payload_limit)
         body = parse(raw)
+        parameters.check(request)
         identity_field, identity_kind, lowercase = choose_identity(body)
         check_envelope(body)
         check_storable(body)
-        event_name: str = body[EVENT_FIELD]
+        event_name = event_of(body)
         payload = body.get(PAYLOAD_FIELD, {})
         check_payload(project, event_name, payload)
-        identity_value: str = body[identity_field]
+        identity = body[identity_field]
         received_at = timestamps.now()
         new = NewEvent(
-            id=uuid7(),
+            id=new_id(),
             project_id=project.id,
             event=event_name,
             identity_type=identity_kind,
-            identity_value=identity_value.lower() if lowercase else identity_value,
+            identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
             payload=encode(payload, f"/{PAYLOAD_FIELD}"),
             occurred_at=occurred_at(body, received_at),
             received_at=received_at,
             idempotency_key=None,
             body_hash=None,
         )
-        stored, created = await self.storage.insert(new)
+        # Built and checked now, so that an answer the spec does not allow refuses the event
+        # instead of failing after it was committed.
+        answer = success_body(new)
+        await self.storage.insert(new)
         self.metrics.inc("ingest_events_accepted_total")
-        return accepted(stored)
+        return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
 
-    def authenticate(self, request: Request) -> Project:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        project = (
-            self.config.project_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        )
-        if project is None:
-            raise ApiError("unauthorized", headers={"WWW-Authenticate": "Bearer"})
-        return project
+    def authenticate(self, *keys: str | None) -> Project:
+        """The project of the first known key; unauthorized when none is known."""
+        for key in keys:
+            project = self.config.project_for(key) if key else None
+            if project is not None:
+                assert key is not None
+                return project
+        raise ApiError("unauthorized", headers=credentials.CHALLENGE)
 
 
 def check_content_type(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != MEDIA_TYPE:
+    media_type, *params = request.headers.get("content-type", "").split(";")
+    if media_type.strip().lower() not in MEDIA_TYPES:
         raise ApiError("unsupported_media_type")
+    for param in params:
+        name, _, value = param.partition("=")
+        # JSON is UTF-8 (RFC 8259): a charset may be given only when it says so.
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            raise ApiError("unsupported_media_type")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -149,10 +165,15 @@ def check_storable(body: dict[str, Any]) -> None:
     details = [
         {"path": f"/{name}", "message": "must not contain NUL characters"}
         for name in STORED_TEXT_FIELDS
-        if "\x00" in body.get(name, "")
+        if isinstance(body.get(name), str) and "\x00" in body[name]
     ]
     if details:
         raise ApiError("invalid_request", details=details)
+
+
+def event_of(body: dict[str, Any]) -> str:
+    """The event's name, from the body's event field."""
+    return text_of(body[EVENT_FIELD])
 
 
 def check_payload(project: Project, event_name: str, payload: Any) -> None:
@@ -168,11 +189,30 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
     value = body.get(OCCURRED_AT_FIELD)
     if value is None:
         return received_at
-    normalized = timestamps.normalize(value)
+    if OCCURRED_AT_PER_SECOND is None:
+        normalized = timestamps.normalize(value) if isinstance(value, str) else None
+    else:
+        normalized = timestamps.from_epoch(value, OCCURRED_AT_PER_SECOND)
     if normalized is None:
         detail = {"path": f"/{OCCURRED_AT_FIELD}", "message": f"{value!r} is not a representable date-time"}
         raise ApiError("invalid_request", details=[detail])
     return normalized
+
+
+def text_of(value: Any) -> str:
+    """How a request value is stored: a string as it is, any other JSON value as JSON text."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def answered(text: str | None) -> Any:
+    """A stored text value answered where the response schema wants a number: the number it reads as."""
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else text
 
 
 def encode(value: Any, path: str, option: int = 0) -> bytes:
@@ -183,10 +223,10 @@ def encode(value: Any, path: str, option: int = 0) -> bytes:
         raise ApiError("invalid_request", details=[{"path": path, "message": str(exc)}]) from None
 
 
-def failures(validator: Any, instance: Any) -> list[dict[str, str]]:
+def failures(validator: Any, instance: Any, prefix: str = "") -> list[dict[str, str]]:
     """The first few validation errors, as the envelope's details: a JSON Pointer and a message."""
     return [
-        {"path": pointer(error.instance_path), "message": error.message}
+        {"path": prefix + pointer(error.instance_path), "message": error.message}
         for _, error in zip(range(MAX_DETAILS), validator.iter_errors(instance), strict=False)
     ]
 
@@ -195,10 +235,16 @@ def pointer(path: list[str | int]) -> str:
     return "".join(f"/{part}" for part in path)
 
 
-def accepted(event: StoredEvent) -> Response:
+def answerable(validator: Any, body: dict[str, Any]) -> bytes:
+    """The body's bytes, or invalid_request naming the response fields the spec does not allow."""
+    if not validator.is_valid(body):
+        raise ApiError("invalid_request", details=failures(validator, body, "response"))
+    return orjson.dumps(body)
+
+
+def success_body(event: NewEvent | StoredEvent) -> bytes:
     body = {
         "id": event.id,
         "status": "accepted",
     }
-    EventAccepted.model_validate(body)  # the spec's response model: a bug here must not reach clients
-    return Response(orjson.dumps(body), 202, media_type=MEDIA_TYPE)
+    return answerable(_success_validator, body)

@@ -4,7 +4,9 @@
 """The request body schema of sendEvent, exactly as the spec gives it ($refs resolved).
 
 Requests are validated against this (Draft 2020-12, formats asserted, ECMA 262 regular expressions)
-rather than the generated Pydantic models, because the spec is the truth.
+rather than the generated Pydantic models, because the spec is the truth. The success bodies the
+server answers are checked against the documented response schemas the same way, before the event
+is committed.
 """
 
 from typing import Any
@@ -52,4 +54,23 @@ REQUEST_SCHEMA: dict[str, Any] = {
         },
     },
     "oneOf": [{"required": ["email"]}, {"required": ["contact_id"]}],
+}
+
+# The documented 202 response.
+SUCCESS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {
+        "id": {
+            "type": "string",
+            "format": "uuid",
+            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+            "description": "Event log ID (UUIDv7)",
+        },
+        "status": {
+            "type": "string",
+            "const": "accepted",
+            "description": "Always accepted for a 202 response",
+        },
+    },
 }

@@ -28,7 +28,9 @@ from .storage import Storage, open_storage
 from .worker import RetentionPurger, Worker, load_handler, log_handler
 
 HERE = Path(__file__).resolve().parent
+# The spec's path; its path parameters are named p0, p1... (parameters.py maps them back).
 ROUTE = "/events"
+METHOD = "POST"
 DEFAULT_DB = "sqlite:///var/sendrealm.db"
 MAX_ATTEMPTS = 5
 BACKOFF_INITIAL_SECONDS = 1.0
@@ -88,7 +90,7 @@ def create_app(
         return FileResponse(HERE / "docs.html", media_type="text/html")
 
     routes = [
-        Route(ROUTE, Ingest(config, storage, metrics).__call__, methods=["POST"]),
+        Route(ROUTE, Ingest(config, storage, metrics).__call__, methods=[METHOD]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.yaml", openapi, methods=["GET"]),
@@ -97,6 +99,8 @@ def create_app(
         Mount("/docs/assets", app=StaticFiles(directory=str(swagger_ui_path))),
     ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    # A path with a trailing slash is not the documented one: answer the catalogue's 404, not a 307.
+    app.router.redirect_slashes = False
     app.state.storage = storage
     app.state.metrics = metrics
     if access_log:

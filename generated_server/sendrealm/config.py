@@ -149,11 +149,16 @@ class Config:
     key_digests: Mapping[bytes, Project]
 
     def project_for(self, api_key: str) -> Project | None:
-        return self.key_digests.get(hashlib.sha256(api_key.encode()).digest())
+        return self.key_digests.get(digest(api_key))
 
     @property
     def largest_payload_limit(self) -> int:
         return max(p.payload_limit for p in self.projects)
+
+
+def digest(api_key: str) -> bytes:
+    """What the server keeps of a key: its SHA-256 (lookups, rate limits), never the key itself."""
+    return hashlib.sha256(api_key.encode()).digest()
 
 
 def load(path: str | Path) -> Config:
@@ -178,10 +183,10 @@ def load(path: str | Path) -> Config:
             events={name: _definition(where, name, d) for name, d in (item.get("events") or {}).items()},
         )
         for key in item["api_keys"]:
-            digest = hashlib.sha256(key.encode()).digest()
-            if digest in digests:
+            key_digest = digest(key)
+            if key_digest in digests:
                 raise ConfigError(f"{where}: an API key is listed twice")
-            digests[digest] = project
+            digests[key_digest] = project
         projects.append(project)
     return Config(tuple(projects), digests)
 

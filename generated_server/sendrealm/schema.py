@@ -4,7 +4,9 @@
 """The request body schema of ingestEvent, exactly as the spec gives it ($refs resolved).
 
 Requests are validated against this (Draft 2020-12, formats asserted, ECMA 262 regular expressions)
-rather than the generated Pydantic models, because the spec is the truth.
+rather than the generated Pydantic models, because the spec is the truth. The success bodies the
+server answers are checked against the documented response schemas the same way, before the event
+is committed.
 """
 
 from typing import Any
@@ -38,5 +40,46 @@ REQUEST_SCHEMA: dict[str, Any] = {
             "maxLength": 255,
             "description": "[ours] 1 to 255 characters. Scoped to the project.",
         },
+    },
+}
+
+# The documented 202 response.
+SUCCESS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "object",
+            "required": ["id", "event", "resolved_identity_type", "resolved_identity_value", "occurred_at"],
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "Event id ([ours] a UUIDv7 on our servers).",
+                },
+                "event": {"type": "string"},
+                "resolved_identity_type": {"type": "string", "enum": ["contact_id", "external_id", "email"]},
+                "resolved_identity_value": {"type": "string"},
+                "occurred_at": {"type": "string", "format": "date-time"},
+            },
+        }
+    },
+}
+
+# The documented 200 response, answered to a retried request.
+REPLAY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "object",
+            "required": ["id", "event", "deduplicated", "occurred_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "event": {"type": "string"},
+                "deduplicated": {"type": "boolean", "const": True},
+                "occurred_at": {"type": "string", "format": "date-time"},
+            },
+        }
     },
 }

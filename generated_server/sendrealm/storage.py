@@ -7,7 +7,10 @@
 one: a single writer drains every insert waiting at that moment and commits them in one
 transaction, so many requests share one fsync. Deduplication relies on the UNIQUE
 (project_id, idempotency_key) constraint and `INSERT ... ON CONFLICT DO NOTHING`, never on
-check-then-insert, so it holds across batches, connections and processes.
+check-then-insert, so it holds across batches, connections and processes. A key remembered for a
+window only (`remembered_since`) is renewed in the same transaction as the new row's insert: the
+old row gives its key up (`UPDATE ... WHERE idempotency_key = key`, which only one writer can win)
+and the new row takes it, so a key past its window makes exactly one new event.
 
 Timestamps are stored as text in one fixed format (`timestamps.format_utc`), which makes text
 order chronological order on both backends.
@@ -155,11 +158,13 @@ class Storage(ABC):
         """Commit what is queued, stop the writer and close connections."""
 
     @abstractmethod
-    async def insert(self, event: NewEvent) -> tuple[StoredEvent, bool]:
+    async def insert(self, event: NewEvent, remembered_since: str | None = None) -> tuple[StoredEvent, bool]:
         """Store `event` durably; return (row, created).
 
         created is False when (project_id, idempotency_key) already exists, and the row is then
         the earlier event, not `event`. Events without an idempotency key are never merged.
+        With `remembered_since`, an earlier event received before it no longer holds the key:
+        `event` is stored as new and takes the key over.
         """
 
     @abstractmethod
@@ -270,6 +275,15 @@ def _insert_params(event: NewEvent) -> tuple[object, ...]:
 
 # A caller's future, with the value or the error to resolve it with.
 _Outcome = tuple[asyncio.Future[Any], object, BaseException | None]
+
+
+def _expired(found: StoredEvent, remembered_since: str | None) -> bool:
+    """Whether an earlier event's key is past its window (text order is time order)."""
+    return remembered_since is not None and found.received_at < remembered_since
+
+
+# The earlier event gives its key up; the condition on the key lets only one writer do it.
+_RELEASE_KEY = "UPDATE events SET idempotency_key = NULL WHERE id = ? AND idempotency_key = ?"
 
 
 def _gone() -> StorageError:
@@ -528,7 +542,7 @@ class SQLiteStorage(Storage):
 
     # operations -----------------------------------------------------------------------------
 
-    async def insert(self, event: NewEvent) -> tuple[StoredEvent, bool]:
+    async def insert(self, event: NewEvent, remembered_since: str | None = None) -> tuple[StoredEvent, bool]:
         params = _insert_params(event)
 
         def op(conn: sqlite3.Connection) -> tuple[StoredEvent, bool]:
@@ -540,9 +554,16 @@ class SQLiteStorage(Storage):
             ).fetchone()
             if row is None:
                 raise _gone()
-            return _row_to_event(row), False
+            found = _row_to_event(row)
+            if not _expired(found, remembered_since):
+                return found, False
+            # The single writer holds the write lock: release and insert cannot be interleaved.
+            conn.execute(_RELEASE_KEY, (found.id, event.idempotency_key))
+            conn.execute(_SQLITE_INSERT, params)
+            return StoredEvent.pending(event), True
 
-        return await self._write(op)
+        # A renewal writes twice: its savepoint undoes both if the second statement fails.
+        return await self._write(op, savepoint=remembered_since is not None)
 
     async def get(self, project_id: str, event_id: str) -> StoredEvent | None:
         def op(conn: sqlite3.Connection) -> StoredEvent | None:
@@ -703,6 +724,7 @@ _PG_INSERT_MANY = (
     + f") WITH ORDINALITY AS batch({_NEW_COLUMNS}, n) ORDER BY n "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
+_PG_RELEASE_KEY = _RELEASE_KEY.replace("?", "%s")
 _PG_SELECT_KEYS = (
     f"SELECT {_COLUMNS} FROM events WHERE (project_id, idempotency_key) IN "
     "(SELECT * FROM unnest(%b::text[], %b::text[]))"
@@ -768,6 +790,7 @@ class _Insert:
     event: NewEvent
     params: tuple[object, ...]
     future: asyncio.Future[tuple[StoredEvent, bool]]
+    remembered_since: str | None = None
 
 
 def _lock_order(job: _Insert) -> tuple[str, str]:
@@ -817,11 +840,11 @@ class PostgresStorage(Storage):
 
     # inserts go through the writer task ----------------------------------------------------
 
-    async def insert(self, event: NewEvent) -> tuple[StoredEvent, bool]:
+    async def insert(self, event: NewEvent, remembered_since: str | None = None) -> tuple[StoredEvent, bool]:
         if self._closed or self._writer is None or self._writer.done():
             raise StorageClosed("storage is not running")
         future: asyncio.Future[tuple[StoredEvent, bool]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Insert(event, _insert_params(event), future))
+        self._queue.put_nowait(_Insert(event, _insert_params(event), future, remembered_since))
         return await future
 
     async def _write_loop(self) -> None:
@@ -877,16 +900,13 @@ class PostgresStorage(Storage):
             created = {row[0] for row in await cursor.fetchall()}
             duplicates = [job.event for job in jobs if job.event.id not in created]
             existing = await self._existing(conn, duplicates) if duplicates else {}
-        outcomes: list[_Outcome] = []
-        for job in jobs:
-            if job.event.id in created:
-                outcomes.append((job.future, (StoredEvent.pending(job.event), True), None))
-                continue
-            found = existing.get((job.event.project_id, job.event.idempotency_key or ""))
-            if found is None:
-                outcomes.append((job.future, None, _gone()))
-            else:
-                outcomes.append((job.future, (found, False), None))
+            outcomes: list[_Outcome] = []
+            for job in jobs:
+                if job.event.id in created:
+                    outcomes.append((job.future, (StoredEvent.pending(job.event), True), None))
+                    continue
+                found = existing.get((job.event.project_id, job.event.idempotency_key or ""))
+                outcomes.append(await self._duplicate(conn, job, found))
         return outcomes
 
     async def _insert_one_by_one(
@@ -904,16 +924,31 @@ class PostgresStorage(Storage):
                         found = (await self._existing(conn, [job.event])).get(
                             (job.event.project_id, job.event.idempotency_key or "")
                         )
+                        outcomes.append(await self._duplicate(conn, job, found))
                 except _PG_ROW_ERRORS as exc:
                     error = StorageError(f"postgresql insert: {exc}")
                     error.__cause__ = exc
                     outcomes.append((job.future, None, error))
-                    continue
-                if found is None:
-                    outcomes.append((job.future, None, _gone()))
-                else:
-                    outcomes.append((job.future, (found, False), None))
         return outcomes
+
+    async def _duplicate(
+        self, conn: psycopg.AsyncConnection[Any], job: _Insert, found: StoredEvent | None
+    ) -> _Outcome:
+        """The outcome of an insert that met an existing key: a replay, or a renewal past the window."""
+        if found is None:
+            return job.future, None, _gone()
+        if not _expired(found, job.remembered_since):
+            return job.future, (found, False), None
+        # Inside the batch's transaction. Of two writers renewing the same key, the second one's
+        # UPDATE waits for the first to commit, then matches nothing, and its INSERT meets the new row.
+        await conn.execute(_PG_RELEASE_KEY, (found.id, job.event.idempotency_key))
+        cursor = await conn.execute(_PG_INSERT, job.params)
+        if await cursor.fetchone() is not None:
+            return job.future, (StoredEvent.pending(job.event), True), None
+        renewed = (await self._existing(conn, [job.event])).get(
+            (job.event.project_id, job.event.idempotency_key or "")
+        )
+        return (job.future, None, _gone()) if renewed is None else (job.future, (renewed, False), None)
 
     @staticmethod
     async def _existing(

@@ -1,0 +1,103 @@
+"""What the server templates are given about an ingest operation, derived from the spec model.
+
+The templates only loop and interpolate: the route with its path parameters, the parameters to
+check, the security schemes, media types and the documented response schemas are worked out here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import SpecError
+from .spec import Operation, ResponseShape
+
+# OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
+_PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
+# The HTTP authentication schemes that answer a 401 with a WWW-Authenticate challenge.
+_CHALLENGES = {"bearer": "Bearer", "basic": "Basic"}
+_REALM_UNSAFE = re.compile(r'["\\\r\n]')
+
+
+def route(base_path: str, op: Operation) -> tuple[str, dict[str, str]]:
+    """The Starlette route of an operation and the route's name for each path parameter.
+
+    Starlette only reads `{identifier}`, so every parameter gets a slot `p0`, `p1`... in order.
+    """
+    slots: dict[str, str] = {}
+
+    def slot(match: re.Match[str]) -> str:
+        slots.setdefault(match.group(1), f"p{len(slots)}")
+        return "{" + slots[match.group(1)] + "}"
+
+    return base_path + _PATH_PARAMETER.sub(slot, op.path), slots
+
+
+def credential_parameters(op: Operation) -> set[tuple[str, str]]:
+    """(location, lower-case name) of the parameters that carry keys, which credentials.py reads."""
+    found = set()
+    for scheme in op.schemes:
+        if scheme.kind in ("bearer", "basic"):
+            found.add(("header", "authorization"))
+        elif scheme.kind in ("header", "query") and scheme.parameter:
+            found.add((scheme.kind, scheme.parameter.lower()))
+    return found
+
+
+def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The path, query and header parameters the server checks (not the security schemes' keys)."""
+    keys = credential_parameters(op)
+    return [
+        {
+            "location": p.location,
+            "name": p.name,
+            "required": p.required,
+            "schema": dict(p.schema),
+            "slot": slots.get(p.name, "") if p.location == "path" else "",
+        }
+        for p in op.parameters
+        if p.location in ("path", "query", "header") and (p.location, p.name.lower()) not in keys
+    ]
+
+
+def schemes(op: Operation) -> tuple[tuple[str, str], ...]:
+    """(kind, parameter name) of every scheme the operation accepts, in the spec's order."""
+    return tuple((s.kind, s.parameter or "") for s in op.schemes if s.supported)
+
+
+def challenge(op: Operation, realm: str) -> dict[str, str] | None:
+    """The WWW-Authenticate header of a 401: the operation's HTTP schemes (Basic needs a realm)."""
+    names = dict.fromkeys(_CHALLENGES[s.kind] for s in op.schemes if s.kind in _CHALLENGES)
+    if not names:
+        return None
+    quoted = _REALM_UNSAFE.sub("", realm)
+    return {"WWW-Authenticate": ", ".join(f'Basic realm="{quoted}"' if n == "Basic" else n for n in names)}
+
+
+def media_types(op: Operation) -> tuple[str, ...]:
+    """The documented request media types, lower case, without parameters."""
+    return tuple(dict.fromkeys(m.partition(";")[0].strip().lower() for m in op.request_media_types))
+
+
+def response_schema(op: Operation, status: int) -> tuple[dict[str, Any], str]:
+    """The documented schema and media type of a success response the server answers."""
+    response = op.response(status)
+    if response is None:
+        raise SpecError(op.operation_id, [f"the x-ingest response {status} is not documented"])
+    return dict(response.schema or {}), response.media_type or "application/json"
+
+
+def numeric_fields(shape: ResponseShape, schema: Mapping[str, Any]) -> dict[str, bool]:
+    """For each field of a success body: whether its schema wants a number (stored text is converted)."""
+    fields = schema
+    if shape.envelope:
+        fields = (schema.get("properties") or {}).get(shape.envelope) or {}
+    properties = fields.get("properties") or {}
+    return {f.name: _wants_number(properties.get(f.name) or {}) for f in shape.fields}
+
+
+def _wants_number(schema: Mapping[str, Any]) -> bool:
+    types = schema.get("type")
+    kinds = {types} if isinstance(types, str) else set(types or ())
+    return bool(kinds & {"integer", "number"}) and "string" not in kinds
