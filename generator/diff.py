@@ -602,8 +602,13 @@ def _ingest(old: Ingest, new: Ingest, where: str, out: _Collector) -> None:
         new,
         (
             ("event_field", "event-field-changed"),
+            ("event_name", "event-name-changed"),
+            ("credential_field", "credential-field-changed"),
             ("occurred_at_field", "occurred-at-field-changed"),
+            ("occurred_at_unit", "occurred-at-unit-changed"),
             ("id_format", "id-format-changed"),
+            ("id_prefix", "id-prefix-changed"),
+            ("rate_limit", "rate-limit-changed"),
         ),
         where,
         "",

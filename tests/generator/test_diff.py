@@ -19,17 +19,12 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.diff import Change, diff_specs
 from generator.loader import load_spec
+from generator.migrate import upgrade
 from tests.conftest import REPO, SPECS
 from tests.specs import edited, op, x_ingest
 
 Edit = Callable[[dict[str, Any]], object]
 REQUEST = {"arsel": "SendEventRequest", "sendrealm": "IngestEventRequest"}
-
-
-
-
-
-
 
 
 def catalogue(document: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +42,19 @@ def request(document: dict[str, Any]) -> dict[str, Any]:
 
 def field(document: dict[str, Any], name: str) -> dict[str, Any]:
     return request(document)["properties"][name]
+
+
+def v2(**members: Any) -> Edit:
+    """An edit that upgrades the x-ingest block to version 2 and sets `members` on it."""
+
+    def edit(document: dict[str, Any]) -> None:
+        block = upgrade(x_ingest(document))
+        block.update(members)
+        if "rate_limit" in members:
+            block["errors"]["catalogue"]["too_many"] = {"status": 429, "message": "Slow down."}
+        op(document)["x-ingest"] = block
+
+    return edit
 
 
 def classified(changes: tuple[Change, ...]) -> set[tuple[str, bool, bool]]:
@@ -237,6 +245,13 @@ COMMON: dict[str, tuple[Edit, set[tuple[str, bool, bool]], str]] = {
         lambda d: d["servers"][0].update(url=d["servers"][0]["url"].rstrip("/") + "/v9"),
         {("base-path-changed", True, True)},
         "servers[0].url",
+    ),
+    "a version-2 block that says the same": (v2(), set(), ""),
+    "id prefix added": (v2(id_prefix="evt_"), {("id-prefix-changed", True, True)}, "x-ingest.id_prefix"),
+    "rate limit added": (
+        v2(rate_limit={"requests": 10, "per_seconds": 1, "error": "too_many"}),
+        {("rate-limit-changed", True, True), ("error-added", False, True)},
+        "x-ingest.",
     ),
     "security dropped": (
         lambda d: d.pop("security"),
