@@ -347,3 +347,53 @@ async def test_postgres_recovers_from_lost_connections(
             await storage.count()
         assert (await storage.insert(make_event()))[1]
         assert await storage.count("acme") == 2
+
+
+async def test_a_key_past_its_window_makes_one_new_event(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        old = make_event(idempotency_key="k", received_at="2026-01-01T00:00:00.000Z")
+        await storage.insert(old)
+        since = later(rt, rt.storage.utc_now(), -60)
+        # Within one batch and across batches: exactly one renewal, the rest replay it.
+        async with stalled_writer(storage, store_url, make_event):
+            tasks = [
+                asyncio.create_task(storage.insert(make_event(idempotency_key="k"), since)) for _ in range(5)
+            ]
+            await asyncio.sleep(0.05)
+        results = await asyncio.gather(
+            *tasks, *(storage.insert(make_event(idempotency_key="k"), since) for _ in range(5))
+        )
+        created = [stored for stored, is_new in results if is_new]
+        assert len(created) == 1
+        assert {stored.id for stored, _ in results} == {created[0].id}
+        assert await storage.count("acme") == 2
+        # The old event is kept, without its key; the key stays with the new one.
+        kept = await storage.get("acme", old.id)
+        assert kept is not None and kept.idempotency_key is None
+        again, is_new = await storage.insert(make_event(idempotency_key="k"), since)
+        assert not is_new and again.id == created[0].id
+
+
+async def test_a_key_within_its_window_replays(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        first, _ = await storage.insert(make_event(idempotency_key="k"))
+        since = later(rt, rt.storage.utc_now(), -60)
+        stored, created = await storage.insert(make_event(idempotency_key="k"), since)
+        assert not created and stored.id == first.id
+
+
+async def test_renewals_from_two_stores_on_one_database_make_one_event(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    # Two storages on one database stand for two server processes racing on one expired key.
+    async with rt.storage.open_storage(store_url) as one, rt.storage.open_storage(store_url) as two:
+        await one.insert(make_event(idempotency_key="k", received_at="2026-01-01T00:00:00.000Z"))
+        since = later(rt, rt.storage.utc_now(), -60)
+        results = await asyncio.gather(
+            *(store.insert(make_event(idempotency_key="k"), since) for store in (one, two) * 10)
+        )
+        assert sum(created for _, created in results) == 1
+        assert len({stored.id for stored, _ in results}) == 1
+        assert await one.count("acme") == 2
