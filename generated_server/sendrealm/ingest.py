@@ -109,7 +109,9 @@ class Ingest:
         # instead of failing after it was committed.
         answer = success_body(new)
         replay_body(new)
-        since = timestamps.before(received_at, DEDUPE_WINDOW_SECONDS) if DEDUPE_WINDOW_SECONDS else None
+        since = (
+            None if DEDUPE_WINDOW_SECONDS is None else timestamps.before(received_at, DEDUPE_WINDOW_SECONDS)
+        )
         stored, created = await self.storage.insert(new, since)
         if not created:
             if project.idempotency_mismatch == "reject" and stored.body_hash != new.body_hash:
@@ -195,6 +197,11 @@ def check_storable(body: dict[str, Any], key: str | None) -> None:
 
 def event_of(body: dict[str, Any]) -> str:
     """The event's name, from the body's event field."""
+    if body.get(EVENT_FIELD) is None:
+        # Only reached when the request schema lets the field be left out (lint says so).
+        raise ApiError(
+            "invalid_request", details=[{"path": f"/{EVENT_FIELD}", "message": "an event name is required"}]
+        )
     return text_of(body[EVENT_FIELD])
 
 
