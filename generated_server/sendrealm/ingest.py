@@ -24,13 +24,12 @@ from .config import Config, Project
 from .errors import ApiError
 from .ids import new_id
 from .metrics import Metrics
-from .ratelimit import RateLimiter
 from .schema import REPLAY_SCHEMA, REQUEST_SCHEMA, SUCCESS_SCHEMA
 from .storage import NewEvent, Storage, StoredEvent
 
 EVENT_FIELD = "event"
 OCCURRED_AT_FIELD = "occurred_at"
-# Events per second of the epoch, for an occurred_at given as a number (None: an RFC 3339 string).
+# How many units of an epoch-number occurred_at make a second (None: it is an RFC 3339 string).
 OCCURRED_AT_PER_SECOND: int | None = None
 PAYLOAD_FIELD = "payload"
 # (field, kind, lower-case it), in resolution order.
@@ -40,7 +39,7 @@ IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("email", "email", True),
 )
 RESERVED_PREFIXES = ("sendrealm.",)
-# Where the idempotency key is: (in, name); `where` names it in an error detail.
+# Where the idempotency key is: (in, name).
 IDEMPOTENCY_KEY = ("body", "idempotency_key")
 # Seconds a key is remembered (None: as long as the event is retained).
 DEDUPE_WINDOW_SECONDS: int | None = None
@@ -64,7 +63,6 @@ class Ingest:
         self.config = config
         self.storage = storage
         self.metrics = metrics
-        self.rate_limiter = RateLimiter()
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -125,9 +123,9 @@ class Ingest:
         """The project of the first known key; unauthorized when none is known."""
         for key in keys:
             project = self.config.project_for(key) if key else None
-            if project is not None:
-                assert key is not None
-                return project
+            if project is None or key is None:
+                continue
+            return project
         raise ApiError("unauthorized", headers=credentials.CHALLENGE)
 
 
