@@ -27,9 +27,9 @@ from .unsupported import Finding, findings, validator
 
 __all__ = ["Problem", "lint"]
 
-# The loader's x-ingest schema problems: "<operation pointer>/x-ingest.a.b[0]: message".
+# The loader's x-ingest(-read) schema problems: "<operation pointer>/x-ingest.a.b[0]: message".
 _X_INGEST_PROBLEM = re.compile(
-    r"(?P<block>/\S*?/x-ingest)(?P<path>(?:\.[^.\[\s:]+|\[\d+\])*): (?P<message>.*)", re.S
+    r"(?P<block>/\S*?/x-ingest(?:-read)?)(?P<path>(?:\.[^.\[\s:]+|\[\d+\])*): (?P<message>.*)", re.S
 )
 _UNEXPECTED = re.compile(r"Additional properties are not allowed \((?P<names>.*) (?:was|were) unexpected\)")
 _REF_PROBLEM = re.compile(
@@ -75,10 +75,12 @@ def _loader_problems(where: Locator, document: Mapping[str, Any], message: str) 
             for name in re.findall(r"'([^']*)'", unexpected["names"]):
                 yield where.problem(
                     f"{block}{inner}/{escape(name)}",
-                    f"x-ingest: unknown key {name!r}" + _suggestion(document, block, inner, name),
+                    f"{block.rsplit('/', 1)[-1]}: unknown key {name!r}"
+                    + _suggestion(document, block, inner, name),
                 )
             return
-        yield where.problem(block + inner, f"x-ingest{inner.replace('/', '.') if inner else ''}: {text}")
+        label = block.rsplit("/", 1)[-1] + inner.replace("/", ".")
+        yield where.problem(block + inner, f"{label}: {text}")
     elif match := _REF_PROBLEM.search(message):
         ref = match["recursive"] or match["remote"] or match["missing"]
         pointer = next(where.members("$ref", ref), "")

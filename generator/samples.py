@@ -7,13 +7,15 @@ where there are some, else from the field's schema, so they look like what clien
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from .spec import PLACEHOLDERS, IdentityField, Ingest, Operation
+from .context import numeric_fields
+from .spec import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape
 
-__all__ = ["first_example", "identity_value", "placeholder_values", "success_values"]
+__all__ = ["first_example", "identity_value", "placeholder_values", "success_body", "success_values"]
 
 # An event id of each format, as the server makes them.
 _IDS = {
@@ -68,11 +70,16 @@ def identity_value(op: Operation, field: IdentityField) -> Any:
 
 
 def success_values(op: Operation, field: IdentityField) -> dict[str, Any]:
-    """The stored event's values a success body is built from, for a request naming `field`."""
+    """The stored event's values a success body is built from, for a request naming `field`.
+
+    The server stores the identity as text (a number as its JSON text), as `identity_value` here;
+    `success_body` turns it back into a number where the response schema wants one.
+    """
     ingest = _ingest(op)
     value = identity_value(op, field)
     if field.normalize == "lowercase" and isinstance(value, str):
         value = value.lower()
+    value = value if isinstance(value, str) else json.dumps(value)
     return {
         "id": ingest.id_prefix + _IDS.get(ingest.id_format, _IDS["uuid7"]),
         "event": placeholder_values(op)["event"],
@@ -81,6 +88,27 @@ def success_values(op: Operation, field: IdentityField) -> dict[str, Any]:
         "identity_type": field.kind,
         "identity_value": value,
     }
+
+
+def success_body(op: Operation, shape: ResponseShape, field: IdentityField) -> dict[str, Any]:
+    """The body of `shape` the server answers for a request naming identity `field`."""
+    response = op.response(shape.status)
+    body = shape.render(success_values(op, field))
+    inner = shape.unwrap(body)
+    wanted = numeric_fields(shape, response.schema or {}) if response else {}
+    for name, number in wanted.items():
+        if number and isinstance(inner.get(name), str):
+            inner[name] = _number(inner[name])
+    return body
+
+
+def _number(text: str) -> Any:
+    """Stored text answered as the number it reads as, as the server's `answered` does."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else text
 
 
 def _ingest(op: Operation) -> Ingest:

@@ -14,7 +14,7 @@ import jsonschema
 
 from .loader import resolve
 from .locate import escape, pointer_of
-from .samples import success_values
+from .samples import success_body
 from .spec import Operation, Parameter, SecurityScheme, Spec, pointer_get
 
 __all__ = ["RULES", "Finding", "findings", "is_json", "validator"]
@@ -144,11 +144,27 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
 @rule
 def every_operation_ingests(spec: Spec) -> Iterator[Finding]:
     for op in spec.operations:
-        if op.ingest is None:
+        if op.read is not None:
+            yield (
+                op.pointer + "/x-ingest-read",
+                f"{op.operation_id} ({op.method} {op.path}): read operations (x-ingest-read) are not "
+                "implemented yet",
+            )
+        elif op.ingest is None:
             yield (
                 op.pointer,
                 f"{op.operation_id} ({op.method} {op.path}) has no x-ingest block: operations other "
-                "than ingest (reads) are not implemented yet",
+                "than ingest are not implemented",
+            )
+
+
+@rule
+def no_batches(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        if op.ingest and op.ingest.batch:
+            yield (
+                op.pointer + "/x-ingest/batch",
+                f"{op.operation_id}: batch operations are not implemented yet",
             )
 
 
@@ -239,7 +255,7 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
             check = validator(response.schema)
             failures = {}
             for field in ingest.identity.fields:
-                error = next(check.iter_errors(shape.render(success_values(op, field))), None)
+                error = next(check.iter_errors(success_body(op, shape, field)), None)
                 if error is not None:
                     failures[field.kind] = error
             if failures:

@@ -65,6 +65,29 @@ def add(where: Callable[[dict[str, Any]], dict[str, Any]], **members: Any) -> Ed
     return lambda document: where(document).update(members)
 
 
+def batch(document: dict[str, Any]) -> None:
+    shape = {"status": 202, "fields": {"accepted": {"source": "accepted"}}}
+    v2(add(x_ingest, batch={"items_field": "events", "max_items": 100, "response": shape}))(document)
+
+
+def read_operation(document: dict[str, Any]) -> None:
+    document["paths"]["/events/{id}"] = {
+        "get": {
+            "operationId": "getEvent",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "The event", "content": {"application/json": {"schema": {}}}}
+            },
+            "x-ingest-read": {
+                "version": 2,
+                "id_parameter": "id",
+                "not_found_error": "route_not_found",
+                "response": {"status": 200, "fields": {"id": {"source": "id"}}},
+            },
+        }
+    }
+
+
 def second_operation(document: dict[str, Any], method: str, with_ingest: bool) -> None:
     copy = yaml.safe_load(yaml.safe_dump(op(document)))
     copy["operationId"] = "another"
@@ -218,6 +241,12 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "/paths/~1other/get",
         "another (GET /other) has no x-ingest block",
     ),
+    "a read operation over stored events": (
+        read_operation,
+        "/paths/~1events~1{id}/get/x-ingest-read",
+        "getEvent (GET /events/{id}): read operations (x-ingest-read) are not implemented yet",
+    ),
+    "a batch operation": (batch, "{op}/x-ingest/batch", "batch operations are not implemented yet"),
     "two ingest operations": (
         lambda d: second_operation(d, "post", with_ingest=True),
         "/paths/~1other/post/x-ingest",
@@ -303,6 +332,24 @@ def test_a_vendor_json_media_type_and_supported_schemes_are_accepted(tmp_path: P
         document["security"] = [{"bearer": []}, {"basic": []}, {"header": []}, {"query": []}]
 
     assert lint(edited(tmp_path, "arsel", edit)) == []
+
+
+def test_an_integer_identity_is_answered_as_the_response_schema_says(tmp_path: Path) -> None:
+    # The server stores identities as text: a string in the response schema takes 42 as "42".
+    integer_id = request_property("contact_id", {"type": "integer"})
+    assert lint(edited(tmp_path, "sendrealm", integer_id)) == []
+
+    def integer_answer(document: dict[str, Any]) -> None:
+        integer_id(document)
+        accepted = document["components"]["schemas"]["EventAccepted"]
+        accepted["properties"]["resolved_identity_value"] = {"type": "integer"}
+        for status in ("200", "202"):
+            op(document)["responses"][status]["content"]["application/json"].pop("examples", None)
+
+    problems = [str(p) for p in lint(edited(tmp_path, "sendrealm", integer_answer, "answer"))]
+    assert len(problems) == 1, problems
+    assert "the 202 body the server builds for identity 'external_id', 'email' cannot match" in problems[0]
+    assert "contact_id" not in problems[0].split("cannot match")[0]  # 42 is an integer
 
 
 def test_a_yaml_syntax_error_is_located_without_a_traceback(tmp_path: Path) -> None:
