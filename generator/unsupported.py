@@ -15,7 +15,7 @@ import jsonschema
 from .loader import resolve
 from .locate import escape, pointer_of
 from .samples import success_body
-from .spec import Operation, Parameter, SecurityScheme, Spec, pointer_get
+from .spec import Ingest, Operation, Parameter, SecurityScheme, Spec, pointer_get
 
 __all__ = ["RULES", "Finding", "findings", "is_json", "validator"]
 
@@ -266,6 +266,80 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
                     f"{op.operation_id}: the {shape.status} body the server builds for identity {kinds} "
                     f"cannot match the documented schema: at {pointer_of(*error.absolute_path) or '/'}: "
                     f"{error.message}",
+                )
+
+
+@rule
+def success_responses_are_json(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        ingest = op.ingest
+        assert ingest is not None
+        shapes = [ingest.response] + ([ingest.dedupe.replay] if ingest.dedupe else [])
+        for shape in dict.fromkeys(shapes):
+            response = op.responses.get(shape.status)
+            if response is None:
+                continue  # lint names an undocumented status
+            where = f"{op.pointer}/responses/{shape.status}"
+            if response.media_type is None:
+                yield where, f"{op.operation_id}: {shape.status} documents no body, but x-ingest answers one"
+            elif not is_json(response.media_type):
+                yield (
+                    f"{where}/content/{escape(response.media_type)}",
+                    f"{op.operation_id}: {shape.status} is documented as {response.media_type}, but the "
+                    "server answers JSON",
+                )
+        if ingest.response.header:
+            yield (
+                _x(op, "response", "header"),
+                f"{op.operation_id}: a header on the success response is not implemented "
+                "(only on the replay)",
+            )
+
+
+@rule
+def required_headers_are_sent(spec: Spec) -> Iterator[Finding]:
+    for op in spec.ingest_operations:
+        ingest = op.ingest
+        assert ingest is not None
+        sent = _headers_sent(op, ingest)
+        raw = resolve(spec.document, pointer_get(spec.document, op.pointer + "/responses") or {}, spec.path)
+        for status, response in raw.items():
+            for name, header in ((response or {}).get("headers") or {}).items():
+                required = isinstance(header, Mapping) and header.get("required")
+                if required and name.lower() not in sent.get(str(status), set()):
+                    yield (
+                        f"{op.pointer}/responses/{escape(status)}/headers/{escape(name)}",
+                        f"{op.operation_id}: the {status} response's required header {name!r} is never sent",
+                    )
+
+
+def _headers_sent(op: Operation, ingest: Ingest) -> dict[str, set[str]]:
+    """Status (as the responses object writes it) -> lower-case names of the headers the server sets."""
+    sent: dict[str, set[str]] = {}
+    catalogue = ingest.errors.catalogue
+
+    def add(status: int, name: str) -> None:
+        sent.setdefault(str(status), set()).add(name.lower())
+
+    if any(s.kind in ("bearer", "basic") for s in op.schemes):
+        add(catalogue["unauthorized"].status, "WWW-Authenticate")
+    for key in (ingest.rate_limit.error if ingest.rate_limit else None, *ingest.server_errors()):
+        if key:
+            add(catalogue[key].status, "Retry-After")
+    if ingest.dedupe and ingest.dedupe.replay.header:
+        add(ingest.dedupe.replay.status, ingest.dedupe.replay.header)
+    return sent
+
+
+@rule
+def one_base_path(spec: Spec) -> Iterator[Finding]:
+    for op in spec.operations:
+        for owner in (op.pointer.rsplit("/", 1)[0], op.pointer):
+            if pointer_get(spec.document, owner + "/servers"):
+                yield (
+                    owner + "/servers",
+                    f"{op.operation_id}: servers on a path or operation are not implemented (every "
+                    "operation is served under the first top-level server's path)",
                 )
 
 

@@ -247,6 +247,30 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "getEvent (GET /events/{id}): read operations (x-ingest-read) are not implemented yet",
     ),
     "a batch operation": (batch, "{op}/x-ingest/batch", "batch operations are not implemented yet"),
+    "a success response that is not JSON": (
+        lambda d: op(d)["responses"][str(x_ingest(d)["response"]["status"])].update(
+            content={"text/plain": {"schema": {"type": "string"}}}
+        ),
+        "{op}/responses/202/content/text~1plain",
+        "202 is documented as text/plain, but the server answers JSON",
+    ),
+    "a header on the success response": (
+        lambda d: x_ingest(d)["response"].update(header="X-Accepted"),
+        "{op}/x-ingest/response/header",
+        "a header on the success response is not implemented",
+    ),
+    "a required response header the server never sends": (
+        lambda d: op(d)["responses"]["202"].update(
+            headers={"X-Request-Id": {"required": True, "schema": {"type": "string"}}}
+        ),
+        "{op}/responses/202/headers/X-Request-Id",
+        "the 202 response's required header 'X-Request-Id' is never sent",
+    ),
+    "servers on an operation": (
+        add(op, servers=[{"url": "https://other.test/v2"}]),
+        "{op}/servers",
+        "servers on a path or operation are not implemented",
+    ),
     "two ingest operations": (
         lambda d: second_operation(d, "post", with_ingest=True),
         "/paths/~1other/post/x-ingest",
@@ -350,6 +374,16 @@ def test_an_integer_identity_is_answered_as_the_response_schema_says(tmp_path: P
     assert len(problems) == 1, problems
     assert "the 202 body the server builds for identity 'external_id', 'email' cannot match" in problems[0]
     assert "contact_id" not in problems[0].split("cannot match")[0]  # 42 is an integer
+
+
+def test_required_headers_the_server_sends_are_accepted(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        required = {"required": True, "schema": {"type": "string"}}
+        op(document)["responses"]["401"]["headers"] = {"WWW-Authenticate": required}
+        op(document)["responses"]["503"]["headers"] = {"Retry-After": required}
+        op(document)["responses"]["200"]["headers"] = {"Idempotent-Replayed": required}
+
+    assert lint(edited(tmp_path, "sendrealm", edit)) == []
 
 
 def test_a_yaml_syntax_error_is_located_without_a_traceback(tmp_path: Path) -> None:
