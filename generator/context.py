@@ -18,6 +18,8 @@ _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
 # The HTTP authentication schemes that answer a 401 with a WWW-Authenticate challenge.
 _CHALLENGES = {"bearer": "Bearer", "basic": "Basic"}
 _REALM_UNSAFE = re.compile(r'["\\\r\n]')
+# Header parameters OpenAPI says to ignore: the body's media type and the credentials say those.
+_IGNORED_HEADERS = {("header", "accept"), ("header", "content-type"), ("header", "authorization")}
 
 
 def route(base_path: str, op: Operation) -> tuple[str, dict[str, str]]:
@@ -47,7 +49,7 @@ def credential_parameters(op: Operation) -> set[tuple[str, str]]:
 
 def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
     """The path, query and header parameters the server checks (not the security schemes' keys)."""
-    keys = credential_parameters(op)
+    keys = credential_parameters(op) | _IGNORED_HEADERS
     return [
         {
             "location": p.location,

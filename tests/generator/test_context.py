@@ -1,0 +1,85 @@
+"""What the server templates are given: routes, parameters, schemes, media types, numeric answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from generator import context
+from generator.loader import load_spec
+from generator.spec import Operation
+from tests.specs import edited
+
+
+def _operation(tmp_path: Path, edit: Any) -> Operation:
+    return load_spec(edited(tmp_path, "sendrealm", edit)).ingest_operations[0]
+
+
+def test_path_parameters_get_route_slots(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["paths"]["/events/{message-id}/{kind}"] = document["paths"].pop("/events")
+
+    op = _operation(tmp_path, edit)
+    assert context.route("/v1", op) == ("/v1/events/{p0}/{p1}", {"message-id": "p0", "kind": "p1"})
+
+
+def test_credential_and_ignored_headers_are_not_checked_as_parameters(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["components"]["securitySchemes"]["key"] = {"type": "apiKey", "in": "query", "name": "key"}
+        operation = document["paths"]["/events"]["post"]
+        operation["security"] = [{"bearerAuth": []}, {"key": []}]
+        operation["parameters"] = [
+            {"name": name, "in": where, "schema": {"type": "string"}}
+            for name, where in [("Authorization", "header"), ("Content-Type", "header"), ("key", "query")]
+        ] + [{"name": "X-Trace", "in": "header", "schema": {"type": "integer"}}]
+
+    op = _operation(tmp_path, edit)
+    assert [p["name"] for p in context.parameters(op, {})] == ["X-Trace"]
+    assert context.schemes(op) == (("bearer", ""), ("query", "key"))
+    assert context.challenge(op, "Sendrealm") == {"WWW-Authenticate": "Bearer"}
+
+
+def test_basic_challenges_name_a_realm(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["components"]["securitySchemes"]["basic"] = {"type": "http", "scheme": "Basic"}
+        document["paths"]["/events"]["post"]["security"] = [{"basic": []}, {"bearerAuth": []}]
+
+    op = _operation(tmp_path, edit)
+    assert context.challenge(op, 'My "API"') == {"WWW-Authenticate": 'Basic realm="My API", Bearer'}
+
+
+def test_an_api_key_header_has_no_challenge(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["components"]["securitySchemes"]["key"] = {"type": "apiKey", "in": "header", "name": "X-Key"}
+        document["paths"]["/events"]["post"]["security"] = [{"key": []}]
+
+    assert context.challenge(_operation(tmp_path, edit), "Sendrealm") is None
+
+
+def test_media_types_lose_their_parameters_and_case(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        content = document["paths"]["/events"]["post"]["requestBody"]["content"]
+        content["Application/Vnd.Acme+JSON; charset=utf-8"] = content["application/json"]
+
+    op = _operation(tmp_path, edit)
+    assert context.media_types(op) == ("application/json", "application/vnd.acme+json")
+
+
+def test_numeric_fields_follow_the_response_schema(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        properties = document["components"]["schemas"]["EventAccepted"]["properties"]
+        properties["resolved_identity_value"] = {"type": "integer"}
+        properties["event"] = {"type": ["integer", "string"]}
+
+    op = _operation(tmp_path, edit)
+    assert op.ingest is not None
+    schema, media_type = context.response_schema(op, 202)
+    assert media_type == "application/json"
+    numeric = context.numeric_fields(op.ingest.response, schema)
+    assert numeric == {
+        "id": False,
+        "event": False,  # a string is allowed: the stored text is answered as it is
+        "resolved_identity_type": False,
+        "resolved_identity_value": True,
+        "occurred_at": False,
+    }
