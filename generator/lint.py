@@ -51,17 +51,23 @@ def lint(path: str | Path) -> list[Problem]:
         document, _ = read_document(path)
     except SpecError as exc:
         return [where.problem("", message) for message in exc.problems]
-    problems = [
-        # The validator's message goes on to quote the whole instance: its first line says it all.
-        where.problem(pointer_of(*error.path), f"OpenAPI: {error.message.splitlines()[0]}")
-        for error in OpenAPIV31SpecValidator(document).iter_errors()
-    ]
+    problems = list(_openapi_problems(where, document))
     try:
         spec = load_spec(path)
     except SpecError as exc:
         return problems + [p for message in exc.problems for p in _loader_problems(where, document, message)]
     found = [*_example_problems(spec), *_behaviour_problems(spec), *findings(spec)]
     return problems + [where.problem(pointer, message) for pointer, message in found]
+
+
+def _openapi_problems(where: Locator, document: Mapping[str, Any]) -> Iterator[Problem]:
+    try:
+        for error in OpenAPIV31SpecValidator(document).iter_errors():
+            # The validator's message goes on to quote the whole instance: its first line says it all.
+            yield where.problem(pointer_of(*error.path), f"OpenAPI: {error.message.splitlines()[0]}")
+    except RecursionError:
+        # A `$ref` that leads back to itself sends the validator round for ever; the loader names it.
+        return
 
 
 def _loader_problems(where: Locator, document: Mapping[str, Any], message: str) -> Iterator[Problem]:

@@ -65,6 +65,13 @@ def add(where: Callable[[dict[str, Any]], dict[str, Any]], **members: Any) -> Ed
     return lambda document: where(document).update(members)
 
 
+def ref_cycle(document: dict[str, Any]) -> None:
+    document["components"]["schemas"]["Loop"] = {"$ref": "#/components/schemas/Loop"}
+    op(document)["requestBody"]["content"]["application/json"]["schema"] = {
+        "$ref": "#/components/schemas/Loop"
+    }
+
+
 def batch(document: dict[str, Any]) -> None:
     shape = {"status": 202, "fields": {"accepted": {"source": "accepted"}}}
     v2(add(x_ingest, batch={"items_field": "events", "max_items": 100, "response": shape}))(document)
@@ -156,6 +163,18 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         ),
         "{op}/requestBody/content/application~1json/schema/$ref",
         "#/components/schemas/Nope does not resolve",
+    ),
+    "a $ref to another file": (
+        lambda d: op(d)["requestBody"]["content"]["application/json"].update(
+            schema={"$ref": "other.yaml#/X"}
+        ),
+        "{op}/requestBody/content/application~1json/schema/$ref",
+        "only local references are supported, got other.yaml#/X",
+    ),
+    "a $ref cycle": (
+        ref_cycle,
+        "{op}/requestBody/content/application~1json/schema/$ref",
+        "recursive $ref #/components/schemas/Loop is not supported",
     ),
     "not OpenAPI": (lambda d: d.pop("info"), "", 'OpenAPI: "info" is a required property'),
     # What the generated server does not implement is refused (generator/unsupported.py).
