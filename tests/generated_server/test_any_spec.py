@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from generator.generate import generate
+from generator.lint import lint
 from generator.migrate import upgrade
 from tests.conftest import EXAMPLE_CONFIG
 from tests.generated_server.conftest import ACME_KEY, GLOBEX_KEY
@@ -49,6 +50,15 @@ def _schemas(document: dict[str, Any]) -> dict[str, Any]:
     return schemas
 
 
+def _without_examples(op: dict[str, Any]) -> None:
+    """Drop the request and success examples, which show the shipped spec's types and ids."""
+    for media in op["requestBody"]["content"].values():
+        media.pop("examples", None)
+    for status in ("200", "202"):
+        for media in op["responses"][status]["content"].values():
+            media.pop("examples", None)
+
+
 def _problem(slug: str, title: str) -> dict[str, str]:
     return {"/type": f"https://api.sendrealm.com/problems/{slug}", "/title": title}
 
@@ -56,6 +66,7 @@ def _problem(slug: str, title: str) -> dict[str, str]:
 def vendor(document: dict[str, Any]) -> None:
     op = document["paths"].pop("/events")["post"]
     document["paths"]["/events/{message_id}"] = {"put": op}
+    _without_examples(op)
     op["parameters"] = [
         {"name": "message_id", "in": "path", "required": True, "schema": {"pattern": "^[a-z0-9-]{1,40}$"}},
         {"name": "X-Trace", "in": "header", "schema": {"type": "integer", "minimum": 1}},
@@ -86,6 +97,12 @@ def vendor(document: dict[str, Any]) -> None:
 
 def limited(document: dict[str, Any]) -> None:
     op = _operation(document)
+    _without_examples(op)
+    op["responses"]["429"] = {
+        "description": "Too many requests for this key; retry after Retry-After seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     op["parameters"] = [
         {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 64}}
     ]
@@ -107,6 +124,7 @@ def limited(document: dict[str, Any]) -> None:
 
 def body_key(document: dict[str, Any]) -> None:
     op = _operation(document)
+    _without_examples(op)
     op["security"] = []
     request = _schemas(document)["IngestEventRequest"]
     request["required"] = ["api_key"]
@@ -385,3 +403,23 @@ def test_the_body_key_is_neither_stored_nor_logged(body_key_server: tuple[Runnin
     assert rows
     assert ACME_KEY not in repr(rows)
     assert ACME_KEY not in server.log.read_text()
+
+
+# --- lint agrees: what these servers serve, lint accepts; what they refuse, lint refuses ----------
+
+
+@pytest.mark.parametrize(
+    ("edit", "refused"),
+    [
+        (vendor, []),
+        (limited, ["/data/resolved_identity_type: 'email' is not one of"]),
+        (body_key, ["/data/resolved_identity_value: 'user-42' is not of type 'integer'"]),
+    ],
+)
+def test_lint_refuses_only_the_answers_the_server_refuses(
+    tmp_path: Path, edit: Any, refused: list[str]
+) -> None:
+    problems = [str(problem) for problem in lint(edited(tmp_path, "sendrealm", edit))]
+    assert len(problems) == len(refused), problems
+    for problem, fragment in zip(problems, refused, strict=True):
+        assert fragment in problem
