@@ -67,7 +67,7 @@ class Ingest:
             return Response(status_code=400)
 
     async def handle(self, request: Request) -> Response:
-        project = self.authenticate(*credentials.presented(request))
+        project = self.authenticate(request)
         check_content_type(request)
         raw = await read_body(request, project.payload_limit)
         body = parse(raw)
@@ -99,8 +99,9 @@ class Ingest:
         self.metrics.inc("ingest_events_accepted_total")
         return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
 
-    def authenticate(self, *keys: str | None) -> Project:
-        """The project of the first known key; unauthorized when none is known."""
+    def authenticate(self, request: Request) -> Project:
+        """The project of the first known key the request carries; unauthorized when none is known."""
+        keys = list(credentials.presented(request))
         for key in keys:
             project = self.config.project_for(key) if key else None
             if project is None or key is None:

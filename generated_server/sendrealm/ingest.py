@@ -41,8 +41,6 @@ IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
 RESERVED_PREFIXES = ("sendrealm.",)
 # Where the idempotency key is: (in, name).
 IDEMPOTENCY_KEY = ("body", "idempotency_key")
-# Seconds a key is remembered (None: as long as the event is retained).
-DEDUPE_WINDOW_SECONDS: int | None = None
 # Request body fields stored as text columns, where PostgreSQL cannot hold a NUL character.
 STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS), IDEMPOTENCY_KEY[1])
 # The documented request media types (type/subtype, lower case); `charset` may only be utf-8.
@@ -76,7 +74,7 @@ class Ingest:
             return Response(status_code=400)
 
     async def handle(self, request: Request) -> Response:
-        project = self.authenticate(*credentials.presented(request))
+        project = self.authenticate(request)
         check_content_type(request)
         raw = await read_body(request, project.payload_limit)
         body = parse(raw)
@@ -107,10 +105,7 @@ class Ingest:
         # instead of failing after it was committed.
         answer = success_body(new)
         replay_body(new)
-        since = (
-            None if DEDUPE_WINDOW_SECONDS is None else timestamps.before(received_at, DEDUPE_WINDOW_SECONDS)
-        )
-        stored, created = await self.storage.insert(new, since)
+        stored, created = await self.storage.insert(new)
         if not created:
             if project.idempotency_mismatch == "reject" and stored.body_hash != new.body_hash:
                 raise ApiError("idempotency_key_reused", {"key": new.idempotency_key})
@@ -119,8 +114,9 @@ class Ingest:
         self.metrics.inc("ingest_events_accepted_total")
         return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
 
-    def authenticate(self, *keys: str | None) -> Project:
-        """The project of the first known key; unauthorized when none is known."""
+    def authenticate(self, request: Request) -> Project:
+        """The project of the first known key the request carries; unauthorized when none is known."""
+        keys = list(credentials.presented(request))
         for key in keys:
             project = self.config.project_for(key) if key else None
             if project is None or key is None:
