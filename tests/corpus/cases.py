@@ -1,0 +1,124 @@
+"""The corpus: ingest specs modelled on public APIs, and what each one is expected to do.
+
+Each served spec lives in `tests/corpus/<name>/openapi.yaml` beside the deployment it is run with
+(`config.yaml`: two projects, their keys, event definitions). A refused spec says something the
+vocabulary or the server cannot do yet; lint must name where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Served:
+    """A spec the whole loop must take: lint, generate, serve, contract, Schemathesis, one fault."""
+
+    name: str
+    fault: str  # a fault of tests/contract/faults/catalogue.py relevant to this API
+    detector: str  # the contract scenario that must fail on the faulty server (and pass on the correct one)
+    # Known failures, each with the part that must change and why; the lead removes them as features land.
+    contract_xfail: str = ""
+    fault_xfail: str = ""
+    st_xfail: str = ""
+
+    @property
+    def spec(self) -> Path:
+        return HERE / self.name / "openapi.yaml"
+
+    @property
+    def config(self) -> Path:
+        return HERE / self.name / "config.yaml"
+
+    @property
+    def package(self) -> str:
+        return f"corpus_{self.name}"
+
+    def keys(self) -> tuple[str, str]:
+        """The first key of the first two projects: `--api-key K1 --api-key K2`."""
+        projects = yaml.safe_load(self.config.read_text())["projects"]
+        return projects[0]["api_keys"][0], projects[1]["api_keys"][0]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A spec lint must refuse (exit 1) naming each place, and generate must refuse (exit 2)."""
+
+    name: str
+    problems: tuple[tuple[str, str], ...]  # (JSON pointer, a fragment of the message)
+    # Problems lint reports beyond `problems` that it should not (a lint bug), if any.
+    extra_xfail: str = field(default="")
+
+    @property
+    def spec(self) -> Path:
+        return HERE / self.name / "openapi.yaml"
+
+
+SUITE_BASIC = (
+    "suite: the contract suite sends every key as `Authorization: Bearer`; HTTP basic is not sent yet"
+)
+SUITE_BODY_KEY = (
+    "suite: the contract suite does not put the key in the body field named by credential_field yet"
+)
+SUITE_HEADER = (
+    "suite: the contract suite sends every key as `Authorization: Bearer`, not in the apiKey header"
+)
+
+SERVED: tuple[Served, ...] = (
+    Served("segment", "ignored_auth", "missing_api_key", contract_xfail=SUITE_BASIC),
+    Served("rudderstack", "oversize_accepted", "oversize_body", contract_xfail=SUITE_BASIC),
+    Served(
+        "posthog",
+        "ignored_auth",
+        "missing_api_key",
+        contract_xfail=SUITE_BODY_KEY,
+        fault_xfail="suite: missing_api_key is skipped for an operation whose key is in a body field; "
+        "faults: "
+        "ignored_auth wraps Ingest.authenticate(self, request), a credential_field server's takes "
+        "(self, request, body), so the faulty server answers 500 instead of admitting any key",
+    ),
+    Served("customerio", "wrong_error_envelope", "malformed_json", contract_xfail=SUITE_BASIC),
+    Served("mixpanel", "no_dedupe", "replay_same_body", contract_xfail=SUITE_BASIC),
+    Served("iterable", "ignored_auth", "missing_api_key", contract_xfail=SUITE_HEADER),
+    Served("heap", "identity_conflict_accepted", "identity_conflict", contract_xfail=SUITE_BODY_KEY),
+)
+
+_OP = "/paths/~1api~1events/post"
+REFUSED: tuple[Refused, ...] = (
+    Refused(
+        "amplitude",
+        (("/paths/~12~1httpapi/post/x-ingest/batch", "batch operations are not implemented yet"),),
+    ),
+    Refused(
+        "klaviyo",
+        (
+            (f"{_OP}/x-ingest/event_field", "which the request schema lacks"),
+            (f"{_OP}/x-ingest/identity/fields/0/name", "which the request schema lacks"),
+            (f"{_OP}/x-ingest/payload/field", "which the request schema lacks"),
+            (f"{_OP}/x-ingest/occurred_at_field", "which the request schema lacks"),
+            (f"{_OP}/x-ingest/dedupe/key/name", "which the request schema lacks"),
+            (f"{_OP}/x-ingest/errors/catalogue/unauthorized", "is not of type 'array'"),
+            (f"{_OP}/x-ingest/errors/catalogue/unsupported_media_type", "is not of type 'array'"),
+            (f"{_OP}/x-ingest/errors/catalogue/too_large", "is not of type 'array'"),
+            (f"{_OP}/x-ingest/errors/catalogue/malformed_json", "is not of type 'array'"),
+            (f"{_OP}/x-ingest/errors/catalogue/invalid_request", "is not of type 'array'"),
+            (f"{_OP}/x-ingest/errors/catalogue/invalid_profile", "is not of type 'array'"),
+            (f"{_OP}/x-ingest/errors/catalogue/storage_unavailable", "is not of type 'array'"),
+            (f"{_OP}/responses/202", "202 documents no body, but x-ingest answers one"),
+        ),
+    ),
+    Refused(
+        "customerio_person",
+        (
+            (
+                "/paths/~1api~1v1~1customers~1{identifier}~1events/post/x-ingest/identity/fields/0/name",
+                "x-ingest names request field 'identifier', which the request schema lacks",
+            ),
+        ),
+    ),
+)
