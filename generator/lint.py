@@ -21,7 +21,7 @@ from .errors import SpecError
 from .loader import bundled_schema, load_spec, read_document, resolve
 from .locate import Locator, Problem, escape, pointer_of
 from .migrate import version_of
-from .samples import placeholder_values
+from .samples import event_properties, placeholder_values
 from .spec import ROUTING_ERRORS, Operation, Spec, pointer_get, pointer_parts
 from .unsupported import Finding, findings, validator
 
@@ -63,11 +63,16 @@ def lint(path: str | Path) -> list[Problem]:
 def _openapi_problems(where: Locator, document: Mapping[str, Any]) -> Iterator[Problem]:
     try:
         for error in OpenAPIV31SpecValidator(document).iter_errors():
-            # The validator's message goes on to quote the whole instance: its first line says it all.
-            yield where.problem(pointer_of(*error.path), f"OpenAPI: {error.message.splitlines()[0]}")
+            yield where.problem(pointer_of(*error.path), f"OpenAPI: {_short(error.message)}")
     except RecursionError:
         # A `$ref` that leads back to itself sends the validator round for ever; the loader names it.
         return
+
+
+def _short(message: str, limit: int = 240) -> str:
+    """A validator message without the whole instance it may quote: the first line, cut in the middle."""
+    line = message.splitlines()[0] if message else message
+    return line if len(line) <= limit else f"{line[: limit - 60]} ... {line[-50:]}"
 
 
 def _loader_problems(where: Locator, document: Mapping[str, Any], message: str) -> Iterator[Problem]:
@@ -169,24 +174,33 @@ def _named_fields(op: Operation) -> Iterator[Finding]:
     ingest = op.ingest
     assert ingest is not None
     x = op.pointer + "/x-ingest"
-    properties = op.request_schema.get("properties") or {}
+    top = op.request_schema.get("properties") or {}
+    properties = event_properties(op)  # for a batch, an item's
     named = [
-        (ingest.event_field, "/event_field"),
-        (ingest.credential_field, "/credential_field"),
-        (ingest.occurred_at_field, "/occurred_at_field"),
-        (ingest.payload.field, "/payload/field"),
-        *((f.name, f"/identity/fields/{i}/name") for i, f in enumerate(ingest.identity.fields)),
+        (ingest.event_field, "/event_field", properties),
+        (ingest.credential_field, "/credential_field", top),
+        (ingest.occurred_at_field, "/occurred_at_field", properties),
+        (ingest.payload.field, "/payload/field", properties),
+        *((f.name, f"/identity/fields/{i}/name", properties) for i, f in enumerate(ingest.identity.fields)),
     ]
     if ingest.dedupe and ingest.dedupe.key_field:
-        named.append(
-            (ingest.dedupe.key_field, "/dedupe/key/name" if ingest.version > 1 else "/dedupe/key_field")
-        )
-    for name, inner in named:
-        if name is not None and name not in properties:
+        inner = "/dedupe/key/name" if ingest.version > 1 else "/dedupe/key_field"
+        named.append((ingest.dedupe.key_field, inner, properties))
+    if ingest.batch:
+        items = top.get(ingest.batch.items_field)
+        if not isinstance(items, Mapping) or items.get("type") != "array":
             yield (
-                x + inner,
-                f"{op.operation_id}: x-ingest names request field {name!r}, which the request schema lacks",
+                f"{x}/batch/items_field",
+                f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
+                "of the request schema",
             )
+    for name, inner, schema in named:
+        if name is not None and name not in schema:
+            where = (
+                "the batch item's schema" if ingest.batch and schema is properties else "the request schema"
+            )
+            lacks = f"x-ingest names request field {name!r}, which {where} lacks"
+            yield x + inner, f"{op.operation_id}: {lacks}"
     shapes = [("/response", ingest.response)] + (
         [("/dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
     )
@@ -236,4 +250,5 @@ def _check(
     """Problems of `value` against `schema`; with `dive`, located at the failing part of `value`."""
     for error in validator(schema).iter_errors(value):
         at = pointer_of(*error.absolute_path)
-        yield (pointer + at if dive else pointer), f"{what}: {'at ' + at + ': ' if at else ''}{error.message}"
+        message = _short(error.message)
+        yield (pointer + at if dive else pointer), f"{what}: {'at ' + at + ': ' if at else ''}{message}"

@@ -15,7 +15,14 @@ from typing import Any
 from .context import numeric_fields
 from .spec import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape
 
-__all__ = ["first_example", "identity_value", "placeholder_values", "success_body", "success_values"]
+__all__ = [
+    "event_properties",
+    "first_example",
+    "identity_value",
+    "placeholder_values",
+    "success_body",
+    "success_values",
+]
 
 # An event id of each format, as the server makes them.
 _IDS = {
@@ -27,15 +34,34 @@ _IDS = {
 _TIMESTAMP = "2026-06-01T12:00:00.000Z"
 
 
+def event_properties(op: Operation) -> Mapping[str, Any]:
+    """The schemas of one event's fields: the request's, or for a batch, those of an item of its array."""
+    properties: Mapping[str, Any] = op.request_schema.get("properties") or {}
+    batch = op.ingest.batch if op.ingest else None
+    if batch is not None:
+        items = (properties.get(batch.items_field) or {}).get("items")
+        properties = (items.get("properties") if isinstance(items, Mapping) else None) or {}
+    return properties
+
+
+def _events(op: Operation) -> list[Mapping[str, Any]]:
+    """The events of the operation's request examples (each item of a batch example)."""
+    bodies = [ex.value for ex in op.request_examples if isinstance(ex.value, Mapping)]
+    batch = op.ingest.batch if op.ingest else None
+    if batch is None:
+        return bodies
+    items = [item for body in bodies for item in (body.get(batch.items_field) or [])]
+    return [item for item in items if isinstance(item, Mapping)]
+
+
 def first_example(op: Operation, name: str | None) -> Any:
-    """Request field `name` in the operation's first example that has it, skipping `<string>` placeholders."""
+    """Event field `name` in the operation's first example that has it, skipping `<string>` placeholders."""
     if name is None:
         return None
-    for example in op.request_examples:
-        if isinstance(example.value, Mapping):
-            value = example.value.get(name)
-            if value is not None and not re.fullmatch(r"<.*>", str(value)):
-                return value
+    for event in _events(op):
+        value = event.get(name)
+        if value is not None and not re.fullmatch(r"<.*>", str(value)):
+            return value
     return None
 
 
@@ -59,7 +85,7 @@ def identity_value(op: Operation, field: IdentityField) -> Any:
     example = first_example(op, field.name)
     if example is not None:
         return example
-    schema = (op.request_schema.get("properties") or {}).get(field.name) or {}
+    schema = event_properties(op).get(field.name) or {}
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):

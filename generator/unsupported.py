@@ -14,7 +14,7 @@ import jsonschema
 
 from .loader import resolve
 from .locate import escape, pointer_of
-from .samples import success_body
+from .samples import event_properties, success_body
 from .spec import Ingest, Operation, Parameter, SecurityScheme, Spec, pointer_get
 
 __all__ = ["RULES", "Finding", "findings", "is_json", "validator"]
@@ -202,7 +202,7 @@ def documented_errors_are_produced(spec: Spec) -> Iterator[Finding]:
 def identity_field_types(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         assert op.ingest is not None
-        properties = op.request_schema.get("properties") or {}
+        properties = event_properties(op)
         for index, field in enumerate(op.ingest.identity.fields):
             if field.name not in properties:
                 continue  # lint's field check names it
@@ -220,7 +220,7 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        schema = (op.request_schema.get("properties") or {}).get(ingest.occurred_at_field)
+        schema = event_properties(op).get(ingest.occurred_at_field)
         if schema is None:
             continue
         types = _types(schema)

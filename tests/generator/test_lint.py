@@ -405,6 +405,29 @@ def test_required_headers_the_server_sends_are_accepted(tmp_path: Path) -> None:
     assert lint(edited(tmp_path, "sendrealm", edit)) == []
 
 
+def test_a_batch_names_the_fields_of_its_items(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        media = op(document)["requestBody"]["content"]["application/json"]
+        item = media["schema"]
+        media["schema"] = {"type": "object", "properties": {"events": {"type": "array", "items": item}}}
+        for example in media["examples"].values():
+            example["value"] = {"events": [example["value"]]}
+        shape = {"status": 202, "fields": {"accepted": {"source": "accepted"}}}
+        v2(add(x_ingest, batch={"items_field": "events", "max_items": 100, "response": shape}))(document)
+
+    problems = lint(edited(tmp_path, "arsel", edit))
+    assert [p.message for p in problems] == ["sendEvent: batch operations are not implemented yet"]
+
+    def elsewhere(document: dict[str, Any]) -> None:
+        edit(document)
+        x_ingest(document)["batch"]["items_field"] = "data"
+
+    problems = lint(edited(tmp_path, "arsel", elsewhere, "data"))
+    messages = [p.message for p in problems]
+    assert "sendEvent: batch items_field 'data' is not an array of the request schema" in messages
+    assert "sendEvent: x-ingest names request field 'email', which the batch item's schema lacks" in messages
+
+
 def test_a_yaml_syntax_error_is_located_without_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("openapi: 3.1.0\ninfo:\n  title: [unclosed\n  version: 1\n")
