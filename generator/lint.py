@@ -234,7 +234,10 @@ def _documented_errors(op: Operation) -> Iterator[Finding]:
                 f"{response.media_type}, not {ingest.errors.media_type}",
             )
         body = ingest.errors.render(key, params, [{"path": "/x", "message": "m"}])
-        yield from _check(response.schema or {}, body, f"{catalogue}/{escape(key)}", f"error {key!r} body")
+        for pointer, message in _check(
+            response.schema or {}, body, f"{catalogue}/{escape(key)}", f"error {key!r} body"
+        ):
+            yield pointer, message + _array_hint(ingest.errors.pointers(key))
     for key in ROUTING_ERRORS:  # not part of any operation's responses
         entry = ingest.errors.catalogue[key]
         if entry.status not in (404, 405):
@@ -242,6 +245,17 @@ def _documented_errors(op: Operation) -> Iterator[Finding]:
                 f"{catalogue}/{escape(key)}/status",
                 f"{op.operation_id}: error {key!r} must answer 404 or 405, not {entry.status}",
             )
+
+
+def _array_hint(pointers: set[str]) -> str:
+    """Why a body whose pointers step through an index is not what the spec says, if that is the case."""
+    indexed = sorted(p for p in pointers if any(part.isdigit() for part in pointer_parts(p)))
+    if not indexed:
+        return ""
+    return (
+        f" (x-ingest error pointers such as {indexed[0]} build objects: an error body inside an array, "
+        "like JSON:API's errors[], cannot be said yet)"
+    )
 
 
 def _check(

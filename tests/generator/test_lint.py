@@ -147,6 +147,11 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "{op}/x-ingest/errors/catalogue/unauthorized",
         "error 'unauthorized' body",
     ),
+    "an error body inside an array": (
+        v2(lambda d: x_ingest(d)["errors"].update(message="/errors/0/message")),
+        "{op}/x-ingest/errors/catalogue/unauthorized",
+        "such as /errors/0/message build objects: an error body inside an array",
+    ),
     "x-ingest names an absent field": (
         lambda d: x_ingest(d)["payload"].update(field="body"),
         "{op}/x-ingest/payload/field",
