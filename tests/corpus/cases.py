@@ -68,10 +68,19 @@ SUITE_BODY_KEY = (
 SUITE_HEADER = (
     "suite: the contract suite sends every key as `Authorization: Bearer`, not in the apiKey header"
 )
+# Seen with the key carried by hand (a proxy turning Bearer into the scheme), once auth lands:
+SAME_REPLY = (
+    "; then concurrent_same_key counts a replay as a created event when the replay answer equals "
+    "the success answer (same status, no header)"
+)
+SCHEMA_VALUES = (
+    "; then the suite's own values break the request schema: generated idempotency keys ignore the "
+    "key field's pattern, and required fields (the occurred-at field) are left out"
+)
 
 SERVED: tuple[Served, ...] = (
-    Served("segment", "ignored_auth", "missing_api_key", contract_xfail=SUITE_BASIC),
-    Served("rudderstack", "oversize_accepted", "oversize_body", contract_xfail=SUITE_BASIC),
+    Served("segment", "ignored_auth", "missing_api_key", contract_xfail=SUITE_BASIC + SAME_REPLY),
+    Served("rudderstack", "oversize_accepted", "oversize_body", contract_xfail=SUITE_BASIC + SAME_REPLY),
     Served(
         "posthog",
         "ignored_auth",
@@ -82,10 +91,21 @@ SERVED: tuple[Served, ...] = (
         "ignored_auth wraps Ingest.authenticate(self, request), a credential_field server's takes "
         "(self, request, body), so the faulty server answers 500 instead of admitting any key",
     ),
-    Served("customerio", "wrong_error_envelope", "malformed_json", contract_xfail=SUITE_BASIC),
-    Served("mixpanel", "no_dedupe", "replay_same_body", contract_xfail=SUITE_BASIC),
-    Served("iterable", "ignored_auth", "missing_api_key", contract_xfail=SUITE_HEADER),
-    Served("heap", "identity_conflict_accepted", "identity_conflict", contract_xfail=SUITE_BODY_KEY),
+    Served(
+        "customerio", "wrong_error_envelope", "malformed_json", contract_xfail=SUITE_BASIC + SCHEMA_VALUES
+    ),
+    Served(
+        "mixpanel",
+        "no_dedupe",
+        "replay_same_body",
+        contract_xfail=SUITE_BASIC + SCHEMA_VALUES,
+        fault_xfail="no black-box client can see it: Mixpanel answers a repeated $insert_id exactly as a new "
+        "import (no id, no replay header), so a server that stores duplicates answers the same",
+    ),
+    Served("iterable", "ignored_auth", "missing_api_key", contract_xfail=SUITE_HEADER + SAME_REPLY),
+    Served(
+        "heap", "identity_conflict_accepted", "identity_conflict", contract_xfail=SUITE_BODY_KEY + SAME_REPLY
+    ),
 )
 
 _OP = "/paths/~1api~1events/post"
