@@ -48,7 +48,7 @@ class Bodies:
         """Each event the project defines for which a valid payload can be built, marked when allowed."""
         events = []
         for name in sorted(project.events):
-            if self.reserved_prefix(name):
+            if self.reserved_prefix(name) or not self.nameable(name):
                 continue
             definition = project.events[name]
             payload = minimal_payload(definition.schema)
@@ -57,6 +57,10 @@ class Bodies:
                     Event(name, with_marker(definition.schema, payload, self.target.run_id), definition)
                 )
         return events
+
+    def nameable(self, name: str) -> bool:
+        """Whether a request of this operation can name the event (a constant name allows only itself)."""
+        return self.ingest.event_field is not None or name == self.ingest.event_name
 
     def undefined_event_name(self, project: Project) -> str:
         """An event name the project does not define and no reserved prefix covers."""
@@ -72,6 +76,9 @@ class Bodies:
             return defined[0]
         if self.ingest.payload.validation == "required":
             return None
+        if self.ingest.event_field is None:
+            assert self.ingest.event_name is not None
+            return Event(self.ingest.event_name, {MARKER_PROPERTY: self.target.run_id})
         return Event(self.undefined_event_name(project), {MARKER_PROPERTY: self.target.run_id})
 
     def reserved_prefix(self, name: str) -> str | None:
@@ -126,7 +133,7 @@ class Bodies:
         occurred_at: str | None = None,
     ) -> dict[str, Any]:
         """A body the server must accept: event, payload, one identity, a fresh idempotency key."""
-        body: dict[str, Any] = {self.ingest.event_field: event.name}
+        body: dict[str, Any] = {self.ingest.event_field: event.name} if self.ingest.event_field else {}
         body.update(identity if identity is not None else self.one_identity())
         body[self.ingest.payload.field] = event.payload
         if occurred_at is not None:
@@ -143,7 +150,7 @@ class Bodies:
                     return True
             elif isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
                 return True
-        return str(body.get(self.ingest.event_field, "")).startswith(MARK)
+        return str(self.ingest.event_of(body) or "").startswith(MARK)
 
     def payload_fits(self, definition: EventDefinition | None, payload: Any) -> bool:
         return definition is None or is_valid(definition.schema, payload)

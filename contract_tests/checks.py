@@ -16,12 +16,11 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-import jsonschema
-
 from generator.spec import ROUTING_ERRORS, Operation
 
 from .catalogue import identify, match_entry, operation_errors, without_details
 from .exchange import NOT_JSON, Probe, Reply
+from .payloads import first_error
 from .target import Target
 
 
@@ -260,13 +259,9 @@ def documented_response_schema(ctx: CheckContext, reply: Reply, probe: Probe) ->
     body = reply.json()
     if body is NOT_JSON:
         raise Mismatch(f"{reply.status} body is not JSON: {_excerpt(reply)}")
-    validator = jsonschema.Draft202012Validator(response.schema, format_checker=jsonschema.FormatChecker())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    error = first_error(response.schema, body)
     if error is not None:
-        where = "/" + "/".join(map(str, error.absolute_path))
-        raise Mismatch(
-            f"{reply.status} body does not match its documented schema at {where}: {error.message}"
-        )
+        raise Mismatch(f"{reply.status} body does not match its documented schema {error}")
 
 
 @check

@@ -17,6 +17,8 @@ import orjson
 
 from generator.spec import Operation, ResponseShape
 
+from .credentials import Credentials, credentials
+
 TIMEOUT = 30.0
 
 
@@ -151,11 +153,14 @@ def probe(
     method: str | None = None,
     expect: Expectation | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    creds: Credentials | None = None,
 ) -> Probe:
-    """A probe for `op`: JSON `body` (or raw `content`) sent with `key` as a bearer token."""
-    headers: dict[str, str] = {}
-    if key is not None:
-        headers["Authorization"] = f"Bearer {key}"
+    """A probe for `op`: JSON `body` (or raw `content`) sent with `key` where the operation's security
+    scheme (or body field) says; `creds` instead places a key some other way."""
+    creds = creds if creds is not None else credentials(op, key)
+    headers: dict[str, str] = dict(creds.headers)
+    body = creds.into(body)
+    url = creds.url(url)
     payload = content if content is not None else (json_bytes(body) if body is not None else b"")
     if payload:
         headers["Content-Type"] = media_type or op.request_media_type

@@ -39,6 +39,7 @@ from generator.spec import Operation
 
 from .bodies import Bodies, representable
 from .checks import GENERAL, Failure
+from .credentials import credentials
 from .exchange import TIMEOUT, Probe, Reply, json_bytes
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
 from .records import Record, Recorder
@@ -124,10 +125,14 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
     @hypothesis.given(cases)
     def run(item: tuple[Any, str]) -> None:
         case, key = item
-        headers = {"Authorization": f"Bearer {key}"}
+        creds = credentials(op, key)
+        headers = dict(creds.headers)
         if _judges_the_body(case):
             # The case's own (generated) credentials would end it at 401 before the body is read.
             case.headers = {**(case.headers or {}), **headers}
+            if creds.query:
+                case.query = {**(case.query or {}), **creds.query}
+            case.body = creds.into(case.body)
         response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
         probe = _probe(op, session, case, response, mode)
         result.cases += 1
@@ -241,12 +246,12 @@ def _body(
     limit = bodies.limit(project)
     events: list[st.SearchStrategy[tuple[str, Any]]] = []
     for name in sorted(project.events):
-        if bodies.reserved_prefix(name):
+        if bodies.reserved_prefix(name) or not bodies.nameable(name):
             continue
         schema = project.events[name].schema
         payloads = payload_strategy(schema).map(partial(with_marker, schema, run_id=run_id))
         events.append(st.tuples(st.just(name), payloads))
-    own_name = generated.get(ingest.event_field)
+    own_name = generated.get(ingest.event_field) if ingest.event_field else None
     if (
         ingest.payload.validation == "when_defined"
         and isinstance(own_name, str)
@@ -264,7 +269,8 @@ def _body(
     def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
         (name, payload), identity_fields, shout = parts
         body = {k: v for k, v in generated.items() if k not in ingest.identity.names}
-        body[ingest.event_field] = name
+        if ingest.event_field:
+            body[ingest.event_field] = name
         body[ingest.payload.field] = payload
         for f in identity_fields:
             value = generated.get(f.name)
@@ -281,7 +287,7 @@ def _body(
         return body
 
     def fits(body: dict[str, Any]) -> bool:
-        definition = project.events.get(body[ingest.event_field])
+        definition = project.events.get(ingest.event_of(body))
         if not interoperable(body) or len(json_bytes(body)) > limit:
             return False
         if ingest.occurred_at_field in body and not representable(body[ingest.occurred_at_field]):

@@ -16,6 +16,7 @@ from typing import Any
 from generator.spec import ROUTING_ERRORS, Operation
 
 from .catalogue import identify
+from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
 from .exchange import Probe, json_bytes, send_together
 from .payloads import violations
 from .session import Session, Skip
@@ -68,7 +69,7 @@ def applicable(target: Target, op: Operation) -> list[tuple[Scenario, str | None
 
 
 def secured(target: Target, op: Operation) -> str | None:
-    return None if op.secured else "the operation declares no security requirement"
+    return None if needs_key(op) else "the operation declares no security requirement"
 
 
 def exactly_one_identity(target: Target, op: Operation) -> str | None:
@@ -95,6 +96,13 @@ def lowercased_identity(target: Target, op: Operation) -> str | None:
         return "no identity field is normalised to lower case"
     if "identity_value" not in {f.source for f in op.ingest.response.fields}:
         return "the success body does not report the resolved identity value"
+    return None
+
+
+def named_events(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if op.ingest.event_field is None:
+        return f"every event of the operation is named {op.ingest.event_name!r}: no request names another"
     return None
 
 
@@ -195,17 +203,23 @@ def missing_api_key(s: Session) -> None:
 
 @scenario(secured)
 def invalid_api_key(s: Session) -> None:
-    """An unknown API key, or a valid one under another scheme, is refused with the unauthorized error."""
+    """An unknown API key by each scheme, or a valid one by a scheme not accepted, gets unauthorized."""
     body = s.bodies.valid(_accepted_event(s))
-    s.send(s.probe(body, key=f"{MARK}-unknown-key-{s.target.run_id}", expect=s.error("unauthorized")))
-    wrong_scheme = s.probe(body, key=None, expect=s.error("unauthorized"))
-    wrong_scheme.headers["Authorization"] = f"Basic {s.target.key}"
-    s.send(wrong_scheme)
+    unknown = f"{MARK}-unknown-key-{s.target.run_id}"
+    if s.ingest.credential_field:
+        s.send(s.probe(body, key=unknown, expect=s.error("unauthorized")))
+    for scheme in sendable_schemes(s.op):
+        creds = for_schemes((scheme,), unknown)
+        s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
+    other = unaccepted_scheme(s.op)
+    if other is not None:
+        s.send(s.probe(body, creds=for_schemes((other,), s.target.key), expect=s.error("unauthorized")))
 
 
-@scenario()
+@scenario(named_events)
 def undefined_event(s: Session) -> None:
     """An event the project does not define: refused when definitions are required, accepted otherwise."""
+    assert s.ingest.event_field is not None
     project = s.target.project
     name = s.bodies.undefined_event_name(project)
     event = _accepted_event(s)
@@ -237,10 +251,10 @@ def payload_schema_mismatch(s: Session) -> None:
         raise Skip("no event definition of the given projects can be violated by a JSON object")
 
 
-@scenario(reserved)
+@scenario(reserved, named_events)
 def reserved_prefix(s: Session) -> None:
     """An event name under a reserved prefix is refused with the reserved-name error."""
-    assert s.ingest.reserved is not None
+    assert s.ingest.reserved is not None and s.ingest.event_field is not None
     event = _accepted_event(s)
     for prefix in s.ingest.reserved.prefixes:
         body = s.bodies.valid(event)
@@ -259,13 +273,13 @@ def oversize_body(s: Session) -> None:
                 raise Skip(f"project {project.id} defines no event a valid payload can be built for")
             continue
         body = s.bodies.valid(event)
-        raw = json_bytes(body)
+        raw = json_bytes(s.with_key(body, key))
         if len(raw) <= limit:
             # JSON allows trailing whitespace: the same request, padded to the byte.
             at_limit = s.probe(content=raw + b" " * (limit - len(raw)), key=key, expect=s.accepted(body))
             s.send(at_limit)
         over = s.bodies.valid(event)
-        over_raw = json_bytes(over)
+        over_raw = json_bytes(s.with_key(over, key))
         content = over_raw + b" " * max(0, limit + 1 - len(over_raw))
         s.send(s.probe(content=content, key=key, expect=s.error(s.ingest.payload_limit.error, limit=limit)))
 
@@ -273,7 +287,7 @@ def oversize_body(s: Session) -> None:
 @scenario()
 def malformed_json(s: Session) -> None:
     """A body that is not JSON gets the malformed-JSON error."""
-    content = b'{"' + s.ingest.event_field.encode() + b'": "' + MARK.encode()
+    content = b'{"' + s.ingest.payload.field.encode() + b'": "' + MARK.encode()
     s.send(s.probe(content=content, expect=s.error("malformed_json")))
 
 

@@ -15,6 +15,7 @@ from generator.spec import ROUTING_ERRORS, IdentityField, Operation, ResponseSha
 from .bodies import Bodies
 from .catalogue import identify
 from .checks import CheckContext, Failure, run_checks
+from .credentials import Credentials, credentials
 from .exchange import TIMEOUT, Expectation, Probe, Reply, probe, send
 from .records import Record, Recorder
 from .target import Target
@@ -62,6 +63,7 @@ class Session:
         media_type: str | None = None,
         method: str | None = None,
         url: str | None = None,
+        creds: Credentials | None = None,
     ) -> Probe:
         return probe(
             self.scenario,
@@ -73,7 +75,15 @@ class Session:
             media_type=media_type,
             method=method,
             expect=expect,
+            creds=creds,
         )
+
+    def with_key(self, body: dict[str, Any], key: str | None = _FIRST_KEY) -> dict[str, Any]:
+        """`body` with the key in it, for operations that carry the key in a body field (for raw
+        content built from a body; `probe` does this itself for JSON bodies)."""
+        creds = credentials(self.op, self.target.key if key is _FIRST_KEY else key)
+        result: dict[str, Any] = creds.into(body)
+        return result
 
     def error(self, name: str, /, **params: object) -> Expectation:
         """Expect catalogue error `key` with its message placeholders filled from `params`."""
@@ -96,7 +106,7 @@ class Session:
         )
 
     def _known(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {"event": body.get(self.ingest.event_field)}
+        values: dict[str, Any] = {"event": self.ingest.event_of(body)}
         if self.ingest.occurred_at_field in body:
             values["occurred_at"] = body[self.ingest.occurred_at_field]
         resolved = self.resolved_identity(body)

@@ -1,0 +1,100 @@
+"""How a request carries an API key, as the operation's OpenAPI `security` (or `credential_field`) says.
+
+One alternative of the operation's `security` is used: the first whose schemes the suite can send
+(bearer, basic with the key as user name, an `apiKey` header or query parameter). An operation whose
+key travels in a body field (`x-ingest` `credential_field`) gets it there instead.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from generator.spec import Operation, SecurityScheme
+
+# Kinds of `Authorization` header schemes, and the header they use.
+AUTHORIZATION = "Authorization"
+HTTP_KINDS = ("bearer", "basic")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where one key goes in one request: headers, query parameters, a body field."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, url: str) -> str:
+        """`url` with the query parameters added."""
+        if not self.query:
+            return url
+        parts = urlsplit(url)
+        query = "&".join(q for q in (parts.query, urlencode(dict(self.query))) if q)
+        return urlunsplit(parts._replace(query=query))
+
+    def into(self, body: Any) -> Any:
+        """A JSON body with the body field set (bodies that are not objects are left alone)."""
+        return {**body, **self.body} if self.body and isinstance(body, Mapping) else body
+
+
+def scheme_value(scheme: SecurityScheme, key: str) -> tuple[str, str]:
+    """The (header or query parameter name, value) carrying `key` under `scheme`."""
+    if scheme.kind == "bearer":
+        return AUTHORIZATION, f"Bearer {key}"
+    if scheme.kind == "basic":
+        return AUTHORIZATION, "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    assert scheme.parameter is not None
+    return scheme.parameter, key
+
+
+def alternative(op: Operation) -> tuple[SecurityScheme, ...]:
+    """The schemes of the first alternative the suite can send (all supported), else none."""
+    for schemes in op.security:
+        if schemes and all(s.supported for s in schemes):
+            return schemes
+    return ()
+
+
+def for_schemes(schemes: tuple[SecurityScheme, ...], key: str) -> Credentials:
+    headers: dict[str, str] = {}
+    query: dict[str, str] = {}
+    for scheme in schemes:
+        name, value = scheme_value(scheme, key)
+        (query if scheme.kind == "query" else headers)[name] = value
+    return Credentials(headers, query)
+
+
+def credentials(op: Operation, key: str | None) -> Credentials:
+    """How `key` travels in a request of `op`; no key, no credentials."""
+    if key is None:
+        return Credentials()
+    if op.ingest is not None and op.ingest.credential_field:
+        return Credentials(body={op.ingest.credential_field: key})
+    return for_schemes(alternative(op), key)
+
+
+def needs_key(op: Operation) -> bool:
+    """Whether every request of `op` must carry a key (a security requirement or a body field)."""
+    return op.secured or bool(op.ingest and op.ingest.credential_field)
+
+
+def sendable_schemes(op: Operation) -> tuple[SecurityScheme, ...]:
+    """Every scheme of the operation the suite can send a key by."""
+    return tuple(s for s in op.schemes if s.supported)
+
+
+def unaccepted_scheme(op: Operation) -> SecurityScheme | None:
+    """An HTTP scheme the operation does not accept (a valid key sent by it must be refused)."""
+    kinds = {s.kind for s in op.schemes}
+    if op.ingest is not None and op.ingest.credential_field:
+        kinds = set()
+    for kind in HTTP_KINDS:
+        if kind not in kinds and AUTHORIZATION.lower() not in {
+            (s.parameter or "").lower() for s in op.schemes if s.kind == "header"
+        }:
+            return SecurityScheme(f"contract-test-{kind}", kind)
+    return None
