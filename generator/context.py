@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpecError
-from .spec import Operation, ResponseShape
+from .spec import Operation, ResponseShape, Spec
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -20,6 +21,39 @@ _CHALLENGES = {"bearer": "Bearer", "basic": "Basic"}
 _REALM_UNSAFE = re.compile(r'["\\\r\n]')
 # Header parameters OpenAPI says to ignore: the body's media type and the credentials say those.
 _IGNORED_HEADERS = {("header", "accept"), ("header", "content-type"), ("header", "authorization")}
+
+
+@dataclass(frozen=True)
+class Modules:
+    """The generated modules of one operation: its endpoint and its schemas."""
+
+    name: str
+    schema: str
+
+
+def modules(spec: Spec) -> dict[str, Modules]:
+    """Each ingest operation's modules by operation id.
+
+    A spec with one ingest operation keeps the plain names `ingest` and `schema`; with several, each
+    operation's modules carry its id (`ingest_track`, `schema_track`), so each reads on its own.
+    """
+    operations = spec.ingest_operations
+    if len(operations) == 1:
+        return {operations[0].operation_id: Modules("ingest", "schema")}
+    found: dict[str, Modules] = {}
+    for op in operations:
+        suffix = identifier(op.operation_id)
+        while f"ingest_{suffix}" in {m.name for m in found.values()}:
+            suffix += "_"  # two ids that read the same as identifiers
+        found[op.operation_id] = Modules(f"ingest_{suffix}", f"schema_{suffix}")
+    return found
+
+
+def identifier(name: str) -> str:
+    """A snake_case Python identifier for an operation id (`trackEvent` -> `track_event`)."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    text = re.sub(r"[^0-9a-zA-Z]+", "_", words).strip("_").lower()
+    return text if text and not text[0].isdigit() else f"op_{text}"
 
 
 def route(base_path: str, op: Operation) -> tuple[str, dict[str, str]]:

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datamodel_code_generator import DataModelType, Formatter, InputFileType, LiteralType, PythonVersion
 from datamodel_code_generator import generate as generate_models
@@ -22,25 +23,24 @@ from .docs import docs_html
 from .errors import SpecError
 from .loader import bundled_schema, load_spec
 from .render import environment
-from .spec import PLACEHOLDERS, Operation, Spec, pointer_parts
+from .spec import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUFF_OPTIONS = ("--line-length", "110", "--target-version", "py311", "--isolated")
 RUFF_SORT_IMPORTS = ("check", "--fix-only", "--select", "I", *RUFF_OPTIONS)
 RUFF_FORMAT = ("format", *RUFF_OPTIONS)
 
-# Python modules rendered from templates/<name>.jinja, in the order a reader would open them.
+# Python modules rendered once from templates/<name>.jinja, in the order a reader would open them.
 TEMPLATED_MODULES = (
     "__init__.py",
     "__main__.py",
     "app.py",
-    "ingest.py",
+    "bodies.py",
     "credentials.py",
     "parameters.py",
     "ratelimit.py",
     "errors.py",
     "config.py",
-    "schema.py",
     "ids.py",
     "timestamps.py",
     "storage.py",
@@ -114,28 +114,66 @@ def formatted(name: str, source: str) -> str:
     return source
 
 
-def ingest_operation(spec: Spec) -> Operation:
-    operations = spec.ingest_operations
-    if len(operations) != 1:
-        raise SpecError(spec.path, [f"expected one operation with x-ingest, found {len(operations)}"])
-    return operations[0]
+def first_ingest(spec: Spec) -> Ingest:
+    """The x-ingest block whose spec-wide settings (errors, limits, ids...) every operation shares."""
+    if not spec.ingest_operations:
+        raise SpecError(spec.path, ["no operation has an x-ingest block"])
+    ingest = spec.ingest_operations[0].ingest
+    assert ingest is not None
+    return ingest
 
 
 def render_server(spec: Spec, out_dir: Path) -> Output:
     """Every file of the server for `spec`, as it would be written to `out_dir`."""
-    op = ingest_operation(spec)
-    ingest = op.ingest
-    assert ingest is not None
+    ingest = first_ingest(spec)
     head = header(spec, out_dir)
     env = environment()
+    modules = server.modules(spec)
+    shared = {
+        "header": head,
+        "spec": spec,
+        "ingest": ingest,
+        "modules": modules,
+        "package": out_dir.name,
+        "config_schema": bundled_schema("config"),
+        "placeholders": PLACEHOLDERS,
+        "message_at": pointer_parts(ingest.errors.message_pointer),
+        "details_at": pointer_parts(ingest.errors.details_pointer or ""),
+        "mismatch_default": next(
+            (
+                op.ingest.dedupe.on_body_mismatch
+                for op in spec.ingest_operations
+                if op.ingest and op.ingest.dedupe
+            ),
+            "replay",
+        ),
+    }
+    files = {
+        name: formatted(name, env.get_template(f"{name}.jinja").render(shared)) for name in TEMPLATED_MODULES
+    }
+    for op in spec.ingest_operations:
+        module = modules[op.operation_id]
+        context = {**shared, **operation_context(spec, op), "schema_module": module.schema}
+        for template, name in (("ingest", module.name), ("schema", module.schema)):
+            files[f"{name}.py"] = formatted(
+                f"{name}.py", env.get_template(f"{template}.py.jinja").render(context)
+            )
+    files["models.py"] = formatted("models.py", models_source(spec, head))
+    files["openapi.yaml"] = spec.path.read_text()
+    files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
+    return Output(dict(sorted(files.items())))
+
+
+def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
+    """What the templates of one ingest operation are given."""
+    ingest = op.ingest
+    assert ingest is not None
     route, slots = server.route(spec.base_path, op)
     success_schema, success_media_type = server.response_schema(op, ingest.response.status)
     replay_schema, replay_media_type = (
         server.response_schema(op, ingest.dedupe.replay.status) if ingest.dedupe else ({}, "")
     )
-    context = {
-        "header": head,
-        "spec": spec,
+    return {
         "op": op,
         "ingest": ingest,
         "route": route,
@@ -150,19 +188,7 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "replay_schema": replay_schema,
         "replay_media_type": replay_media_type,
         "replay_types": server.numeric_fields(ingest.dedupe.replay, replay_schema) if ingest.dedupe else {},
-        "package": out_dir.name,
-        "config_schema": bundled_schema("config"),
-        "placeholders": PLACEHOLDERS,
-        "message_at": pointer_parts(ingest.errors.message_pointer),
-        "details_at": pointer_parts(ingest.errors.details_pointer or ""),
     }
-    files = {
-        name: formatted(name, env.get_template(f"{name}.jinja").render(context)) for name in TEMPLATED_MODULES
-    }
-    files["models.py"] = formatted("models.py", models_source(spec, head))
-    files["openapi.yaml"] = spec.path.read_text()
-    files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
-    return Output(dict(sorted(files.items())))
 
 
 def models_source(spec: Spec, head: str) -> str:

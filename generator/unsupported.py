@@ -168,16 +168,41 @@ def no_batches(spec: Spec) -> Iterator[Finding]:
             )
 
 
+# What every ingest operation of a spec must say alike: the server has one error envelope (routing
+# errors such as 404 and 405 belong to no operation), one configuration with its defaults, one
+# processing worker and one kind of event id.
+_SHARED_SETTINGS: dict[str, Callable[[Ingest], object]] = {
+    "errors": lambda i: i.errors,
+    "payload_limit": lambda i: i.payload_limit,
+    "retention": lambda i: i.retention_days,
+    "processing": lambda i: i.processing,
+    "id_format": lambda i: i.id_format,
+    "id_prefix": lambda i: i.id_prefix,
+}
+
+
 @rule
-def one_ingest_operation(spec: Spec) -> Iterator[Finding]:
+def ingest_operations_share_settings(spec: Spec) -> Iterator[Finding]:
     first, *others = spec.ingest_operations or (None,)
     for op in others:
-        assert first is not None and op is not None
-        yield (
-            op.pointer + "/x-ingest",
-            f"{op.operation_id}: a second x-ingest operation (after {first.operation_id}) is not "
-            "implemented yet",
-        )
+        assert first is not None and first.ingest is not None and op.ingest is not None
+        for name, value in _SHARED_SETTINGS.items():
+            if value(op.ingest) != value(first.ingest):
+                yield (
+                    _x(op, name),
+                    f"{op.operation_id}: x-ingest {name} differs from {first.operation_id}'s; every ingest "
+                    "operation of a spec must share it (one server answers routing errors such as 404 "
+                    "and 405, and has one configuration, worker and id format)",
+                )
+    with_dedupe = [op for op in spec.ingest_operations if op.ingest and op.ingest.dedupe]
+    for op in with_dedupe[1:]:
+        assert op.ingest and op.ingest.dedupe and with_dedupe[0].ingest and with_dedupe[0].ingest.dedupe
+        if op.ingest.dedupe.on_body_mismatch != with_dedupe[0].ingest.dedupe.on_body_mismatch:
+            yield (
+                _x(op, "dedupe", "on_body_mismatch"),
+                f"{op.operation_id}: dedupe on_body_mismatch differs from {with_dedupe[0].operation_id}'s; "
+                "it is the default of the one configuration every operation shares",
+            )
 
 
 @rule

@@ -21,16 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from . import config as config_module
+from . import ingest
 from .errors import EXCEPTION_HANDLERS
-from .ingest import Ingest
 from .metrics import Metrics
 from .storage import Storage, open_storage
 from .worker import RetentionPurger, Worker, load_handler, log_handler
 
 HERE = Path(__file__).resolve().parent
-# The spec's path; its path parameters are named p0, p1... (parameters.py maps them back).
-ROUTE = "/events"
-METHOD = "POST"
 DEFAULT_DB = "sqlite:///var/sendrealm.db"
 MAX_ATTEMPTS = 5
 BACKOFF_INITIAL_SECONDS = 1.0
@@ -90,7 +87,7 @@ def create_app(
         return FileResponse(HERE / "docs.html", media_type="text/html")
 
     routes = [
-        Route(ROUTE, Ingest(config, storage, metrics).__call__, methods=[METHOD]),
+        Route(ingest.ROUTE, ingest.Ingest(config, storage, metrics).__call__, methods=[ingest.METHOD]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/openapi.yaml", openapi, methods=["GET"]),

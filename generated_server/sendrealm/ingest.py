@@ -19,13 +19,24 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from . import credentials, parameters, timestamps
+from . import credentials, timestamps
+from .bodies import answerable, check_content_type, encode, failures, parse, read_body, text_of
 from .config import Config, Project
 from .errors import ApiError
 from .ids import new_id
 from .metrics import Metrics
+from .parameters import Parameters
 from .schema import REPLAY_SCHEMA, REQUEST_SCHEMA, SUCCESS_SCHEMA
 from .storage import NewEvent, Storage, StoredEvent
+
+# The spec's path; its path parameters are named p0, p1... (PARAMETERS maps them back).
+ROUTE = "/events"
+METHOD = "POST"
+# How the request carries its API key: (kind, parameter name) of each security scheme, in the
+# spec's order, and the WWW-Authenticate header of a 401.
+SCHEMES: credentials.Schemes = (("bearer", ""),)
+CHALLENGE: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
+PARAMETERS = Parameters()
 
 EVENT_FIELD = "event"
 OCCURRED_AT_FIELD = "occurred_at"
@@ -47,7 +58,6 @@ STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS), IDE
 MEDIA_TYPES = ("application/json",)
 SUCCESS_MEDIA_TYPE = "application/json"
 REPLAY_MEDIA_TYPE = "application/json"
-MAX_DETAILS = 10
 
 _request_validator = jsonschema_rs.validator_for(REQUEST_SCHEMA, validate_formats=True)
 _success_validator = jsonschema_rs.validator_for(SUCCESS_SCHEMA, validate_formats=True)
@@ -75,10 +85,10 @@ class Ingest:
 
     async def handle(self, request: Request) -> Response:
         project = self.authenticate(request)
-        check_content_type(request)
+        check_content_type(request, MEDIA_TYPES)
         raw = await read_body(request, project.payload_limit)
         body = parse(raw)
-        parameters.check(request)
+        PARAMETERS.check(request)
         identity_field, identity_kind, lowercase = choose_identity(body)
         check_envelope(body)
         key = idempotency_key(request, body)
@@ -116,48 +126,13 @@ class Ingest:
 
     def authenticate(self, request: Request) -> Project:
         """The project of the first known key the request carries; unauthorized when none is known."""
-        keys = list(credentials.presented(request))
+        keys = list(credentials.presented(request, SCHEMES))
         for key in keys:
             project = self.config.project_for(key) if key else None
             if project is None or key is None:
                 continue
             return project
-        raise ApiError("unauthorized", headers=credentials.CHALLENGE)
-
-
-def check_content_type(request: Request) -> None:
-    media_type, *params = request.headers.get("content-type", "").split(";")
-    if media_type.strip().lower() not in MEDIA_TYPES:
-        raise ApiError("unsupported_media_type")
-    for param in params:
-        name, _, value = param.partition("=")
-        # JSON is UTF-8 (RFC 8259): a charset may be given only when it says so.
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
-            raise ApiError("unsupported_media_type")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to exceed the project's limit (before reading it all)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError("payload_too_large", {"limit": limit})
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError("payload_too_large", {"limit": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ApiError("malformed_json") from None
-    if not isinstance(body, dict):
-        raise ApiError("invalid_request", details=[{"path": "", "message": "the body must be a JSON object"}])
-    return body
+        raise ApiError("unauthorized", headers=CHALLENGE)
 
 
 def choose_identity(body: dict[str, Any]) -> tuple[str, str, bool]:
@@ -230,52 +205,9 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
     return normalized
 
 
-def text_of(value: Any) -> str:
-    """How a request value is stored: a string as it is, any other JSON value as JSON text."""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def answered(text: str | None) -> Any:
-    """A stored text value answered where the response schema wants a number: the number it reads as."""
-    if text is None:
-        return None
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else text
-
-
 def body_hash(body: dict[str, Any]) -> str:
     """A digest of the request as sent, to tell a retry from a different request reusing its key."""
     return hashlib.sha256(encode(body, "", orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def encode(value: Any, path: str, option: int = 0) -> bytes:
-    """JSON bytes of a parsed value. orjson reads 1024 levels of nesting but writes only 254."""
-    try:
-        return orjson.dumps(value, option=option)
-    except orjson.JSONEncodeError as exc:
-        raise ApiError("invalid_request", details=[{"path": path, "message": str(exc)}]) from None
-
-
-def failures(validator: Any, instance: Any, prefix: str = "") -> list[dict[str, str]]:
-    """The first few validation errors, as the envelope's details: a JSON Pointer and a message."""
-    return [
-        {"path": prefix + pointer(error.instance_path), "message": error.message}
-        for _, error in zip(range(MAX_DETAILS), validator.iter_errors(instance), strict=False)
-    ]
-
-
-def pointer(path: list[str | int]) -> str:
-    return "".join(f"/{part}" for part in path)
-
-
-def answerable(validator: Any, body: dict[str, Any]) -> bytes:
-    """The body's bytes, or invalid_request naming the response fields the spec does not allow."""
-    if not validator.is_valid(body):
-        raise ApiError("invalid_request", details=failures(validator, body, "response"))
-    return orjson.dumps(body)
 
 
 def success_body(event: NewEvent | StoredEvent) -> bytes:

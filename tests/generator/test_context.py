@@ -8,6 +8,7 @@ from typing import Any
 from generator import context
 from generator.loader import load_spec
 from generator.spec import Operation
+from tests.conftest import SPECS
 from tests.specs import edited
 
 
@@ -83,3 +84,22 @@ def test_numeric_fields_follow_the_response_schema(tmp_path: Path) -> None:
         "resolved_identity_value": True,
         "occurred_at": False,
     }
+
+
+def test_one_ingest_operation_keeps_the_plain_module_names() -> None:
+    spec = load_spec(SPECS["sendrealm"])
+    assert context.modules(spec) == {"ingestEvent": context.Modules("ingest", "schema")}
+
+
+def test_several_ingest_operations_get_modules_named_after_them() -> None:
+    spec = load_spec(Path(__file__).resolve().parent.parent / "generated_server" / "specs" / "tracker.yaml")
+    assert {op: m.name for op, m in context.modules(spec).items()} == {
+        "track": "ingest_track",
+        "identify": "ingest_identify",
+        "page": "ingest_page",
+    }
+    assert [context.identifier(n) for n in ("trackEvent", "send-Batch", "2fa")] == [
+        "track_event",
+        "send_batch",
+        "op_2fa",
+    ]

@@ -290,10 +290,15 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "{op}/servers",
         "servers on a path or operation are not implemented",
     ),
-    "two ingest operations": (
-        lambda d: second_operation(d, "post", with_ingest=True),
-        "/paths/~1other/post/x-ingest",
-        "a second x-ingest operation",
+    "two ingest operations with different error envelopes": (
+        lambda d: (
+            second_operation(d, "post", with_ingest=True),
+            d["paths"]["/other"]["post"]["x-ingest"]["errors"]["catalogue"]["unauthorized"].update(
+                status=403
+            ),
+        ),
+        "/paths/~1other/post/x-ingest/errors",
+        "x-ingest errors differs from",
     ),
     "a 429 without a rate limit": (
         lambda d: op(d)["responses"].update({"429": {"description": "Too many requests"}}),

@@ -1,0 +1,133 @@
+"""A spec with several ingest operations (specs/tracker.yaml: track, identify, page) is served as declared.
+
+Each operation has its own route and rules (event name in the body or constant, identity, payload
+field, dedupe, success answer); they share one store, one configuration and one error envelope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from generator.generate import generate
+from generator.lint import lint
+from tests.conftest import EXAMPLE_CONFIG
+from tests.generated_server.conftest import ACME_KEY, GLOBEX_KEY
+from tests.servers import RunningServer, running_server
+
+SPECS = Path(__file__).resolve().parent / "specs"
+TRACKER = SPECS / "tracker.yaml"
+
+
+def serve_spec(spec: Path, package: str, store_url: str, tmp: Path) -> Iterator[RunningServer]:
+    """Generate `spec` into `tmp/package` and run it on a loopback port."""
+    generate(spec, tmp / package)
+    with running_server(package, EXAMPLE_CONFIG, store_url, "/v1", log_dir=tmp, pythonpath=tmp) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tracker(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from serve_spec(TRACKER, "tracker_api", store_url, tmp_path_factory.mktemp("tracker"))
+
+
+def call(server: RunningServer, path: str, body: Any, key: str = ACME_KEY, **headers: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}", **headers}
+    return httpx.post(f"{server.base_url}{path}", json=body, headers=headers, timeout=10)
+
+
+def test_the_spec_lints_clean() -> None:
+    assert [str(problem) for problem in lint(TRACKER)] == []
+
+
+def test_each_operation_answers_its_own_success(tracker: RunningServer) -> None:
+    track = call(tracker, "/track", {"event": "order.completed", "userId": "u-1"})
+    assert track.status_code == 202, track.text
+    expected = {"event": "order.completed", "user": "u-1", "kind": "user"}
+    assert {name: value for name, value in track.json().items() if name != "id"} == expected
+    identify = call(tracker, "/identify", {"userId": "u-1", "traits": {"plan": "pro"}})
+    assert identify.status_code == 202, identify.text
+    assert (identify.json()["event"], identify.json()["kind"]) == ("identify", "user")
+    page = call(tracker, "/page", {"anonymousId": "a-1", "name": "Home"})
+    assert page.status_code == 200, page.text
+    assert page.json()["success"] is True
+    ids = {track.json()["id"], identify.json()["id"], page.json()["id"]}
+    assert len(ids) == 3
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+
+
+def test_each_operation_judges_by_its_own_schema_and_identity(tracker: RunningServer) -> None:
+    # identify's identity is userId alone; track and page accept an anonymousId instead.
+    refused = call(tracker, "/identify", {"anonymousId": "a-1"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "missing_identity")
+    assert call(tracker, "/track", {"event": "e", "anonymousId": "a-1"}).status_code == 202
+    missing = call(tracker, "/page", {"name": "Home"})
+    assert (missing.status_code, missing.json()["code"]) == (400, "missing_identity")
+    # `event` belongs to track's schema only.
+    extra = call(tracker, "/page", {"userId": "u-1", "event": "x"})
+    assert (extra.status_code, extra.json()["code"]) == (400, "invalid_request")
+    assert call(tracker, "/track", {"userId": "u-1"}).status_code == 400
+
+
+def test_each_operation_checks_its_own_payload_field_against_the_shared_definitions(
+    tracker: RunningServer,
+) -> None:
+    # signup.completed is defined in acme's configuration: plan must be one of free, pro, enterprise.
+    bad = call(tracker, "/track", {"event": "signup.completed", "userId": "u", "properties": {"plan": "x"}})
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_properties")
+    assert bad.json()["message"] == 'The properties do not match the "signup.completed" definition.'
+    good = {"event": "signup.completed", "userId": "u", "properties": {"plan": "pro"}}
+    assert call(tracker, "/track", good).status_code == 202
+    # page's events are all named "page", which no project defines: accepted as sent.
+    assert call(tracker, "/page", {"userId": "u", "properties": {"plan": "x"}}).status_code == 200
+
+
+def test_only_track_reserves_names_and_deduplicates(tracker: RunningServer) -> None:
+    reserved = call(tracker, "/track", {"event": "Tracker.internal", "userId": "u"})
+    assert (reserved.status_code, reserved.json()["code"]) == (400, "reserved_event")
+    key = f"m-{uuid.uuid4()}"
+    first = call(tracker, "/track", {"event": "order.completed", "userId": "u", "messageId": key})
+    again = call(tracker, "/track", {"event": "order.completed", "userId": "u", "messageId": key})
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    # messageId is not part of identify's schema: no dedupe there.
+    assert call(tracker, "/identify", {"userId": "u", "messageId": key}).status_code == 400
+
+
+def test_keys_and_envelope_are_shared(tracker: RunningServer) -> None:
+    for path in ("/track", "/identify", "/page"):
+        refused = call(tracker, path, {"userId": "u", "event": "e"}, key="be_unknown_key")
+        assert refused.status_code == 401, path
+        assert refused.json() == {"code": "unauthorized", "message": "Invalid API key."}
+    # globex's definition of cart.abandoned requires a cart_id: its key judges by globex's definitions.
+    other = call(tracker, "/track", {"userId": "u", "event": "cart.abandoned"}, key=GLOBEX_KEY)
+    assert (other.status_code, other.json()["code"]) == (422, "invalid_properties")
+    assert call(tracker, "/identify", {"userId": "u"}, key=GLOBEX_KEY).status_code == 202
+
+
+def test_routing_errors_use_the_shared_envelope(tracker: RunningServer) -> None:
+    unknown = call(tracker, "/screen", {"userId": "u"})
+    assert unknown.status_code == 404
+    assert unknown.json() == {"code": "not_found", "message": "No such endpoint."}
+    wrong = httpx.get(f"{tracker.base_url}/identify", headers={"Authorization": f"Bearer {ACME_KEY}"})
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "method_not_allowed"
+
+
+def test_the_shared_store_counts_every_operation(tracker: RunningServer) -> None:
+    before = httpx.get(f"{tracker.root}/metrics").text
+    call(tracker, "/identify", {"userId": "u-2"})
+    call(tracker, "/page", {"userId": "u-2"})
+    after = httpx.get(f"{tracker.root}/metrics").text
+
+    def accepted(text: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith("ingest_events_accepted_total")]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    assert accepted(after) - accepted(before) == 2
