@@ -10,8 +10,7 @@ is given the operation's email identity instead, when it has one.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +18,14 @@ from typing import Any
 from generator.config import EventDefinition, Project
 from generator.spec import IdentityField, Ingest, Operation
 
-from .payloads import MARKER_PROPERTY, is_valid, minimal_payload, with_marker
+from .payloads import MARKER_PROPERTY, fresh_value, is_valid, minimal_payload, minimal_value, with_marker
 from .target import MARK, Target
+
+# Where a body built here keeps an idempotency key that travels in a header or the path: the probe
+# takes it out and puts it there (a name no JSON body of the API can have, kept across copies).
+KEY_SLOT = "\x00idempotency-key"
+# Values drawn for fields that could not carry the marker, shared so none is drawn twice in a run.
+_DRAWN: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,53 @@ class Bodies:
         self.op = op
         self.ingest: Ingest = op.ingest
         self.properties: Mapping[str, Any] = op.request_schema.get("properties") or {}
+
+    # -- values from the field's own schema -----------------------------------------------------
+
+    def schema_of(self, name: str) -> Mapping[str, Any]:
+        """The request schema of a body field (empty: anything)."""
+        schema = self.properties.get(name)
+        return schema if isinstance(schema, Mapping) else {}
+
+    def fitting(self, schema: Mapping[str, Any], candidates: Iterable[Any]) -> Any:
+        """The first candidate the schema accepts, else a fresh value drawn from the schema (its
+        type, pattern, enum, format and lengths); None when the schema admits nothing."""
+        for value in candidates:
+            if is_valid(schema, value):
+                return value
+        return fresh_value(schema, _DRAWN)
+
+    def key_schema(self) -> Mapping[str, Any]:
+        """The schema of the idempotency key, wherever it travels."""
+        assert self.ingest.dedupe is not None
+        key = self.ingest.dedupe.key
+        if key.location == "body":
+            return self.schema_of(key.name)
+        for parameter in self.op.parameters:
+            if parameter.location == key.location and parameter.name.lower() == key.name.lower():
+                return parameter.schema
+        return {}
+
+    def fresh_key(self) -> Any:
+        """A new idempotency key: marked when its schema allows, else drawn from it."""
+        return self.fitting(self.key_schema(), [self.target.marker()])
+
+    def timestamp(self, moment: datetime | None = None) -> Any:
+        """The occurred-at value for `moment` (now) in the spec's unit, or the field's simplest value
+        when its schema refuses that."""
+        moment = moment or datetime.now(UTC)
+        unit = self.ingest.occurred_at_unit
+        value: Any
+        if unit == "seconds":
+            value = int(moment.timestamp())
+        elif unit == "milliseconds":
+            value = int(moment.timestamp() * 1000)
+        else:
+            value = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        schema = self.schema_of(self.ingest.occurred_at_field)
+        if is_valid(schema, value):
+            return value
+        return minimal_value(schema)[1]
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -64,10 +116,27 @@ class Bodies:
 
     def undefined_event_name(self, project: Project) -> str:
         """An event name the project does not define and no reserved prefix covers."""
-        name = f"{MARK}.undefined.{self.target.run_id}"
-        while name in project.events or self.reserved_prefix(name):
-            name = "x" + name
-        return name
+        schema = self.schema_of(self.ingest.event_field or "")
+        run = self.target.run_id
+        for name in (f"{MARK}.undefined.{run}", f"{MARK}_undefined_{run}".replace("-", "_")):
+            while name in project.events or self.reserved_prefix(name):
+                name = "x" + name
+            if is_valid(schema, name):
+                return name
+        for _ in range(20):
+            drawn = fresh_value(schema, _DRAWN)
+            if isinstance(drawn, str) and drawn not in project.events and not self.reserved_prefix(drawn):
+                return drawn
+        return f"{MARK}.undefined.{run}"
+
+    def reserved_name(self, prefix: str) -> str | None:
+        """An event name under `prefix` that the event field's schema accepts, if any."""
+        schema = self.schema_of(self.ingest.event_field or "")
+        run = self.target.run_id
+        for name in (f"{prefix}{MARK}.{run}", f"{prefix}{MARK}_{run}".replace("-", "_"), prefix):
+            if is_valid(schema, name):
+                return name
+        return None
 
     def accepted_event(self, project: Project) -> Event | None:
         """An event the project accepts: a defined one, else (definitions optional) an undefined one."""
@@ -94,30 +163,29 @@ class Bodies:
 
     # -- identity -------------------------------------------------------------------------------
 
-    def identity_value(self, field: IdentityField) -> str:
-        """A valid value for an identity field, marked when its format allows text."""
-        schema = self.properties.get(field.name) or {}
-        fmt = schema.get("format")
-        if fmt == "email" or field.kind == "email":
-            return f"{self.target.marker()}@example.com"
-        if fmt == "uuid":
-            return str(uuid.uuid4())
-        value = self.target.marker()
+    def _marks(self, field: IdentityField) -> list[str]:
+        """Marked candidates for an identity field: an address first when it looks like an email."""
+        marker = self.target.marker()
+        email = f"{marker}@example.com"
+        schema = self.schema_of(field.name)
         limit = schema.get("maxLength")
-        return value[:limit] if isinstance(limit, int) else value
+        plain = [marker, marker[:limit]] if isinstance(limit, int) else [marker]
+        if schema.get("format") == "email" or field.kind == "email":
+            return [email, *plain]
+        return [*plain, email]
+
+    def identity_value(self, field: IdentityField) -> Any:
+        """A valid value for an identity field: marked when its schema allows, else drawn from it."""
+        return self.fitting(self.schema_of(field.name), self._marks(field))
 
     def marked_field(self) -> IdentityField | None:
-        """The identity field whose value carries the mark best (an email, else free text)."""
+        """The identity field whose value can carry the mark (an email first), if any."""
         fields = self.ingest.identity.fields
-        for field in fields:
-            if (self.properties.get(field.name) or {}).get("format") == "email" or field.kind == "email":
-                return field
-        for field in fields:
-            if (self.properties.get(field.name) or {}).get("format") != "uuid":
-                return field
-        return None
+        fits = [f for f in fields if any(is_valid(self.schema_of(f.name), v) for v in self._marks(f))]
+        emails = [f for f in fits if self.schema_of(f.name).get("format") == "email" or f.kind == "email"]
+        return emails[0] if emails else fits[0] if fits else None
 
-    def one_identity(self) -> dict[str, str]:
+    def one_identity(self) -> dict[str, Any]:
         """A single identity field with a valid (marked when possible) value."""
         field = self.marked_field() or self.ingest.identity.fields[0]
         return {field.name: self.identity_value(field)}
@@ -128,19 +196,34 @@ class Bodies:
         self,
         event: Event,
         *,
-        identity: Mapping[str, str] | None = None,
-        dedupe_key: str | None = None,
-        occurred_at: str | None = None,
+        identity: Mapping[str, Any] | None = None,
+        dedupe_key: Any = None,
+        occurred_at: Any = None,
     ) -> dict[str, Any]:
-        """A body the server must accept: event, payload, one identity, a fresh idempotency key."""
+        """A body the server must accept: event, payload, one identity, a fresh idempotency key (in
+        `KEY_SLOT` when it travels outside the body), every other required field from its schema."""
         body: dict[str, Any] = {self.ingest.event_field: event.name} if self.ingest.event_field else {}
         body.update(identity if identity is not None else self.one_identity())
         body[self.ingest.payload.field] = event.payload
         if occurred_at is not None:
             body[self.ingest.occurred_at_field] = occurred_at
-        if self.ingest.dedupe and self.ingest.dedupe.key_field:
-            body[self.ingest.dedupe.key_field] = dedupe_key or self.target.marker()
+        if self.ingest.dedupe:
+            key = dedupe_key if dedupe_key is not None else self.fresh_key()
+            body[self.ingest.dedupe.key_field or KEY_SLOT] = key
+        self.fill_required(body)
         return body
+
+    def fill_required(self, body: dict[str, Any]) -> None:
+        """Give every required field the body lacks a valid value (its simplest; now for the time)."""
+        for name in self.op.request_schema.get("required") or ():
+            if name in body or name == self.ingest.credential_field:
+                continue
+            if name == self.ingest.occurred_at_field:
+                body[name] = self.timestamp()
+                continue
+            found, value = minimal_value(self.schema_of(name))
+            if found:
+                body[name] = value
 
     def is_marked(self, body: Mapping[str, Any]) -> bool:
         """Whether a body carries the suite's mark somewhere QA can search."""

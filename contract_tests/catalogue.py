@@ -93,3 +93,20 @@ def without_details(ingest: Ingest, body: Mapping[str, Any]) -> dict[str, Any]:
         parent = parent[part]
     del parent[last]
     return trimmed
+
+
+# The longest wait for a rate limit the suite accepts; past it, the 429 is judged as an answer.
+MAX_RATE_LIMIT_WAIT = 5.0
+
+
+def rate_limit_wait(ingest: Ingest, reply: Any) -> float | None:
+    """Seconds to wait when `reply` is the spec's rate-limit error with a usable Retry-After."""
+    limit = ingest.rate_limit
+    if limit is None or limit.error not in ingest.errors.catalogue:
+        return None
+    if match_entry(ingest, ingest.errors.catalogue[limit.error], reply.status, reply.json()) is None:
+        return None
+    after = reply.header("retry-after") or ""
+    if not after.isdigit() or int(after) > MAX_RATE_LIMIT_WAIT:
+        return None
+    return float(after) + 0.05

@@ -16,9 +16,10 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from generator.spec import ROUTING_ERRORS, Operation
+from generator.spec import ROUTING_ERRORS, Operation, pointer_get
 
 from .catalogue import identify, match_entry, operation_errors, without_details
+from .credentials import HTTP_KINDS
 from .exchange import NOT_JSON, Probe, Reply
 from .payloads import first_error
 from .target import Target
@@ -277,9 +278,40 @@ def documented_media_type(ctx: CheckContext, reply: Reply, probe: Probe) -> None
 @general
 @is_documented_status
 def documented_headers(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
-    for name in ctx.op.responses[reply.status].headers:
+    """Every header the answer must carry is there (a documented header that is optional may not be)."""
+    for name in required_headers(ctx, reply.status):
         if reply.header(name) is None:
             raise Mismatch(f"{reply.status} lacks its documented {name} header")
+
+
+def required_headers(ctx: CheckContext, status: int) -> list[str]:
+    """The documented headers of a status a server must send: those marked `required: true`, plus
+    those the behaviour promises (RFC 9110: a 401 to an HTTP auth scheme carries WWW-Authenticate;
+    the rate limit's error carries Retry-After)."""
+    ingest = ctx.op.ingest
+    promised: set[str] = set()
+    if ingest is not None:
+        entry = ingest.errors.catalogue.get("unauthorized")
+        if entry and entry.status == status and any(s.kind in HTTP_KINDS for s in ctx.op.schemes):
+            promised.add("www-authenticate")
+        limit = ingest.rate_limit
+        if (
+            limit
+            and limit.error in ingest.errors.catalogue
+            and ingest.errors.catalogue[limit.error].status == status
+        ):
+            promised.add("retry-after")
+    document = ctx.target.spec.document
+    declared = pointer_get(document, f"{ctx.op.pointer}/responses/{status}/headers") or {}
+    found = []
+    for name in ctx.op.responses[status].headers:
+        header = declared.get(name) if isinstance(declared, Mapping) else None
+        if isinstance(header, Mapping) and isinstance(header.get("$ref"), str):
+            header = pointer_get(document, header["$ref"].removeprefix("#"))
+        required = isinstance(header, Mapping) and header.get("required") is True
+        if required or name.lower() in promised:
+            found.append(name)
+    return found
 
 
 # -- helpers ------------------------------------------------------------------------------------

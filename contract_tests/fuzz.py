@@ -11,6 +11,7 @@ real finding rather than a false alarm.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 from schemathesis.core.failures import Failure as SchemathesisFailure
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -37,13 +39,14 @@ from schemathesis.specs.openapi.checks import (
 from generator.config import Project
 from generator.spec import Operation
 
-from .bodies import Bodies, representable
+from .bodies import KEY_SLOT, Bodies, representable
+from .catalogue import rate_limit_wait
 from .checks import GENERAL, Failure
 from .credentials import credentials
 from .exchange import TIMEOUT, Probe, Reply, json_bytes
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
 from .records import Record, Recorder
-from .session import Session
+from .session import RATE_LIMIT_RETRIES, Session
 from .target import Target
 
 # The Schemathesis checks every fuzzed reply goes through, by the name reports use.
@@ -56,6 +59,9 @@ SCHEMATHESIS_CHECKS: dict[str, Callable[..., Any]] = {
 }
 NEGATIVE_ONLY = {"negative_data_rejection": negative_data_rejection}
 MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIVE}
+# Invalid data may rightly be refused for its size before its content is read (the payload limit,
+# 413), besides Schemathesis's own list (which has 429 already).
+REJECTIONS = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "413"]
 
 
 @dataclass
@@ -78,7 +84,10 @@ class FuzzResult:
 @cache
 def load_schema(path: Path, base_url: str) -> Any:
     """The spec as a Schemathesis schema pointed at the target's base URL (loaded once per process)."""
-    schema = schemathesis.openapi.from_path(path, config=schemathesis.Config())
+    config = schemathesis.Config.from_dict(
+        {"checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}}}
+    )
+    schema = schemathesis.openapi.from_path(path, config=config)
     schema.config.update(base_url=base_url)
     return schema
 
@@ -134,6 +143,13 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
                 case.query = {**(case.query or {}), **creds.query}
             case.body = creds.into(case.body)
         response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
+        for _ in range(RATE_LIMIT_RETRIES):
+            # The spec's rate limit refusing a case is legitimate: the case is sent again after the wait.
+            wait = _rate_limited(op, response)
+            if wait is None:
+                break
+            time.sleep(wait)
+            response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
         probe = _probe(op, session, case, response, mode)
         result.cases += 1
         result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
@@ -171,6 +187,13 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
 
     hypothesis.seed(target.seed)(run)()
     return result
+
+
+def _rate_limited(op: Operation, response: Any) -> float | None:
+    if op.ingest is None:
+        return None
+    headers = {k: ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()}
+    return rate_limit_wait(op.ingest, Reply(response.status_code, headers, response.content or b""))
 
 
 def _judges_the_body(case: Any) -> bool:
@@ -227,18 +250,25 @@ def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tupl
 
     def finish(choice: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
         key, body = choice
+        slot = body.pop(KEY_SLOT, None)
         case.body = body
+        if slot is not None:
+            # The fresh idempotency key goes where the spec puts it (a header or the path).
+            headers, path, query = session.parameters(slot)
+            case.headers = {**(case.headers or {}), **headers}
+            case.path_parameters = {**(case.path_parameters or {}), **path}
+            case.query = {**(case.query or {}), **query}
         return case, key
 
     return (
         st.sampled_from(usable)
-        .flatmap(lambda kp: _body(session, kp[1], generated).map(lambda body: (kp[0], body)))
+        .flatmap(lambda kp: _body(session, kp[1], generated, kp[0]).map(lambda body: (kp[0], body)))
         .map(finish)
     )
 
 
 def _body(
-    session: Session, project: Project, generated: Mapping[str, Any]
+    session: Session, project: Project, generated: Mapping[str, Any], key: str
 ) -> st.SearchStrategy[dict[str, Any]]:
     ingest = session.ingest
     bodies = session.bodies
@@ -274,12 +304,15 @@ def _body(
         body[ingest.payload.field] = payload
         for f in identity_fields:
             value = generated.get(f.name)
-            if marked is not None and f.name == marked.name or not isinstance(value, str):
+            valid = f.name in generated and is_valid(bodies.schema_of(f.name), value)
+            if marked is not None and f.name == marked.name or not valid:
                 value = bodies.identity_value(f)
-                value = value.upper() if shout and f.normalize == "lowercase" else value
+                if shout and f.normalize == "lowercase" and isinstance(value, str):
+                    value = value.upper()
             body[f.name] = value
-        if ingest.dedupe and ingest.dedupe.key_field:
-            body[ingest.dedupe.key_field] = session.target.marker()
+        if ingest.dedupe:
+            body[ingest.dedupe.key_field or KEY_SLOT] = bodies.fresh_key()
+        bodies.fill_required(body)
         if not bodies.is_marked(body) and marked is not None:
             for f in fields:
                 body.pop(f.name, None)
@@ -288,9 +321,11 @@ def _body(
 
     def fits(body: dict[str, Any]) -> bool:
         definition = project.events.get(ingest.event_of(body))
-        if not interoperable(body) or len(json_bytes(body)) > limit:
+        sent = {k: v for k, v in session.with_key(body, key).items() if k != KEY_SLOT}
+        if not interoperable(body) or len(json_bytes(sent)) > limit:
             return False
-        if ingest.occurred_at_field in body and not representable(body[ingest.occurred_at_field]):
+        moment = body.get(ingest.occurred_at_field)
+        if ingest.occurred_at_unit == "rfc3339" and moment is not None and not representable(moment):
             return False
         return definition is None or is_valid(definition.schema, body[ingest.payload.field])
 

@@ -13,7 +13,10 @@ Marking: when a definition lets the payload carry one more property, the suite a
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
+import secrets
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
@@ -23,9 +26,12 @@ import orjson
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from schemathesis.generation.jsonschema.builder import build
-from schemathesis.specs.openapi.formats import STRING_FORMATS
+from schemathesis.specs.openapi.formats import format_lengths_for, get_default_format_strategies
 
 MARKER_PROPERTY = "contract_test"
+# Schemathesis's strategies for `format` values (uri, email, date-time, ...); without them the engine
+# draws any string for a formatted one and the checks below refuse it.
+_FORMATS = get_default_format_strategies()
 _SAFE_INTEGER = 2**53 - 1
 # jsonschema_rs's draft number for 2020-12, the draft the configuration format prescribes.
 _DRAFT_2020_12 = 20
@@ -62,12 +68,64 @@ def first_error(schema: Mapping[str, Any], value: Any) -> str | None:
     return None
 
 
-def payload_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Objects the definition accepts, from Schemathesis's JSON Schema engine."""
-    strategy = build(copy.deepcopy(dict(schema)), draft=_DRAFT_2020_12, formats=STRING_FORMATS)
-    return strategy.filter(
-        lambda value: isinstance(value, dict) and interoperable(value) and is_valid(schema, value)
+def value_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Values the schema accepts (as the server's validator judges them), from Schemathesis's JSON
+    Schema engine: its type, pattern, enum, format and lengths."""
+    strategy = build(
+        copy.deepcopy(dict(schema)),
+        draft=_DRAFT_2020_12,
+        formats=_FORMATS,
+        format_lengths=format_lengths_for(_FORMATS),
     )
+    return strategy.filter(lambda value: interoperable(value) and is_valid(schema, value))
+
+
+def payload_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Objects the definition accepts."""
+    return value_strategy(schema).filter(lambda value: isinstance(value, dict))
+
+
+_FRESH_SETTINGS = settings(
+    database=None, max_examples=500, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+)
+
+
+def fresh_value(schema: Mapping[str, Any], used: set[str]) -> Any:
+    """A value the schema accepts that is not in `used` (compared as JSON text), added to it; None
+    when none can be found.
+
+    The engine draws its simplest values first (`d000…0`), the same in every run, and another run
+    against the same deployment must pick other values (an idempotency key of an earlier run would
+    be a replay). So a value is taken only when it is varied (no character fills half of it) and a
+    salted hash of it falls in one sixteenth, the salt new each call; a schema that admits no such
+    value gets any unused one.
+    """
+    salt = secrets.token_bytes(8)
+
+    def pick(value: Any) -> bool:
+        text = _text(value)
+        sampled = hashlib.blake2b(salt + text.encode(), digest_size=1).digest()[0] < 16
+        return text not in used and sampled and _varied(value)
+
+    for condition in (pick, lambda v: _text(v) not in used):
+        try:
+            value = find(value_strategy(schema), condition, settings=_FRESH_SETTINGS)
+        except Exception:  # noqa: BLE001 - any failure means "no such value"
+            continue
+        used.add(_text(value))
+        return value
+    return None
+
+
+def _varied(value: Any) -> bool:
+    """Whether a string is more than one character repeated (other values always are)."""
+    if not isinstance(value, str) or len(value) < 4:
+        return True
+    return max(Counter(value).values()) <= len(value) // 2
+
+
+def _text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def interoperable(value: Any) -> bool:
@@ -87,20 +145,20 @@ def interoperable(value: Any) -> bool:
     return False
 
 
+_MINIMAL_SETTINGS = settings(
+    database=None,
+    max_examples=200,
+    phases=[Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
+_NONE: Any = object()
+
+
 @cache
 def _minimal(key: bytes) -> Any:
     schema = orjson.loads(key)
     try:
-        return find(
-            payload_strategy(schema),
-            lambda _: True,
-            settings=settings(
-                database=None,
-                max_examples=200,
-                phases=[Phase.generate, Phase.shrink],
-                suppress_health_check=list(HealthCheck),
-            ),
-        )
+        return find(payload_strategy(schema), lambda _: True, settings=_MINIMAL_SETTINGS)
     except Exception:  # noqa: BLE001 - any failure means "no valid payload can be built"
         return None
 
@@ -109,6 +167,20 @@ def minimal_payload(schema: Mapping[str, Any]) -> dict[str, Any] | None:
     """The simplest payload the definition accepts (deterministic), or None when none can be built."""
     value = _minimal(_key(schema))
     return copy.deepcopy(value) if isinstance(value, dict) else None
+
+
+@cache
+def _minimal_value(key: bytes) -> Any:
+    try:
+        return find(value_strategy(orjson.loads(key)), lambda _: True, settings=_MINIMAL_SETTINGS)
+    except Exception:  # noqa: BLE001 - any failure means "no valid value can be built"
+        return _NONE
+
+
+def minimal_value(schema: Mapping[str, Any]) -> tuple[bool, Any]:
+    """(True, the simplest value the schema accepts), or (False, None) when none can be built."""
+    value = _minimal_value(_key(schema))
+    return (False, None) if value is _NONE else (True, copy.deepcopy(value))
 
 
 def with_marker(schema: Mapping[str, Any], payload: dict[str, Any], run_id: str) -> dict[str, Any]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from generator.spec import ROUTING_ERRORS, Operation
+from generator.spec import ROUTING_ERRORS, STEPS, Operation
 
-from .catalogue import identify
+from .catalogue import identify, rate_limit_wait
 from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
-from .exchange import Probe, json_bytes, send_together
+from .exchange import Probe, json_bytes, send, send_together
 from .payloads import violations
 from .session import Session, Skip
 from .target import MARK, Target
@@ -27,6 +28,8 @@ Precondition = Callable[[Target, Operation], "str | None"]
 ID_GAP_SECONDS = 0.003
 # How many requests `concurrent_same_key` sends at once.
 CONCURRENT_REQUESTS = 8
+# The most requests `rate_limited` may send to reach a limit; a higher limit is skipped.
+MAX_RATE_LIMIT_REQUESTS = 200
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,19 @@ def project_scope(target: Target, op: Operation) -> str | None:
 def uuid7_ids(target: Target, op: Operation) -> str | None:
     assert op.ingest is not None
     return None if op.ingest.id_format == "uuid7" else f"ids are {op.ingest.id_format}, not uuid7"
+
+
+def rate_limit(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    limit = op.ingest.rate_limit
+    if limit is None:
+        return "the spec sets no rate limit"
+    if limit.requests >= MAX_RATE_LIMIT_REQUESTS:
+        return (
+            f"the limit ({limit.requests} requests per {limit.per_seconds:g} s) is beyond the "
+            f"{MAX_RATE_LIMIT_REQUESTS} requests the suite may send to reach it"
+        )
+    return None
 
 
 def routing_error(key: str) -> Precondition:
@@ -256,10 +272,42 @@ def reserved_prefix(s: Session) -> None:
     """An event name under a reserved prefix is refused with the reserved-name error."""
     assert s.ingest.reserved is not None and s.ingest.event_field is not None
     event = _accepted_event(s)
+    sent = 0
     for prefix in s.ingest.reserved.prefixes:
+        name = s.bodies.reserved_name(prefix)
+        if name is None:
+            continue
         body = s.bodies.valid(event)
-        body[s.ingest.event_field] = f"{prefix}{MARK}.{s.target.run_id}"
+        body[s.ingest.event_field] = name
         s.send(s.probe(body, expect=s.error(s.ingest.reserved.error, prefix=prefix)))
+        sent += 1
+    if not sent:
+        raise Skip("no name under a reserved prefix satisfies the event field's schema")
+
+
+@scenario(rate_limit)
+def rate_limited(s: Session) -> None:
+    """Past the rate limit, a key is refused with the rate-limit error and a Retry-After header."""
+    limit = s.ingest.rate_limit
+    assert limit is not None
+    status = s.ingest.errors.catalogue[limit.error].status
+    # One body sent again and again (replays after the first): every request counts toward the limit.
+    body = s.bodies.valid(_accepted_event(s))
+    for _ in range(MAX_RATE_LIMIT_REQUESTS):
+        item = s.probe(body)
+        reply = send(s.client, item)
+        if reply.status != status:
+            continue
+        after = reply.header("retry-after")
+        item.expect = s.error(limit.error, retry_after=after or "")
+        s.judge(item)
+        # Not judged: how many were admitted first (earlier scenarios' requests count in the window).
+        if after is None or not after.isdigit():
+            s.fail("rate_limited", f"the {status} answer has no Retry-After in seconds: {after!r}", item)
+        # Later scenarios use the same key: let the window pass.
+        time.sleep(rate_limit_wait(s.ingest, reply) or 0)
+        return
+    s.fail("rate_limited", f"{MAX_RATE_LIMIT_REQUESTS} requests in a row were never refused with {status}")
 
 
 @scenario()
@@ -276,12 +324,15 @@ def oversize_body(s: Session) -> None:
         raw = json_bytes(s.with_key(body, key))
         if len(raw) <= limit:
             # JSON allows trailing whitespace: the same request, padded to the byte.
-            at_limit = s.probe(content=raw + b" " * (limit - len(raw)), key=key, expect=s.accepted(body))
+            at_limit = s.probe(
+                content=raw + b" " * (limit - len(raw)), key=key, expect=s.accepted(body), carrier=body
+            )
             s.send(at_limit)
         over = s.bodies.valid(event)
         over_raw = json_bytes(s.with_key(over, key))
         content = over_raw + b" " * max(0, limit + 1 - len(over_raw))
-        s.send(s.probe(content=content, key=key, expect=s.error(s.ingest.payload_limit.error, limit=limit)))
+        expect = s.error(s.ingest.payload_limit.error, limit=limit)
+        s.send(s.probe(content=content, key=key, expect=expect, carrier=over))
 
 
 @scenario()
@@ -304,8 +355,13 @@ def wrong_content_type(s: Session) -> None:
 def invalid_envelope(s: Session) -> None:
     """A body missing the event field, or with an undeclared top-level field, gets invalid_request."""
     body = s.bodies.valid(_accepted_event(s))
-    missing = {k: v for k, v in body.items() if k != s.ingest.event_field}
-    s.send(s.probe(missing, expect=s.error("invalid_request")))
+    required = [n for n in s.op.request_schema.get("required") or () if n != s.ingest.credential_field]
+    dropped = s.ingest.event_field or next(iter(required), None)
+    if dropped is None and s.op.request_schema.get("additionalProperties") is not False:
+        raise Skip("the request schema requires no field and allows any other")
+    if dropped is not None:
+        missing = {k: v for k, v in body.items() if k != dropped}
+        s.send(s.probe(missing, expect=s.error("invalid_request")))
     if s.op.request_schema.get("additionalProperties") is False:
         s.send(
             s.probe({**body, f"{MARK.replace('-', '_')}_undeclared": 1}, expect=s.error("invalid_request"))
@@ -327,8 +383,8 @@ def email_normalisation(s: Session) -> None:
     """An identity normalised to lower case is reported lower-cased."""
     event = _accepted_event(s)
     for field in s.ingest.identity.fields:
-        if field.normalize == "lowercase":
-            value = s.bodies.identity_value(field)
+        value = s.bodies.identity_value(field)
+        if field.normalize == "lowercase" and isinstance(value, str):
             mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(value))
             _send_accepted(s, s.bodies.valid(event, identity={field.name: mixed}))
 
@@ -354,12 +410,13 @@ def reused_key_different_body(s: Session) -> None:
     event = _accepted_event(s)
     for key, project in s.projects():
         event = s.bodies.accepted_event(project) or event
-        idem = s.target.marker()
+        idem = s.bodies.fresh_key()
         first = s.bodies.valid(event, dedupe_key=idem)
         original = _send_accepted(s, first, key)
         if original is None:
             continue
-        second = {**first, s.ingest.occurred_at_field: "2001-02-03T04:05:06.789Z"}
+        other_time = s.bodies.timestamp(datetime(2001, 2, 3, 4, 5, 6, 789000, UTC))
+        second = {**first, s.ingest.occurred_at_field: other_time}
         policy = project.idempotency_mismatch or dedupe_spec.on_body_mismatch
         if policy == "reject" and dedupe_spec.mismatch_error:
             expect = s.error(dedupe_spec.mismatch_error, key=idem)
@@ -377,7 +434,7 @@ def dedupe_scoped_to_project(s: Session) -> None:
     other_event = s.bodies.accepted_event(other_project)
     if other_event is None:
         raise Skip(f"project {other_project.id} defines no event a valid payload can be built for")
-    idem = s.target.marker()
+    idem = s.bodies.fresh_key()
     mine = s.bodies.valid(event, dedupe_key=idem)
     first = _send_accepted(s, mine)
     theirs = s.bodies.valid(other_event, dedupe_key=idem)
@@ -481,26 +538,21 @@ def method_not_allowed(s: Session) -> None:
 # -- documented error examples ------------------------------------------------------------------
 
 
-def producers(op: Operation) -> dict[str, str]:
-    """For each catalogue key the operation can answer, the scenario that provokes it."""
+def provokers(op: Operation) -> dict[str, tuple[str, ...]]:
+    """For each catalogue key the operation can answer, the scenarios that provoke it, in the order
+    of `generator.spec.STEPS` (whose `scenario` column names them)."""
     assert op.ingest is not None
-    ingest = op.ingest
-    table = {
-        "unauthorized": "invalid_api_key",
-        "unsupported_media_type": "wrong_content_type",
-        ingest.payload_limit.error: "oversize_body",
-        "malformed_json": "malformed_json",
-        "invalid_request": "invalid_envelope",
-        ingest.identity.missing_error: "missing_identity",
-        ingest.identity.conflict_error: "identity_conflict",
-        ingest.reserved.error if ingest.reserved else None: "reserved_prefix",
-        ingest.payload.undefined_event_error: "undefined_event",
-        ingest.payload.mismatch_error: "payload_schema_mismatch",
-        ingest.dedupe.mismatch_error if ingest.dedupe else None: "reused_key_different_body",
-        "route_not_found": "unknown_route",
-        "method_not_allowed": "method_not_allowed",
-    }
-    return {key: name for key, name in table.items() if key}
+    table: dict[str, tuple[str, ...]] = {}
+    for step in STEPS:
+        key = step.error(op.ingest)
+        if key and step.scenario in SCENARIOS:
+            table[key] = (*table.get(key, ()), step.scenario)
+    return table
+
+
+def producers(op: Operation) -> dict[str, str]:
+    """For each catalogue key the operation can answer, the first scenario that provokes it."""
+    return {key: names[0] for key, names in provokers(op).items()}
 
 
 def example_candidates(op: Operation, status: int, value: Any) -> list[str]:

@@ -4,22 +4,29 @@ records it, and collects the failures.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
+import orjson
 
 from generator.config import Project
 from generator.spec import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
 
-from .bodies import Bodies
-from .catalogue import identify
+from .bodies import KEY_SLOT, Bodies
+from .catalogue import identify, rate_limit_wait
 from .checks import CheckContext, Failure, run_checks
 from .credentials import Credentials, credentials
 from .exchange import TIMEOUT, Expectation, Probe, Reply, probe, send
+from .payloads import minimal_value
 from .records import Record, Recorder
 from .target import Target
 
+# How often a probe refused by the rate limit is sent again after waiting.
+RATE_LIMIT_RETRIES = 3
 # Sentinel: "use the target's first key".
 _FIRST_KEY: Any = object()
 
@@ -64,25 +71,63 @@ class Session:
         method: str | None = None,
         url: str | None = None,
         creds: Credentials | None = None,
+        carrier: Mapping[str, Any] | None = None,
     ) -> Probe:
+        """A probe of `body` (or raw `content` made from the body `carrier`): an idempotency key kept
+        in `KEY_SLOT` goes to its header or path parameter, required parameters get valid values."""
+        source = body if isinstance(body, Mapping) else carrier
+        slot = source.get(KEY_SLOT) if isinstance(source, Mapping) else None
+        if isinstance(body, Mapping) and KEY_SLOT in body:
+            body = {k: v for k, v in body.items() if k != KEY_SLOT}
+        headers, path, query = self.parameters(slot)
+        target_url = url or self.target.base_url + fill_path(self.op.path, path)
+        if query:
+            target_url += ("&" if "?" in target_url else "?") + urlencode(query)
         return probe(
             self.scenario,
             self.op,
-            url or self.target.url(self.op),
+            target_url,
             key=self.target.key if key is _FIRST_KEY else key,
             body=body,
             content=content,
             media_type=media_type,
             method=method,
             expect=expect,
+            extra_headers=headers,
             creds=creds,
         )
+
+    def parameters(self, key: Any) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """(headers, path values, query) for a request: the idempotency key where the spec puts it,
+        and every other required parameter (and each path one) with its schema's simplest value.
+        Parameters carrying the API key are left to the credentials."""
+        found: dict[str, dict[str, str]] = {"header": {}, "path": {}, "query": {}}
+        dedupe = self.ingest.dedupe
+        secret = {(s.kind, (s.parameter or "").lower()) for s in self.op.schemes}
+        for parameter in self.op.parameters:
+            where = found.get(parameter.location)
+            if where is None or (parameter.location, parameter.name.lower()) in secret:
+                continue
+            is_key = (
+                dedupe is not None
+                and dedupe.key.location == parameter.location
+                and dedupe.key.name.lower() == parameter.name.lower()
+            )
+            if is_key and key is not None:
+                where[parameter.name] = str(key)
+            elif parameter.required or parameter.location == "path":
+                ok, value = minimal_value(parameter.schema)
+                if ok:
+                    where[parameter.name] = value if isinstance(value, str) else json_text(value)
+        if dedupe is not None and dedupe.key.location == "path" and key is not None:
+            found["path"].setdefault(dedupe.key.name, str(key))
+        return found["header"], found["path"], found["query"]
 
     def with_key(self, body: dict[str, Any], key: str | None = _FIRST_KEY) -> dict[str, Any]:
         """`body` with the key in it, for operations that carry the key in a body field (for raw
         content built from a body; `probe` does this itself for JSON bodies)."""
         creds = credentials(self.op, self.target.key if key is _FIRST_KEY else key)
-        result: dict[str, Any] = creds.into(body)
+        result: dict[str, Any] = creds.into({k: v for k, v in body.items() if k != KEY_SLOT})
         return result
 
     def error(self, name: str, /, **params: object) -> Expectation:
@@ -108,7 +153,9 @@ class Session:
     def _known(self, body: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {"event": self.ingest.event_of(body)}
         if self.ingest.occurred_at_field in body:
-            values["occurred_at"] = body[self.ingest.occurred_at_field]
+            values["occurred_at"] = as_rfc3339(
+                body[self.ingest.occurred_at_field], self.ingest.occurred_at_unit
+            )
         resolved = self.resolved_identity(body)
         identity_types: tuple[str, ...] = ()
         if resolved is not None:
@@ -117,21 +164,40 @@ class Session:
             identity_types = tuple(dict.fromkeys((field.name, field.kind)))
         return {"values": values, "identity_types": identity_types}
 
-    def resolved_identity(self, body: Mapping[str, Any]) -> tuple[IdentityField, str] | None:
+    def resolved_identity(self, body: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
         """The identity field the spec says wins for `body`, and its value after normalisation."""
         for field in self.ingest.identity.fields:
             value = body.get(field.name)
             if isinstance(value, str):
                 return field, value.lower() if field.normalize == "lowercase" else value
+            if value is not None:
+                # A number is stored and answered as its text.
+                return field, json_text(value)
         return None
 
     # -- sending --------------------------------------------------------------------------------
 
     def send(self, item: Probe) -> Reply:
-        """Send a probe, judge its reply, record it."""
+        """Send a probe, judge its reply, record it. A rate-limited reply (the spec's 429 with
+        Retry-After) to a probe that expects something else is a legitimate refusal: the probe is
+        sent again once the wait is over, a few times at most."""
         reply = send(self.client, item)
+        for _ in range(RATE_LIMIT_RETRIES):
+            wait = self.rate_limited(item)
+            if wait is None:
+                break
+            time.sleep(wait)
+            reply = send(self.client, item)
         self.judge(item)
         return reply
+
+    def rate_limited(self, item: Probe) -> float | None:
+        """Seconds to wait when `item` got the spec's rate-limit error unasked, else None."""
+        limit = self.ingest.rate_limit
+        reply = item.reply
+        if limit is None or reply is None or (item.expect and item.expect.error == limit.error):
+            return None
+        return rate_limit_wait(self.ingest, reply)
 
     def judge(
         self, item: Probe, names: set[str] | None = None, extra: Sequence[Failure] = ()
@@ -216,3 +282,26 @@ def outcome(op: Operation, item: Probe) -> str:
     if expected in keys:
         return str(expected)
     return keys[0] if keys else "unrecognised"
+
+
+def fill_path(template: str, values: Mapping[str, str]) -> str:
+    """The operation's path with its `{name}` slots filled (percent-encoded)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", quote(value, safe=""))
+    return template
+
+
+def json_text(value: Any) -> str:
+    """A non-string value as text the way JSON writes it (`true`, `12`)."""
+    return orjson.dumps(value).decode()
+
+
+def as_rfc3339(value: Any, unit: str) -> Any:
+    """An occurred-at value as RFC 3339, for comparing with the answered one; others unchanged."""
+    if unit == "rfc3339" or isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    seconds = value / 1000 if unit == "milliseconds" else value
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError, OSError):
+        return value
