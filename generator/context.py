@@ -49,6 +49,20 @@ def modules(spec: Spec) -> dict[str, Modules]:
     return found
 
 
+def read_modules(spec: Spec) -> dict[str, str]:
+    """Each read operation's module by operation id: `read`, or `read_<id>` when there are several."""
+    operations = spec.read_operations
+    if len(operations) == 1:
+        return {operations[0].operation_id: "read"}
+    found: dict[str, str] = {}
+    for op in operations:
+        name = f"read_{identifier(op.operation_id)}"
+        while name in found.values():
+            name += "_"
+        found[op.operation_id] = name
+    return found
+
+
 def identifier(name: str) -> str:
     """A snake_case Python identifier for an operation id (`trackEvent` -> `track_event`)."""
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)

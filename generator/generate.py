@@ -134,6 +134,7 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "spec": spec,
         "ingest": ingest,
         "modules": modules,
+        "read_modules": server.read_modules(spec),
         "package": out_dir.name,
         "config_schema": bundled_schema("config"),
         "placeholders": PLACEHOLDERS,
@@ -158,10 +159,34 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
             files[f"{name}.py"] = formatted(
                 f"{name}.py", env.get_template(f"{template}.py.jinja").render(context)
             )
+    for op in spec.read_operations:
+        name = f"{server.read_modules(spec)[op.operation_id]}.py"
+        source = env.get_template("read.py.jinja").render({**shared, **read_context(spec, op)})
+        files[name] = formatted(name, source)
     files["models.py"] = formatted("models.py", models_source(spec, head))
     files["openapi.yaml"] = spec.path.read_text()
     files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
     return Output(dict(sorted(files.items())))
+
+
+def read_context(spec: Spec, op: Operation) -> dict[str, Any]:
+    """What the template of one read operation is given."""
+    read = op.read
+    assert read is not None
+    route, slots = server.route(spec.base_path, op)
+    schema, media_type = server.response_schema(op, read.response.status)
+    return {
+        "op": op,
+        "read": read,
+        "route": route,
+        "id_slot": slots.get(read.id_parameter, ""),
+        "parameters": server.parameters(op, slots),
+        "schemes": server.schemes(op),
+        "challenge": server.challenge(op, spec.title),
+        "response_schema": schema,
+        "media_type": media_type,
+        "types": server.numeric_fields(read.response, schema),
+    }
 
 
 def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:

@@ -144,17 +144,53 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
 @rule
 def every_operation_ingests(spec: Spec) -> Iterator[Finding]:
     for op in spec.operations:
-        if op.read is not None:
-            yield (
-                op.pointer + "/x-ingest-read",
-                f"{op.operation_id} ({op.method} {op.path}): read operations (x-ingest-read) are not "
-                "implemented yet",
-            )
-        elif op.ingest is None:
+        if op.ingest is None and op.read is None:
             yield (
                 op.pointer,
-                f"{op.operation_id} ({op.method} {op.path}) has no x-ingest block: operations other "
-                "than ingest are not implemented",
+                f"{op.operation_id} ({op.method} {op.path}) has neither x-ingest nor x-ingest-read: "
+                "other operations are not implemented",
+            )
+
+
+@rule
+def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
+    first = next(iter(spec.ingest_operations), None)
+    for op in spec.read_operations:
+        read = op.read
+        assert read is not None
+        where = op.pointer + "/x-ingest-read"
+        if first is None or first.ingest is None:
+            message = "a read operation needs an x-ingest operation (its errors and events)"
+            yield where, f"{op.operation_id}: {message}"
+            continue
+        if op.ingest is not None:
+            yield where, f"{op.operation_id}: an operation is either x-ingest or x-ingest-read, not both"
+        if not any(p.location == "path" and p.name == read.id_parameter for p in op.parameters):
+            yield (
+                where + "/id_parameter",
+                f"{op.operation_id}: id_parameter {read.id_parameter!r} is not a path parameter of the "
+                "operation",
+            )
+        if read.not_found_error not in first.ingest.errors.catalogue:
+            yield (
+                where + "/not_found_error",
+                f"{op.operation_id}: not_found_error {read.not_found_error!r} is not in the errors catalogue "
+                f"of the ingest operations ({first.operation_id})",
+            )
+        if not op.secured:
+            yield (
+                op.pointer,
+                f"{op.operation_id}: a read operation needs an API key on every request (it reads only "
+                "its key's project); declare a security requirement without an empty alternative",
+            )
+        if op.method != "GET":
+            yield where, f"{op.operation_id}: a read operation is a GET, not {op.method}"
+        response = op.responses.get(read.response.status)
+        if response is None or response.media_type is None or not is_json(response.media_type):
+            yield (
+                where + "/response/status",
+                f"{op.operation_id}: x-ingest-read answers {read.response.status} with a JSON body, which "
+                "the operation's responses must document",
             )
 
 

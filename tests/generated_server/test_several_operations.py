@@ -1,4 +1,4 @@
-"""A spec with several ingest operations (specs/tracker.yaml: track, identify, page) is served as declared.
+"""A spec with several ingest operations (specs/tracker.yaml: track, identify, page) and a read operation.
 
 Each operation has its own route and rules (event name in the body or constant, identity, payload
 field, dedupe, success answer); they share one store, one configuration and one error envelope.
@@ -6,6 +6,7 @@ field, dedupe, success answer); they share one store, one configuration and one 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +132,66 @@ def test_the_shared_store_counts_every_operation(tracker: RunningServer) -> None
         return float(lines[0].split()[-1]) if lines else 0.0
 
     assert accepted(after) - accepted(before) == 2
+
+
+# --- the read operation: GET /events/{eventId} ------------------------------------------------------
+
+
+def read(server: RunningServer, event_id: str, key: str | None = ACME_KEY) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.get(f"{server.base_url}/events/{event_id}", headers=headers, timeout=10)
+
+
+def test_an_event_reads_back_as_stored_with_its_processing_status(tracker: RunningServer) -> None:
+    sent = {"event": "order.completed", "userId": "u-9", "properties": {"total": 12.5, "items": [1, 2]}}
+    accepted = call(tracker, "/track", sent)
+    event_id = accepted.json()["id"]
+    answer = read(tracker, event_id)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert {name: body[name] for name in ("id", "event", "user", "kind", "properties")} == {
+        "id": event_id,
+        "event": "order.completed",
+        "user": "u-9",
+        "kind": "user",
+        "properties": {"total": 12.5, "items": [1, 2]},
+    }
+    assert body["status"] in ("pending", "processed")
+    # The server's worker processes it (the default handler logs it).
+    deadline = time.monotonic() + 10
+    while read(tracker, event_id).json()["status"] != "processed":
+        assert time.monotonic() < deadline, "the event was never processed"
+        time.sleep(0.1)
+    # Events of every ingest operation are read the same way.
+    page_id = call(tracker, "/page", {"anonymousId": "a-9"}).json()["id"]
+    page = read(tracker, page_id).json()
+    assert (page["event"], page["kind"], page["properties"]) == ("page", "anonymous", {})
+
+
+def test_another_projects_event_reads_as_an_unknown_one(tracker: RunningServer) -> None:
+    event_id = call(tracker, "/identify", {"userId": "u-secret"}).json()["id"]
+    assert read(tracker, event_id).status_code == 200
+    theirs = read(tracker, event_id, key=GLOBEX_KEY)
+    unknown = read(tracker, str(uuid.uuid4()), key=GLOBEX_KEY)
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.json() == unknown.json() == {"code": "event_not_found", "message": "No such event."}
+    assert "u-secret" not in theirs.text
+
+
+def test_reading_needs_a_known_key(tracker: RunningServer) -> None:
+    event_id = call(tracker, "/identify", {"userId": "u-1"}).json()["id"]
+    for key in (None, "be_unknown_key"):
+        refused = read(tracker, event_id, key=key)
+        assert refused.status_code == 401
+        assert refused.json()["code"] == "unauthorized"
+        assert refused.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_read_id_is_checked_and_never_reaches_the_store_unreadable(tracker: RunningServer) -> None:
+    too_long = read(tracker, "x" * 65)
+    assert (too_long.status_code, too_long.json()["code"]) == (400, "invalid_request")
+    for odd in ("%00", "a%00b", "%F0%9F%98%80", "'; DROP TABLE events; --"):
+        answer = read(tracker, odd)
+        assert (answer.status_code, answer.json()["code"]) == (404, "event_not_found"), odd
+    wrong = httpx.post(f"{tracker.base_url}/events/x", headers={"Authorization": f"Bearer {ACME_KEY}"})
+    assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")

@@ -65,6 +65,11 @@ def add(where: Callable[[dict[str, Any]], dict[str, Any]], **members: Any) -> Ed
     return lambda document: where(document).update(members)
 
 
+def two_envelopes(document: dict[str, Any]) -> None:
+    second_operation(document, "post", with_ingest=True)
+    document["paths"]["/other"]["post"]["x-ingest"]["errors"]["catalogue"]["unauthorized"]["status"] = 403
+
+
 def ref_cycle(document: dict[str, Any]) -> None:
     document["components"]["schemas"]["Loop"] = {"$ref": "#/components/schemas/Loop"}
     op(document)["requestBody"]["content"]["application/json"]["schema"] = {
@@ -258,12 +263,20 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
     "a read operation": (
         lambda d: second_operation(d, "get", with_ingest=False),
         "/paths/~1other/get",
-        "another (GET /other) has no x-ingest block",
+        "another (GET /other) has neither x-ingest nor x-ingest-read",
     ),
-    "a read operation over stored events": (
-        read_operation,
-        "/paths/~1events~1{id}/get/x-ingest-read",
-        "getEvent (GET /events/{id}): read operations (x-ingest-read) are not implemented yet",
+    "a read operation whose id is no path parameter": (
+        lambda d: (
+            read_operation(d),
+            d["paths"]["/events/{id}"]["get"]["x-ingest-read"].update(id_parameter="eventId"),
+        ),
+        "/paths/~1events~1{id}/get/x-ingest-read/id_parameter",
+        "getEvent: id_parameter 'eventId' is not a path parameter of the operation",
+    ),
+    "a read operation without a key": (
+        lambda d: (read_operation(d), d["paths"]["/events/{id}"]["get"].update(security=[])),
+        "/paths/~1events~1{id}/get",
+        "getEvent: a read operation needs an API key on every request",
     ),
     "a batch operation": (batch, "{op}/x-ingest/batch", "batch operations are not implemented yet"),
     "a success response that is not JSON": (
@@ -291,12 +304,7 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "servers on a path or operation are not implemented",
     ),
     "two ingest operations with different error envelopes": (
-        lambda d: (
-            second_operation(d, "post", with_ingest=True),
-            d["paths"]["/other"]["post"]["x-ingest"]["errors"]["catalogue"]["unauthorized"].update(
-                status=403
-            ),
-        ),
+        two_envelopes,
         "/paths/~1other/post/x-ingest/errors",
         "x-ingest errors differs from",
     ),
