@@ -243,6 +243,20 @@ class Bodies:
         return project.payload_limit_bytes or self.ingest.payload_limit.default_bytes
 
 
+def representable_time(value: Any, unit: str) -> bool:
+    """`representable` for an occurred-at value in the spec's unit: an epoch number of seconds or
+    milliseconds must also fall within years 1 to 9999."""
+    if unit == "rfc3339":
+        return representable(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    seconds = value / 1000 if unit == "milliseconds" else value
+    try:
+        return 1 < datetime.fromtimestamp(seconds, UTC).year < 9999
+    except (ValueError, OverflowError, OSError):
+        return False
+
+
 def representable(value: Any) -> bool:
     """Whether an RFC 3339 date-time stays within years 1 to 9999 in UTC (a leap second allowed).
 

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 from generator.config import Project
 from generator.spec import Operation
 
-from .bodies import KEY_SLOT, Bodies, representable
+from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
 from .checks import GENERAL, Failure
 from .credentials import credentials
@@ -295,6 +295,9 @@ def _body(
     else:
         chosen = st.lists(st.sampled_from(fields), min_size=1, unique_by=lambda f: f.name)
     marked = bodies.marked_field()
+    # Fields a server stores as text, which PostgreSQL cannot hold with a NUL character in it.
+    key_field = ingest.dedupe.key_field if ingest.dedupe else None
+    stored_text = [name for name in (*ingest.identity.names, ingest.event_field, key_field) if name]
 
     def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
         (name, payload), identity_fields, shout = parts
@@ -325,7 +328,9 @@ def _body(
         if not interoperable(body) or len(json_bytes(sent)) > limit:
             return False
         moment = body.get(ingest.occurred_at_field)
-        if ingest.occurred_at_unit == "rfc3339" and moment is not None and not representable(moment):
+        if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
+            return False
+        if any("\x00" in str(body.get(name, "")) for name in stored_text):
             return False
         return definition is None or is_valid(definition.schema, body[ingest.payload.field])
 

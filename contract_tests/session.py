@@ -181,15 +181,22 @@ class Session:
         """Send a probe, judge its reply, record it. A rate-limited reply (the spec's 429 with
         Retry-After) to a probe that expects something else is a legitimate refusal: the probe is
         sent again once the wait is over, a few times at most."""
-        reply = send(self.client, item)
+        send(self.client, item)
+        reply = self.settle(item)
+        self.judge(item)
+        return reply
+
+    def settle(self, item: Probe) -> Reply:
+        """The probe's reply once any unasked rate-limit refusal is waited out and the probe re-sent."""
+        assert item.reply is not None
         for _ in range(RATE_LIMIT_RETRIES):
             wait = self.rate_limited(item)
             if wait is None:
                 break
             time.sleep(wait)
-            reply = send(self.client, item)
-        self.judge(item)
-        return reply
+            send(self.client, item)
+        assert item.reply is not None
+        return item.reply
 
     def rate_limited(self, item: Probe) -> float | None:
         """Seconds to wait when `item` got the spec's rate-limit error unasked, else None."""

@@ -10,9 +10,17 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 import yaml
 
+from contract_tests.bodies import KEY_SLOT, Bodies
+from contract_tests.catalogue import documented_error_examples
+from contract_tests.checks import CheckContext, required_headers
+from contract_tests.fuzz import load_schema
+from contract_tests.payloads import is_valid, minimal_payload
+from contract_tests.scenarios import example_candidates, provokers
+from contract_tests.target import Target, load_target
 from generator.loader import load_spec
 from tests.contract.conftest import INGESTSPEC
 from tests.contract.faults.test_faults import failed_tests
@@ -92,3 +100,55 @@ def test_a_fault_is_caught(package: Path, tmp_path: Path, fault: str, detector: 
         result = contract(faulty.base_url, "--max-examples", "1", "--seed", "1")
     assert result.returncode == 1, result.stdout[-6000:]
     assert detector in failed_tests(result.stdout), result.stdout[-6000:]
+
+
+# -- the false alarms issue 9 reports, each pinned offline ------------------------------------------
+
+
+def offline() -> Target:
+    return load_target(SPEC, "http://127.0.0.1:9", keys(), CONFIG, check_reachable=False)
+
+
+def test_optional_response_headers_are_not_demanded() -> None:
+    target = offline()
+    ctx = CheckContext(target, target.spec.ingest_operations[0])
+    assert required_headers(ctx, 202) == []  # X-Request-Id is documented, not required
+    assert required_headers(ctx, 401) == ["WWW-Authenticate"]  # a bearer scheme's 401 (RFC 9110)
+    assert required_headers(ctx, 429) == ["Retry-After"]
+
+
+def test_every_value_sent_keeps_the_fields_own_schema() -> None:
+    target = offline()
+    op = target.spec.ingest_operations[0]
+    bodies = Bodies(target, op)
+    event = bodies.accepted_event(target.project)
+    assert event is not None
+    for _ in range(5):
+        body = bodies.valid(event)
+        key = body.pop(KEY_SLOT)
+        assert is_valid(op.request_schema, body), body  # integer user_id or patterned phone, epoch ts
+        assert is_valid(bodies.key_schema(), key)
+    for field in op.ingest.identity.fields if op.ingest else ():
+        assert is_valid(bodies.schema_of(field.name), bodies.identity_value(field))
+    assert is_valid(bodies.schema_of("signal"), bodies.undefined_event_name(target.project))
+
+
+def test_413_is_a_legitimate_rejection_of_invalid_data() -> None:
+    schema = load_schema(SPEC, "http://127.0.0.1:9")
+    checks = schema.config.checks_config_for(operation=schema["/ingest/v2/signals"]["post"], phase=None)
+    assert "413" in checks.negative_data_rejection.expected_statuses
+
+
+def test_formats_are_drawn_and_judged_as_the_server_does() -> None:
+    definition = offline().project.events["checkout_started"].schema
+    payload = minimal_payload(definition)
+    assert payload is not None and payload["landing"]
+    assert jsonschema_rs.validator_for(dict(definition), validate_formats=True).is_valid(payload)
+    assert not is_valid(definition, {**payload, "landing": "not a uri"})
+
+
+def test_a_documented_429_is_a_catalogue_error_provoked_by_rate_limited() -> None:
+    op = offline().spec.ingest_operations[0]
+    [(status, _, example)] = [e for e in documented_error_examples(op) if e[0] == 429]
+    assert example_candidates(op, status, example) == ["slow_down"]
+    assert provokers(op)["slow_down"] == ("rate_limited",)
