@@ -59,7 +59,8 @@ def documented_rows(op: Operation) -> list[tuple[int, str]]:
 
 
 def matrix_rows(op: Operation, records: Iterable[Record]) -> list[Row]:
-    mine = [r for r in records if r.operation == op.operation_id]
+    # Status 0: a finding about the spec itself (a documented example), not a reply.
+    mine = [r for r in records if r.operation == op.operation_id and r.status]
     rows = []
     known = documented_rows(op)
     named = {(s, n) for s, n in known}

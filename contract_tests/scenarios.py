@@ -9,17 +9,18 @@ the scenario is skipped with that reason. Nothing here names a vendor, a field o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from generator.spec import ROUTING_ERRORS, STEPS, Operation
 
+from .bodies import KEY_SLOT
 from .catalogue import identify, rate_limit_wait
 from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
 from .exchange import Probe, json_bytes, send, send_together
-from .payloads import violations
+from .payloads import is_valid, violations, with_marker
 from .session import Session, Skip
 from .target import MARK, Target
 
@@ -146,6 +147,10 @@ def rate_limit(target: Target, op: Operation) -> str | None:
             f"{MAX_RATE_LIMIT_REQUESTS} requests the suite may send to reach it"
         )
     return None
+
+
+def request_examples(target: Target, op: Operation) -> str | None:
+    return None if op.request_examples else "the operation documents no request example"
 
 
 def routing_error(key: str) -> Precondition:
@@ -283,6 +288,41 @@ def reserved_prefix(s: Session) -> None:
         sent += 1
     if not sent:
         raise Skip("no name under a reserved prefix satisfies the event field's schema")
+
+
+@scenario(request_examples)
+def documented_request_examples(s: Session) -> None:
+    """Each documented request example the first project can take is accepted as documented (with a
+    fresh idempotency key, and the suite's marker in its payload when the definition allows one)."""
+    sent, reasons = 0, []
+    project = s.target.project
+    for example in s.op.request_examples:
+        body = dict(example.value) if isinstance(example.value, Mapping) else None
+        reason = None if body is not None else "not a JSON object"
+        name = s.ingest.event_of(body) if body is not None else None
+        definition = project.events.get(name) if isinstance(name, str) else None
+        payload = body.get(s.ingest.payload.field) if body is not None else None
+        if reason is None and (not isinstance(name, str) or s.bodies.reserved_prefix(name)):
+            reason = f"its event {name!r} is not one a project can accept"
+        elif reason is None and definition is None and s.ingest.payload.validation == "required":
+            reason = f"project {project.id} does not define {name!r}"
+        elif reason is None and definition is not None and not is_valid(definition.schema, payload):
+            reason = f"its payload does not match project {project.id}'s definition of {name!r}"
+        if reason is not None or body is None:
+            reasons.append(f"{example.name}: {reason}")
+            continue
+        if definition is not None and isinstance(payload, dict):
+            body[s.ingest.payload.field] = with_marker(definition.schema, payload, s.target.run_id)
+        if s.ingest.dedupe:
+            # The documented key was surely used before: a fresh one makes the example a new event.
+            body[s.ingest.dedupe.key_field or KEY_SLOT] = s.bodies.fresh_key()
+        if len(json_bytes(s.with_key(body))) > s.bodies.limit(project):
+            reasons.append(f"{example.name}: larger than project {project.id}'s limit")
+            continue
+        _send_accepted(s, body)
+        sent += 1
+    if not sent:
+        raise Skip("no documented request example can be sent: " + "; ".join(reasons))
 
 
 @scenario(rate_limit)

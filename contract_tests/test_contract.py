@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from contract_tests.fuzz import fuzz
-from contract_tests.records import Recorder
+from contract_tests.records import Record, Recorder
 from contract_tests.scenarios import SCENARIOS, Scenario, example_candidates, provokers
 from contract_tests.session import Session, Skip
 from contract_tests.target import Target
@@ -55,10 +55,18 @@ def test_documented_error_example(
     op, status, name, value = example_case
     candidates = example_candidates(op, status, value)
     if not candidates:
-        pytest.fail(
-            f"the documented {status} example {name!r} is no catalogue error of {op.operation_id}",
-            pytrace=False,
+        message = f"the documented {status} example {name!r} contradicts the catalogue: {value!r}"
+        # A line in the report's failures (status 0: no reply, a finding about the spec itself).
+        contract_recorder.add(
+            Record(
+                op.operation_id,
+                f"example:{status}-{name}",
+                0,
+                "documented_example",
+                [("documented_example_in_catalogue", message)],
+            )
         )
+        pytest.fail(message, pytrace=False)
     reasons = []
     for key, sc in [(k, SCENARIOS[name]) for k in candidates for name in provokers(op).get(k, ())]:
         reason = sc.skip_reason(contract_target, op)
