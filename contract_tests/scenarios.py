@@ -43,7 +43,7 @@ class Scenario:
     doc: str = ""
 
     def skip_reason(self, target: Target, op: Operation) -> str | None:
-        for condition in self.requires:
+        for condition in (single_events, *self.requires):
             reason = condition(target, op)
             if reason:
                 return reason
@@ -70,6 +70,13 @@ def applicable(target: Target, op: Operation) -> list[tuple[Scenario, str | None
 
 
 # -- preconditions ------------------------------------------------------------------------------
+
+
+def single_events(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if op.ingest.batch is not None:
+        return "a batch operation (items judged one by one): the scenarios send single events; it is fuzzed"
+    return None
 
 
 def secured(target: Target, op: Operation) -> str | None:
@@ -395,7 +402,9 @@ def wrong_content_type(s: Session) -> None:
 def invalid_envelope(s: Session) -> None:
     """A body missing the event field, or with an undeclared top-level field, gets invalid_request."""
     body = s.bodies.valid(_accepted_event(s))
-    required = [n for n in s.op.request_schema.get("required") or () if n != s.ingest.credential_field]
+    # A required field other than an identity (whose absence is the identity error, not this one).
+    others = {s.ingest.credential_field, *s.ingest.identity.names}
+    required = [n for n in s.op.request_schema.get("required") or () if n not in others]
     dropped = s.ingest.event_field or next(iter(required), None)
     if dropped is None and s.op.request_schema.get("additionalProperties") is not False:
         raise Skip("the request schema requires no field and allows any other")
