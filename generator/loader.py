@@ -359,7 +359,7 @@ def duration_seconds(window: str) -> int | None:
 
 def _shape(raw: Mapping[str, Any]) -> ResponseShape:
     return ResponseShape(
-        status=raw["status"],
+        status=raw.get("status", 0),  # a batch item's result has none: its status is its own
         fields=tuple(
             ResponseField(name, f.get("source"), f.get("const")) for name, f in raw["fields"].items()
         ),
