@@ -6,6 +6,7 @@ check, the security schemes, media types and the documented response schemas are
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -151,3 +152,22 @@ def _wants_number(schema: Mapping[str, Any]) -> bool:
     types = schema.get("type")
     kinds = {types} if isinstance(types, str) else set(types or ())
     return bool(kinds & {"integer", "number"}) and "string" not in kinds
+
+
+def batch_schemas(op: Operation, response_schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The schemas a batch is judged by: the request without its items, one item, one item's result.
+
+    The request's schema is checked as a whole with its items left out (each item is judged on its
+    own); an item's result schema is the `items` of the answer's `results` field.
+    """
+    batch = op.ingest.batch if op.ingest else None
+    assert batch is not None
+    request = copy.deepcopy(dict(op.request_schema))
+    items_schema = ((request.get("properties") or {}).get(batch.items_field)) or {}
+    item = items_schema.pop("items", {})
+    fields = response_schema
+    if batch.response.envelope:
+        fields = (response_schema.get("properties") or {}).get(batch.response.envelope) or {}
+    results = next((f.name for f in batch.response.fields if f.source == "results"), None)
+    result = ((fields.get("properties") or {}).get(results) or {}).get("items", {}) if results else {}
+    return {"request": request, "item": dict(item), "result": dict(result)}

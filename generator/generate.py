@@ -194,10 +194,24 @@ def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
     ingest = op.ingest
     assert ingest is not None
     route, slots = server.route(spec.base_path, op)
-    success_schema, success_media_type = server.response_schema(op, ingest.response.status)
+    success = ingest.batch.response if ingest.batch else ingest.response
+    success_schema, success_media_type = server.response_schema(op, success.status)
     replay_schema, replay_media_type = (
-        server.response_schema(op, ingest.dedupe.replay.status) if ingest.dedupe else ({}, "")
+        server.response_schema(op, ingest.dedupe.replay.status)
+        if ingest.dedupe and not ingest.batch
+        else ({}, "")
     )
+    success_types = server.numeric_fields(ingest.response, success_schema) if not ingest.batch else {}
+    replay_types = (
+        server.numeric_fields(ingest.dedupe.replay, replay_schema)
+        if ingest.dedupe and not ingest.batch
+        else {}
+    )
+    batch = server.batch_schemas(op, success_schema) if ingest.batch else {}
+    result = ingest.batch.result if ingest.batch else None
+    result_types = server.numeric_fields(result, batch["result"]) if result else {}
+    # Only a stored event's values are text that may be answered as a number.
+    stored = [f.name for f in result.fields if f.source not in ("index", "status", "error")] if result else []
     return {
         "op": op,
         "ingest": ingest,
@@ -209,10 +223,15 @@ def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
         "media_types": server.media_types(op),
         "success_schema": success_schema,
         "success_media_type": success_media_type,
-        "success_types": server.numeric_fields(ingest.response, success_schema),
+        "success_types": success_types,
         "replay_schema": replay_schema,
         "replay_media_type": replay_media_type,
-        "replay_types": server.numeric_fields(ingest.dedupe.replay, replay_schema) if ingest.dedupe else {},
+        "replay_types": replay_types,
+        "batch_schemas": batch,
+        "result_types": result_types,
+        "uses_answered": any(
+            [*success_types.values(), *replay_types.values(), *(result_types[n] for n in stored)]
+        ),
     }
 
 

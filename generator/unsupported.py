@@ -185,6 +185,14 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
             )
         if op.method != "GET":
             yield where, f"{op.operation_id}: a read operation is a GET, not {op.method}"
+        catalogue = first.ingest.errors.catalogue
+        for key in ("unauthorized", read.not_found_error):
+            if key in catalogue and catalogue[key].status not in op.responses:
+                yield (
+                    op.pointer + "/responses",
+                    f"{op.operation_id}: the read answers {key} with {catalogue[key].status}, which its "
+                    "responses do not document",
+                )
         response = op.responses.get(read.response.status)
         if response is None or response.media_type is None or not is_json(response.media_type):
             yield (
@@ -195,13 +203,58 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
 
 
 @rule
-def no_batches(spec: Spec) -> Iterator[Finding]:
+def batches_are_served(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
-        if op.ingest and op.ingest.batch:
+        batch = op.ingest.batch if op.ingest else None
+        if op.ingest is None or batch is None:
+            continue
+        if not batch.response.status:
             yield (
-                op.pointer + "/x-ingest/batch",
-                f"{op.operation_id}: batch operations are not implemented yet",
+                _x(op, "batch", "response"),
+                f"{op.operation_id}: the batch response needs a status (the answer's, whatever its items')",
             )
+        if op.ingest.dedupe and op.ingest.dedupe.key.location != "body":
+            yield (
+                _x(op, "dedupe", "key"),
+                f"{op.operation_id}: a batch's idempotency key must be a field of its items, not a "
+                f"{op.ingest.dedupe.key.location} parameter that every item would share",
+            )
+        answer = _batch_answer(op.ingest)
+        response = op.responses.get(batch.response.status)
+        if response is not None and response.schema:
+            error = next(validator(response.schema).iter_errors(answer), None)
+            if error is not None:
+                yield (
+                    _x(op, "batch", "response"),
+                    f"{op.operation_id}: the {batch.response.status} body the server answers a batch with "
+                    f"(here one refused item) cannot match the documented schema: at "
+                    f"{pointer_of(*error.absolute_path) or '/'}: {error.message}",
+                )
+        if batch.result is None and any(f.source == "results" for f in batch.response.fields):
+            yield (
+                _x(op, "batch", "response"),
+                f"{op.operation_id}: the batch response answers results, so batch needs a result shape",
+            )
+
+
+# The stored event's values, which a refused batch item has none of.
+_EVENT_SOURCES = ("id", "event", "occurred_at", "received_at", "identity_type", "identity_value")
+
+
+def _batch_answer(ingest: Ingest) -> dict[str, Any]:
+    """The answer to a batch of one item refused as invalid_request, as the server renders it."""
+    batch = ingest.batch
+    assert batch is not None
+    empty = dict.fromkeys(_EVENT_SOURCES)
+    error = ingest.errors.render("invalid_request")
+    refused = {
+        **empty,
+        "index": 0,
+        "status": ingest.errors.catalogue["invalid_request"].status,
+        "error": error,
+    }
+    results = [batch.result.render(refused)] if batch.result else []
+    return batch.response.render({**empty, "accepted": 0, "rejected": 1, "results": results})
 
 
 # What every ingest operation of a spec must say alike: the server has one error envelope (routing
@@ -307,6 +360,8 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
+        if ingest.batch:
+            continue  # a batch answers its own shape; the server checks each item's result
         shapes = [("response", ingest.response)]
         shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
         for where, shape in shapes:
@@ -336,6 +391,8 @@ def success_responses_are_json(spec: Spec) -> Iterator[Finding]:
         ingest = op.ingest
         assert ingest is not None
         shapes = [ingest.response] + ([ingest.dedupe.replay] if ingest.dedupe else [])
+        if ingest.batch:
+            shapes = [ingest.batch.response]  # the only answer of a batch
         for shape in dict.fromkeys(shapes):
             response = op.responses.get(shape.status)
             if response is None:

@@ -14,9 +14,12 @@ import uvicorn
 from .app import DEFAULT_DB, create_app
 from .protocol import BoundedHttpToolsProtocol
 
+# The operations served, as the spec names them.
+OPERATIONS = ("POST /v1/events/send",)
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Arsel Events API ingest server (POST /v1/events/send)")
+    parser = argparse.ArgumentParser(description=f"Arsel Events API ingest server ({', '.join(OPERATIONS)})")
     parser.add_argument(
         "--config", required=True, help="server configuration (projects, keys, event definitions)"
     )

@@ -81,32 +81,16 @@ class Ingest:
         raw = await read_body(request, project.payload_limit)
         body = parse(raw)
         PARAMETERS.check(request)
-        identity_field, identity_kind, lowercase = choose_identity(body)
-        check_envelope(body)
-        check_storable(body)
-        event_name = event_of(body)
-        payload = body.get(PAYLOAD_FIELD, {})
-        check_payload(project, event_name, payload)
-        identity = body[identity_field]
-        received_at = timestamps.now()
-        new = NewEvent(
-            id=new_id(),
-            project_id=project.id,
-            event=event_name,
-            identity_type=identity_kind,
-            identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
-            payload=encode(payload, f"/{PAYLOAD_FIELD}"),
-            occurred_at=occurred_at(body, received_at),
-            received_at=received_at,
-            idempotency_key=None,
-            body_hash=None,
-        )
+        new = judge(project, request, body)
         # Built and checked now, so that an answer the spec does not allow refuses the event
         # instead of failing after it was committed.
         answer = success_body(new)
-        await self.storage.insert(new)
+        await self.insert(new)
         self.metrics.inc("ingest_events_accepted_total")
         return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
+
+    async def insert(self, new: NewEvent) -> tuple[StoredEvent, bool]:
+        return await self.storage.insert(new)
 
     def authenticate(self, request: Request) -> Project:
         """The project of the first known key the request carries; unauthorized when none is known."""
@@ -117,6 +101,30 @@ class Ingest:
                 continue
             return project
         raise ApiError("unauthorized", headers=CHALLENGE)
+
+
+def judge(project: Project, request: Request, body: Any) -> NewEvent:
+    """The event a request body makes, once it passed every check of the block."""
+    identity_field, identity_kind, lowercase = choose_identity(body)
+    check_envelope(body)
+    check_storable(body)
+    event_name = event_of(body)
+    payload = body.get(PAYLOAD_FIELD, {})
+    check_payload(project, event_name, payload)
+    identity = body[identity_field]
+    received_at = timestamps.now()
+    return NewEvent(
+        id=new_id(),
+        project_id=project.id,
+        event=event_name,
+        identity_type=identity_kind,
+        identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
+        payload=encode(payload, f"/{PAYLOAD_FIELD}"),
+        occurred_at=occurred_at(body, received_at),
+        received_at=received_at,
+        idempotency_key=None,
+        body_hash=None,
+    )
 
 
 def choose_identity(body: dict[str, Any]) -> tuple[str, str, bool]:

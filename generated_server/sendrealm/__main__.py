@@ -14,9 +14,14 @@ import uvicorn
 from .app import DEFAULT_DB, create_app
 from .protocol import BoundedHttpToolsProtocol
 
+# The operations served, as the spec names them.
+OPERATIONS = ("POST /events",)
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Sendrealm Events API ingest server (POST /events)")
+    parser = argparse.ArgumentParser(
+        description=f"Sendrealm Events API ingest server ({', '.join(OPERATIONS)})"
+    )
     parser.add_argument(
         "--config", required=True, help="server configuration (projects, keys, event definitions)"
     )

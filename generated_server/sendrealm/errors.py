@@ -169,6 +169,13 @@ class ApiError(Exception):
 
 def error_body(key: str, params: Mapping[str, object], details: list[dict[str, str]] | None = None) -> bytes:
     """The documented body for `key`; `details` items are `{"path", "message"}` dicts."""
+    return orjson.dumps(error_document(key, params, details))
+
+
+def error_document(
+    key: str, params: Mapping[str, object], details: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The documented body for `key` as a JSON object (a batch item's result carries it)."""
     body = copy.deepcopy(CATALOGUE[key][1])
     message = _at(body, MESSAGE_AT)
     message[MESSAGE_AT[-1]] = _PLACEHOLDER.sub(
@@ -177,7 +184,7 @@ def error_body(key: str, params: Mapping[str, object], details: list[dict[str, s
     if details and DETAILS_AT:
         items = [{DETAIL_PATH: d["path"], DETAIL_MESSAGE: d["message"]} for d in details]
         _at(body, DETAILS_AT)[DETAILS_AT[-1]] = items
-    return orjson.dumps(body)
+    return body
 
 
 def _at(body: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -89,33 +89,12 @@ class Ingest:
         raw = await read_body(request, project.payload_limit)
         body = parse(raw)
         PARAMETERS.check(request)
-        identity_field, identity_kind, lowercase = choose_identity(body)
-        check_envelope(body)
-        key = idempotency_key(request, body)
-        check_storable(body, key)
-        event_name = event_of(body)
-        check_reserved(event_name)
-        payload = body.get(PAYLOAD_FIELD, {})
-        check_payload(project, event_name, payload)
-        identity = body[identity_field]
-        received_at = timestamps.now()
-        new = NewEvent(
-            id=new_id(),
-            project_id=project.id,
-            event=event_name,
-            identity_type=identity_kind,
-            identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
-            payload=encode(payload, f"/{PAYLOAD_FIELD}"),
-            occurred_at=occurred_at(body, received_at),
-            received_at=received_at,
-            idempotency_key=key,
-            body_hash=body_hash(body) if key is not None else None,
-        )
+        new = judge(project, request, body)
         # Built and checked now, so that an answer the spec does not allow refuses the event
         # instead of failing after it was committed.
         answer = success_body(new)
         replay_body(new)
-        stored, created = await self.storage.insert(new)
+        stored, created = await self.insert(new)
         if not created:
             if project.idempotency_mismatch == "reject" and stored.body_hash != new.body_hash:
                 raise ApiError("idempotency_key_reused", {"key": new.idempotency_key})
@@ -123,6 +102,9 @@ class Ingest:
             return replayed(stored)
         self.metrics.inc("ingest_events_accepted_total")
         return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
+
+    async def insert(self, new: NewEvent) -> tuple[StoredEvent, bool]:
+        return await self.storage.insert(new)
 
     def authenticate(self, request: Request) -> Project:
         """The project of the first known key the request carries; unauthorized when none is known."""
@@ -133,6 +115,32 @@ class Ingest:
                 continue
             return project
         raise ApiError("unauthorized", headers=CHALLENGE)
+
+
+def judge(project: Project, request: Request, body: Any) -> NewEvent:
+    """The event a request body makes, once it passed every check of the block."""
+    identity_field, identity_kind, lowercase = choose_identity(body)
+    check_envelope(body)
+    key = idempotency_key(request, body)
+    check_storable(body, key)
+    event_name = event_of(body)
+    check_reserved(event_name)
+    payload = body.get(PAYLOAD_FIELD, {})
+    check_payload(project, event_name, payload)
+    identity = body[identity_field]
+    received_at = timestamps.now()
+    return NewEvent(
+        id=new_id(),
+        project_id=project.id,
+        event=event_name,
+        identity_type=identity_kind,
+        identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
+        payload=encode(payload, f"/{PAYLOAD_FIELD}"),
+        occurred_at=occurred_at(body, received_at),
+        received_at=received_at,
+        idempotency_key=key,
+        body_hash=body_hash(body) if key is not None else None,
+    )
 
 
 def choose_identity(body: dict[str, Any]) -> tuple[str, str, bool]:

@@ -18,6 +18,10 @@ COUNTERS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "ingest_events_accepted_total": ("Events stored for the first time.", ()),
     "ingest_events_deduplicated_total": ("Events answered from an earlier request with the same key.", ()),
     "ingest_requests_rejected_total": ("Requests refused, by reason.", ("reason",)),
+    "ingest_items_rejected_total": (
+        "Batch items refused (their request was answered), by reason.",
+        ("reason",),
+    ),
     "ingest_events_processed_total": ("Events the handler processed successfully.", ()),
     "ingest_events_retried_total": ("Handler failures scheduled for another attempt.", ()),
     "ingest_events_dead_lettered_total": ("Events given up on after the last attempt.", ()),

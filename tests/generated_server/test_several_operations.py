@@ -195,3 +195,100 @@ def test_a_read_id_is_checked_and_never_reaches_the_store_unreadable(tracker: Ru
         assert (answer.status_code, answer.json()["code"]) == (404, "event_not_found"), odd
     wrong = httpx.post(f"{tracker.base_url}/events/x", headers={"Authorization": f"Bearer {ACME_KEY}"})
     assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
+
+
+# --- the batch operation: POST /batch ----------------------------------------------------------------
+
+
+def test_a_batch_stores_its_valid_items_and_answers_each_refused_one_with_its_error(
+    tracker: RunningServer,
+) -> None:
+    items = [
+        {"event": "order.completed", "userId": "b-1"},
+        {"event": "order.completed"},  # no identity
+        {"event": "tracker.internal", "anonymousId": "b-2"},  # reserved
+        {"event": "signup.completed", "userId": "b-3", "properties": {"plan": "nope"}},  # definition
+        {"event": "order.completed", "userId": "b-4", "unknown": 1},  # the item's schema
+        "not an object",
+        {"event": "signup.completed", "userId": "B-5", "properties": {"plan": "pro"}},
+    ]
+    answer = call(tracker, "/batch", {"batch": items})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["accepted"], body["rejected"]) == (2, 5)
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(7))
+    assert [r["status"] for r in results] == [202, 400, 400, 422, 400, 400, 202]
+    codes = [r["error"]["code"] if r["error"] else None for r in results]
+    assert codes == [
+        None,
+        "missing_identity",
+        "reserved_event",
+        "invalid_properties",
+        "invalid_request",
+        "invalid_request",
+        None,
+    ]
+    assert results[3]["error"]["message"] == 'The properties do not match the "signup.completed" definition.'
+    assert [r["user"] for r in results] == ["b-1", None, None, None, None, None, "B-5"]
+    assert all(r["id"] is None for r in results if r["error"])
+    # The accepted items are stored as events of their own, readable by id.
+    for r in (results[0], results[6]):
+        stored = read(tracker, r["id"])
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["user"] == r["user"]
+
+
+def test_batch_items_are_deduplicated_one_by_one(tracker: RunningServer) -> None:
+    key = f"bm-{uuid.uuid4()}"
+    first = call(tracker, "/batch", {"batch": [{"event": "e", "userId": "u", "messageId": key}]})
+    original = first.json()["results"][0]
+    assert original["status"] == 202
+    items = [
+        {"event": "e", "userId": "u", "messageId": key},
+        {"event": "e", "userId": "u", "messageId": f"{key}-new"},
+        {"event": "e", "userId": "u", "messageId": f"{key}-new"},
+    ]
+    again = call(tracker, "/batch", {"batch": items}).json()
+    assert [r["status"] for r in again["results"]] == [200, 202, 200]
+    assert again["results"][0]["id"] == original["id"]
+    assert again["results"][1]["id"] == again["results"][2]["id"] != original["id"]
+    # The single-event route shares the keys: it replays the batch's event.
+    replay = call(tracker, "/track", {"event": "e", "userId": "u", "messageId": key})
+    assert (replay.status_code, replay.json()["id"]) == (200, original["id"])
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"batch": [{"event": "e", "userId": "u"}] * 9}, "invalid_request"),  # more than max_items
+        ({"batch": []}, "invalid_request"),  # the wrapper's minItems
+        ({"batch": {"event": "e"}}, "invalid_request"),
+        ({"events": [{"event": "e", "userId": "u"}]}, "invalid_request"),
+        ([{"event": "e", "userId": "u"}], "invalid_request"),
+    ],
+)
+def test_request_level_failures_refuse_the_whole_batch(tracker: RunningServer, body: Any, code: str) -> None:
+    before = httpx.get(f"{tracker.root}/metrics").text
+    refused = call(tracker, "/batch", body)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == code
+    assert "results" not in refused.json()
+    assert httpx.get(f"{tracker.root}/metrics").text.count("ingest_events_accepted_total") == before.count(
+        "ingest_events_accepted_total"
+    )
+
+
+def test_the_whole_batch_needs_a_key_json_and_its_media_type(tracker: RunningServer) -> None:
+    items = {"batch": [{"event": "e", "userId": "u"}]}
+    assert call(tracker, "/batch", items, key="be_unknown_key").status_code == 401
+    url = f"{tracker.base_url}/batch"
+    auth = {"Authorization": f"Bearer {ACME_KEY}"}
+    wrong_type = httpx.post(url, content=b"{}", headers={**auth, "Content-Type": "text/plain"})
+    assert (wrong_type.status_code, wrong_type.json()["code"]) == (415, "unsupported_media_type")
+    broken = httpx.post(url, content=b'{"batch": [', headers={**auth, "Content-Type": "application/json"})
+    assert (broken.status_code, broken.json()["code"]) == (400, "invalid_json")
+    # globex's limit is 4096 bytes: a batch is held to it as a whole.
+    big = {"batch": [{"event": "e", "userId": "u", "properties": {"pad": "x" * 1000}}] * 5}
+    too_large = call(tracker, "/batch", big, key=GLOBEX_KEY)
+    assert (too_large.status_code, too_large.json()["code"]) == (400, "too_large")

@@ -97,7 +97,9 @@ def test_several_ingest_operations_get_modules_named_after_them() -> None:
         "track": "ingest_track",
         "identify": "ingest_identify",
         "page": "ingest_page",
+        "batch": "ingest_batch",
     }
+    assert context.read_modules(spec) == {"getEvent": "read"}
     assert [context.identifier(n) for n in ("trackEvent", "send-Batch", "2fa")] == [
         "track_event",
         "send_batch",
