@@ -9,6 +9,7 @@ which APIs it applies to.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import uuid
 from collections.abc import Callable
@@ -185,23 +186,27 @@ def accepting_reserved_names(m: Modules, ingest: Ingest) -> None:
 
 @fault("event ids are UUIDv4", lambda i: i.id_format == "uuid7")
 def non_uuid7_ids(m: Modules, ingest: Ingest) -> None:
-    original = m["ingest"].uuid7
-    sample = original()
-    fake = (lambda: uuid.uuid4()) if isinstance(sample, uuid.UUID) else (lambda: str(uuid.uuid4()))
-    setattr(m["ingest"], "uuid7", fake)  # noqa: B010
+    setattr(m["ingest"], "new_id", lambda: ingest.id_prefix + str(uuid.uuid4()))  # noqa: B010
 
 
 @fault("the malformed-JSON message differs from the catalogue")
 def wrong_error_message(m: Modules, ingest: Ingest) -> None:
-    status, fields, _ = m["errors"].CATALOGUE["malformed_json"]
-    m["errors"].CATALOGUE["malformed_json"] = (status, fields, "Bad JSON.")
+    # CATALOGUE: key -> (status, the body with its message template at MESSAGE_AT).
+    status, body = m["errors"].CATALOGUE["malformed_json"]
+    body = copy.deepcopy(body)
+    *parents, last = m["errors"].MESSAGE_AT
+    node = body
+    for part in parents:
+        node = node[part]
+    node[last] = "Bad JSON."
+    m["errors"].CATALOGUE["malformed_json"] = (status, body)
 
 
 @fault("the payload-mismatch error answers 400 instead of its status")
 def wrong_error_status(m: Modules, ingest: Ingest) -> None:
     key = ingest.payload.mismatch_error
-    _, fields, message = m["errors"].CATALOGUE[key]
-    m["errors"].CATALOGUE[key] = (400, fields, message)
+    _, body = m["errors"].CATALOGUE[key]
+    m["errors"].CATALOGUE[key] = (400, body)
 
 
 @fault(
