@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
@@ -49,3 +52,29 @@ def test_check_names_stale_and_stray_files(tmp_path: Path) -> None:
     result = runner.invoke(main, ["generate", "arsel", "--out", str(out), "--check"])
     assert result.exit_code == 1
     assert "ingest.py" in result.output and "extra.py" in result.output
+
+
+def test_a_spec_with_several_operations_gives_ruff_and_mypy_clean_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the headers name the output folder relative to here: short lines
+    out = tmp_path / "tracker_api"
+    written = generate(REPO / "tests" / "generated_server" / "specs" / "tracker.yaml", out)
+    modules = {"ingest_track.py", "ingest_identify.py", "ingest_page.py", "ingest_batch.py", "read.py"}
+    assert modules <= set(written)
+    assert not {"ingest.py", "schema.py"} & set(written)
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(REPO / "pyproject.toml"), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ruff.returncode == 0, ruff.stdout
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"), "tracker_api"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert mypy.returncode == 0, mypy.stdout
