@@ -232,6 +232,8 @@ def test_a_batch_stores_its_valid_items_and_answers_each_refused_one_with_its_er
     assert results[3]["error"]["message"] == 'The properties do not match the "signup.completed" definition.'
     assert [r["user"] for r in results] == ["b-1", None, None, None, None, None, "B-5"]
     assert all(r["id"] is None for r in results if r["error"])
+    # Refused items are counted as items: their request was answered.
+    assert 'ingest_items_rejected_total{reason="reserved_event"}' in httpx.get(f"{tracker.root}/metrics").text
     # The accepted items are stored as events of their own, readable by id.
     for r in (results[0], results[6]):
         stored = read(tracker, r["id"])
