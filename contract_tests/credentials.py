@@ -88,13 +88,12 @@ def sendable_schemes(op: Operation) -> tuple[SecurityScheme, ...]:
 
 
 def unaccepted_scheme(op: Operation) -> SecurityScheme | None:
-    """An HTTP scheme the operation does not accept (a valid key sent by it must be refused)."""
-    kinds = {s.kind for s in op.schemes}
-    if op.ingest is not None and op.ingest.credential_field:
-        kinds = set()
-    for kind in HTTP_KINDS:
-        if kind not in kinds and AUTHORIZATION.lower() not in {
-            (s.parameter or "").lower() for s in op.schemes if s.kind == "header"
-        }:
-            return SecurityScheme(f"contract-test-{kind}", kind)
-    return None
+    """An HTTP scheme the operation does not accept (a valid key sent by it must be refused); none
+    when an `apiKey` header named Authorization would read any of them."""
+    headers = {(s.parameter or "").lower() for s in op.schemes if s.kind == "header"}
+    if AUTHORIZATION.lower() in headers:
+        return None
+    # A key carried in a body field is not read from any header.
+    accepted = set() if op.ingest and op.ingest.credential_field else {s.kind for s in op.schemes}
+    kind = next((k for k in HTTP_KINDS if k not in accepted), None)
+    return SecurityScheme(f"contract-test-{kind}", kind) if kind else None
