@@ -64,6 +64,20 @@ def read_modules(spec: Spec) -> dict[str, str]:
     return found
 
 
+def endpoints(spec: Spec) -> list[tuple[str, str]]:
+    """(module, class) of every operation's endpoint, in the order the routes are matched.
+
+    OpenAPI matches a concrete path before a templated one (`/events/batch` before `/events/{id}`),
+    while Starlette takes the first route that matches: so segments that are fixed sort first.
+    """
+    ingest = modules(spec)
+    reads = read_modules(spec)
+    found = [(op, ingest[op.operation_id].name, "Ingest") for op in spec.ingest_operations]
+    found += [(op, reads[op.operation_id], "Read") for op in spec.read_operations]
+    found.sort(key=lambda entry: [bool(_PATH_PARAMETER.search(s)) for s in entry[0].path.split("/")])
+    return [(module, kind) for _, module, kind in found]
+
+
 def identifier(name: str) -> str:
     """A snake_case Python identifier for an operation id (`trackEvent` -> `track_event`)."""
     words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)

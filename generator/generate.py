@@ -135,6 +135,7 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "ingest": ingest,
         "modules": modules,
         "read_modules": server.read_modules(spec),
+        "endpoints": server.endpoints(spec),
         "package": out_dir.name,
         "config_schema": bundled_schema("config"),
         "placeholders": PLACEHOLDERS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,19 @@ def test_several_ingest_operations_get_modules_named_after_them() -> None:
         "send_batch",
         "op_2fa",
     ]
+
+
+def test_concrete_paths_are_routed_before_templated_ones(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        operation = document["paths"].pop("/events")["post"]
+        templated = copy.deepcopy(operation)
+        templated["operationId"] = "ingestKind"
+        templated["parameters"] = [
+            {"name": "kind", "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
+        document["paths"]["/events/{kind}"] = {"post": templated}
+        document["paths"]["/events/batch"] = {"post": operation}
+
+    spec = load_spec(edited(tmp_path, "sendrealm", edit))
+    assert [op.path for op in spec.ingest_operations] == ["/events/{kind}", "/events/batch"]
+    assert context.endpoints(spec) == [("ingest_ingest_event", "Ingest"), ("ingest_ingest_kind", "Ingest")]
