@@ -100,6 +100,16 @@ def read_operation(document: dict[str, Any]) -> None:
     }
 
 
+def read_operation_with(change: Callable[[dict[str, Any]], None]) -> Edit:
+    """The read operation of `read_operation`, changed."""
+
+    def edit(document: dict[str, Any]) -> None:
+        read_operation(document)
+        change(document["paths"]["/events/{id}"]["get"])
+
+    return edit
+
+
 def second_operation(document: dict[str, Any], method: str, with_ingest: bool) -> None:
     copy = yaml.safe_load(yaml.safe_dump(op(document)))
     copy["operationId"] = "another"
@@ -266,15 +276,12 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "another (GET /other) has neither x-ingest nor x-ingest-read",
     ),
     "a read operation whose id is no path parameter": (
-        lambda d: (
-            read_operation(d),
-            d["paths"]["/events/{id}"]["get"]["x-ingest-read"].update(id_parameter="eventId"),
-        ),
+        read_operation_with(lambda read: read["x-ingest-read"].update(id_parameter="eventId")),
         "/paths/~1events~1{id}/get/x-ingest-read/id_parameter",
         "getEvent: id_parameter 'eventId' is not a path parameter of the operation",
     ),
     "a read operation without a key": (
-        lambda d: (read_operation(d), d["paths"]["/events/{id}"]["get"].update(security=[])),
+        read_operation_with(lambda read: read.update(security=[])),
         "/paths/~1events~1{id}/get",
         "getEvent: a read operation needs an API key on every request",
     ),
