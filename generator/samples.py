@@ -116,12 +116,24 @@ def success_values(op: Operation, field: IdentityField) -> dict[str, Any]:
     }
 
 
-def success_body(op: Operation, shape: ResponseShape, field: IdentityField) -> dict[str, Any]:
-    """The body of `shape` the server answers for a request naming identity `field`."""
+def success_body(
+    op: Operation,
+    shape: ResponseShape,
+    field: IdentityField,
+    schema: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body of `shape` the server answers for a request naming identity `field`.
+
+    `schema` is the response's (by default `op`'s response of the shape's status); `extra` adds
+    values beyond the stored event's (a read answers `payload` and `processing_status`).
+    """
     response = op.response(shape.status)
-    body = shape.render(success_values(op, field))
+    body = shape.render({**success_values(op, field), **(extra or {})})
     inner = shape.unwrap(body)
-    wanted = numeric_fields(shape, response.schema or {}) if response else {}
+    if schema is None:
+        schema = response.schema if response else None
+    wanted = numeric_fields(shape, schema or {})
     for name, number in wanted.items():
         if number and isinstance(inner.get(name), str):
             inner[name] = _number(inner[name])

@@ -200,6 +200,8 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
                 f"{op.operation_id}: x-ingest-read answers {read.response.status} with a JSON body, which "
                 "the operation's responses must document",
             )
+        elif response.schema:
+            yield from _read_answers_match(spec, op, response.schema)
 
 
 @rule
@@ -235,6 +237,27 @@ def batches_are_served(spec: Spec) -> Iterator[Finding]:
                 _x(op, "batch", "response"),
                 f"{op.operation_id}: the batch response answers results, so batch needs a result shape",
             )
+
+
+def _read_answers_match(spec: Spec, op: Operation, schema: Mapping[str, Any]) -> Iterator[Finding]:
+    """The read's answer for an event of each ingest operation and identity must match its schema."""
+    read = op.read
+    assert read is not None
+    check = validator(schema)
+    extra = {"payload": {}, "processing_status": "pending"}
+    for source in spec.ingest_operations:
+        assert source.ingest is not None
+        for field in source.ingest.identity.fields:
+            body = success_body(source, read.response, field, schema, extra)
+            error = next(check.iter_errors(body), None)
+            if error is not None:
+                yield (
+                    op.pointer + "/x-ingest-read/response",
+                    f"{op.operation_id}: the {read.response.status} body the server answers for an event of "
+                    f"{source.operation_id} with identity {field.kind!r} cannot match the documented schema: "
+                    f"at {pointer_of(*error.absolute_path) or '/'}: {error.message}",
+                )
+                return
 
 
 # The stored event's values, which a refused batch item has none of.

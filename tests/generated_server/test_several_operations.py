@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from generator.generate import generate
 from generator.lint import lint
@@ -44,6 +45,49 @@ def call(server: RunningServer, path: str, body: Any, key: str = ACME_KEY, **hea
 
 def test_the_spec_lints_clean() -> None:
     assert [str(problem) for problem in lint(TRACKER)] == []
+
+
+def _tracker(tmp_path: Path, edit: Any) -> Path:
+    document = yaml.safe_load(TRACKER.read_text())
+    edit(document)
+    path = tmp_path / "tracker.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d["components"]["schemas"]["StoredEvent"]["properties"]["kind"].update(enum=["user"]),
+            "getEvent: the 200 body the server answers for an event of track with identity 'anonymous' "
+            "cannot match the documented schema: at /kind: 'anonymous' is not one of ['user']",
+        ),
+        (
+            lambda d: d["paths"]["/batch"]["post"]["x-ingest"]["dedupe"].update(
+                key={"in": "header", "name": "K"}
+            ),
+            "batch: a batch's idempotency key must be a field of its items",
+        ),
+        (
+            lambda d: d["components"]["schemas"]["BatchAccepted"]["properties"]["results"]["items"].update(
+                required=["index", "status", "id", "user", "error", "event"]
+            ),
+            "batch: the 200 body the server answers a batch with (here one refused item) cannot match",
+        ),
+        (
+            lambda d: d["paths"]["/page"]["post"]["x-ingest"].update(id_prefix="pg_"),
+            "page: x-ingest id_prefix differs from track's",
+        ),
+        (
+            lambda d: d["paths"]["/events/{eventId}"]["get"]["responses"].pop("404"),
+            "getEvent: the read answers event_not_found with 404, which its responses do not document",
+        ),
+    ],
+)
+def test_lint_refuses_what_these_operations_cannot_serve(tmp_path: Path, edit: Any, message: str) -> None:
+    messages = [problem.message for problem in lint(_tracker(tmp_path, edit))]
+    assert any(found.startswith(message) for found in messages), messages
 
 
 def test_each_operation_answers_its_own_success(tracker: RunningServer) -> None:
