@@ -103,12 +103,17 @@ class Bodies:
             if self.reserved_prefix(name) or not self.nameable(name):
                 continue
             definition = project.events[name]
-            payload = minimal_payload(definition.schema)
+            schema = self.payload_schema(definition)
+            payload = minimal_payload(schema)
             if payload is not None:
-                events.append(
-                    Event(name, with_marker(definition.schema, payload, self.target.run_id), definition)
-                )
+                events.append(Event(name, with_marker(schema, payload, self.target.run_id), definition))
         return events
+
+    def payload_schema(self, definition: EventDefinition) -> Mapping[str, Any]:
+        """What a payload of this event must satisfy: the definition and the request schema's own
+        schema of the payload field alike."""
+        field = self.schema_of(self.ingest.payload.field)
+        return {"allOf": [definition.schema, field]} if field else definition.schema
 
     def nameable(self, name: str) -> bool:
         """Whether a request of this operation can name the event (a constant name allows only itself)."""

@@ -283,7 +283,7 @@ def _body(
     for name in sorted(project.events):
         if bodies.reserved_prefix(name) or not bodies.nameable(name):
             continue
-        schema = project.events[name].schema
+        schema = bodies.payload_schema(project.events[name])
         payloads = payload_strategy(schema).map(partial(with_marker, schema, run_id=run_id))
         events.append(st.tuples(st.just(name), payloads))
     # The event the case names itself (the operation's constant name when it has one).
@@ -337,6 +337,8 @@ def _body(
         if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
             return False
         if any("\x00" in str(body.get(name, "")) for name in stored_text):
+            return False
+        if not is_valid(session.op.request_schema, sent):
             return False
         return definition is None or is_valid(definition.schema, body[ingest.payload.field])
 

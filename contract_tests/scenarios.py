@@ -319,7 +319,9 @@ def documented_request_examples(s: Session) -> None:
             reasons.append(f"{example.name}: {reason}")
             continue
         if definition is not None and isinstance(payload, dict):
-            body[s.ingest.payload.field] = with_marker(definition.schema, payload, s.target.run_id)
+            body[s.ingest.payload.field] = with_marker(
+                s.bodies.payload_schema(definition), payload, s.target.run_id
+            )
         if s.ingest.dedupe:
             # The documented key was surely used before: a fresh one makes the example a new event.
             body[s.ingest.dedupe.key_field or KEY_SLOT] = s.bodies.fresh_key()
