@@ -41,9 +41,12 @@ def pointer_get(document: Any, pointer: str) -> Any:
     """The value at `pointer`, or None when any step is missing."""
     node = document
     for part in pointer_parts(pointer):
-        if not isinstance(node, Mapping) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
             return None
-        node = node[part]
     return node
 
 

@@ -105,7 +105,13 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
 def json_request_bodies(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         for media_type in op.request_media_types:
-            if not is_json(media_type):
+            if "*" in media_type:
+                yield (
+                    f"{op.pointer}/requestBody/content/{escape(media_type)}",
+                    f"{op.operation_id}: request media type range {media_type!r} is not implemented "
+                    "(name each JSON media type the operation takes)",
+                )
+            elif not is_json(media_type):
                 yield (
                     f"{op.pointer}/requestBody/content/{escape(media_type)}",
                     f"{op.operation_id}: request media type {media_type!r} is not implemented "
@@ -133,11 +139,45 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
             where = _parameter(spec, op, parameter)
             if parameter.location == "cookie":
                 yield where, f"{op.operation_id}: cookie parameter {parameter.name!r} is not implemented"
+            elif "schema" not in (resolve(spec.document, pointer_get(spec.document, where), spec.path) or {}):
+                yield (
+                    where,
+                    f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} has no `schema` "
+                    "(parameters given by `content` are not implemented)",
+                )
+            elif parameter.location == "path" and "{" + parameter.name + "}" not in op.path:
+                yield (
+                    where,
+                    f"{op.operation_id}: path parameter {parameter.name!r} is not in the path {op.path}",
+                )
             elif _types(parameter.schema) & {"array", "object"}:
                 yield (
                     where,
                     f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} is an "
                     "array or object, which is not implemented (only strings, numbers and booleans)",
+                )
+
+
+@rule
+def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
+    """The server refuses a body without its event field or without a body at all: the spec must say so."""
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        if not op.request_required:
+            yield (
+                op.pointer + "/requestBody",
+                f"{op.operation_id}: an ingest operation's request body must be `required: true` "
+                "(the server refuses a request without one)",
+            )
+        if op.ingest.event_field and op.ingest.batch is None:
+            required = op.request_schema.get("required") or ()
+            if op.ingest.event_field in (op.request_schema.get("properties") or {}) and (
+                op.ingest.event_field not in required
+            ):
+                yield (
+                    _x(op, "event_field"),
+                    f"{op.operation_id}: event field {op.ingest.event_field!r} must be in the request "
+                    "schema's `required` (the server refuses an event without a name)",
                 )
 
 

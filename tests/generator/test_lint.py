@@ -270,6 +270,35 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "{op}/parameters/0",
         "query parameter 'tags' is an array or object",
     ),
+    "a parameter given by content": (
+        add(op, parameters=[{"name": "q", "in": "query", "content": {"application/json": {"schema": {}}}}]),
+        "{op}/parameters/0",
+        "query parameter 'q' has no `schema`",
+    ),
+    "a path parameter not in the path": (
+        add(op, parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]),
+        "{op}/parameters/0",
+        "path parameter 'id' is not in the path",
+    ),
+    "a request media type range": (
+        lambda d: op(d)["requestBody"]["content"].update(
+            {"application/*+json": op(d)["requestBody"]["content"]["application/json"]}
+        ),
+        "{op}/requestBody/content/application~1*+json",
+        "request media type range 'application/*+json' is not implemented",
+    ),
+    "an optional request body": (
+        lambda d: op(d)["requestBody"].update(required=False),
+        "{op}/requestBody",
+        "request body must be `required: true`",
+    ),
+    "an event field the schema does not require": (
+        lambda d: d["components"]["schemas"][
+            op(d)["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        ]["required"].remove(op(d)["x-ingest"]["event_field"]),
+        "{op}/x-ingest/event_field",
+        "must be in the request schema's `required`",
+    ),
     "a read operation": (
         lambda d: second_operation(d, "get", with_ingest=False),
         "/paths/~1other/get",
