@@ -45,7 +45,8 @@ class Bodies:
         self.target = target
         self.op = op
         self.ingest: Ingest = op.ingest
-        self.properties: Mapping[str, Any] = op.request_schema.get("properties") or {}
+        self.schema: Mapping[str, Any] = event_schema(op)
+        self.properties: Mapping[str, Any] = self.schema.get("properties") or {}
 
     # -- values from the field's own schema -----------------------------------------------------
 
@@ -220,7 +221,7 @@ class Bodies:
 
     def fill_required(self, body: dict[str, Any]) -> None:
         """Give every required field the body lacks a valid value (its simplest; now for the time)."""
-        for name in self.op.request_schema.get("required") or ():
+        for name in self.schema.get("required") or ():
             if name in body or name == self.ingest.credential_field:
                 continue
             if name == self.ingest.occurred_at_field:
@@ -246,6 +247,16 @@ class Bodies:
     def limit(self, project: Project) -> int:
         """The project's request-body cap: its own, else the spec's default."""
         return project.payload_limit_bytes or self.ingest.payload_limit.default_bytes
+
+
+def event_schema(op: Operation) -> Mapping[str, Any]:
+    """The schema of one event: the request's, or a batch item's."""
+    assert op.ingest is not None
+    if op.ingest.batch is None:
+        return op.request_schema
+    items = (op.request_schema.get("properties") or {}).get(op.ingest.batch.items_field) or {}
+    schema = items.get("items") if isinstance(items, Mapping) else None
+    return schema if isinstance(schema, Mapping) else {}
 
 
 def representable_time(value: Any, unit: str) -> bool:

@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from generator.config import Project
-from generator.spec import Operation
+from generator.spec import Batch, Operation
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
@@ -94,8 +94,6 @@ def load_schema(path: Path, base_url: str) -> Any:
 
 def skip_reason(target: Target, op: Operation, mode: str) -> str | None:
     """Why a mode cannot run for an operation (positive needs a project that can accept an event)."""
-    if mode == "positive" and op.ingest is not None and op.ingest.batch is not None:
-        return "a batch operation: positive cases are not made valid for the deployment item by item yet"
     if mode == "positive" and op.ingest is not None and not _usable_projects(target, op):
         return "no given project defines an event a valid payload can be built for"
     return None
@@ -252,6 +250,9 @@ def _probe(op: Operation, session: Session | None, case: Any, response: Any, mod
 def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tuple[Any, str]]:
     usable = _usable_projects(session.target, session.op)
     generated = case.body if isinstance(case.body, Mapping) else {}
+    batch = session.ingest.batch
+    if batch is not None:
+        return _valid_batch(session, case, usable, generated, batch)
 
     def finish(choice: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
         key, body = choice
@@ -270,6 +271,46 @@ def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tupl
         .flatmap(lambda kp: _body(session, kp[1], generated, kp[0]).map(lambda body: (kp[0], body)))
         .map(finish)
     )
+
+
+# Items a positive batch case carries at most.
+BATCH_ITEMS = 3
+
+
+def _valid_batch(
+    session: Session,
+    case: Any,
+    usable: list[tuple[str, Project]],
+    generated: Mapping[str, Any],
+    batch: Batch,
+) -> st.SearchStrategy[tuple[Any, str]]:
+    """A batch of items each valid for the deployment (so every one must be accepted)."""
+    raw = generated.get(batch.items_field)
+    samples = [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
+    limit = min(BATCH_ITEMS, batch.max_items)
+
+    def wrap(key: str, project: Project) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+        item = st.sampled_from(samples or [{}]).flatmap(lambda g: _body(session, project, g, key))
+        items = st.lists(item, min_size=1, max_size=limit)
+
+        def whole(parts: list[dict[str, Any]]) -> dict[str, Any]:
+            # A batch item carries its idempotency key in its body, if anywhere.
+            cleaned = [{k: v for k, v in part.items() if k != KEY_SLOT} for part in parts]
+            return {**generated, batch.items_field: cleaned}
+
+        def fits(body: dict[str, Any]) -> bool:
+            sent = session.with_key(body, key)
+            limit_bytes = session.bodies.limit(project)
+            return len(json_bytes(sent)) <= limit_bytes and is_valid(session.op.request_schema, sent)
+
+        return items.map(whole).filter(fits).map(lambda body: (key, body))
+
+    def finish(choice: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
+        key, body = choice
+        case.body = body
+        return case, key
+
+    return st.sampled_from(usable).flatmap(lambda kp: wrap(*kp)).map(finish)
 
 
 def _body(
@@ -338,7 +379,7 @@ def _body(
             return False
         if any("\x00" in str(body.get(name, "")) for name in stored_text):
             return False
-        if not is_valid(session.op.request_schema, sent):
+        if not is_valid(bodies.schema, sent):
             return False
         return definition is None or is_valid(definition.schema, body[ingest.payload.field])
 

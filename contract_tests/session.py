@@ -135,7 +135,14 @@ class Session:
         return Expectation(self.ingest.errors.catalogue[name].status, error=name, params=params)
 
     def accepted(self, body: Mapping[str, Any]) -> Expectation:
-        """Expect `body` to be stored as a new event: the success status and shape, with known values."""
+        """Expect `body` to be stored as a new event: the success status and shape, with known values
+        (for a batch: every item accepted)."""
+        batch = self.ingest.batch
+        if batch is not None:
+            items = body.get(batch.items_field)
+            count = len(items) if isinstance(items, list) else 0
+            values = {"accepted": count, "rejected": 0}
+            return Expectation(batch.response.status, shape=batch.response, values=values)
         return Expectation(self.ingest.response.status, shape=self.ingest.response, **self._known(body))
 
     def replayed(self, body: Mapping[str, Any], original: Mapping[str, Any]) -> Expectation:
