@@ -79,3 +79,18 @@ def test_uuid7_recognition() -> None:
     assert not is_uuid7(UUID7.upper())
     assert not is_uuid7(str(uuid.uuid4()))
     assert uuid7_millis(UUID7) == 0x01957E3A4B5C
+
+
+def test_an_integer_identity_may_be_answered_as_the_number_or_its_text() -> None:
+    ingest = offline_target("sendrealm").spec.ingest_operations[0].ingest
+    assert ingest is not None
+    expect = Expectation(202, shape=ingest.response, values={"identity_value": "42"})
+    fields = {
+        "id": UUID7,
+        "event": "e",
+        "resolved_identity_type": "contact_id",
+        "occurred_at": "2026-01-02T03:04:05Z",
+    }
+    for value, fails in ((42, False), ("42", False), (43, True), (True, True)):
+        body = {"data": {**fields, "resolved_identity_value": value}}
+        assert ("success_body_shape" in judged("sendrealm", 202, body, expect)) is fails, value
