@@ -252,9 +252,10 @@ def _models(spec: Spec, head: str) -> str:
         output_model_type=DataModelType.PydanticV2BaseModel,
         target_python_version=PythonVersion.PY_311,
         custom_file_header=head
-        + "\n#\n# Typed models of the spec's schemas, for code that uses the API's types (a handler, a client)."
-        + "\n# The server judges requests and its own answers against the spec itself (see schema.py): these"
-        + "\n# unions accept both identities of an exactly-one-of and EmailStr is stricter than `format: email`."
+        + "\n#\n# Typed models of the spec's schemas, for code that uses the API's types (a handler,"
+        + "\n# a client). The server judges requests and its own answers against the spec itself"
+        + "\n# (see schema.py): these unions accept both identities of an exactly-one-of, and"
+        + "\n# EmailStr is stricter than `format: email`."
         + "\n# ruff: noqa: E501  (long lines are the spec's own descriptions)",
         disable_timestamp=True,
         formatters=[Formatter.BUILTIN],

@@ -2,9 +2,10 @@
 # Do not edit: change the spec or templates/, then run
 #   ingestspec generate openapi/arsel.yaml --out generated_server/arsel
 #
-# Typed models of the spec's schemas, for code that uses the API's types (a handler, a client).
-# The server judges requests and its own answers against the spec itself (see schema.py): these
-# unions accept both identities of an exactly-one-of and EmailStr is stricter than `format: email`.
+# Typed models of the spec's schemas, for code that uses the API's types (a handler,
+# a client). The server judges requests and its own answers against the spec itself
+# (see schema.py): these unions accept both identities of an exactly-one-of, and
+# EmailStr is stricter than `format: email`.
 # ruff: noqa: E501  (long lines are the spec's own descriptions)
 
 from __future__ import annotations
