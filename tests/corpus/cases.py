@@ -20,7 +20,7 @@ class Served:
     """A spec the whole loop must take: lint, generate, serve, contract, Schemathesis, one fault."""
 
     name: str
-    fault: str  # a fault of tests/contract/faults/catalogue.py relevant to this API
+    fault: str  # a fault of tests/contract/faults/catalogue.py or tests/corpus/faulty.py relevant to this API
     detector: str  # the contract scenario that must fail on the faulty server (and pass on the correct one)
     # Known failures, each with the part that must change and why; the lead removes them as features land.
     contract_xfail: str = ""
@@ -59,53 +59,21 @@ class Refused:
         return HERE / self.name / "openapi.yaml"
 
 
-SUITE_BASIC = (
-    "suite: the contract suite sends every key as `Authorization: Bearer`; HTTP basic is not sent yet"
-)
-SUITE_BODY_KEY = (
-    "suite: the contract suite does not put the key in the body field named by credential_field yet"
-)
-SUITE_HEADER = (
-    "suite: the contract suite sends every key as `Authorization: Bearer`, not in the apiKey header"
-)
-# Seen with the key carried by hand (a proxy turning Bearer into the scheme), once auth lands:
-SAME_REPLY = (
-    "; then concurrent_same_key counts a replay as a created event when the replay answer equals "
-    "the success answer (same status, no header)"
-)
-SCHEMA_VALUES = (
-    "; then the suite's own values break the request schema: generated idempotency keys ignore the "
-    "key field's pattern, and required fields (the occurred-at field) are left out"
-)
-
 SERVED: tuple[Served, ...] = (
-    Served("segment", "ignored_auth", "missing_api_key", contract_xfail=SUITE_BASIC + SAME_REPLY),
-    Served("rudderstack", "oversize_accepted", "oversize_body", contract_xfail=SUITE_BASIC + SAME_REPLY),
-    Served(
-        "posthog",
-        "ignored_auth",
-        "missing_api_key",
-        contract_xfail=SUITE_BODY_KEY,
-        fault_xfail="suite: missing_api_key is skipped for an operation whose key is in a body field; "
-        "faults: "
-        "ignored_auth wraps Ingest.authenticate(self, request), a credential_field server's takes "
-        "(self, request, body), so the faulty server answers 500 instead of admitting any key",
-    ),
-    Served(
-        "customerio", "wrong_error_envelope", "malformed_json", contract_xfail=SUITE_BASIC + SCHEMA_VALUES
-    ),
+    Served("segment", "ignored_auth", "missing_api_key"),
+    Served("rudderstack", "oversize_accepted", "oversize_body"),
+    # The shared ignored_auth does not fit a key in the body (tests/corpus/faulty.py says why).
+    Served("posthog", "ignored_body_key", "missing_api_key"),
+    Served("customerio", "wrong_error_envelope", "malformed_json"),
     Served(
         "mixpanel",
         "no_dedupe",
         "replay_same_body",
-        contract_xfail=SUITE_BASIC + SCHEMA_VALUES,
         fault_xfail="no black-box client can see it: Mixpanel answers a repeated $insert_id exactly as a new "
         "import (no id, no replay header), so a server that stores duplicates answers the same",
     ),
-    Served("iterable", "ignored_auth", "missing_api_key", contract_xfail=SUITE_HEADER + SAME_REPLY),
-    Served(
-        "heap", "identity_conflict_accepted", "identity_conflict", contract_xfail=SUITE_BODY_KEY + SAME_REPLY
-    ),
+    Served("iterable", "ignored_auth", "missing_api_key"),
+    Served("heap", "identity_conflict_accepted", "identity_conflict"),
     # A batch: the scenarios skip it, so its fault is one fuzzing sees (Amplitude's `{code, error}`).
     Served("amplitude", "wrong_error_envelope", "negative"),
 )

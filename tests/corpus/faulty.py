@@ -1,0 +1,55 @@
+"""The shared fault runner (`tests/contract/faults/run.py`) for corpus servers, plus what it lacks yet.
+
+    python -m tests.corpus.faulty --package corpus_segment --fault ignored_auth \
+        --config tests/corpus/segment/config.yaml --db sqlite:///tmp/events.db --port 8000
+
+- A spec with several ingest operations has one `ingest_<operation>` module each and no `ingest`:
+  the runner's faults are put in the first ingest operation's module (the operation whose `x-ingest`
+  block the runner hands them), made importable as `<package>.ingest`.
+- `ignored_body_key` is `ignored_auth` for a key carried in a body field (`credential_field`): that
+  server's `authenticate` also takes the body, which the shared fault's wrapper does not pass on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from generator.context import modules
+from generator.loader import load_spec
+from generator.spec import Ingest
+from tests.contract.faults import run
+from tests.contract.faults.catalogue import Modules, fault
+
+
+@fault("any or no API key in the body is taken as the first project's", lambda i: bool(i.credential_field))
+def ignored_body_key(m: Modules, ingest: Ingest) -> None:
+    original = m["ingest"].Ingest.authenticate
+
+    def authenticate(self: Any, request: Any, body: Any) -> Any:
+        try:
+            return original(self, request, body)
+        except m["errors"].ApiError:
+            return self.config.projects[0]
+
+    m["ingest"].Ingest.authenticate = authenticate
+
+
+def alias_first_operation(package: str) -> None:
+    """Make `<package>.ingest` the module of the spec's first ingest operation."""
+    root = Path(importlib.import_module(package).__file__ or "").parent
+    spec = load_spec(root / "openapi.yaml")
+    name = modules(spec)[spec.ingest_operations[0].operation_id].name
+    if name != "ingest":
+        sys.modules[f"{package}.ingest"] = importlib.import_module(f"{package}.{name}")
+
+
+def main() -> None:
+    alias_first_operation(sys.argv[sys.argv.index("--package") + 1])
+    run.main()
+
+
+if __name__ == "__main__":
+    main()
