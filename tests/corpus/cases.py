@@ -24,6 +24,7 @@ class Served:
     detector: str  # the contract scenario that must fail on the faulty server (and pass on the correct one)
     # Known failures, each with the part that must change and why; the lead removes them as features land.
     contract_xfail: str = ""
+    contract_xfail_seeds: tuple[int, ...] = ()  # the seeds it is seen with; empty: every seed
     fault_xfail: str = ""
     st_xfail: str = ""
 
@@ -59,8 +60,17 @@ class Refused:
         return HERE / self.name / "openapi.yaml"
 
 
+BATCH_SIZE = (
+    "suite (contract_tests/fuzz.py _valid_batch): a positive batch is kept when its compact UTF-8 "
+    "JSON fits the project's size limit, but Schemathesis sends it ASCII-escaped (a non-ASCII "
+    "character as \\uXXXX, up to 12 bytes), so the server rightly answers a body over the limit "
+    "(the 4096-byte project) as too large, where the suite expected 200"
+)
+
 SERVED: tuple[Served, ...] = (
-    Served("segment", "ignored_auth", "missing_api_key"),
+    Served(
+        "segment", "ignored_auth", "missing_api_key", contract_xfail=BATCH_SIZE, contract_xfail_seeds=(2,)
+    ),
     Served("rudderstack", "oversize_accepted", "oversize_body"),
     # The shared ignored_auth does not fit a key in the body (tests/corpus/faulty.py says why).
     Served("posthog", "ignored_body_key", "missing_api_key"),
