@@ -117,4 +117,19 @@ REFUSED: tuple[Refused, ...] = (
             ),
         ),
     ),
+    # The documented array: no field holds the events, and the event's fields are in `properties`.
+    Refused(
+        "mixpanel_array",
+        (
+            ("/paths/~1import/post/x-ingest/batch/items_field", "is not an array of the request schema"),
+            ("/paths/~1import/post/x-ingest/event_field", "which the batch item's schema lacks"),
+            (
+                "/paths/~1import/post/x-ingest/occurred_at_field",
+                "'time', which the batch item's",
+            ),
+            ("/paths/~1import/post/x-ingest/payload/field", "which the batch item's schema lacks"),
+            ("/paths/~1import/post/x-ingest/identity/fields/0/name", "'distinct_id', which the batch"),
+            ("/paths/~1import/post/x-ingest/dedupe/key/name", "'$insert_id', which the batch item's"),
+        ),
+    ),
 )
