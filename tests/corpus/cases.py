@@ -67,13 +67,20 @@ BATCH_SIZE = (
     "(the 4096-byte project) as too large, where the suite expected 200"
 )
 
+BATCH_BODY_KEY = (
+    "suite (contract_tests/fuzz.py _body, fits): each item of a positive batch is checked with the "
+    "key put into it by session.with_key (credential_field), against the item's schema; PostHog's "
+    "batch items forbid other properties, so every positive batch is filtered out "
+    "(hypothesis.errors.Unsatisfiable in test_fuzz[batch-positive])"
+)
+
 SERVED: tuple[Served, ...] = (
     Served(
         "segment", "ignored_auth", "missing_api_key", contract_xfail=BATCH_SIZE, contract_xfail_seeds=(2,)
     ),
     Served("rudderstack", "oversize_accepted", "oversize_body"),
     # The shared ignored_auth does not fit a key in the body (tests/corpus/faulty.py says why).
-    Served("posthog", "ignored_body_key", "missing_api_key"),
+    Served("posthog", "ignored_body_key", "missing_api_key", contract_xfail=BATCH_BODY_KEY),
     Served("customerio", "wrong_error_envelope", "malformed_json"),
     # Not no_dedupe: Mixpanel answers a repeated $insert_id exactly like a new import (no id, no
     # replay header), so no black-box client can tell a server that stores duplicates from one that
