@@ -22,7 +22,7 @@ import pytest
 from generator.loader import load_spec
 from generator.spec import Operation
 from tests.contract.faults.test_faults import failed_tests
-from tests.corpus.cases import REFUSED, SERVED, Refused, Served
+from tests.corpus.cases import REFUSED, SERVED, Detection, Refused, Served
 from tests.servers import REPO, RunningServer, running_server
 
 BIN = Path(sys.executable).parent
@@ -145,17 +145,25 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_reply(
     assert result.returncode == 0, shown(result)
 
 
+@pytest.mark.parametrize(
+    ("deployment", "detection"),
+    [(case, detection) for case in SERVED for detection in case.detections()],
+    indirect=["deployment"],
+    scope="module",  # grouped with the other tests of the same deployment: one server per spec
+    ids=lambda value: value.name if isinstance(value, Served) else value.fault,
+)
 def test_the_contract_suite_catches_a_relevant_fault(
-    deployment: Deployment, request: pytest.FixtureRequest, tmp_path: Path
+    deployment: Deployment, detection: Detection, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     case = deployment.case
-    expect_failure(request, case.fault_xfail)
+    expect_failure(request, detection.xfail)
     correct = failed_tests(deployment.verdict(1).stdout)
-    if case.detector in correct:
+    if detection.detector in correct:
         pytest.xfail(
-            f"{case.detector} fails on the correct server too, so catching {case.fault} proves nothing"
+            f"{detection.detector} fails on the correct server too, so catching {detection.fault} "
+            "proves nothing"
         )
-    extra = ["--package", case.package, "--fault", case.fault]
+    extra = ["--package", case.package, "--fault", detection.fault]
     db = f"sqlite:///{tmp_path / 'events.db'}"
     with running_server(
         "tests.corpus.faulty", case.config, db, deployment.base_path,
@@ -163,11 +171,11 @@ def test_the_contract_suite_catches_a_relevant_fault(
     ) as faulty:  # fmt: skip
         result = deployment.contract(faulty.base_url)
     # A fault that crashes the server (it no longer fits the generated code) is caught for the wrong reason.
-    if case.fault not in CRASHING_FAULTS:
+    if detection.fault not in CRASHING_FAULTS:
         log = faulty.log.read_text()
-        assert "Traceback" not in log, f"{case.fault} crashed the server: {log[-3000:]}"
-    assert result.returncode == 1, f"{case.fault} went undetected: {shown(result)}"
-    assert case.detector in failed_tests(result.stdout), shown(result)
+        assert "Traceback" not in log, f"{detection.fault} crashed the server: {log[-3000:]}"
+    assert result.returncode == 1, f"{detection.fault} went undetected: {shown(result)}"
+    assert detection.detector in failed_tests(result.stdout), shown(result)
 
 
 # -- refused specs ------------------------------------------------------------------------------
