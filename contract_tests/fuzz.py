@@ -11,6 +11,7 @@ real finding rather than a false alarm.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
 from .checks import GENERAL, Failure
 from .credentials import credentials
-from .exchange import TIMEOUT, Probe, Reply, json_bytes
+from .exchange import TIMEOUT, Probe, Reply
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
 from .records import Record, Recorder
 from .session import RATE_LIMIT_RETRIES, Session
@@ -192,6 +193,13 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
     return result
 
 
+def sent_bytes(body: Any) -> bytes:
+    """A JSON body as Schemathesis sends it (requests' `json=`): `json.dumps` with its default
+    spacing and ASCII escapes, so a non-ASCII character takes up to 12 bytes (a surrogate pair).
+    Positive cases are measured this way against the size limit, not as compact UTF-8."""
+    return json.dumps(body, allow_nan=False).encode()
+
+
 def _rate_limited(op: Operation, response: Any) -> float | None:
     if op.ingest is None:
         return None
@@ -290,7 +298,9 @@ def _valid_batch(
     limit = min(BATCH_ITEMS, batch.max_items)
 
     def wrap(key: str, project: Project) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
-        item = st.sampled_from(samples or [{}]).flatmap(lambda g: _body(session, project, g, key))
+        item = st.sampled_from(samples or [{}]).flatmap(
+            lambda g: _body(session, project, g, key, in_batch=True)
+        )
         items = st.lists(item, min_size=1, max_size=limit)
 
         def whole(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -299,9 +309,10 @@ def _valid_batch(
             return {**generated, batch.items_field: cleaned}
 
         def fits(body: dict[str, Any]) -> bool:
+            # The key of a credential field goes in the wrapper only, never in an item.
             sent = session.with_key(body, key)
             limit_bytes = session.bodies.limit(project)
-            return len(json_bytes(sent)) <= limit_bytes and is_valid(session.op.request_schema, sent)
+            return len(sent_bytes(sent)) <= limit_bytes and is_valid(session.op.request_schema, sent)
 
         return items.map(whole).filter(fits).map(lambda body: (key, body))
 
@@ -314,8 +325,10 @@ def _valid_batch(
 
 
 def _body(
-    session: Session, project: Project, generated: Mapping[str, Any], key: str
+    session: Session, project: Project, generated: Mapping[str, Any], key: str, in_batch: bool = False
 ) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid bodies of one event (of one item when `in_batch`: without the key, which a credential
+    field carries in the batch's wrapper)."""
     ingest = session.ingest
     bodies = session.bodies
     run_id = session.target.run_id
@@ -371,8 +384,9 @@ def _body(
 
     def fits(body: dict[str, Any]) -> bool:
         definition = project.events.get(ingest.event_of(body))
-        sent = {k: v for k, v in session.with_key(body, key).items() if k != KEY_SLOT}
-        if not interoperable(body) or len(json_bytes(sent)) > limit:
+        keyed = body if in_batch else session.with_key(body, key)
+        sent = {k: v for k, v in keyed.items() if k != KEY_SLOT}
+        if not interoperable(body) or len(sent_bytes(sent)) > limit:
             return False
         moment = body.get(ingest.occurred_at_field)
         if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
