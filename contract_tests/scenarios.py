@@ -17,10 +17,10 @@ from typing import Any
 from generator.spec import ROUTING_ERRORS, STEPS, Operation
 
 from .bodies import KEY_SLOT
-from .catalogue import identify, rate_limit_wait
+from .catalogue import identify, match_entry, rate_limit_wait
 from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
-from .exchange import Probe, json_bytes, send, send_together
-from .payloads import is_valid, violations, with_marker
+from .exchange import Expectation, Probe, json_bytes, send, send_together
+from .payloads import is_valid, minimal_value, violations, with_marker
 from .session import Session, Skip
 from .target import MARK, Target
 
@@ -41,9 +41,13 @@ class Scenario:
     run: Callable[[Session], None]
     requires: tuple[Precondition, ...] = ()
     doc: str = ""
+    # Whether it is about the request as a whole, so a batch operation answers it like a single
+    # event (sent as a batch of one item); the others are about one event's content.
+    batch: bool = False
 
     def skip_reason(self, target: Target, op: Operation) -> str | None:
-        for condition in (single_events, *self.requires):
+        first = () if self.batch else (single_events,)
+        for condition in (*first, *self.requires):
             reason = condition(target, op)
             if reason:
                 return reason
@@ -53,12 +57,15 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {}
 
 
-def scenario(*requires: Precondition) -> Callable[[Callable[[Session], None]], Callable[[Session], None]]:
-    """Register a scenario under its function name, with its preconditions."""
+def scenario(
+    *requires: Precondition, batch: bool = False
+) -> Callable[[Callable[[Session], None]], Callable[[Session], None]]:
+    """Register a scenario under its function name, with its preconditions; `batch`: it also runs
+    for a batch operation (a request-level scenario)."""
 
     def decorator(func: Callable[[Session], None]) -> Callable[[Session], None]:
         doc = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
-        SCENARIOS[func.__name__] = Scenario(func.__name__, func, requires, doc)
+        SCENARIOS[func.__name__] = Scenario(func.__name__, func, requires, doc, batch)
         return func
 
     return decorator
@@ -75,8 +82,16 @@ def applicable(target: Target, op: Operation) -> list[tuple[Scenario, str | None
 def single_events(target: Target, op: Operation) -> str | None:
     assert op.ingest is not None
     if op.ingest.batch is not None:
-        return "a batch operation (items judged one by one): the scenarios send single events; it is fuzzed"
+        return (
+            "a batch operation (items judged one by one): this scenario is about one event's content; "
+            "batches get the request-level scenarios, batch_partial_acceptance and fuzzing"
+        )
     return None
+
+
+def batch_operation(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    return None if op.ingest.batch is not None else "not a batch operation"
 
 
 def secured(target: Target, op: Operation) -> str | None:
@@ -189,6 +204,30 @@ def _send_accepted(s: Session, body: dict[str, Any], key: str | None = None) -> 
     return s.values(s.ingest.response, reply)
 
 
+def _request(s: Session, *items: dict[str, Any]) -> dict[str, Any]:
+    """A request body: the one event itself, or a batch wrapping `items` (the wrapper's other
+    required fields with their simplest values; a credential field is added when sent)."""
+    batch = s.ingest.batch
+    if batch is None:
+        assert len(items) == 1
+        return items[0]
+    wrapper: dict[str, Any] = {}
+    properties = s.op.request_schema.get("properties") or {}
+    for name in s.op.request_schema.get("required") or ():
+        if name not in (batch.items_field, s.ingest.credential_field) and name in properties:
+            ok, value = minimal_value(properties[name])
+            if ok:
+                wrapper[name] = value
+    # A batch item carries its idempotency key in its body, if anywhere.
+    wrapper[batch.items_field] = [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items]
+    return wrapper
+
+
+def _valid_request(s: Session) -> dict[str, Any]:
+    """A valid request of the first project's accepted event (a batch of one for a batch operation)."""
+    return _request(s, s.bodies.valid(_accepted_event(s)))
+
+
 # -- scenarios ----------------------------------------------------------------------------------
 
 
@@ -222,17 +261,17 @@ def identity_conflict(s: Session) -> None:
     s.send(s.probe(body, expect=s.error(s.ingest.identity.conflict_error)))
 
 
-@scenario(secured)
+@scenario(secured, batch=True)
 def missing_api_key(s: Session) -> None:
     """A request without an API key is refused with the unauthorized error."""
-    body = s.bodies.valid(_accepted_event(s))
+    body = _valid_request(s)
     s.send(s.probe(body, key=None, expect=s.error("unauthorized")))
 
 
-@scenario(secured)
+@scenario(secured, batch=True)
 def invalid_api_key(s: Session) -> None:
     """An unknown API key by each scheme, or a valid one by a scheme not accepted, gets unauthorized."""
-    body = s.bodies.valid(_accepted_event(s))
+    body = _valid_request(s)
     unknown = f"{MARK}-unknown-key-{s.target.run_id}"
     if s.ingest.credential_field:
         s.send(s.probe(body, key=unknown, expect=s.error("unauthorized")))
@@ -359,7 +398,7 @@ def rate_limited(s: Session) -> None:
     s.fail("rate_limited", f"{MAX_RATE_LIMIT_REQUESTS} requests in a row were never refused with {status}")
 
 
-@scenario()
+@scenario(batch=True)
 def oversize_body(s: Session) -> None:
     """A body of exactly the project's limit is accepted; one byte more gets the payload-limit error."""
     for index, (key, project) in enumerate(s.projects()):
@@ -369,7 +408,7 @@ def oversize_body(s: Session) -> None:
             if index == 0:
                 raise Skip(f"project {project.id} defines no event a valid payload can be built for")
             continue
-        body = s.bodies.valid(event)
+        body = _request(s, s.bodies.valid(event))
         raw = json_bytes(s.with_key(body, key))
         if len(raw) <= limit:
             # JSON allows trailing whitespace: the same request, padded to the byte.
@@ -377,24 +416,24 @@ def oversize_body(s: Session) -> None:
                 content=raw + b" " * (limit - len(raw)), key=key, expect=s.accepted(body), carrier=body
             )
             s.send(at_limit)
-        over = s.bodies.valid(event)
+        over = _request(s, s.bodies.valid(event))
         over_raw = json_bytes(s.with_key(over, key))
         content = over_raw + b" " * max(0, limit + 1 - len(over_raw))
         expect = s.error(s.ingest.payload_limit.error, limit=limit)
         s.send(s.probe(content=content, key=key, expect=expect, carrier=over))
 
 
-@scenario()
+@scenario(batch=True)
 def malformed_json(s: Session) -> None:
     """A body that is not JSON gets the malformed-JSON error."""
     content = b'{"' + s.ingest.payload.field.encode() + b'": "' + MARK.encode()
     s.send(s.probe(content=content, expect=s.error("malformed_json")))
 
 
-@scenario()
+@scenario(batch=True)
 def wrong_content_type(s: Session) -> None:
     """A valid body sent as another media type gets the unsupported-media-type error."""
-    body = s.bodies.valid(_accepted_event(s))
+    body = _valid_request(s)
     s.send(
         s.probe(content=json_bytes(body), media_type="text/plain", expect=s.error("unsupported_media_type"))
     )
@@ -581,20 +620,72 @@ def definitions_per_project(s: Session) -> None:
     s.send(s.probe(body, expect=s.accepted(body)))
 
 
-@scenario(routing_error("route_not_found"))
+@scenario(routing_error("route_not_found"), batch=True)
 def unknown_route(s: Session) -> None:
     """A path the API does not have gets the route-not-found error in the API's envelope."""
-    body = s.bodies.valid(_accepted_event(s))
+    body = _valid_request(s)
     url = s.target.url(s.op).rstrip("/") + f"/{MARK}-unknown"
     s.send(s.probe(body, url=url, expect=s.error("route_not_found")))
 
 
-@scenario(routing_error("method_not_allowed"))
+@scenario(routing_error("method_not_allowed"), batch=True)
 def method_not_allowed(s: Session) -> None:
     """A method the path does not have gets the method-not-allowed error in the API's envelope."""
     declared = {op.method for op in s.target.spec.operations if op.path == s.op.path}
     method = next(m for m in ("GET", "PUT", "PATCH", "DELETE") if m not in declared)
     s.send(s.probe(method=method, expect=s.error("method_not_allowed")))
+
+
+@scenario(batch_operation, batch=True)
+def batch_partial_acceptance(s: Session) -> None:
+    """A batch of a valid item and one naming no contact: the batch's status, the valid item stored,
+    the other refused in its result with the identity-missing error body."""
+    batch = s.ingest.batch
+    assert batch is not None
+    event = _accepted_event(s)
+    refused = s.bodies.valid(event)
+    for name in s.ingest.identity.names:
+        refused.pop(name, None)
+    body = _request(s, s.bodies.valid(event), refused)
+    expect = Expectation(batch.response.status, shape=batch.response, values={"accepted": 1, "rejected": 1})
+    item = s.probe(body, expect=expect)
+    reply = s.send(item)
+    if reply.status != batch.response.status or batch.result is None:
+        return
+    results = s.values(batch.response, reply).get("results")
+    if not isinstance(results, list) or len(results) != 2:
+        s.fail("batch_results", f"expected one result per item (2), got {results!r}", item)
+        return
+    error = s.ingest.identity.missing_error
+    entry = s.ingest.errors.catalogue[error]
+    outcomes = [(results[0], s.ingest.response.status, None), (results[1], entry.status, error)]
+    for index, (found, status, key) in enumerate(outcomes):
+        problem = _result_problem(s, found, index, status, key)
+        if problem:
+            s.fail("batch_results", f"result {index}: {problem}: {found!r}", item)
+
+
+def _result_problem(s: Session, found: Any, index: int, status: int, error: str | None) -> str | None:
+    """What is wrong with one item's result: for a stored item its index, status and id; for a
+    refused one its status, no id, and the exact catalogue body of `error`."""
+    assert s.ingest.batch is not None and s.ingest.batch.result is not None
+    if not isinstance(found, Mapping):
+        return "not a JSON object"
+    for f in s.ingest.batch.result.fields:
+        value = found.get(f.name)
+        if f.source == "index" and value != index:
+            return f"{f.name} is {value!r}, expected {index}"
+        if f.source == "status" and value != status:
+            return f"{f.name} is {value!r}, expected {status}"
+        if f.source == "id" and (value is None) != (error is not None):
+            return f"{f.name} is {value!r}, expected {'none' if error else 'the stored event id'}"
+        if f.source == "error" and error is None and value is not None:
+            return f"{f.name} is set on an accepted item"
+        if f.source == "error" and error is not None:
+            entry = s.ingest.errors.catalogue[error]
+            if match_entry(s.ingest, entry, entry.status, value) is None:
+                return f"{f.name} is not the catalogue body of {error!r}"
+    return None
 
 
 # -- documented error examples ------------------------------------------------------------------
