@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpecError
-from .spec import Operation, ResponseShape, Spec
+from .spec import Operation, ResponseShape, Spec, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -163,8 +163,7 @@ def numeric_fields(shape: ResponseShape, schema: Mapping[str, Any]) -> dict[str,
 
 
 def _wants_number(schema: Mapping[str, Any]) -> bool:
-    types = schema.get("type")
-    kinds = {types} if isinstance(types, str) else set(types or ())
+    kinds = schema_types(schema)
     return bool(kinds & {"integer", "number"}) and "string" not in kinds
 
 

@@ -41,6 +41,8 @@ from .spec import (
     ResponseShape,
     SecurityScheme,
     Spec,
+    pointer_of,
+    pointer_parts,
 )
 
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
@@ -95,8 +97,7 @@ def _pointer(document: Mapping[str, Any], ref: str, source: str | Path) -> Any:
     if not ref.startswith("#/"):
         raise UnresolvedRef(source, [f"only local references are supported, got {ref}"])
     node: Any = document
-    for part in ref[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
+    for part in pointer_parts(ref[1:]):
         if not isinstance(node, Mapping) or part not in node:
             raise UnresolvedRef(source, [f"{ref} does not resolve"])
         node = node[part]
@@ -143,7 +144,7 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
             body = op.get("requestBody") or {}
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
-            pointer = "/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+            pointer = pointer_of("paths", path, method)
             result.append(
                 Operation(
                     operation_id=op.get("operationId") or f"{method}_{path}",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .spec import pointer_parts
+from .spec import escape, pointer_of, pointer_parts
 
 __all__ = ["Locator", "Problem", "escape", "pointer_of"]
 
@@ -40,16 +40,6 @@ class Problem:
             "pointer": self.pointer,
             "message": self.message,
         }
-
-
-def escape(token: object) -> str:
-    """One reference token of a JSON pointer (RFC 6901)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def pointer_of(*tokens: object) -> str:
-    """The JSON pointer made of `tokens`: `pointer_of("paths", "/events")` is `/paths/~1events`."""
-    return "".join("/" + escape(t) for t in tokens)
 
 
 class Locator:

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .spec import X_INGEST_VERSION
+from .spec import X_INGEST_VERSION, pointer_of
 
 
 def version_of(block: Mapping[str, Any]) -> int:
@@ -39,7 +39,7 @@ def upgrade(block: Mapping[str, Any]) -> dict[str, Any]:
         upgraded: dict[str, Any] = {}
         for name, value in errors.items():
             if name in renamed and isinstance(value, str):
-                upgraded[renamed[name]] = _pointer(value)
+                upgraded[renamed[name]] = pointer_of(value)
             elif name == "catalogue" and isinstance(value, dict):
                 upgraded[name] = {key: _entry(entry) for key, entry in value.items()}
             else:
@@ -50,9 +50,5 @@ def upgrade(block: Mapping[str, Any]) -> dict[str, Any]:
 
 def _entry(entry: Any) -> Any:
     if isinstance(entry, dict) and isinstance(entry.get("fields"), dict):
-        return {**entry, "fields": {_pointer(k): v for k, v in entry["fields"].items()}}
+        return {**entry, "fields": {pointer_of(k): v for k, v in entry["fields"].items()}}
     return entry
-
-
-def _pointer(name: str) -> str:
-    return "/" + name.replace("~", "~0").replace("/", "~1")

@@ -37,6 +37,26 @@ def pointer_parts(pointer: str) -> tuple[str, ...]:
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))
 
 
+def escape(token: object) -> str:
+    """One reference token of a JSON Pointer (RFC 6901)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def pointer_of(*tokens: object) -> str:
+    """The JSON Pointer made of `tokens`: `pointer_of("paths", "/events")` is `/paths/~1events`."""
+    return "".join("/" + escape(t) for t in tokens)
+
+
+def schema_types(schema: Mapping[str, Any]) -> set[str]:
+    """The JSON types a schema declares with `type` (empty when it declares none)."""
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return {declared}
+    if isinstance(declared, list):
+        return {str(t) for t in declared}
+    return set()
+
+
 def pointer_get(document: Any, pointer: str) -> Any:
     """The value at `pointer`, or None when any step is missing."""
     node = document
@@ -56,7 +76,7 @@ def leaves(document: Any, prefix: str = "") -> dict[str, Any]:
         return {prefix: document}
     found: dict[str, Any] = {}
     for key, value in document.items():
-        found.update(leaves(value, f"{prefix}/{str(key).replace('~', '~0').replace('/', '~1')}"))
+        found.update(leaves(value, prefix + pointer_of(key)))
     return found
 
 

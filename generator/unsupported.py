@@ -15,7 +15,7 @@ import jsonschema
 from .loader import resolve
 from .locate import escape, pointer_of
 from .samples import event_properties, success_body
-from .spec import Ingest, Operation, Parameter, SecurityScheme, Spec, pointer_get
+from .spec import Ingest, Operation, Parameter, SecurityScheme, Spec, pointer_get, schema_types
 
 __all__ = ["RULES", "Finding", "findings", "is_json", "validator"]
 
@@ -150,7 +150,7 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
                     where,
                     f"{op.operation_id}: path parameter {parameter.name!r} is not in the path {op.path}",
                 )
-            elif _types(parameter.schema) & {"array", "object"}:
+            elif schema_types(parameter.schema) & {"array", "object"}:
                 yield (
                     where,
                     f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} is an "
@@ -383,7 +383,7 @@ def identity_field_types(spec: Spec) -> Iterator[Finding]:
         for index, field in enumerate(op.ingest.identity.fields):
             if field.name not in properties:
                 continue  # lint's field check names it
-            types = _types(properties[field.name])
+            types = schema_types(properties[field.name])
             if not types or not types <= _IDENTITY_TYPES:
                 yield (
                     _x(op, "identity", "fields", index, "name"),
@@ -400,7 +400,7 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
         schema = event_properties(op).get(ingest.occurred_at_field)
         if schema is None:
             continue
-        types = _types(schema)
+        types = schema_types(schema)
         if ingest.occurred_at_unit == "rfc3339":
             if types != {"string"} or schema.get("format") != "date-time":
                 yield (
@@ -576,15 +576,6 @@ def _describe(scheme: SecurityScheme) -> str:
     if kind == "http":
         return f"http {detail or 'without a scheme'}"
     return kind
-
-
-def _types(schema: Mapping[str, Any]) -> set[str]:
-    declared = schema.get("type")
-    if isinstance(declared, str):
-        return {declared}
-    if isinstance(declared, list):
-        return {str(t) for t in declared}
-    return set()
 
 
 def _type_text(types: set[str]) -> str:
