@@ -108,10 +108,10 @@ class Ingest:
 
     def authenticate(self, request: Request) -> Project:
         """The project of the first known key the request carries; unauthorized when none is known."""
-        keys = list(credentials.presented(request, SCHEMES))
+        keys = credentials.presented(request, SCHEMES)
         for key in keys:
-            project = self.config.project_for(key) if key else None
-            if project is None or key is None:
+            project = self.config.project_for(key)
+            if project is None:
                 continue
             return project
         raise ApiError("unauthorized", headers=CHALLENGE)
@@ -175,7 +175,7 @@ def check_storable(body: dict[str, Any], key: str | None) -> None:
 def event_of(body: dict[str, Any]) -> str:
     """The event's name, from the body's event field."""
     if body.get(EVENT_FIELD) is None:
-        # Only reached when the request schema lets the field be left out (lint says so).
+        # The request schema requires the field (lint says so) but may let it be null.
         raise ApiError(
             "invalid_request", details=[{"path": f"/{EVENT_FIELD}", "message": "an event name is required"}]
         )
