@@ -58,8 +58,33 @@ def start_server(
     pythonpath: Path = REPO,
     port: int | None = None,
 ) -> RunningServer:
-    """`python -m module` on 127.0.0.1, returned once /healthz answers (or an error with its log)."""
-    port = port or free_port()
+    """`python -m module` on 127.0.0.1, returned once it listens and /healthz answers (or an error
+    with its log). A free port may be taken by another test's server before this one binds it, so a
+    lost race starts again on another port rather than trusting that server's /healthz."""
+    for _ in range(5):
+        try:
+            chosen = port or free_port()
+            return _start_server(module, config, db, base_path, log_dir, extra, pythonpath, chosen)
+        except PortTaken:
+            if port:
+                raise
+    raise RuntimeError(f"{module}: no free port after 5 tries")
+
+
+class PortTaken(RuntimeError):
+    """The server could not bind its port: another process holds it."""
+
+
+def _start_server(
+    module: str,
+    config: Path,
+    db: str,
+    base_path: str,
+    log_dir: Path | None,
+    extra: Sequence[str],
+    pythonpath: Path,
+    port: int,
+) -> RunningServer:
     log = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"{module.replace('.', '_')}-{port}.log"
     env = {**os.environ, "PYTHONPATH": f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [sys.executable, "-m", module, "--config", str(config), "--db", db, "--port", str(port), *extra]
@@ -69,9 +94,14 @@ def start_server(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{module} exited with {process.returncode}:\n{log.read_text()}")
+            text = log.read_text()
+            if "address already in use" in text:
+                raise PortTaken(text)
+            raise RuntimeError(f"{module} exited with {process.returncode}:\n{text}")
+        # The listening line names the port only once this process has bound it.
+        listening = f"127.0.0.1:{port}" in log.read_text()
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{root}/healthz", timeout=1).status_code == 200:
+            if listening and httpx.get(f"{root}/healthz", timeout=1).status_code == 200:
                 return RunningServer(process, root, root + base_path, log)
         time.sleep(0.05)
     process.kill()

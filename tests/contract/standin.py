@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--fault", default="", choices=("", *FAULTS))
     args = parser.parse_args()
     app = build_app(load_spec(args.spec), load_config(args.config), args.fault)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info", access_log=False)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ def main() -> None:
         build(args.package, args.fault, args.config, args.db),
         host="127.0.0.1",
         port=args.port,
-        log_level="warning",
+        log_level="info",  # the "running on" line tells tests the port is bound
+        access_log=False,
     )
 
 
