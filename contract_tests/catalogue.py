@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from generator.spec import (
+from ingestspec.generator.spec import (
     PLACEHOLDERS,
     ROUTING_ERRORS,
     ErrorEntry,

@@ -59,7 +59,7 @@ def contract(
     definitions), runs every documented scenario, then prints failures with curl lines and a
     conformance matrix. Exit 0: conforms; 1: does not; 2: cannot run (bad spec, config or URL).
     """
-    from generator.cli import Failed, UsageProblem, spec_path
+    from ingestspec.generator.cli import Failed, UsageProblem, spec_path
 
     from .target import TargetError, load_target
 

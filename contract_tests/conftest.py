@@ -1,6 +1,6 @@
 """Makes `pytest contract_tests --spec ... --base-url ... --api-key ... --config ...` run the suite."""
 
-from contract_tests.plugin import (  # noqa: F401
+from ingestspec.contract_tests.plugin import (  # noqa: F401
     contract_client,
     contract_recorder,
     contract_target,

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from generator.spec import Operation, ResponseShape
+from ingestspec.generator.spec import Operation, ResponseShape
 
 from .credentials import Credentials, credentials
 

@@ -37,8 +37,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from generator.config import Project
-from generator.spec import Batch, Operation
+from ingestspec.generator.config import Project
+from ingestspec.generator.spec import Batch, Operation
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait

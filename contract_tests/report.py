@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from generator.spec import Operation, Spec
+from ingestspec.generator.spec import Operation, Spec
 
 from .catalogue import routing_errors
 from .records import Record

@@ -13,8 +13,8 @@ from urllib.parse import quote, urlencode
 import httpx
 import orjson
 
-from generator.config import Project
-from generator.spec import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
+from ingestspec.generator.config import Project
+from ingestspec.generator.spec import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
 
 from .bodies import KEY_SLOT, Bodies
 from .catalogue import identify, rate_limit_wait

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from generator.config import Config, Project, load_config
-from generator.errors import IngestSpecError
-from generator.loader import load_spec
-from generator.spec import Operation, Spec
+from ingestspec.generator.config import Config, Project, load_config
+from ingestspec.generator.errors import IngestSpecError
+from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec import Operation, Spec
 
 # Every value the suite invents that can carry a marker starts with this, so QA can find test events.
 MARK = "contract-test"

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from contract_tests.fuzz import fuzz
-from contract_tests.records import Record, Recorder
-from contract_tests.scenarios import SCENARIOS, Scenario, example_candidates, provokers
-from contract_tests.session import Session, Skip
-from contract_tests.target import Target
+from ingestspec.contract_tests.fuzz import fuzz
+from ingestspec.contract_tests.records import Record, Recorder
+from ingestspec.contract_tests.scenarios import SCENARIOS, Scenario, example_candidates, provokers
+from ingestspec.contract_tests.session import Session, Skip
+from ingestspec.contract_tests.target import Target
 
 # How many distinct fuzzing failures a test message lists.
 SHOWN_FAILURES = 10

@@ -232,7 +232,7 @@ def diff_command(old: str, new: str, output_format: str, fail_on: str | None) ->
         raise Failed(f"{len(failing)} change(s) are {fail_on.removeprefix('any-')}")
 
 
-from contract_tests.cli import contract  # noqa: E402
+from ingestspec.contract_tests.cli import contract  # noqa: E402
 
 main.add_command(contract)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from contract_tests.target import Target, load_target
+from ingestspec.contract_tests.target import Target, load_target
 from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
 from tests.servers import RunningServer, running_server
 

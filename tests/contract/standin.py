@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from generator.config import Config, load_config
-from generator.loader import load_spec
-from generator.spec import Spec
+from ingestspec.generator.config import Config, load_config
+from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec import Spec
 
 FAULTS = ("no_dedupe",)
 

@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
-from contract_tests.fuzz import _valid_for_deployment, load_schema
-from contract_tests.session import Session
-from contract_tests.target import Target, load_target
+from ingestspec.contract_tests.fuzz import _valid_for_deployment, load_schema
+from ingestspec.contract_tests.session import Session
+from ingestspec.contract_tests.target import Target, load_target
 from tests.conftest import REPO
 
 TRACKER = REPO / "tests" / "generated_server" / "specs" / "tracker.yaml"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contract_tests.scenarios import SCENARIOS
-from contract_tests.session import Session
-from contract_tests.target import Target, load_target
+from ingestspec.contract_tests.scenarios import SCENARIOS
+from ingestspec.contract_tests.session import Session
+from ingestspec.contract_tests.target import Target, load_target
 from tests.conftest import EXAMPLE_CONFIG, REPO
 from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, INGESTSPEC
 from tests.servers import RunningServer, running_server

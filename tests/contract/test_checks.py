@@ -6,8 +6,8 @@ import uuid
 
 import orjson
 
-from contract_tests.checks import CHECKS, CheckContext, is_uuid7, run_checks, uuid7_millis
-from contract_tests.exchange import Expectation, Probe, Reply
+from ingestspec.contract_tests.checks import CHECKS, CheckContext, is_uuid7, run_checks, uuid7_millis
+from ingestspec.contract_tests.exchange import Expectation, Probe, Reply
 from tests.contract.conftest import offline_target
 
 UUID7 = "01957e3a-4b5c-7d8e-9f0a-1b2c3d4e5f6a"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from contract_tests.credentials import (
+from ingestspec.contract_tests.credentials import (
     credentials,
     for_schemes,
     needs_key,
     sendable_schemes,
     unaccepted_scheme,
 )
-from generator.loader import load_spec
-from generator.spec import SecurityScheme
+from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec import SecurityScheme
 from tests.generated_server.test_any_spec import body_key, vendor
 from tests.specs import edited
 

@@ -1,5 +1,5 @@
-import contract_tests
-from contract_tests import cli, target
+from ingestspec import contract_tests
+from ingestspec.contract_tests import cli, target
 
 
 def test_the_public_surface_is_what_all_lists() -> None:

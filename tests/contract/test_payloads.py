@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from contract_tests.payloads import (
+from ingestspec.contract_tests.payloads import (
     MARKER_PROPERTY,
     interoperable,
     is_valid,

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from contract_tests.exchange import probe
-from contract_tests.records import Record
-from contract_tests.report import matrix_rows, render_failures, render_matrix
+from ingestspec.contract_tests.exchange import probe
+from ingestspec.contract_tests.records import Record
+from ingestspec.contract_tests.report import matrix_rows, render_failures, render_matrix
 from tests.contract.conftest import offline_target
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.bodies import Bodies
-from contract_tests.catalogue import documented_error_examples
-from contract_tests.scenarios import SCENARIOS, applicable, example_candidates, producers
+from ingestspec.contract_tests.bodies import Bodies
+from ingestspec.contract_tests.catalogue import documented_error_examples
+from ingestspec.contract_tests.scenarios import SCENARIOS, applicable, example_candidates, producers
 from tests.contract.conftest import ACME_KEY, offline_target
 
 

@@ -14,14 +14,14 @@ import jsonschema_rs
 import pytest
 import yaml
 
-from contract_tests.bodies import KEY_SLOT, Bodies
-from contract_tests.catalogue import documented_error_examples
-from contract_tests.checks import CheckContext, required_headers
-from contract_tests.fuzz import load_schema
-from contract_tests.payloads import is_valid, minimal_payload
-from contract_tests.scenarios import example_candidates, provokers
-from contract_tests.target import Target, load_target
-from generator.loader import load_spec
+from ingestspec.contract_tests.bodies import KEY_SLOT, Bodies
+from ingestspec.contract_tests.catalogue import documented_error_examples
+from ingestspec.contract_tests.checks import CheckContext, required_headers
+from ingestspec.contract_tests.fuzz import load_schema
+from ingestspec.contract_tests.payloads import is_valid, minimal_payload
+from ingestspec.contract_tests.scenarios import example_candidates, provokers
+from ingestspec.contract_tests.target import Target, load_target
+from ingestspec.generator.loader import load_spec
 from tests.contract.conftest import INGESTSPEC
 from tests.contract.faults.test_faults import failed_tests
 from tests.servers import RunningServer, running_server

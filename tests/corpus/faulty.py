@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from generator.context import modules
-from generator.loader import load_spec
-from generator.spec import Ingest
+from ingestspec.generator.context import modules
+from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec import Ingest
 from tests.contract.faults import run
 from tests.contract.faults.catalogue import Modules, fault
 

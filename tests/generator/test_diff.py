@@ -16,10 +16,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.diff import Change, diff_specs
-from generator.loader import load_spec
-from generator.migrate import upgrade
+from ingestspec.generator.cli import main
+from ingestspec.generator.diff import Change, diff_specs
+from ingestspec.generator.loader import load_spec
+from ingestspec.generator.migrate import upgrade
 from tests.conftest import REPO, SPECS
 from tests.specs import edited, op, x_ingest
 

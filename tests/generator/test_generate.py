@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.generate import generate
+from ingestspec.generator.cli import main
+from ingestspec.generator.generate import generate
 from tests.conftest import REPO, SPECS
 
 

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.lint import Problem, lint
-from generator.locate import escape
-from generator.migrate import upgrade
+from ingestspec.generator.cli import main
+from ingestspec.generator.lint import Problem, lint
+from ingestspec.generator.locate import escape
+from ingestspec.generator.migrate import upgrade
 from tests.conftest import SPECS
 from tests.specs import edited, op, x_ingest
 

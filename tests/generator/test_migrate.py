@@ -15,12 +15,12 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from generator.cli import main
-from generator.generate import generate
-from generator.lint import lint
-from generator.loader import load_spec
-from generator.rewrite import migrate_text
-from generator.spec import X_INGEST_VERSION
+from ingestspec.generator.cli import main
+from ingestspec.generator.generate import generate
+from ingestspec.generator.lint import lint
+from ingestspec.generator.loader import load_spec
+from ingestspec.generator.rewrite import migrate_text
+from ingestspec.generator.spec import X_INGEST_VERSION
 from tests.conftest import SPECS
 from tests.specs import x_ingest
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from contract_tests.scenarios import SCENARIOS
-from generator.docs import STEP_ROLES
-from generator.loader import bundled_schema, load_spec
-from generator.migrate import upgrade
-from generator.samples import placeholder_values
-from generator.spec import FIXED_ERRORS, PLACEHOLDERS, STEPS, pointer_get, pointer_set
+from ingestspec.contract_tests.scenarios import SCENARIOS
+from ingestspec.generator.docs import STEP_ROLES
+from ingestspec.generator.loader import bundled_schema, load_spec
+from ingestspec.generator.migrate import upgrade
+from ingestspec.generator.samples import placeholder_values
+from ingestspec.generator.spec import FIXED_ERRORS, PLACEHOLDERS, STEPS, pointer_get, pointer_set
 from tests.conftest import SPECS
 from tests.specs import edited, op, x_ingest
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from generator.spec import Ingest
+from ingestspec.generator.spec import Ingest
 
 Modules = dict[str, ModuleType]  # "app", "ingest", "errors", "config", "timestamps", ... of one server
 Rewrite = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests.target import FUZZ_ENV
-from generator.loader import load_spec
+from ingestspec.contract_tests.target import FUZZ_ENV
+from ingestspec.generator.loader import load_spec
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
 from tests.contract.faults.catalogue import FAULTS
