@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from .errors import IngestSpecError
+from .extras import Commands
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO_ROOT / "openapi"
@@ -44,7 +44,7 @@ def report(error: IngestSpecError) -> UsageProblem:
     return UsageProblem(f"{error.source}: " + "; ".join(error.problems))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ingestspec")
 def main() -> None:
     """Generate event-ingest servers and contract tests from OpenAPI specs."""
@@ -55,28 +55,32 @@ def main() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif", "github"]),
     default="text",
     show_default=True,
-    help="text for a terminal; json (a list of {file, line, column, pointer, message}) for CI annotations.",
+    help="text for a terminal; json (a list of {file, line, column, pointer, rule, severity, message}); "
+    "sarif (SARIF 2.1.0, for code scanning); github (workflow commands that annotate a pull request).",
 )
-def lint_command(specs: tuple[str, ...], output_format: str) -> None:
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 on errors only, or on warnings too.",
+)
+def lint_command(specs: tuple[str, ...], output_format: str, fail_on: str) -> None:
     """Check SPECS: OpenAPI 3.1 validity, the x-ingest block, every example, every documented error,
     and nothing declared that the generated server does not implement. Each problem is located as
-    file:line:column and the JSON pointer of what it is about.
+    file:line:column and the JSON pointer of what it is about, with its rule id and severity.
     """
-    from .lint import lint
+    from .lint import lint, render
 
     found = {path: lint(path) for path in map(spec_path, specs)}
-    if output_format == "json":
-        click.echo(json.dumps([p.as_dict() for problems in found.values() for p in problems], indent=2))
-    else:
-        for path, problems in found.items():
-            click.echo(f"{path}: ok" if not problems else f"{path}: {len(problems)} problem(s)")
-            for problem in problems:
-                click.echo(f"  {problem}")
-    if any(found.values()):
-        raise Failed("lint found problems")
+    click.echo(render(found, output_format), nl=output_format != "text")
+    problems = [p for listed in found.values() for p in listed]
+    failing = [p for p in problems if fail_on == "warning" or p.severity == "error"]
+    if failing:
+        raise Failed(f"lint found {len(failing)} problem(s) at or above {fail_on}")
 
 
 @main.command("generate")
@@ -90,14 +94,14 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
     they are printed with their locations and nothing is written (exit 2).
     """
     from .generate import generate
-    from .lint import lint
+    from .lint import errors_of, lint
 
     path = spec_path(spec)
     problems = lint(path)
-    if problems:
-        for problem in problems:
-            click.echo(f"  {problem}", err=True)
-        raise UsageProblem(f"{path}: {len(problems)} lint problem(s); nothing was generated")
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    if errors_of(problems):
+        raise UsageProblem(f"{path}: {len(errors_of(problems))} lint error(s); nothing was generated")
     out_dir = out_dir or OUTPUT_DIR / path.stem
     try:
         names = generate(path, out_dir, check=check)
