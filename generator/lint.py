@@ -1,31 +1,51 @@
 """`ingestspec lint`: is this OpenAPI file a sound ingest spec the generator can serve as declared?
 
 Four layers: the OpenAPI 3.1 rules (openapi-spec-validator); the `x-ingest` block (its own JSON
-Schema, through the loader); the spec's own consistency (every example matches its schema, every
-error the behaviour can produce is documented with a matching body); and what the generated server
-does not implement (`unsupported.py`), which is refused rather than ignored. Every problem names
-its place: `file:line:column` and the JSON pointer.
+Schema, through the loader); the spec's own consistency (`consistency.py`: every example matches its
+schema, every error the behaviour can produce is documented with a matching body); and what the
+generated server does not implement (`unsupported.py`), which is refused rather than ignored. Every
+problem names its place (`file:line:column` and the JSON pointer), the id of its rule and its
+severity (`rules.py` holds them all).
 """
 
 from __future__ import annotations
 
-import difflib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from openapi_spec_validator import OpenAPIV31SpecValidator
+from referencing.exceptions import Unresolvable
 
+from . import consistency, unsupported
+from .annotate import Annotation, github, sarif
 from .errors import SpecError
-from .loader import bundled_schema, load_spec, read_document, resolve
-from .locate import Locator, Problem, escape, pointer_of
+from .loader import bundled_schema, load_spec, read_document
+from .locate import Locator, Problem
 from .migrate import version_of
-from .samples import event_properties, placeholder_values
-from .spec import ROUTING_ERRORS, Operation, Spec, pointer_get, pointer_parts
-from .unsupported import Finding, findings, validator
+from .rules import RULES, describe, findings
+from .spec import escape, pointer_get, pointer_of, pointer_parts
+from .suggest import did_you_mean
+from .validate import short
 
 __all__ = ["Problem", "lint"]
+
+# The rule modules register their checks on import; lint runs them all.
+_CHECKS = (consistency, unsupported)
+
+READABLE = describe("readable", "The spec file can be read.")
+YAML_SYNTAX = describe("yaml-syntax", "The file is valid YAML (JSON is YAML too).")
+OPENAPI_SCHEMA = describe("openapi-schema", "The document is valid OpenAPI 3.1 (openapi-spec-validator).")
+OPENAPI_VERSION = describe("openapi-version", "The document is OpenAPI 3.1.")
+X_INGEST_SCHEMA = describe("x-ingest-schema", "x-ingest and x-ingest-read blocks match their JSON Schema.")
+X_INGEST_KEY = describe("x-ingest-unknown-key", "x-ingest blocks use only the keys of their schema.")
+REF_RESOLVES = describe("ref-resolves", "Every $ref is local and points at something.")
+REF_RECURSIVE = describe("ref-not-recursive", "No $ref leads back to itself (recursive schemas are refused).")
+CATALOGUE_KEY = describe("catalogue-has-key", "Every error x-ingest names is in its errors catalogue.")
+HAS_INGEST = describe("has-ingest-operation", "At least one operation carries an x-ingest block.")
+LOADS = describe("loads", "The document loads into the spec model.")
 
 # The loader's x-ingest(-read) schema problems: "<operation pointer>/x-ingest.a.b[0]: message".
 _X_INGEST_PROBLEM = re.compile(
@@ -44,35 +64,37 @@ def lint(path: str | Path) -> list[Problem]:
     try:
         where = Locator.of(path)
     except OSError as exc:
-        return [Problem(str(path), 1, 1, "", f"cannot read the file: {exc.strerror}")]
+        return [Problem(str(path), 1, 1, "", f"cannot read the file: {exc.strerror}", READABLE)]
     if where.syntax_error:
         return [where.syntax_error]
     try:
         document, _ = read_document(path)
     except SpecError as exc:
-        return [where.problem("", message) for message in exc.problems]
+        return [where.problem("", message, LOADS) for message in exc.problems]
     problems = list(_openapi_problems(where, document))
     try:
         spec = load_spec(path)
     except SpecError as exc:
         return problems + [p for message in exc.problems for p in _loader_problems(where, document, message)]
-    found = [*_example_problems(spec), *_behaviour_problems(spec), *findings(spec)]
-    return problems + [where.problem(pointer, message) for pointer, message in found]
+    return problems + [
+        where.problem(pointer, message, found.id, found.severity)
+        for found, pointer, message in findings(spec)
+    ]
+
+
+def errors_of(problems: list[Problem]) -> list[Problem]:
+    """The problems that are errors (not warnings)."""
+    return [p for p in problems if p.severity == "error"]
 
 
 def _openapi_problems(where: Locator, document: Mapping[str, Any]) -> Iterator[Problem]:
     try:
         for error in OpenAPIV31SpecValidator(document).iter_errors():
-            yield where.problem(pointer_of(*error.path), f"OpenAPI: {_short(error.message)}")
-    except RecursionError:
-        # A `$ref` that leads back to itself sends the validator round for ever; the loader names it.
+            yield where.problem(pointer_of(*error.path), f"OpenAPI: {short(error.message)}", OPENAPI_SCHEMA)
+    except (RecursionError, Unresolvable):
+        # A `$ref` that leads back to itself sends the validator round for ever, and one that points
+        # nowhere stops it: the loader names either, at the `$ref`.
         return
-
-
-def _short(message: str, limit: int = 240) -> str:
-    """A validator message without the whole instance it may quote: the first line, cut in the middle."""
-    line = message.splitlines()[0] if message else message
-    return line if len(line) <= limit else f"{line[: limit - 60]} ... {line[-50:]}"
 
 
 def _loader_problems(where: Locator, document: Mapping[str, Any], message: str) -> Iterator[Problem]:
@@ -88,32 +110,53 @@ def _loader_problems(where: Locator, document: Mapping[str, Any], message: str) 
                     f"{block}{inner}/{escape(name)}",
                     f"{block.rsplit('/', 1)[-1]}: unknown key {name!r}"
                     + _suggestion(document, block, inner, name),
+                    X_INGEST_KEY,
                 )
             return
         label = block.rsplit("/", 1)[-1] + inner.replace("/", ".")
-        yield where.problem(block + inner, f"{label}: {text}")
+        yield where.problem(block + inner, f"{label}: {text}", X_INGEST_SCHEMA)
     elif match := _REF_PROBLEM.search(message):
         ref = match["recursive"] or match["remote"] or match["missing"]
         pointer = next(where.members("$ref", ref), "")
-        yield where.problem(pointer, message)
+        hint = _near_target(document, ref) if match["missing"] else ""
+        yield where.problem(pointer, message + hint, REF_RECURSIVE if match["recursive"] else REF_RESOLVES)
     elif match := _CATALOGUE_LACKS.search(message):
         blocks = list(where.members("x-ingest"))
         pointer = next((p for block in blocks for p in where.scalars(block, match["key"])), "")
-        yield where.problem(pointer, message)
+        block = next((b for b in blocks if pointer.startswith(b + "/")), "")
+        known = pointer_get(document, block + "/errors/catalogue") if block else None
+        hint = did_you_mean(match["key"], known if isinstance(known, Mapping) else ())
+        yield where.problem(pointer, message + hint, CATALOGUE_KEY)
     elif "no operation carries an x-ingest block" in message:
-        yield where.problem("/paths", message)
+        yield where.problem("/paths", message, HAS_INGEST)
     elif "OpenAPI 3.1" in message:
-        yield where.problem("/openapi", message)
+        yield where.problem("/openapi", message, OPENAPI_VERSION)
     else:
-        yield where.problem("", message)
+        yield where.problem("", message, LOADS)
+
+
+def _near_target(document: Mapping[str, Any], ref: str) -> str:
+    """A "did you mean" for a local `$ref` that points nowhere: the near name where it went astray."""
+    if not ref.startswith("#/"):
+        return ""
+    node: Any = document
+    for part in pointer_parts(ref[1:]):
+        if not isinstance(node, Mapping):
+            return ""
+        if part not in node:
+            return did_you_mean(part, node)
+        node = node[part]
+    return ""
 
 
 def _suggestion(document: Mapping[str, Any], block: str, inner: str, name: str) -> str:
-    """`" (did you mean 'event_field'?)"` for a misspelt x-ingest key, else nothing."""
+    """`" (did you mean 'event_field'?)"` for a misspelt x-ingest key, else the known keys."""
     raw = pointer_get(document, block)
     schema = bundled_schema(
         "x-ingest-v1" if isinstance(raw, Mapping) and version_of(raw) == 1 else "x-ingest"
     )
+    if block.endswith("-read"):
+        schema = bundled_schema("x-ingest-read")
     node: Any = schema
     for part in pointer_parts(inner):
         node = _deref(schema, node)
@@ -125,9 +168,7 @@ def _suggestion(document: Mapping[str, Any], block: str, inner: str, name: str) 
             node = node["additionalProperties"]
         else:
             return ""
-    known = list(_deref(schema, node).get("properties") or {})
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+    return did_you_mean(name, _deref(schema, node).get("properties") or {}, listing=True)
 
 
 def _deref(schema: Mapping[str, Any], node: Any) -> Mapping[str, Any]:
@@ -135,134 +176,31 @@ def _deref(schema: Mapping[str, Any], node: Any) -> Mapping[str, Any]:
     return pointer_get(schema, ref[1:]) if isinstance(ref, str) and ref.startswith("#") else node
 
 
-def _example_problems(spec: Spec) -> Iterator[Finding]:
-    for op in spec.operations:
-        media = f"{op.pointer}/requestBody/content/{escape(op.request_media_type)}"
-        for example in op.request_examples:
-            where = _example_pointer(spec, media, example.name)
-            yield from _check(
-                op.request_schema, example.value, where, f"request example {example.name!r}", dive=True
-            )
-        for response in op.responses.values():
-            media = f"{op.pointer}/responses/{response.status}/content/{escape(response.media_type or '')}"
-            for example in response.examples:
-                where = _example_pointer(spec, media, example.name)
-                what = f"{response.status} example {example.name!r}"
-                yield from _check(response.schema or {}, example.value, where, what, dive=True)
-    schemas = (spec.document.get("components") or {}).get("schemas") or {}
-    for name, schema in schemas.items():
-        resolved = resolve(spec.document, schema, spec.path)
-        for prop, sub in (resolved.get("properties") or {}).items():
-            for index, value in enumerate(sub.get("examples") or ()):
-                where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)
-                yield from _check(sub, value, where, f"schema {name}.{prop} example {value!r}")
+def rule_summaries() -> dict[str, tuple[str, str]]:
+    """Every rule's id -> (severity, summary), for output formats that describe their rules."""
+    return {rule_id: (found.severity, found.summary) for rule_id, found in RULES.items()}
 
 
-def _example_pointer(spec: Spec, media: str, name: str) -> str:
-    if name == "example" and pointer_get(spec.document, media + "/example") is not None:
-        return media + "/example"
-    return f"{media}/examples/{escape(name)}/value"
+def render(found: Mapping[Path, list[Problem]], output_format: str) -> str:
+    """Problems of several specs as `text`, `json`, `sarif` or `github` output."""
+    problems = [p for listed in found.values() for p in listed]
+    if output_format == "json":
+        return json.dumps([p.as_dict() for p in problems], indent=2)
+    if output_format in ("sarif", "github"):
+        annotations = [
+            Annotation(p.file, p.line, p.column, p.rule, p.severity, p.message, p.pointer) for p in problems
+        ]
+        return sarif(annotations, rule_summaries()) if output_format == "sarif" else github(annotations)
+    lines = []
+    for path, listed in found.items():
+        lines.append(f"{path}: ok" if not listed else f"{path}: {_counted(listed)}")
+        lines += [f"  {problem}" for problem in listed]
+    return "\n".join(lines) + "\n"
 
 
-def _behaviour_problems(spec: Spec) -> Iterator[Finding]:
-    for op in spec.ingest_operations:
-        yield from _named_fields(op)
-        yield from _documented_errors(op)
-
-
-def _named_fields(op: Operation) -> Iterator[Finding]:
-    ingest = op.ingest
-    assert ingest is not None
-    x = op.pointer + "/x-ingest"
-    top = op.request_schema.get("properties") or {}
-    properties = event_properties(op)  # for a batch, an item's
-    named = [
-        (ingest.event_field, "/event_field", properties),
-        (ingest.credential_field, "/credential_field", top),
-        (ingest.occurred_at_field, "/occurred_at_field", properties),
-        (ingest.payload.field, "/payload/field", properties),
-        *((f.name, f"/identity/fields/{i}/name", properties) for i, f in enumerate(ingest.identity.fields)),
-    ]
-    if ingest.dedupe and ingest.dedupe.key_field:
-        inner = "/dedupe/key/name" if ingest.version > 1 else "/dedupe/key_field"
-        named.append((ingest.dedupe.key_field, inner, properties))
-    if ingest.batch:
-        items = top.get(ingest.batch.items_field)
-        if not isinstance(items, Mapping) or items.get("type") != "array":
-            yield (
-                f"{x}/batch/items_field",
-                f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
-                "of the request schema",
-            )
-    for name, inner, schema in named:
-        if name is not None and name not in schema:
-            where = (
-                "the batch item's schema" if ingest.batch and schema is properties else "the request schema"
-            )
-            lacks = f"x-ingest names request field {name!r}, which {where} lacks"
-            yield x + inner, f"{op.operation_id}: {lacks}"
-    shapes = [("/response", ingest.response)] + (
-        [("/dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
+def _counted(problems: list[Problem]) -> str:
+    errors = len(errors_of(problems))
+    warnings = len(problems) - errors
+    return ", ".join(
+        f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (warnings, "warning")) if n
     )
-    for inner, shape in shapes:
-        if shape.status not in op.responses:
-            yield (
-                f"{x}{inner}/status",
-                f"{op.operation_id}: x-ingest answers {shape.status}, which is not a documented response",
-            )
-
-
-def _documented_errors(op: Operation) -> Iterator[Finding]:
-    ingest = op.ingest
-    assert ingest is not None
-    catalogue = op.pointer + "/x-ingest/errors/catalogue"
-    params = placeholder_values(op)
-    for key in ingest.used_errors() + ingest.server_errors():
-        entry = ingest.errors.catalogue[key]
-        response = op.responses.get(entry.status)
-        if response is None:
-            yield (
-                f"{catalogue}/{escape(key)}/status",
-                f"{op.operation_id}: error {key!r} answers {entry.status}, "
-                "which is not a documented response",
-            )
-            continue
-        if response.media_type != ingest.errors.media_type:
-            yield (
-                f"{op.pointer}/responses/{entry.status}/content",
-                f"{op.operation_id}: error {key!r}: {entry.status} is documented as "
-                f"{response.media_type}, not {ingest.errors.media_type}",
-            )
-        body = ingest.errors.render(key, params, [{"path": "/x", "message": "m"}])
-        for pointer, message in _check(
-            response.schema or {}, body, f"{catalogue}/{escape(key)}", f"error {key!r} body"
-        ):
-            yield pointer, message + _array_hint(ingest.errors.pointers(key))
-    for key in ROUTING_ERRORS:  # not part of any operation's responses
-        entry = ingest.errors.catalogue[key]
-        if entry.status not in (404, 405):
-            yield (
-                f"{catalogue}/{escape(key)}/status",
-                f"{op.operation_id}: error {key!r} must answer 404 or 405, not {entry.status}",
-            )
-
-
-def _array_hint(pointers: set[str]) -> str:
-    """Why a body whose pointers step through an index is not what the spec says, if that is the case."""
-    indexed = sorted(p for p in pointers if any(part.isdigit() for part in pointer_parts(p)))
-    if not indexed:
-        return ""
-    return (
-        f" (x-ingest error pointers such as {indexed[0]} build objects: an error body inside an array, "
-        "like JSON:API's errors[], cannot be said yet)"
-    )
-
-
-def _check(
-    schema: Mapping[str, Any], value: Any, pointer: str, what: str, dive: bool = False
-) -> Iterator[Finding]:
-    """Problems of `value` against `schema`; with `dive`, located at the failing part of `value`."""
-    for error in validator(schema).iter_errors(value):
-        at = pointer_of(*error.absolute_path)
-        message = _short(error.message)
-        yield (pointer + at if dive else pointer), f"{what}: {'at ' + at + ': ' if at else ''}{message}"

@@ -298,6 +298,7 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
         rate_limit=RateLimit(**raw["rate_limit"]) if "rate_limit" in raw else None,
         batch=_batch(raw["batch"]) if "batch" in raw else None,
         retention_days=(raw.get("retention") or {}).get("default_days", 90),
+        documented_only=tuple(raw.get("documented_only") or ()),
         processing=Processing(
             max_attempts=processing.get("max_attempts", 5),
             backoff_initial_seconds=backoff.get("initial_seconds", 1.0),

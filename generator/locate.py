@@ -21,16 +21,20 @@ __all__ = ["Locator", "Problem", "escape", "pointer_of"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One lint problem: the file, the 1-based line and column, the JSON pointer and what is wrong."""
+    """One lint problem: the file, the 1-based line and column, the JSON pointer, what is wrong,
+    the id of the rule that found it and how grave it is (`error` or `warning`)."""
 
     file: str
     line: int
     column: int
     pointer: str
     message: str
+    rule: str
+    severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: #{self.pointer}: {self.message}"
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.severity} {self.rule}: #{self.pointer}: {self.message}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -38,6 +42,8 @@ class Problem:
             "line": self.line,
             "column": self.column,
             "pointer": self.pointer,
+            "rule": self.rule,
+            "severity": self.severity,
             "message": self.message,
         }
 
@@ -55,18 +61,18 @@ class Locator:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             what = exc.problem or exc.context or "not valid YAML"
-            self.syntax_error = Problem(self.file, line, column, "", f"not valid YAML: {what}")
+            self.syntax_error = Problem(self.file, line, column, "", f"not valid YAML: {what}", "yaml-syntax")
         except yaml.YAMLError as exc:
-            self.syntax_error = Problem(self.file, 1, 1, "", f"not valid YAML: {exc}")
+            self.syntax_error = Problem(self.file, 1, 1, "", f"not valid YAML: {exc}", "yaml-syntax")
 
     @classmethod
     def of(cls, path: str | Path) -> Locator:
         return cls(path, Path(path).read_text(encoding="utf-8", errors="replace"))
 
-    def problem(self, pointer: str, message: str) -> Problem:
-        """A problem about what `pointer` names, located in the file."""
+    def problem(self, pointer: str, message: str, rule: str, severity: str = "error") -> Problem:
+        """A problem about what `pointer` names, found by `rule`, located in the file."""
         line, column = self.position(pointer)
-        return Problem(self.file, line, column, pointer, message)
+        return Problem(self.file, line, column, pointer, message, rule, severity)
 
     def position(self, pointer: str) -> tuple[int, int]:
         """1-based line and column of `pointer`, or of its deepest part the file holds."""

@@ -1,8 +1,8 @@
 """What a spec declares that the generated server does not implement: lint refuses it, never ignores it.
 
 Each rule is a function from the loaded spec to findings, `(pointer, message)` pairs naming the
-place in the document, and is registered by `@rule`; lint locates the pointers in the file. A rule
-says what is unsupported and, where there is one, what the spec could say instead.
+place in the document, registered by `@rule` (`rules.py`); lint locates the pointers in the file. A
+rule says what is unsupported and, where there is one, what the spec could say instead.
 """
 
 from __future__ import annotations
@@ -10,43 +10,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import jsonschema
-
 from .loader import resolve
-from .locate import escape, pointer_of
+from .rules import Finding, rule
 from .samples import event_properties, success_body
-from .spec import Ingest, Operation, Parameter, SecurityScheme, Spec, pointer_get, schema_types
+from .spec import (
+    Ingest,
+    Operation,
+    Parameter,
+    SecurityScheme,
+    Spec,
+    escape,
+    pointer_get,
+    pointer_of,
+    schema_types,
+)
+from .suggest import did_you_mean
+from .validate import is_json, validator
 
-__all__ = ["RULES", "Finding", "findings", "is_json", "validator"]
-
-Finding = tuple[str, str]
-Rule = Callable[[Spec], Iterator[Finding]]
-RULES: dict[str, Rule] = {}
+__all__: list[str] = []
 
 _SUPPORTED_SECURITY = "http bearer, http basic, apiKey in a header or the query"
 _IDENTITY_TYPES = {"string", "integer", "number"}
 
 
-def rule(function: Rule) -> Rule:
-    """Register a rule under its function's name."""
-    RULES[function.__name__] = function
-    return function
-
-
-def findings(spec: Spec) -> Iterator[Finding]:
-    """Every finding of every rule, in the order the rules are registered."""
-    for check in RULES.values():
-        yield from check(spec)
-
-
-def is_json(media_type: str) -> bool:
-    """`application/json` or a `+json` type, parameters such as `charset` aside."""
-    essence = media_type.split(";", 1)[0].strip().lower()
-    return essence == "application/json" or (essence.startswith("application/") and essence.endswith("+json"))
-
-
-@rule
+@rule()
 def security_scheme_types(spec: Spec) -> Iterator[Finding]:
+    """Every security scheme is declared and is one the server implements (bearer, basic, apiKey)."""
     reported: set[str] = set()
     for op in spec.operations:
         for index, alternative in enumerate(op.security):
@@ -58,7 +47,8 @@ def security_scheme_types(spec: Spec) -> Iterator[Finding]:
                     yield (
                         _requirement(spec, op, index) + "/" + escape(scheme.name),
                         f"security requirement names scheme {scheme.name!r}, "
-                        "which components.securitySchemes does not declare",
+                        "which components.securitySchemes does not declare"
+                        + did_you_mean(scheme.name, _declared_schemes(spec)),
                     )
                 else:
                     yield (
@@ -68,8 +58,9 @@ def security_scheme_types(spec: Spec) -> Iterator[Finding]:
                     )
 
 
-@rule
+@rule()
 def security_requirements_of_one_scheme(spec: Spec) -> Iterator[Finding]:
+    """Each security requirement names one scheme (alternatives, not combinations)."""
     for op in spec.operations:
         for index, alternative in enumerate(op.security):
             if len(alternative) > 1:
@@ -81,8 +72,9 @@ def security_requirements_of_one_scheme(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
+    """Every ingest operation takes its key by one security requirement or by x-ingest credential_field."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         if op.ingest.credential_field and op.security:
@@ -101,8 +93,9 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
             )
 
 
-@rule
+@rule()
 def json_request_bodies(spec: Spec) -> Iterator[Finding]:
+    """Ingest request bodies are named JSON media types (no ranges, no other types)."""
     for op in spec.ingest_operations:
         for media_type in op.request_media_types:
             if "*" in media_type:
@@ -119,21 +112,24 @@ def json_request_bodies(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def no_callbacks(spec: Spec) -> Iterator[Finding]:
+    """Callbacks are not implemented."""
     for op in spec.operations:
         if pointer_get(spec.document, op.pointer + "/callbacks"):
             yield op.pointer + "/callbacks", f"{op.operation_id}: callbacks are not implemented"
 
 
-@rule
+@rule()
 def no_webhooks(spec: Spec) -> Iterator[Finding]:
+    """Webhooks are not implemented."""
     for name in spec.document.get("webhooks") or {}:
         yield pointer_of("webhooks", name), f"webhook {name!r}: webhooks are not implemented"
 
 
-@rule
+@rule()
 def plain_parameters(spec: Spec) -> Iterator[Finding]:
+    """Parameters are path, query or header scalars given by `schema`, path ones in the path."""
     for op in spec.operations:
         for parameter in op.parameters:
             where = _parameter(spec, op, parameter)
@@ -158,9 +154,9 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
-    """The server refuses a body without its event field or without a body at all: the spec must say so."""
+    """Ingest request bodies are required and name their event (the server refuses them otherwise)."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         if not op.request_required:
@@ -181,8 +177,9 @@ def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def every_operation_ingests(spec: Spec) -> Iterator[Finding]:
+    """Every operation is an x-ingest or x-ingest-read operation."""
     for op in spec.operations:
         if op.ingest is None and op.read is None:
             yield (
@@ -192,8 +189,9 @@ def every_operation_ingests(spec: Spec) -> Iterator[Finding]:
             )
 
 
-@rule
+@rule()
 def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
+    """Read operations are keyed GETs of an id path parameter, answering a documented JSON body."""
     first = next(iter(spec.ingest_operations), None)
     for op in spec.read_operations:
         read = op.read
@@ -209,13 +207,15 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
             yield (
                 where + "/id_parameter",
                 f"{op.operation_id}: id_parameter {read.id_parameter!r} is not a path parameter of the "
-                "operation",
+                "operation"
+                + did_you_mean(read.id_parameter, [p.name for p in op.parameters if p.location == "path"]),
             )
         if read.not_found_error not in first.ingest.errors.catalogue:
             yield (
                 where + "/not_found_error",
                 f"{op.operation_id}: not_found_error {read.not_found_error!r} is not in the errors catalogue "
-                f"of the ingest operations ({first.operation_id})",
+                f"of the ingest operations ({first.operation_id})"
+                + did_you_mean(read.not_found_error, first.ingest.errors.catalogue),
             )
         if not op.secured:
             yield (
@@ -244,8 +244,9 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
             yield from _read_answers_match(spec, op, response.schema)
 
 
-@rule
+@rule()
 def batches_are_served(spec: Spec) -> Iterator[Finding]:
+    """A batch's response, dedupe key and result shape are ones the server can answer."""
     for op in spec.ingest_operations:
         batch = op.ingest.batch if op.ingest else None
         if op.ingest is None or batch is None:
@@ -333,8 +334,9 @@ _SHARED_SETTINGS: dict[str, Callable[[Ingest], object]] = {
 }
 
 
-@rule
+@rule()
 def ingest_operations_share_settings(spec: Spec) -> Iterator[Finding]:
+    """Every ingest operation of a spec shares its errors, limits, retention, processing and ids."""
     first, *others = spec.ingest_operations or (None,)
     for op in others:
         assert first is not None and first.ingest is not None and op.ingest is not None
@@ -357,26 +359,29 @@ def ingest_operations_share_settings(spec: Spec) -> Iterator[Finding]:
             )
 
 
-@rule
+@rule()
 def documented_errors_are_produced(spec: Spec) -> Iterator[Finding]:
+    """Every documented error status is one the server answers, or is marked x-ingest documented_only."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         catalogue = op.ingest.errors.catalogue
         produced = {catalogue[key].status for key in op.ingest.used_errors() + op.ingest.server_errors()}
         produced.add(catalogue["method_not_allowed"].status)  # a documented path with another method
         for status in op.responses:
-            if status >= 400 and status not in produced:
+            if status >= 400 and status not in produced and status not in op.ingest.documented_only:
                 yield (
                     f"{op.pointer}/responses/{status}",
                     f"{op.operation_id}: {status} is documented but the server never answers it "
                     f"(no catalogue error the behaviour uses has status {status}"
                     + ("; a 429 needs x-ingest rate_limit" if status == 429 else "")
-                    + ")",
+                    + "; if something in front of the server answers it, list it in x-ingest "
+                    "documented_only)",
                 )
 
 
-@rule
+@rule()
 def identity_field_types(spec: Spec) -> Iterator[Finding]:
+    """Identity fields are typed string, integer or number."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         properties = event_properties(op)
@@ -392,8 +397,9 @@ def identity_field_types(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
+    """The occurred-at field's schema matches its unit (RFC 3339 string or epoch number)."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
@@ -418,8 +424,9 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
             )
 
 
-@rule
+@rule()
 def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
+    """The success and replay bodies the server builds match their documented schema."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
@@ -448,8 +455,9 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def success_responses_are_json(spec: Spec) -> Iterator[Finding]:
+    """The success and replay responses are documented as JSON; no header on the success answer."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
@@ -477,8 +485,9 @@ def success_responses_are_json(spec: Spec) -> Iterator[Finding]:
             )
 
 
-@rule
+@rule()
 def required_headers_are_sent(spec: Spec) -> Iterator[Finding]:
+    """Every required response header is one the server sends."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
@@ -512,8 +521,9 @@ def _headers_sent(op: Operation, ingest: Ingest) -> dict[str, set[str]]:
     return sent
 
 
-@rule
+@rule()
 def one_base_path(spec: Spec) -> Iterator[Finding]:
+    """No servers on a path item or operation (one base path for the whole spec)."""
     for op in spec.operations:
         for owner in (op.pointer.rsplit("/", 1)[0], op.pointer):
             if pointer_get(spec.document, owner + "/servers"):
@@ -524,8 +534,9 @@ def one_base_path(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-@rule
+@rule()
 def dedupe_key_is_declared(spec: Spec) -> Iterator[Finding]:
+    """An idempotency key in a header or path is a declared parameter of the operation."""
     for op in spec.ingest_operations:
         dedupe = op.ingest.dedupe if op.ingest else None
         if dedupe is None or dedupe.key.location == "body":
@@ -540,8 +551,13 @@ def dedupe_key_is_declared(spec: Spec) -> Iterator[Finding]:
             yield (
                 _x(op, "dedupe", "key"),
                 f"{op.operation_id}: the idempotency key is the {key.location} parameter {key.name!r}, "
-                "which the operation does not declare",
+                "which the operation does not declare"
+                + did_you_mean(key.name, [p.name for p in op.parameters if p.location == key.location]),
             )
+
+
+def _declared_schemes(spec: Spec) -> list[str]:
+    return list((spec.document.get("components") or {}).get("securitySchemes") or {})
 
 
 def _x(op: Operation, *tokens: object) -> str:
@@ -580,10 +596,3 @@ def _describe(scheme: SecurityScheme) -> str:
 
 def _type_text(types: set[str]) -> str:
     return " or ".join(sorted(types)) if types else "untyped"
-
-
-def validator(schema: Mapping[str, Any]) -> jsonschema.Draft202012Validator:
-    """A Draft 2020-12 validator of `schema` that asserts formats, as the server does."""
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )

@@ -412,7 +412,10 @@ def test_lint_names_the_problem_and_its_place(tmp_path: Path, api: str, case: st
     matching = [p for p in problems if expected in p.message]
     assert matching, problems
     assert_located(path, matching[0], pointer)
-    assert str(matching[0]).startswith(f"{path}:{matching[0].line}:{matching[0].column}: #{pointer}: ")
+    found = matching[0]
+    assert str(found).startswith(
+        f"{path}:{found.line}:{found.column}: {found.severity} {found.rule}: #{pointer}: "
+    )
 
 
 def test_a_vendor_json_media_type_and_supported_schemes_are_accepted(tmp_path: Path) -> None:
@@ -524,7 +527,10 @@ def test_cli_exit_codes_and_json_output(tmp_path: Path) -> None:
     as_json = runner.invoke(main, ["lint", "arsel", str(broken), "--format", "json"])
     assert as_json.exit_code == 1
     reported = json.loads(as_json.output[: as_json.output.rindex("]") + 1])
-    assert [sorted(r) for r in reported] == [["column", "file", "line", "message", "pointer"]]
+    assert [sorted(r) for r in reported] == [
+        ["column", "file", "line", "message", "pointer", "rule", "severity"]
+    ]
+    assert (reported[0]["rule"], reported[0]["severity"]) == ("catalogue-has-key", "error")
     assert reported[0]["file"] == str(broken)
     assert reported[0]["pointer"] == OPERATIONS["arsel"] + "/x-ingest/payload/mismatch_error"
     missing = runner.invoke(main, ["lint", "no-such-api"])
@@ -536,8 +542,9 @@ def test_generate_lints_first_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "server"
     result = CliRunner().invoke(main, ["generate", str(broken), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "1 lint problem(s); nothing was generated" in result.output
+    assert "1 lint error(s); nothing was generated" in result.output
     assert "#/components/securitySchemes/oauth: security scheme 'oauth' is oauth2" in result.output
+    assert "error security-scheme-types:" in result.output
     assert not out.exists()
 
 
