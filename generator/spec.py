@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Failures of the server itself rather than of a request.
-SERVER_ERRORS = ("storage_unavailable",)
+# Failures of the server itself rather than of a request, and the connection's own limits (a head
+# too large, a request too slow: answered in the envelope by the generated protocol when the
+# catalogue has them, plain text otherwise).
+SERVER_ERRORS = ("storage_unavailable", "request_timeout", "headers_too_large")
 # Answers for requests outside the documented operations (unknown path, wrong method).
 ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
 # The x-ingest block's versions: 1 (no `version` key) is the vocabulary of the first two specs,
