@@ -12,7 +12,6 @@ from .extras import Commands
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO_ROOT / "openapi"
-OUTPUT_DIR = REPO_ROOT / "generated_server"
 EXAMPLE_CONFIG = REPO_ROOT / "examples" / "config.yaml"
 
 
@@ -31,7 +30,7 @@ class UsageProblem(click.ClickException):
 def spec_path(value: str) -> Path:
     """A spec given as a path, or as an API name from `openapi/` (`arsel`, `sendrealm`)."""
     candidate = Path(value)
-    if candidate.exists():
+    if candidate.is_file():
         return candidate
     named = SPEC_DIR / f"{value}.yaml"
     if named.exists():
@@ -85,15 +84,25 @@ def lint_command(specs: tuple[str, ...], output_format: str, fail_on: str) -> No
 
 @main.command("generate")
 @click.argument("spec")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="output folder")
-@click.option("--check", is_flag=True, help="write nothing; exit 1 naming the files that are stale")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="output folder (default: a package in the current folder named after SPEC's file: my-api.yaml "
+    "gives ./my_api; a file named openapi.yaml takes its folder's name)",
+)
+@click.option("--check", is_flag=True, help="write nothing; exit 1 with a unified diff of every stale file")
 def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
-    """Generate the Starlette server (and its Pydantic models) for SPEC into --out.
+    """Generate the Starlette server (and its Pydantic models) for SPEC into a package folder.
 
     SPEC is linted first: if it has problems (anything the server would not serve as declared),
     they are printed with their locations and nothing is written (exit 2).
+
+    Regenerating rewrites the generated files only. handlers.py is yours: it is created once and
+    never overwritten, and manifest.json records which files are which, so --check ignores your
+    files and any others the generator did not write.
     """
-    from .generate import generate
+    from .generate import package_name, render
     from .lint import errors_of, lint
 
     path = spec_path(spec)
@@ -102,17 +111,26 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
         click.echo(f"  {problem}", err=True)
     if errors_of(problems):
         raise UsageProblem(f"{path}: {len(errors_of(problems))} lint error(s); nothing was generated")
-    out_dir = out_dir or OUTPUT_DIR / path.stem
+    out_dir = out_dir or Path(package_name(path))
     try:
-        names = generate(path, out_dir, check=check)
+        output = render(path, out_dir)
     except IngestSpecError as exc:
         raise report(exc) from exc
     if check:
-        if names:
-            raise Failed(f"{out_dir} is stale; regenerate it: {', '.join(names)}")
+        stale = output.stale(out_dir)
+        if stale:
+            click.echo(output.diff(out_dir), nl=False)
+            raise Failed(f"{out_dir} is stale; regenerate it: {', '.join(stale)}")
         click.echo(f"{out_dir}: up to date")
-    else:
-        click.echo(f"{out_dir}: wrote {len(names)} file(s)" + (f": {', '.join(names)}" if names else ""))
+        return
+    for name in output.edited(out_dir):
+        click.echo(
+            f"warning: {out_dir / name} was edited by hand and is overwritten; keep your code in "
+            "handlers.py (never overwritten)",
+            err=True,
+        )
+    names = output.write(out_dir)
+    click.echo(f"{out_dir}: wrote {len(names)} file(s)" + (f": {', '.join(names)}" if names else ""))
 
 
 @main.command("migrate")
@@ -171,24 +189,26 @@ def serve_command(
     no_worker: bool,
     no_access_log: bool,
 ) -> None:
-    """Run the generated server for API (a name such as `arsel`, or a spec path) under uvicorn."""
-    import importlib
+    """Run a generated server under uvicorn. API is the folder of a package `ingestspec generate`
+    wrote (./my_api), or the name of a reference server (arsel, sendrealm). --handler module:attr
+    may name a module of the current folder.
+    """
+    from .packages import NoPackage, find_package, import_entry
 
-    name = spec_path(api).stem
-    # The generated servers are packages of the repository, not of the installed distribution.
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
     try:
-        server = importlib.import_module(f"generated_server.{name}.__main__")
-    except ImportError as exc:
-        raise UsageProblem(
-            f"no generated server for {name!r}: run `ingestspec generate {api}` first ({exc})"
-        ) from exc
-    argv = ["--config", config_path, "--db", db.format(api=name), "--host", host, "--port", str(port)]
+        folder = find_package(api, Path(api).stem)
+    except NoPackage as exc:
+        raise UsageProblem(str(exc)) from exc
+    server = import_entry(folder)
+    argv = ["--config", config_path, "--db", db.format(api=folder.name), "--host", host, "--port", str(port)]
     argv += ["--handler", handler] if handler else []
     argv += ["--no-worker"] if no_worker else []
     argv += ["--no-access-log"] if no_access_log else []
-    server.main(argv)
+    refused = getattr(sys.modules.get(f"{folder.name}.worker"), "HandlerLoadError", ValueError)
+    try:
+        server.main(argv)
+    except refused as exc:
+        raise UsageProblem(str(exc)) from exc
 
 
 @main.command("diff")

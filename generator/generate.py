@@ -6,7 +6,11 @@ bytes every time, so `--check` can tell stale committed output by comparing file
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -25,7 +29,6 @@ from .loader import bundled_schema, load_spec
 from .render import environment
 from .spec import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RUFF_OPTIONS = ("--line-length", "110", "--target-version", "py311", "--isolated")
 RUFF_SORT_IMPORTS = ("check", "--fix-only", "--select", "I", *RUFF_OPTIONS)
 RUFF_FORMAT = ("format", *RUFF_OPTIONS)
@@ -50,51 +53,137 @@ TEMPLATED_MODULES = (
     "uuid7.py",
 )
 
+# The user's own modules, rendered from templates/<name>.jinja once: written when absent, never
+# overwritten, never reported stale (only when missing, which regenerating fixes).
+USER_MODULES = ("handlers.py",)
+
+# What the generator wrote (with each file's SHA-256) and which files are the user's, so a later run
+# can tell a hand-edited generated file, a file it no longer generates and a file it never knew of.
+MANIFEST = "manifest.json"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 @dataclass(frozen=True)
 class Output:
-    """The files of a generated server, by name relative to its folder."""
+    """The files of a generated server, by name relative to its folder: `files` are the generator's
+    and rewritten every run; `user_files` are written once and then belong to the user."""
 
     files: Mapping[str, str]
+    user_files: Mapping[str, str]
+
+    @property
+    def manifest(self) -> str:
+        listing = {
+            "generated": {name: sha256(text) for name, text in self.files.items()},
+            "user": sorted(self.user_files),
+        }
+        return json.dumps(listing, indent=2) + "\n"
+
+    def expected(self) -> dict[str, str]:
+        """Every file the generator owns, the manifest included."""
+        return {**self.files, MANIFEST: self.manifest}
 
     def write(self, out_dir: Path) -> list[str]:
-        """Write every file that differs; returns the names written."""
+        """Write every generated file that differs, each missing user file, and remove what an
+        earlier run generated and this one does not; returns the names written or removed."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, text in self.files.items():
+        changed = [name for name in self.leftovers(out_dir)]
+        for name in changed:
+            (out_dir / name).unlink()
+        for name, text in self.expected().items():
             target = out_dir / name
             if not target.exists() or target.read_text() != text:
                 target.write_text(text)
-                written.append(name)
-        return written
+                changed.append(name)
+        for name, text in self.user_files.items():
+            if not (out_dir / name).exists():
+                (out_dir / name).write_text(text)
+                changed.append(name)
+        return changed
 
     def stale(self, out_dir: Path) -> list[str]:
-        """Names of files that are missing, differ from what the spec gives, or should not be there."""
+        """Names of generated files that are missing or differ from what the spec gives, files an
+        earlier run generated that this one does not, and missing user files. Files the generator
+        never wrote (the user's own) are not its business."""
         names = [
-            n
-            for n, text in self.files.items()
-            if not (out_dir / n).exists() or (out_dir / n).read_text() != text
+            name
+            for name, text in self.expected().items()
+            if not (out_dir / name).exists() or (out_dir / name).read_text() != text
         ]
-        if out_dir.is_dir():
-            present = {p.name for p in out_dir.iterdir() if p.is_file()}
-            names += sorted(present - set(self.files))
+        names += self.leftovers(out_dir)
+        names += [name for name in self.user_files if not (out_dir / name).exists()]
         return names
 
+    def diff(self, out_dir: Path) -> str:
+        """A unified diff from what is in `out_dir` to what the spec gives, for every stale file."""
+        wanted = {**self.expected(), **self.user_files}
+        chunks = []
+        for name in self.stale(out_dir):
+            path = out_dir / name
+            before = path.read_text().splitlines(keepends=True) if path.exists() else []
+            after = wanted[name].splitlines(keepends=True) if name in wanted else []
+            chunks += difflib.unified_diff(
+                before,
+                after,
+                f"a/{name}" if path.exists() else "/dev/null",
+                f"b/{name}" if name in wanted else "/dev/null",
+            )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
 
-def display_path(path: Path) -> str:
-    """A path as it appears in headers: relative to the repository when inside it, so output is portable."""
-    resolved = path.resolve()
+    def edited(self, out_dir: Path) -> list[str]:
+        """Generated files changed by hand since the generator wrote them (the manifest's hashes say)."""
+        recorded = previous_manifest(out_dir).get("generated", {})
+        return [
+            name
+            for name, digest in recorded.items()
+            if name in self.files
+            and (out_dir / name).exists()
+            and sha256((out_dir / name).read_text()) != digest
+        ]
+
+    def leftovers(self, out_dir: Path) -> list[str]:
+        """Files an earlier run generated (its manifest says) that this run does not."""
+        recorded = previous_manifest(out_dir).get("generated", {})
+        return sorted(name for name in recorded if name not in self.files and (out_dir / name).is_file())
+
+
+def previous_manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest an earlier run left in `out_dir`, or nothing."""
     try:
-        return resolved.relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return os.path.relpath(resolved)
+        listing = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return listing if isinstance(listing, dict) else {}
+
+
+def package_name(spec_path: Path) -> str:
+    """The package a spec generates by default: its file name as a Python identifier (my-api.yaml
+    gives my_api); a file named openapi.yaml takes its folder's name."""
+    stem = spec_path.stem if spec_path.stem != "openapi" else spec_path.resolve().parent.name
+    name = re.sub(r"\W", "_", stem.lower())
+    return f"api_{name}" if not name or name[0].isdigit() else name
+
+
+def header_paths(spec_path: Path, out_dir: Path) -> tuple[str, str]:
+    """The spec and output folder as headers name them: relative to the deepest folder holding
+    both, so the text is the same wherever the command runs. With nothing in common but the
+    filesystem root, the spec by its file name and the output by its folder name."""
+    spec, out = spec_path.resolve(), out_dir.resolve()
+    root = Path(os.path.commonpath([spec.parent, out]))
+    if root == Path(root.anchor):
+        return spec.name, out.name
+    return spec.relative_to(root).as_posix(), out.relative_to(root).as_posix() or "."
 
 
 def header(spec: Spec, out_dir: Path) -> str:
+    spec_name, out_name = header_paths(spec.path, out_dir)
     return (
-        f"# Generated by ingestspec from {display_path(spec.path)} (sha256 {spec.sha256[:16]}).\n"
+        f"# Generated by ingestspec from {spec_name} (sha256 {spec.sha256[:16]}).\n"
         "# Do not edit: change the spec or templates/, then run\n"
-        f"#   ingestspec generate {display_path(spec.path)} --out {display_path(out_dir)}"
+        f"#   ingestspec generate {spec_name} --out {out_name}"
     )
 
 
@@ -167,7 +256,8 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
     files["models.py"] = formatted("models.py", models_source(spec, head))
     files["openapi.yaml"] = spec.path.read_text()
     files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
-    return Output(dict(sorted(files.items())))
+    user_files = {name: env.get_template(f"{name}.jinja").render(shared) for name in USER_MODULES}
+    return Output(dict(sorted(files.items())), user_files)
 
 
 def read_context(spec: Spec, op: Operation) -> dict[str, Any]:
@@ -273,5 +363,10 @@ def _models(spec: Spec, head: str) -> str:
 
 def generate(spec_path: Path, out_dir: Path, check: bool = False) -> list[str]:
     """Generate (or with `check`, compare) the server for a spec; returns the files written or stale."""
-    output = render_server(load_spec(spec_path), out_dir)
+    output = render(spec_path, out_dir)
     return output.stale(out_dir) if check else output.write(out_dir)
+
+
+def render(spec_path: Path, out_dir: Path) -> Output:
+    """The server for the spec at `spec_path`, as it would be written to `out_dir`."""
+    return render_server(load_spec(spec_path), out_dir)
