@@ -6,12 +6,12 @@ Logic lives here as plain functions; templates only loop and interpolate.
 from __future__ import annotations
 
 import pprint
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+# Loaded through the installed package (ingestspec.templates), so a wheel renders what a checkout does.
+TEMPLATE_PACKAGE = "ingestspec.templates"
 
 
 def pyrepr(value: Any, indent: int = 0) -> str:
@@ -33,7 +33,7 @@ FILTERS = {"pyrepr": pyrepr, "pystr": pystr}
 
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, "."),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
