@@ -17,11 +17,12 @@ import httpx
 import pytest
 
 from .catalogue import documented_error_examples
+from .constraints import skip_reason as constraints_skip_reason
 from .exchange import TIMEOUT
 from .fuzz import MODES
 from .fuzz import skip_reason as fuzz_skip_reason
 from .records import RECORDS_ENV, Recorder, read_records
-from .report import render_failures, render_fuzzing, render_matrix
+from .report import render_constraints, render_failures, render_fuzzing, render_matrix
 from .scenarios import SCENARIOS
 from .target import RUN_ENV, SEED_ENV, Target, TargetError, load_target
 
@@ -110,6 +111,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 marks = [pytest.mark.skip(reason=reason)] if reason else []
                 params.append(pytest.param((op, sc), id=f"{op.operation_id}-{sc.name}", marks=marks))
         metafunc.parametrize("scenario_case", params)
+    if "constraint_case" in metafunc.fixturenames:
+        params = []
+        for op in ops:
+            reason = constraints_skip_reason(op)
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
+            params.append(pytest.param(op, id=op.operation_id, marks=marks))
+        metafunc.parametrize("constraint_case", params)
     if "fuzz_case" in metafunc.fixturenames:
         params = []
         for op in target.spec.operations:
@@ -154,6 +162,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(
         f"{len(records)} replies judged; events created by this run are marked contract-test-{target.run_id}"
     )
+    terminalreporter.write_line(render_constraints(records))
     terminalreporter.write_line(render_fuzzing(records))
     terminalreporter.write_line(render_failures(records))
     terminalreporter.write_line("")

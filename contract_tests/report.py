@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ingestspec.generator.spec import Operation, Spec
 
 from .catalogue import routing_errors
+from .constraints import SOURCE as CONSTRAINTS
 from .records import Record
 
 # How many failing replies per check the summary shows in full.
@@ -132,4 +133,28 @@ def render_fuzzing(records: Iterable[Record]) -> str:
         total = sum(statuses.values())
         spread = ", ".join(f"{status}×{n}" for status, n in sorted(statuses.items()))
         lines.append(f"  {operation} {mode}: {total} cases ({spread})")
+    return "\n".join(lines)
+
+
+def render_constraints(records: Iterable[Record]) -> str:
+    """The deterministic phase: each constraint broken (or bound kept inside), the answer, and whether
+    it was the expected one."""
+    prefix = f"{CONSTRAINTS}:"
+    rows: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for record in records:
+        if record.source.startswith(prefix):
+            answer = f"{record.status} {record.outcome}"
+            rows[record.operation].append(
+                (record.source.removeprefix(prefix), answer, "yes" if record.ok else "NO")
+            )
+    if not rows:
+        return "Constraints: none tried."
+    lines = ["Constraints (each broken once, each bound just inside)"]
+    for operation, found in sorted(rows.items()):
+        broken = sum(1 for label, _, _ in found if " broken:" in label)
+        lines.append(f"  {operation}: {broken} broken, {len(found) - broken} inside")
+        table = [("constraint", "answer", "expected"), *found]
+        widths = [max(len(row[i]) for row in table) for i in range(2)]
+        for label, answer, ok in table:
+            lines.append(f"    {label.ljust(widths[0])}  {answer.ljust(widths[1])}  {ok}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ingestspec.contract_tests import constraints
 from ingestspec.contract_tests.fuzz import fuzz
 from ingestspec.contract_tests.records import Record, Recorder
 from ingestspec.contract_tests.scenarios import SCENARIOS, Scenario, example_candidates, provokers
@@ -33,6 +34,27 @@ def test_scenario(
         pytest.skip(str(exc))
     if session.failures:
         pytest.fail(f"{sc.doc}\n{session.report()}", pytrace=False)
+
+
+def test_constraints(
+    constraint_case: Any,
+    contract_target: Target,
+    contract_client: httpx.Client,
+    contract_recorder: Recorder,
+) -> None:
+    """The deterministic phase: each constraint of the request schema broken once, each bound inside."""
+    session = Session(
+        contract_target, constraint_case, constraints.SOURCE, contract_client, contract_recorder
+    )
+    try:
+        constraints.run(session)
+    except Skip as exc:
+        pytest.skip(str(exc))
+    if session.failures:
+        pytest.fail(
+            f"{len(session.failures)} constraint request(s) answered wrongly\n{session.report()}",
+            pytrace=False,
+        )
 
 
 def test_fuzz(fuzz_case: tuple[Any, str], contract_target: Target, contract_recorder: Recorder) -> None:
