@@ -44,6 +44,26 @@ class Config:
         return next((p for p in self.projects if api_key in p.api_keys), None)
 
 
+def duplicates(projects: tuple[Project, ...]) -> list[str]:
+    """The duplicate-key rule, the same in the generated servers' config.py: a project id is used
+    once, and an API key is listed once in the whole file (twice in one project is refused as well
+    as in two, since a key belongs to exactly one project). Keys are never printed."""
+    problems: list[str] = []
+    ids: set[str] = set()
+    owners: dict[str, str] = {}
+    for project in projects:
+        if project.id in ids:
+            problems.append(f"project id {project.id!r} is used twice")
+        ids.add(project.id)
+        for key in project.api_keys:
+            if key in owners:
+                problems.append(
+                    f"project {project.id!r}: an API key is listed twice (already in project {owners[key]!r})"
+                )
+            owners.setdefault(key, project.id)
+    return problems
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a configuration file. Raises `ConfigError` listing every problem."""
     path = Path(path)
@@ -73,12 +93,8 @@ def load_config(path: str | Path) -> Config:
         )
         for p in raw["projects"]
     )
-    seen: dict[str, str] = {}
+    problems += duplicates(projects)
     for project in projects:
-        for key in project.api_keys:
-            if key in seen and seen[key] != project.id:
-                problems.append(f"API key {key[:6]}… is given to both {seen[key]} and {project.id}")
-            seen[key] = project.id
         for definition in project.events.values():
             try:
                 jsonschema.Draft202012Validator.check_schema(definition.schema)
@@ -86,8 +102,6 @@ def load_config(path: str | Path) -> Config:
                 problems.append(
                     f"{project.id}/events/{definition.name}: not a valid JSON Schema: {exc.message}"
                 )
-    if len({p.id for p in projects}) != len(projects):
-        problems.append("project ids must be unique")
     if problems:
         raise ConfigError(path, problems)
     return Config(path, projects)
