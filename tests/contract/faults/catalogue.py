@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import importlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import jsonschema_rs
 import orjson
 
-from ingestspec.generator.spec import Ingest
+from ingestspec.generator.spec import Ingest, Operation
 
 Modules = dict[str, ModuleType]  # "app", "ingest", "errors", "config", "timestamps", ... of one server
 Rewrite = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
@@ -35,6 +37,11 @@ class Fault:
     patch: Callable[[Modules, Ingest], None] | None = None
     rewrite: Callable[[Ingest], Rewrite] | None = None
     patch_app: Callable[[Any, Modules, Ingest], None] | None = None
+    # What the operation's request schema must declare for the fault to make a difference.
+    fits: Callable[[Operation], bool] = lambda op: True
+
+    def applies_to(self, op: Operation) -> bool:
+        return op.ingest is not None and self.applies(op.ingest) and self.fits(op)
 
 
 FAULTS: dict[str, Fault] = {}
@@ -45,9 +52,10 @@ def fault(
     applies: Callable[[Ingest], bool] = lambda ingest: True,
     *,
     kind: str = "patch",
+    fits: Callable[[Operation], bool] = lambda op: True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        FAULTS[func.__name__] = Fault(func.__name__, description, applies, **{kind: func})
+        FAULTS[func.__name__] = Fault(func.__name__, description, applies, fits=fits, **{kind: func})
         return func
 
     return register
@@ -376,6 +384,75 @@ def replay_without_header(ingest: Ingest) -> Rewrite:
         return status, headers, body
 
     return rewrite
+
+
+# -- request constraints left unchecked (the constraint phase catches these) ----------------------
+
+
+def _loosen(m: Modules, change: Callable[[dict[str, Any]], None]) -> None:
+    """Validate requests against a copy of the request schema that `change` loosened."""
+    generated = importlib.import_module(f"{m['ingest'].__package__}.schema")
+    schema = copy.deepcopy(generated.REQUEST_SCHEMA)
+    change(schema)
+    m["ingest"]._request_validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+def _property(op: Operation, name: str | None) -> dict[str, Any]:
+    found = (op.request_schema.get("properties") or {}).get(name) if name else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def _payload_required(op: Operation) -> bool:
+    assert op.ingest is not None
+    return op.ingest.payload.field in (op.request_schema.get("required") or ())
+
+
+def _formatted_time(op: Operation) -> bool:
+    assert op.ingest is not None
+    return "format" in _property(op, op.ingest.occurred_at_field)
+
+
+def _constrained_identity(op: Operation) -> bool:
+    assert op.ingest is not None
+    return any({"format", "pattern"} & set(_property(op, name)) for name in op.ingest.identity.names)
+
+
+@fault("a request without its required payload field is taken (as an empty payload)", fits=_payload_required)
+def payload_missing_accepted(m: Modules, ingest: Ingest) -> None:
+    def change(schema: dict[str, Any]) -> None:
+        schema["required"] = [n for n in schema.get("required") or () if n != ingest.payload.field]
+
+    _loosen(m, change)
+
+
+@fault("an occurred-at value that is not a date-time is taken (as the receive time)", fits=_formatted_time)
+def bad_timestamp_accepted(m: Modules, ingest: Ingest) -> None:
+    def change(schema: dict[str, Any]) -> None:
+        schema["properties"][ingest.occurred_at_field].pop("format", None)
+
+    _loosen(m, change)
+
+    def make(original: Any) -> Any:
+        def occurred_at(body: Any, received_at: str) -> str:
+            try:
+                return str(original(body, received_at))
+            except m["errors"].ApiError:
+                return received_at
+
+        return occurred_at
+
+    _wrap(m["ingest"], "occurred_at", make)
+
+
+@fault("identity values are not checked against their format or pattern", fits=_constrained_identity)
+def identity_format_unchecked(m: Modules, ingest: Ingest) -> None:
+    def change(schema: dict[str, Any]) -> None:
+        for name in ingest.identity.names:
+            field = schema["properties"].get(name) or {}
+            field.pop("format", None)
+            field.pop("pattern", None)
+
+    _loosen(m, change)
 
 
 def applicable(ingest: Ingest) -> list[Fault]:

@@ -23,10 +23,10 @@ FUZZ_EXAMPLES = "1"
 def cases() -> list[tuple[str, str]]:
     """Each fault once, on the APIs it applies to in turn (on every one of them under `make test-deep`)."""
     apis = ("arsel", "sendrealm")
-    ingests = {api: load_spec(SPECS[api]).ingest_operations[0].ingest for api in apis}
+    ops = {api: load_spec(SPECS[api]).ingest_operations[0] for api in apis}
     result = []
     for index, fault in enumerate(FAULTS.values()):
-        where = [api for api, ingest in ingests.items() if ingest is not None and fault.applies(ingest)]
+        where = [api for api, op in ops.items() if fault.applies_to(op)]
         result += (
             [(api, fault.name) for api in where]
             if os.environ.get(FUZZ_ENV)
@@ -36,8 +36,11 @@ def cases() -> list[tuple[str, str]]:
 
 
 def failed_tests(output: str) -> list[str]:
+    """The failed tests of a run: scenario or fuzzing mode names, `constraints` for the constraint phase."""
     return sorted(
-        line.split("[", 1)[1].split("]", 1)[0].split("-", 1)[1]
+        "constraints"
+        if "::test_constraints[" in line
+        else line.split("[", 1)[1].split("]", 1)[0].split("-", 1)[-1]
         for line in output.splitlines()
         if line.startswith("contract_tests/") and " FAILED" in line
     )
@@ -62,3 +65,31 @@ def test_the_suite_detects_the_fault(
         f"fault {fault} went undetected:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
     )
     assert caught_by
+
+
+# Faults that break a plain request constraint; the constraint phase must catch each on every seed.
+CONSTRAINT_FAULTS = ("payload_missing_accepted", "bad_timestamp_accepted", "identity_format_unchecked")
+SEEDS = ("1", "2", "3")
+
+
+def constraint_cases() -> list[tuple[str, str]]:
+    ops = {api: load_spec(SPECS[api]).ingest_operations[0] for api in ("arsel", "sendrealm")}
+    return [
+        (api, name) for name in CONSTRAINT_FAULTS for api, op in ops.items() if FAULTS[name].applies_to(op)
+    ]
+
+
+@pytest.mark.parametrize(("api", "fault"), constraint_cases())
+def test_the_constraint_phase_catches_it_on_every_seed(api: str, fault: str, tmp_path: Path) -> None:
+    if not generated(api):
+        pytest.skip(f"generated_server/{api} has not been generated yet")
+    extra = ["--package", f"generated_server.{api}", "--fault", fault]
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    module = "tests.contract.faults.run"
+    with running_server(module, EXAMPLE_CONFIG, db, BASE_PATHS[api], log_dir=tmp_path, extra=extra) as server:
+        for seed in SEEDS:
+            result = run_contract(
+                SPECS[api], server.base_url, "--max-examples", FUZZ_EXAMPLES, "--seed", seed
+            )
+            assert result.returncode == 1, f"seed {seed}: {fault} went undetected:\n{result.stdout[-4000:]}"
+            assert "constraints" in failed_tests(result.stdout), f"seed {seed}:\n{result.stdout[-4000:]}"
