@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := openapi/arsel.yaml openapi/sendrealm.yaml
 PG_URL = $$(bash scripts/postgres.sh | tail -n 1)
 
-.PHONY: install demo serve lint typecheck check-generated generate test test-deep bench clean
+.PHONY: install demo serve lint typecheck check-generated generate test test-deep bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ test-deep: $(STAMP)
 ## Throughput against the bare-Starlette ceiling (wrk, pinned CPUs); e.g. BENCH_ARGS="--duration 30".
 bench: $(STAMP)
 	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## Mixed valid, invalid and replayed traffic while the worker processes, then every acknowledged event
+## stored once, the backlog drained, memory and open files flat (README, Reliability). Not in `make test`.
+SOAK_SECONDS ?= 600
+SOAK_RATE ?= 200
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

@@ -71,3 +71,7 @@ def attempts(log: Path) -> dict[str, list[dict[str, Any]]]:
             record = json.loads(line)
             by_event.setdefault(record["id"], []).append(record)
     return by_event
+
+
+async def quiet(event: Any) -> None:
+    """Succeed without a word: processing at load without a log line per event (the soak)."""

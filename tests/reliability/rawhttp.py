@@ -50,8 +50,12 @@ class Connection:
             self._streams = await asyncio.open_connection(self.host, self.port)
 
     async def post_json(self, body: object) -> Reply:
+        return await self.post_raw(orjson.dumps(body))
+
+    async def post_raw(self, body: bytes) -> Reply:
+        """POST `body` as it is, labelled application/json."""
         try:
-            return await asyncio.wait_for(self._exchange(orjson.dumps(body)), self.timeout)
+            return await asyncio.wait_for(self._exchange(body), self.timeout)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
             await self.close()
             raise ConnectionError(f"no answer: {exc!r}") from exc
