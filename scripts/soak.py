@@ -127,11 +127,10 @@ def stored(db: Path) -> tuple[list[tuple[str, str | None]], Counter[str]]:
 
 
 async def drive(
-    server: RunningServer, seconds: float, rate: float, clients: int, samples: list[Sample]
+    server: RunningServer, seconds: float, rate: float, clients: int, samples: list[Sample], started: float
 ) -> Tally:
     tally = Tally()
-    deadline = time.monotonic() + seconds
-    started = time.monotonic()
+    deadline = started + seconds
     pid = server.process.pid
 
     async def watch() -> None:
