@@ -47,6 +47,8 @@ TEMPLATED_MODULES = (
     "ids.py",
     "timestamps.py",
     "storage.py",
+    "storage_sqlite.py",
+    "storage_postgres.py",
     "worker.py",
     "metrics.py",
     "protocol.py",

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-MODULES = ("uuid7", "timestamps", "storage", "worker", "metrics")
+MODULES = ("uuid7", "timestamps", "storage", "storage_sqlite", "storage_postgres", "worker", "metrics")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Runtime:
     uuid7: ModuleType
     timestamps: ModuleType
     storage: ModuleType
+    storage_sqlite: ModuleType
+    storage_postgres: ModuleType
     worker: ModuleType
     metrics: ModuleType
 

@@ -11,8 +11,6 @@ EXPORTS = {
     "metrics": {"CONTENT_TYPE", "COUNTERS", "Metrics"},
     "storage": {
         "NewEvent",
-        "PostgresStorage",
-        "SQLiteStorage",
         "Storage",
         "StorageClosed",
         "StorageConfigError",
@@ -23,6 +21,8 @@ EXPORTS = {
         "parse_timestamp",
         "utc_now",
     },
+    "storage_sqlite": {"SQLiteStorage"},
+    "storage_postgres": {"PostgresStorage"},
     "worker": {"Handler", "HandlerLoadError", "RetentionPurger", "Worker", "load_handler", "log_handler"},
 }
 

@@ -321,7 +321,7 @@ def test_open_storage_reads_the_url(rt: Runtime, tmp_path: Any) -> None:
     assert open_storage("sqlite:///var/events.db").path == "var/events.db"
     assert open_storage(f"sqlite:///{tmp_path}/e.db").path == f"{tmp_path}/e.db"
     assert open_storage("events.db").path == "events.db"
-    assert isinstance(open_storage("postgresql://u:p@localhost/db"), rt.storage.PostgresStorage)
+    assert isinstance(open_storage("postgresql://u:p@localhost/db"), rt.storage_postgres.PostgresStorage)
     with pytest.raises(rt.storage.StorageConfigError):
         open_storage("mysql://localhost/db")
     with pytest.raises(rt.storage.StorageConfigError):
