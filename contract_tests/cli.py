@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from ingestspec.generator.usage import Failed, UsageProblem, spec_path
+
 SUITE_DIR = Path(__file__).resolve().parent
 _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
@@ -59,8 +61,6 @@ def contract(
     definitions), runs every documented scenario, then prints failures with curl lines and a
     conformance matrix. Exit 0: conforms; 1: does not; 2: cannot run (bad spec, config or URL).
     """
-    from ingestspec.generator.cli import Failed, UsageProblem, spec_path
-
     from .target import TargetError, load_target
 
     path = spec_path(spec)

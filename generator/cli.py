@@ -7,40 +7,13 @@ from pathlib import Path
 
 import click
 
+from ingestspec.contract_tests.cli import contract
+
 from .errors import IngestSpecError
 from .extras import Commands
+from .usage import REPO_ROOT, Failed, UsageProblem, report, spec_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_DIR = REPO_ROOT / "openapi"
 EXAMPLE_CONFIG = REPO_ROOT / "examples" / "config.yaml"
-
-
-class Failed(click.ClickException):
-    """The command ran and found problems (exit 1)."""
-
-    exit_code = 1
-
-
-class UsageProblem(click.ClickException):
-    """The command could not run: bad spec, bad config, unreachable URL (exit 2)."""
-
-    exit_code = 2
-
-
-def spec_path(value: str) -> Path:
-    """A spec given as a path, or as an API name from `openapi/` (`arsel`, `sendrealm`)."""
-    candidate = Path(value)
-    if candidate.is_file():
-        return candidate
-    named = SPEC_DIR / f"{value}.yaml"
-    if named.exists():
-        return named
-    raise UsageProblem(f"no spec at {value!r} and no API named {value!r} in {SPEC_DIR}")
-
-
-def report(error: IngestSpecError) -> UsageProblem:
-    """A loader or config error as a one-line usage problem."""
-    return UsageProblem(f"{error.source}: " + "; ".join(error.problems))
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -255,8 +228,6 @@ def diff_command(old: str, new: str, output_format: str, fail_on: str | None) ->
     if fail_on and failing:
         raise Failed(f"{len(failing)} change(s) are {fail_on.removeprefix('any-')}")
 
-
-from ingestspec.contract_tests.cli import contract  # noqa: E402
 
 main.add_command(contract)
 
