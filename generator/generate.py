@@ -127,12 +127,12 @@ class Output:
             path = out_dir / name
             before = path.read_text().splitlines(keepends=True) if path.exists() else []
             after = wanted[name].splitlines(keepends=True) if name in wanted else []
-            chunks += difflib.unified_diff(
-                before,
-                after,
+            old, new = (
                 f"a/{name}" if path.exists() else "/dev/null",
                 f"b/{name}" if name in wanted else "/dev/null",
             )
+            # An empty file added or removed has no hunk; its header still says what happens to it.
+            chunks += list(difflib.unified_diff(before, after, old, new)) or [f"--- {old}\n", f"+++ {new}\n"]
         return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
 
     def edited(self, out_dir: Path) -> list[str]:
