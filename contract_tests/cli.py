@@ -10,6 +10,8 @@ import click
 
 from ingestspec.generator.usage import Failed, UsageProblem, spec_path
 
+from . import apikeys
+
 SUITE_DIR = Path(__file__).resolve().parent
 _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
@@ -21,8 +23,13 @@ _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
     "--api-key",
     "api_keys",
     multiple=True,
-    required=True,
-    help="An API key. Give a second one, of another project, to run the isolation checks.",
+    help="An API key (else --api-key-file, else INGESTSPEC_API_KEY and INGESTSPEC_API_KEY_2). "
+    "Give a second one, of another project, to run the isolation checks.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False),
+    help="A file of API keys, one a line (blank lines and # comments ignored).",
 )
 @click.option(
     "--config",
@@ -49,6 +56,7 @@ def contract(
     spec: str,
     base_url: str,
     api_keys: tuple[str, ...],
+    api_key_file: str | None,
     config_path: str,
     junit_xml: str | None,
     max_examples: int | None,
@@ -64,6 +72,10 @@ def contract(
     from .target import TargetError, load_target
 
     path = spec_path(spec)
+    try:
+        api_keys = apikeys.resolve(api_keys, api_key_file)
+    except apikeys.KeyProblem as exc:
+        raise UsageProblem(str(exc)) from exc
     try:
         load_target(path, base_url, api_keys, config_path, max_examples=max_examples, seed=seed)
     except TargetError as exc:
@@ -112,8 +124,6 @@ def run_suite(
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
     ]
-    for key in api_keys:
-        args += ["--api-key", key]
     if junit_xml:
         args += ["--junit-xml", junit_xml]
     if max_examples is not None:
@@ -124,12 +134,17 @@ def run_suite(
         args += ["-p", "xdist.plugin", "-n", str(workers)]
     # The suite needs none of the pytest plugins installed beside it, and loading them all costs
     # seconds per run; pytest-xdist is loaded by name when --workers asks for it.
-    saved = os.environ.get(_AUTOLOAD)
-    os.environ[_AUTOLOAD] = "1"
+    # The keys travel in the environment, never on a command line (which `ps` shows).
+    settings = {_AUTOLOAD: "1", **{apikeys.variable(i): key for i, key in enumerate(api_keys)}}
+    for name in apikeys.VARIABLES:
+        settings.setdefault(name, "")
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         return int(pytest.main(args))
     finally:
-        if saved is None:
-            os.environ.pop(_AUTOLOAD, None)
-        else:
-            os.environ[_AUTOLOAD] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -8,6 +8,7 @@ from ingestspec.contract_tests.plugin import (  # noqa: F401
     pytest_configure,
     pytest_generate_tests,
     pytest_report_header,
+    pytest_runtest_makereport,
     pytest_terminal_summary,
     pytest_unconfigure,
 )

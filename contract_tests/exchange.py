@@ -17,6 +17,7 @@ import orjson
 
 from ingestspec.generator.spec import Operation, ResponseShape
 
+from . import apikeys
 from .credentials import Credentials, credentials
 
 TIMEOUT = 30.0
@@ -97,12 +98,21 @@ class Probe:
 
     def curl(self) -> str:
         """A shell command that sends this exact request."""
-        parts = ["curl", "-sS", "-i", "-X", self.method, shlex.quote(self.url)]
+        parts = ["curl", "-sS", "-i", "-X", self.method, shell_text(self.url)]
         for name, value in self.headers.items():
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
+            parts += ["-H", shell_text(f"{name}: {value}")]
         if self.content:
             parts += ["--data-binary", shell_bytes(self.content)]
         return " ".join(parts)
+
+
+def shell_text(text: str) -> str:
+    """A bash argument for `text`; an API key in it becomes a reference to the variable holding it
+    (`"$INGESTSPEC_API_KEY"`), so no curl line spells a key."""
+    if not apikeys.masks(text):
+        return shlex.quote(text)
+    escaped = "".join("\\" + c if c in '"$`\\' else c for c in text)
+    return '"' + apikeys.mask(escaped) + '"'
 
 
 def shell_bytes(content: bytes) -> str:
@@ -113,8 +123,8 @@ def shell_bytes(content: bytes) -> str:
         pad = len(text) - len(head)
         if pad > 16:
             # Long space padding (the oversize scenarios) is rebuilt instead of spelled out.
-            return f"\"$(printf '%s%*s' {shlex.quote(head)} {pad} '')\""
-        return shlex.quote(text)
+            return f"\"$(printf '%s%*s' {shell_text(head)} {pad} '')\""
+        return shell_text(text)
     # Control characters, NUL or bytes that are not UTF-8: printf spells every byte into a file.
     return "@<(printf '" + "".join(_printf_byte(b) for b in content) + "')"
 

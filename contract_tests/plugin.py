@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from . import apikeys
 from .catalogue import documented_error_examples
 from .constraints import skip_reason as constraints_skip_reason
 from .exchange import TIMEOUT
@@ -40,6 +41,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="an API key; a second one (another project) enables isolation checks",
     )
+    group.addoption(
+        "--api-key-file",
+        default=None,
+        help=f"a file of API keys, one a line (else {apikeys.ENV}, {apikeys.ENV}_2)",
+    )
     group.addoption("--config", dest="contract_config", help="the deployment's server configuration file")
     group.addoption("--max-examples", type=int, default=None, help="fuzzed cases per operation and mode")
     group.addoption("--seed", dest="contract_seed", type=int, default=None, help="seed for the fuzzer")
@@ -59,10 +65,14 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[RECORDS_ENV] = str(directory)
         config.stash[_OWNED] = (directory, saved)
     try:
+        keys = apikeys.resolve(config.getoption("--api-key") or (), config.getoption("--api-key-file"))
+    except apikeys.KeyProblem as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    try:
         target = load_target(
             spec,
             config.getoption("--base-url") or "",
-            tuple(config.getoption("--api-key") or ()),
+            keys,
             config.getoption("contract_config") or "",
             max_examples=config.getoption("--max-examples"),
             seed=config.getoption("contract_seed"),
@@ -133,6 +143,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for status, name, value in documented_error_examples(op)
         ]
         metafunc.parametrize("example_case", params)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Every report of a test (the console's and the JUnit file's) with the run's keys masked."""
+    report: pytest.TestReport = yield
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if apikeys.masks(text):
+            report.longrepr = apikeys.mask(text)
+    report.sections = [(title, apikeys.mask(content)) for title, content in report.sections]
+    return report
 
 
 @pytest.fixture(scope="session")

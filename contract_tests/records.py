@@ -12,6 +12,8 @@ from pathlib import Path
 
 import orjson
 
+from . import apikeys
+
 # The directory the records go to; set by the run's controller, inherited by its workers.
 RECORDS_ENV = "INGESTSPEC_CONTRACT_RECORDS"
 
@@ -46,6 +48,9 @@ class Recorder:
         return cls(Path(value) if value else None)
 
     def add(self, record: Record) -> None:
+        failures = [(check, apikeys.mask(message)) for check, message in record.failures]
+        curl = apikeys.mask(record.curl) if record.curl else record.curl
+        record = Record(record.operation, record.source, record.status, record.outcome, failures, curl)
         self.kept.append(record)
         if self.directory is not None:
             path = self.directory / f"records-{os.getpid()}.jsonl"

@@ -20,6 +20,8 @@ from ingestspec.generator.errors import IngestSpecError
 from ingestspec.generator.loader import load_spec
 from ingestspec.generator.spec import Operation, Spec
 
+from . import apikeys
+
 # Every value the suite invents that can carry a marker starts with this, so QA can find test events.
 MARK = "contract-test"
 # The run id travels to pytest-xdist workers through the environment: they must mark alike.
@@ -104,15 +106,18 @@ def load_target(
         loaded_config = load_config(config)
     except IngestSpecError as exc:
         raise TargetError(f"{exc.source}: " + "; ".join(exc.problems)) from exc
+    apikeys.keep(api_keys)
     if not api_keys:
-        raise TargetError("give at least one --api-key")
+        raise TargetError(
+            f"give an API key: --api-key, --api-key-file or the {apikeys.ENV} environment variable"
+        )
     if len(api_keys) > 2:
         raise TargetError("give one or two --api-key options (the second one enables the isolation checks)")
     projects = []
     for key in api_keys:
         project = loaded_config.project_for_key(key)
         if project is None:
-            raise TargetError(f"API key {key[:6]}… is not given to any project in {config}")
+            raise TargetError(f"API key {key[:4]}… is not given to any project in {config}")
         projects.append(project)
     if len(projects) == 2 and projects[0].id == projects[1].id:
         raise TargetError(
