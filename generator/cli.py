@@ -190,10 +190,11 @@ def serve_command(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "sarif", "github"]),
     default="text",
     show_default=True,
-    help="text for a terminal, json for tools, markdown for a pull-request comment.",
+    help="text for a terminal, json for tools, markdown for a pull-request comment, sarif for code "
+    "scanning, github for workflow commands annotating NEW's file.",
 )
 @click.option(
     "--fail-on",
@@ -206,22 +207,35 @@ def diff_command(old: str, new: str, output_format: str, fail_on: str | None) ->
     """List the changes from OLD to NEW, each classified as breaking or not for clients and for servers.
 
     OLD and NEW are spec paths, API names (arsel, sendrealm) or git revisions such as
-    main:openapi/arsel.yaml or v1.0:arsel. Breaking for clients: a client written against OLD may
-    fail against a server built from NEW. Breaking for servers: a server still built from OLD
-    mishandles what a client written against NEW sends or expects.
+    main:openapi/arsel.yaml or v0.1.0:arsel; older x-ingest versions are read as they were. Breaking
+    for clients: a client written against OLD may fail against a server built from NEW. Breaking for
+    servers: a server still built from OLD mishandles what a client written against NEW sends or
+    expects. Each change's kind is its rule id.
     """
-    from .diff import diff_specs, load_version, render_json, render_markdown, render_text
+    from .diff import (
+        diff_specs,
+        load_version,
+        render_github,
+        render_json,
+        render_markdown,
+        render_sarif,
+        render_text,
+    )
 
     try:
-        old_spec, old_label = load_version(old, spec_path)
-        new_spec, new_label = load_version(new, spec_path)
+        before = load_version(old, spec_path)
+        after = load_version(new, spec_path)
     except IngestSpecError as error:
         raise report(error) from error
-    result = diff_specs(old_spec, new_spec, old_label, new_label)
+    result = diff_specs(before.spec, after.spec, before.label, after.label)
     if output_format == "json":
         click.echo(render_json(result))
     elif output_format == "markdown":
         click.echo(render_markdown(result), nl=False)
+    elif output_format == "sarif":
+        click.echo(render_sarif(result, after.file, after.text))
+    elif output_format == "github":
+        click.echo(render_github(result, after.file, after.text))
     else:
         click.echo(render_text(result, style=click.style))
     failing = result.failing(fail_on) if fail_on else ()
