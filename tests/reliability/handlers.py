@@ -8,6 +8,7 @@ succeeds; `always_fails` never succeeds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -75,3 +76,9 @@ def attempts(log: Path) -> dict[str, list[dict[str, Any]]]:
 
 async def quiet(event: Any) -> None:
     """Succeed without a word: processing at load without a log line per event (the soak)."""
+
+
+async def slow(event: Any) -> None:
+    """Take INGESTSPEC_HANDLER_SECONDS (default 0.1) per event, then record success."""
+    await asyncio.sleep(float(os.environ.get("INGESTSPEC_HANDLER_SECONDS", "0.1")))
+    _record(_event_id(event), "ok")
