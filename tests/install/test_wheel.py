@@ -136,7 +136,14 @@ def test_every_command_on_the_users_own_spec_and_a_reference_server(tool: Path, 
             headers={"Authorization": f"Bearer {PULSEGRID_KEYS[0]}"},
         )
         assert answer.status_code == 202, answer.text
-        contract = [ingestspec, "contract", "pulsegrid.yaml", "--base-url", url + "/api", "--config"]
+        contract: list[str | Path] = [
+            ingestspec,
+            "contract",
+            "pulsegrid.yaml",
+            "--base-url",
+            url + "/api",
+            "--config",
+        ]
         contract += ["config.yaml", "--max-examples", "10", "--seed", "1"]
         for key in PULSEGRID_KEYS:
             contract += ["--api-key", key]
