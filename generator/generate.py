@@ -51,6 +51,10 @@ TEMPLATED_MODULES = (
     "storage_postgres.py",
     "worker.py",
     "metrics.py",
+    "logs.py",
+    "settings.py",
+    "asgi.py",
+    "deadletters.py",
     "protocol.py",
     "uuid7.py",
 )

@@ -21,7 +21,16 @@ import psycopg
 import pytest
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-MODULES = ("uuid7", "timestamps", "storage", "storage_sqlite", "storage_postgres", "worker", "metrics")
+MODULES = (
+    "uuid7",
+    "timestamps",
+    "logs",
+    "storage",
+    "storage_sqlite",
+    "storage_postgres",
+    "worker",
+    "metrics",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class Runtime:
     directory: Path  # the package's folder; its parent goes on sys.path of a child process
     uuid7: ModuleType
     timestamps: ModuleType
+    logs: ModuleType
     storage: ModuleType
     storage_sqlite: ModuleType
     storage_postgres: ModuleType

@@ -8,7 +8,8 @@ from tests.runtime.conftest import Runtime
 
 EXPORTS = {
     "uuid7": {"uuid7"},
-    "metrics": {"CONTENT_TYPE", "COUNTERS", "Metrics"},
+    "metrics": {"CONTENT_TYPE", "COUNTERS", "HISTOGRAMS", "Metrics"},
+    "logs": {"JsonFormatter", "configure", "identity_hash", "logging_config", "request_id"},
     "storage": {
         "NewEvent",
         "Storage",

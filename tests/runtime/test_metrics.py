@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.runtime.conftest import Runtime
@@ -43,3 +45,36 @@ def test_unknown_counter_and_negative_increment_fail(rt: Runtime) -> None:
         metrics.inc("ingest_event_accepted_total")
     with pytest.raises(ValueError):
         metrics.inc("ingest_events_accepted_total", value=-1)
+
+
+def test_processes_sharing_a_directory_are_summed(rt: Runtime, tmp_path: Path) -> None:
+    # Two Metrics on one folder stand for two worker processes (each writes its own file).
+    first, second = (rt.metrics.Metrics(directory=tmp_path) for _ in range(2))
+    first.inc("ingest_events_accepted_total", value=28)
+    second.inc("ingest_events_accepted_total", value=16)
+    second.inc("ingest_requests_rejected_total", {"reason": "unauthorized"})
+    first.observe("ingest_request_duration_seconds", 0.003)
+    second.flush()
+    lines = first.render().splitlines()
+    assert "ingest_events_accepted_total 44" in lines
+    assert 'ingest_requests_rejected_total{reason="unauthorized"} 1' in lines
+    assert 'ingest_request_duration_seconds_bucket{le="0.0025"} 0' in lines
+    assert 'ingest_request_duration_seconds_bucket{le="0.005"} 1' in lines
+    assert "ingest_request_duration_seconds_count 1" in lines
+    # A process that is gone still counts: counters never go down when a worker is replaced.
+    del second
+    assert "ingest_events_accepted_total 44" in rt.metrics.Metrics(directory=tmp_path).render().splitlines()
+
+
+def test_histogram_buckets_are_cumulative_and_gauges_rendered(rt: Runtime) -> None:
+    metrics = rt.metrics.Metrics()
+    for seconds in (0.0005, 0.02, 0.02, 30.0):
+        metrics.observe("ingest_request_duration_seconds", seconds)
+    lines = metrics.render({"ingest_events_backlog": ("Waiting.", 7)}).splitlines()
+    assert "# TYPE ingest_request_duration_seconds histogram" in lines
+    assert 'ingest_request_duration_seconds_bucket{le="0.001"} 1' in lines
+    assert 'ingest_request_duration_seconds_bucket{le="0.025"} 3' in lines
+    assert 'ingest_request_duration_seconds_bucket{le="10.0"} 3' in lines
+    assert 'ingest_request_duration_seconds_bucket{le="+Inf"} 4' in lines
+    assert "ingest_request_duration_seconds_sum 30.0405" in lines
+    assert lines[-2:] == ["# TYPE ingest_events_backlog gauge", "ingest_events_backlog 7"]

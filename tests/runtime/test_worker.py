@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
 import json
 import logging
@@ -271,15 +272,35 @@ async def test_loaded_plain_functions_run_in_a_thread(
         assert (await storage.get("acme", bad.id)).last_error == "ValueError: sync failure"
 
 
-async def test_log_handler_writes_one_json_line(
+async def test_log_handler_writes_one_json_line_without_personal_data(
     rt: Runtime, make_event: EventFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    event = rt.storage.StoredEvent.pending(make_event(payload=b'{"email":"a@example.com"}'))
+    event = rt.storage.StoredEvent.pending(
+        make_event(
+            payload=b'{"email":"a@example.com"}', identity_type="email", identity_value="b@example.com"
+        )
+    )
+    formatter = rt.logs.JsonFormatter()
     with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
         await rt.worker.log_handler(event)
     [record] = caplog.records
-    line = json.loads(record.getMessage())
-    assert (line["id"], line["project_id"], line["event"], line["payload_bytes"]) == (
-        event.id, "acme", "order.completed", len(event.payload)
+    text = formatter.format(record)
+    line = json.loads(text)
+    assert (line["message"], line["level"], line["event_id"], line["project_id"], line["payload_bytes"]) == (
+        "event processed", "info", event.id, "acme", len(event.payload)
     )  # fmt: skip
-    assert "a@example.com" not in record.getMessage()
+    assert "example.com" not in text and "b@ex.com" not in text
+    assert "identity_hash" not in line
+
+
+async def test_log_handler_hashes_the_identity_when_asked(
+    rt: Runtime, make_event: EventFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = rt.storage.StoredEvent.pending(make_event(identity_type="email", identity_value="b@example.com"))
+    # What logs.configure(hash_identities=True) sets; configure itself would replace caplog's handler.
+    monkeypatch.setattr(rt.logs, "_hash_identities", True)
+    with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
+        await rt.worker.log_handler(event)
+    text = rt.logs.JsonFormatter().format(caplog.records[-1])
+    assert json.loads(text)["identity_hash"] == hashlib.sha256(b"b@example.com").hexdigest()[:16]
+    assert "example.com" not in text
