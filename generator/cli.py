@@ -71,9 +71,10 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
     SPEC is linted first: if it has problems (anything the server would not serve as declared),
     they are printed with their locations and nothing is written (exit 2).
 
-    Regenerating rewrites the generated files only. handlers.py is yours: it is created once and
-    never overwritten, and manifest.json records which files are which, so --check ignores your
-    files and any others the generator did not write.
+    Regenerating rewrites the generated files only. handlers.py (what happens to each stored event)
+    and hooks.py (your checks before an event is stored) are yours: created once, never overwritten.
+    manifest.json records which files are which, so --check ignores your files and any others the
+    generator did not write.
     """
     from .generate import package_name, render
     from .lint import errors_of, lint
@@ -99,7 +100,7 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
     for name in output.edited(out_dir):
         click.echo(
             f"warning: {out_dir / name} was edited by hand and is overwritten; keep your code in "
-            "handlers.py (never overwritten)",
+            "handlers.py or hooks.py (never overwritten)",
             err=True,
         )
     names = output.write(out_dir)

@@ -61,7 +61,7 @@ TEMPLATED_MODULES = (
 
 # The user's own modules, rendered from templates/<name>.jinja once: written when absent, never
 # overwritten, never reported stale (only when missing, which regenerating fixes).
-USER_MODULES = ("handlers.py",)
+USER_MODULES = ("handlers.py", "hooks.py")
 
 # What the generator wrote (with each file's SHA-256) and which files are the user's, so a later run
 # can tell a hand-edited generated file, a file it no longer generates and a file it never knew of.

@@ -1,5 +1,6 @@
-"""Regenerating keeps user code: handlers.py is created once, unknown files are left alone, and the
-handler's documented contract (sync or async, retried on failure, at least once) holds over HTTP."""
+"""Regenerating keeps user code: handlers.py and hooks.py are created once, unknown files are left
+alone, and the handler's documented contract (sync or async, retried on failure, at least once) and
+a hook's refusal hold over HTTP."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def handle(event: StoredEvent) -> None:
     line = f"{event.id} {event.event} attempt={event.attempts + 1} thread={thread}\\n"
     with (Path(__file__).parent.parent / "handled.txt").open("a") as out:
         out.write(line)
+"""
+
+# The user's own rule: a refusal in the spec's invalid_request envelope.
+HOOKS = """
+from typing import Any
+
+from .errors import ApiError
+
+
+def check(project_id: str, event: str, body: dict[str, Any]) -> None:
+    if body["data"].get("total", 0) > 1000:
+        raise ApiError("invalid_request", details=[{"path": "/data/total", "message": "needs approval"}])
 """
 
 
@@ -84,20 +97,25 @@ def test_regenerating_keeps_user_code_and_check_stays_green(tmp_path: Path) -> N
     assert ingestspec("generate", "arsel.yaml", cwd=tmp_path).returncode == 0  # no --out: ./arsel
     package = tmp_path / "arsel"
     (package / "handlers.py").write_text(FLAKY_HANDLER)
+    (package / "hooks.py").write_text(HOOKS)
     (package / "notes.md").write_text("our deployment notes\n")
 
     regenerated = ingestspec("generate", "arsel.yaml", cwd=tmp_path)
     assert regenerated.returncode == 0, regenerated.stderr
     assert (package / "handlers.py").read_text() == FLAKY_HANDLER
+    assert (package / "hooks.py").read_text() == HOOKS
     assert (package / "notes.md").read_text() == "our deployment notes\n"
     check = ingestspec("generate", "arsel.yaml", "--check", cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
     listing = json.loads((package / MANIFEST).read_text())
-    assert listing["user"] == ["handlers.py"] and "handlers.py" not in listing["generated"]
+    assert listing["user"] == ["handlers.py", "hooks.py"] and "hooks.py" not in listing["generated"]
 
     with serving("./arsel", tmp_path) as url:
         answer = httpx.post(url + "/v1/events/send", json=EVENT, headers=KEY)
         assert answer.status_code == 202, answer.text
+        big = {**EVENT, "data": {"order_id": "B", "total": 5000}}
+        refused = httpx.post(url + "/v1/events/send", json=big, headers=KEY)
+        assert refused.status_code == 400 and "needs approval" in refused.text, refused.text
         [line] = wait_for_lines(tmp_path / "handled.txt", 1)
     assert " order.completed attempt=2 " in line
     assert "thread=MainThread" not in line  # a plain def runs off the event loop
