@@ -106,6 +106,10 @@ def _security(old: Operation, new: Operation, where: str, out: Collector) -> Non
             )
     before = {frozenset(map(_signature, alternative)) for alternative in old.security}
     after = {frozenset(map(_signature, alternative)) for alternative in new.security}
+    names_before = {frozenset(s.name for s in alternative) for alternative in old.security}
+    names_after = {frozenset(s.name for s in alternative) for alternative in new.security}
+    if names_before == names_after:
+        return  # the same schemes, each compared above
     if old.secured and new.secured and before != after:
         for gone in before - after:
             out.add(
@@ -276,7 +280,10 @@ def _responses(
 
 
 def _raw_response(spec: Spec, op: Operation, status: int) -> Mapping[str, Any]:
-    responses = pointer_get(spec.document, op.pointer + "/responses") or {}
+    # The path item may be a `$ref` (to components.pathItems): resolve it, then take the method.
+    item = resolve(spec.document, pointer_get(spec.document, op.pointer.rsplit("/", 1)[0]) or {}, spec.path)
+    operation = item.get(op.method.lower()) if isinstance(item, Mapping) else None
+    responses = operation.get("responses") if isinstance(operation, Mapping) else None
     raw = responses.get(str(status), responses.get(status)) if isinstance(responses, Mapping) else None
     resolved = resolve(spec.document, raw or {}, spec.path)
     return resolved if isinstance(resolved, Mapping) else {}

@@ -114,7 +114,7 @@ def compare_schemas(old: Any, new: Any, where: str, side: Side, out: Collector, 
             message,
         )
     for keyword in COMPOSITION:
-        if plain(old.get(keyword)) != plain(new.get(keyword)):
+        if _branches(old.get(keyword)) != _branches(new.get(keyword)):
             out.add(
                 f"{kebab(keyword)}-changed",
                 _at(where, path),
@@ -419,6 +419,13 @@ def _pattern_properties(
         compare_schemas(
             before.get(pattern, True), after.get(pattern, True), where, side, out, f"{path}{{{pattern}}}"
         )
+
+
+def _branches(value: Any) -> Any:
+    """oneOf, anyOf and allOf are sets of subschemas (their order decides nothing); others as written."""
+    if isinstance(value, list):
+        return sorted(key_of(plain(v)) for v in value)
+    return plain(value)
 
 
 def plain(value: Any) -> Any:
