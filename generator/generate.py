@@ -59,6 +59,9 @@ TEMPLATED_MODULES = (
     "uuid7.py",
 )
 
+# The generated package's project files: it installs alone from its own pyproject.toml.
+PROJECT_FILES = ("pyproject.toml", "README.md")
+
 # The user's own modules, rendered from templates/<name>.jinja once: written when absent, never
 # overwritten, never reported stale (only when missing, which regenerating fixes).
 USER_MODULES = ("handlers.py", "hooks.py")
@@ -173,6 +176,11 @@ def package_name(spec_path: Path) -> str:
     return f"api_{name}" if not name or name[0].isdigit() else name
 
 
+def package_version(spec: Spec) -> str:
+    """The spec's info.version when it is a plain release number (PEP 440), else 0.0.0."""
+    return spec.version if re.fullmatch(r"\d+(\.\d+)*", spec.version) else "0.0.0"
+
+
 def header_paths(spec_path: Path, out_dir: Path) -> tuple[str, str]:
     """The spec and output folder as headers name them: relative to the deepest folder holding
     both, so the text is the same wherever the command runs. With nothing in common but the
@@ -260,6 +268,15 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         source = env.get_template("read.py.jinja").render({**shared, **read_context(spec, op)})
         files[name] = formatted(name, source)
     files["models.py"] = formatted("models.py", models_source(spec, head))
+    # The package's own project files (not Python, so not formatted): its dependencies follow
+    # what it imports, e.g. email-validator only when the models use EmailStr.
+    project = {
+        **shared,
+        "uses_email": "EmailStr" in files["models.py"],
+        "package_version": package_version(spec),
+    }
+    for name in PROJECT_FILES:
+        files[name] = env.get_template(f"{name}.jinja").render(project)
     files["openapi.yaml"] = spec.path.read_text()
     files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
     user_files = {name: env.get_template(f"{name}.jinja").render(shared) for name in USER_MODULES}

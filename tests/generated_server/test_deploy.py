@@ -1,0 +1,152 @@
+"""A generated package as a team deploys it: generated outside the checkout, installed ALONE from its
+own pyproject.toml into a fresh venv, served by uvicorn's command line with two worker processes.
+
+The README's "Deploy the generated server" section is the sequence this test runs: every line of
+the log is JSON (uvicorn's included), an access line has its fields and the client's request id,
+and /metrics counts the events both workers accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingestspec.generator.loader import load_spec
+from tests.conftest import SPECS
+from tests.servers import REPO, free_port
+
+# Slow (a fresh venv): `make test` runs it; `-m "not install"` skips it.
+pytestmark = pytest.mark.install
+
+KEY = "be_acme_test_key"
+SEND = load_spec(SPECS["arsel"]).base_path + "/events/send"
+EVENT = {"event": "order.completed", "email": "john.doe@example.com", "data": {"order_id": "A-1", "total": 1}}
+
+
+def user_env(**extra: str) -> dict[str, str]:
+    """A user's shell: nothing pointing back at the checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    return {**env, **extra}
+
+
+def run(*command: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=user_env(**env), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=user_env(**env), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"not ready within 60 s:\n{log.read_text()}")
+
+
+def metric(text: str, name: str) -> float:
+    [value] = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(value)
+
+
+def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp_path: Path) -> None:
+    # 1. Generate the package outside the checkout (the tool's own venv).
+    tool = Path(sys.executable).parent / "ingestspec"
+    run(tool, "generate", SPECS["arsel"], "--out", tmp_path / "arsel", cwd=tmp_path)
+    # 2. Install it alone, from its own pyproject.toml, into a fresh venv.
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    run(bin_dir / "pip", "install", "--quiet", tmp_path / "arsel", cwd=tmp_path)
+    # 3. Serve it from another folder (the installed package, not the generated folder).
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "config.yaml").write_text((REPO / "examples" / "config.yaml").read_text())
+    log_config = run(bin_dir / "python", "-m", "arsel", "log-config", cwd=site).stdout
+    (site / "log.json").write_text(log_config)
+    port = free_port()
+    env = {
+        "INGESTSPEC_CONFIG": "config.yaml",
+        "INGESTSPEC_DB": f"sqlite:///{site / 'events.db'}",
+        "INGESTSPEC_METRICS_DIR": str(site / "metrics"),
+    }
+    command = [
+        str(bin_dir / "uvicorn"), "arsel.asgi:app", "--port", str(port), "--workers", "2", "--loop", "uvloop",
+        "--http", "arsel.protocol:BoundedHttpToolsProtocol", "--timeout-graceful-shutdown", "10",
+        "--no-access-log", "--log-config", "log.json",
+    ]  # fmt: skip
+    log = site / "server.log"
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, site, env, log) as process:
+        wait_ready(url, process, log)
+        request_id = f"deploy-{uuid.uuid4().hex[:8]}"
+        accepted = 0
+        # A new connection per request, until both workers have accepted events.
+        for attempt in range(200):
+            headers = {"Authorization": f"Bearer {KEY}", "X-Request-Id": f"{request_id}-{attempt}"}
+            response = httpx.post(url + SEND, json=EVENT, headers=headers, timeout=10)
+            assert response.status_code == 202, response.text
+            assert response.headers["x-request-id"] == f"{request_id}-{attempt}"
+            accepted += 1
+            lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            if attempt >= 20 and len({ln["pid"] for ln in lines if ln.get("path") == SEND}) == 2:
+                break
+        # 4. /metrics, answered by either worker, counts what both accepted (within the flush delay).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            text = httpx.get(url + "/metrics", timeout=5).text
+            if metric(text, "ingest_events_accepted_total") == accepted:
+                break
+            time.sleep(0.3)
+        assert metric(text, "ingest_events_accepted_total") == accepted
+        assert metric(text, "ingest_request_duration_seconds_count") >= accepted
+        assert metric(text, "ingest_dead_letters") == 0
+        with sqlite3.connect(site / "events.db") as db:
+            assert db.execute("SELECT count(*) FROM events").fetchone()[0] == accepted
+    assert process.returncode == 0, log.read_text()
+    # 5. Every line is JSON, uvicorn's supervisor and workers included; an access line has its fields.
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert {"uvicorn.error", "arsel.access"} <= {line["logger"] for line in lines}
+    assert all({"time", "level", "logger", "pid", "message"} <= line.keys() for line in lines)
+    [access] = [line for line in lines if line.get("request_id") == f"{request_id}-0"]
+    assert access["logger"] == "arsel.access" and access["level"] == "info"
+    assert (access["method"], access["path"], access["status"]) == ("POST", SEND, 202)
+    assert isinstance(access["ms"], float) and access["client"] == "127.0.0.1"
+    assert len({line["pid"] for line in lines if line.get("path") == SEND}) == 2
+    assert "john.doe@example.com" not in log.read_text()
