@@ -150,6 +150,7 @@ def migrate_command(spec: str, write: bool) -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="worker processes")
 @click.option("--handler", help="processing handler as module:attribute")
 @click.option("--no-worker", is_flag=True, help="accept events but leave processing to another process")
 @click.option("--no-access-log", is_flag=True)
@@ -159,6 +160,7 @@ def serve_command(
     db: str,
     host: str,
     port: int,
+    workers: int,
     handler: str | None,
     no_worker: bool,
     no_access_log: bool,
@@ -175,6 +177,7 @@ def serve_command(
         raise UsageProblem(str(exc)) from exc
     server = import_entry(folder)
     argv = ["--config", config_path, "--db", db.format(api=folder.name), "--host", host, "--port", str(port)]
+    argv += ["--workers", str(workers)]
     argv += ["--handler", handler] if handler else []
     argv += ["--no-worker"] if no_worker else []
     argv += ["--no-access-log"] if no_access_log else []
@@ -183,6 +186,24 @@ def serve_command(
         server.main(argv)
     except refused as exc:
         raise UsageProblem(str(exc)) from exc
+
+
+@main.command(
+    "deadletters", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.argument("api")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def deadletters_command(api: str, args: tuple[str, ...]) -> None:
+    """List, inspect and re-drive a generated server's dead letters: API is a package folder or a
+    reference server name, ARGS are the package's own (`--db URL list|show ID|retry ID... |--all`);
+    `ingestspec deadletters arsel --help` says more."""
+    from .packages import NoPackage, find_package, import_entry
+
+    try:
+        folder = find_package(api, Path(api).stem)
+    except NoPackage as exc:
+        raise UsageProblem(str(exc)) from exc
+    import_entry(folder).main(["deadletters", *args])
 
 
 @main.command("diff")

@@ -14,6 +14,7 @@ import click
 NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "generate": ("generate", ("datamodel_code_generator", "ruff")),
     "serve": ("server", ("starlette", "uvicorn", "uvloop", "httptools", "jsonschema_rs", "psycopg")),
+    "deadletters": ("server", ("starlette", "uvicorn", "jsonschema_rs", "psycopg")),
     "contract": ("contract", ("schemathesis", "hypothesis", "pytest", "httpx", "orjson", "jsonschema_rs")),
 }
 

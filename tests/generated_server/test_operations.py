@@ -22,7 +22,7 @@ import pytest
 from generated_server.arsel.storage import NewEvent, open_storage, utc_now
 from generated_server.arsel.uuid7 import uuid7
 from tests.conftest import EXAMPLE_CONFIG, REPO, fresh_postgres_url
-from tests.servers import running_server
+from tests.servers import free_port, running_server
 
 
 class Proxy:
@@ -199,3 +199,46 @@ def test_deadletters_show_of_an_unknown_event_fails(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'events.db'}"
     asyncio.run(dead_events(url, 0))
     assert deadletters(url, "show", "nope", code=1) == []
+
+
+def test_ingestspec_deadletters_delegates_to_the_package(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    [event_id] = asyncio.run(dead_events(url, 1))
+    tool = Path(sys.executable).parent / "ingestspec"
+    listed = subprocess.run(
+        [tool, "deadletters", "arsel", "--db", url, "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["event_id"] == event_id
+
+
+def test_ingestspec_serve_runs_several_worker_processes(tmp_path: Path) -> None:
+    port = free_port()
+    tool = Path(sys.executable).parent / "ingestspec"
+    command = [
+        tool, "serve", "arsel", "--workers", "2", "--port", str(port),
+        "--config", str(EXAMPLE_CONFIG), "--db", f"sqlite:///{tmp_path / 'events.db'}",
+    ]  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while time.monotonic() < deadline:
+            lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+            workers = {x["pid"] for x in lines if x["message"].startswith("Application startup complete")}
+            if len(workers) == 2:
+                break
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert len(workers) == 2, log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(20)
+    assert process.returncode == 0, log.read_text()
