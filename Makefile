@@ -23,9 +23,12 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/ingestspec serve arsel
 
+PY_SOURCES := generator contract_tests tests scripts generated_server bench
+
 lint: $(STAMP)
 	$(BIN)/ingestspec lint $(SPECS)
-	$(BIN)/ruff check generator contract_tests tests scripts generated_server bench
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(MAKE) --no-print-directory typecheck
 
 ## mypy sees the installed names (ingestspec.generator, ...) through a tree of links to the folders:
@@ -36,6 +39,7 @@ typecheck: $(STAMP)
 	@for d in generator contract_tests; do ln -sfn ../../../$$d $(TYPECHECK_TREE)/ingestspec/$$d; done
 	MYPYPATH=$(TYPECHECK_TREE):. $(BIN)/mypy --explicit-package-bases \
 		$(TYPECHECK_TREE)/ingestspec/generator $(TYPECHECK_TREE)/ingestspec/contract_tests generated_server bench
+	MYPYPATH=$(TYPECHECK_TREE):. $(BIN)/mypy --explicit-package-bases tests scripts
 
 generate: $(STAMP)
 	$(BIN)/ingestspec generate openapi/arsel.yaml --out generated_server/arsel
@@ -66,14 +70,18 @@ soak: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
 
-## The designer's loop (README): what changed in each spec since the last release tag (HEAD when untagged).
-RELEASE_REF ?= $$(git describe --tags --abbrev=0 2>/dev/null || echo HEAD)
+## The designer's loop (README): what changed in each spec since the last release tag. A clone
+## without tags (CI clones may have none) says so and compares nothing, rather than HEAD with HEAD.
+RELEASE_REF ?= $$(git describe --tags --abbrev=0 2>/dev/null)
 DIFF_FAIL_ON ?= breaking
 
 .PHONY: diff-release docs
 
 diff-release: $(STAMP)
-	@ref=$(RELEASE_REF); status=0; for spec in $(SPECS); do \
+	@ref=$(RELEASE_REF); if [ -z "$$ref" ]; then \
+		echo "diff-release: no release tag in this clone (git fetch --tags, or RELEASE_REF=REV); nothing compared"; \
+		exit 0; \
+	fi; status=0; for spec in $(SPECS); do \
 		if git cat-file -e "$$ref:$$spec" 2>/dev/null; then \
 			$(BIN)/ingestspec diff "$$ref:$$spec" "$$spec" --fail-on $(DIFF_FAIL_ON) || status=1; \
 		else \

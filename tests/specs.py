@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import SPECS
 
-Edit = Callable[[dict[str, Any]], None]
+Edit = Callable[[dict[str, Any]], object]
 
 
 def edited(tmp_path: Path, api: str, edit: Edit, label: str = "new") -> Path:

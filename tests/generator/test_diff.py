@@ -716,20 +716,30 @@ def test_make_diff_release_compares_with_the_last_tag(repo: Path) -> None:
     assert result.returncode != 0, result.stdout + result.stderr
     assert "v1:openapi/arsel.yaml -> openapi/arsel.yaml: 1 change(s)" in result.stdout
     assert "openapi/sendrealm.yaml: not in v1, nothing to compare" in result.stdout
-    # With no release tag the working copy is compared with HEAD.
+    # With no release tag (a CI clone may have none) it says so and compares nothing.
     subprocess.run(["git", "tag", "-d", "v1"], cwd=repo, check=True, capture_output=True)
     result = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
-    assert "HEAD:openapi/arsel.yaml -> openapi/arsel.yaml: 1 change(s)" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "diff-release: no release tag in this clone" in result.stdout
+    assert "->" not in result.stdout
+    # A revision can still be named.
+    result = subprocess.run(
+        [*command, "RELEASE_REF=main"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert "main:openapi/arsel.yaml -> openapi/arsel.yaml: 1 change(s)" in result.stdout
 
 
 def test_the_pre_commit_hooks_run_the_designer_loop() -> None:
     config = yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
     assert {"ingestspec-lint", "ingestspec-generate-check", "ingestspec-diff"} <= set(hooks)
-    assert "generate" in hooks["ingestspec-generate-check"]["entry"]
-    assert "--check" in hooks["ingestspec-generate-check"]["entry"]
-    assert hooks["ingestspec-diff"]["entry"].endswith("diff-release")
+    assert "generate-check" in hooks["ingestspec-generate-check"]["entry"]
+    assert hooks["ingestspec-diff"]["entry"].endswith("-m ingestspec.generator.precommit diff")
     assert all(repo["repo"] == "local" for repo in config["repos"])
+    # The local hooks run what the published ones run (tests/generator/test_hooks.py installs those).
+    published = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    for name, hook in published.items():
+        assert hooks[name]["entry"].split("/")[-1].startswith(hook["entry"].split(" ")[0]), name
 
 
 def test_cli_text_snapshot(tmp_path: Path) -> None:
