@@ -394,7 +394,7 @@ def _loosen(m: Modules, change: Callable[[dict[str, Any]], None]) -> None:
     generated = importlib.import_module(f"{m['ingest'].__package__}.schema")
     schema = copy.deepcopy(generated.REQUEST_SCHEMA)
     change(schema)
-    m["ingest"]._request_validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    m["ingest"]._request_validator = jsonschema_rs.validator_for(schema, validate_formats=True)  # type: ignore[attr-defined]
 
 
 def _property(op: Operation, name: str | None) -> dict[str, Any]:
