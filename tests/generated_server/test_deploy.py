@@ -8,14 +8,17 @@ and /metrics counts the events both workers accepted.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 import venv
 from collections.abc import Iterator
@@ -150,3 +153,51 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp
     assert isinstance(access["ms"], float) and access["client"] == "127.0.0.1"
     assert len({line["pid"] for line in lines if line.get("path") == SEND}) == 2
     assert "john.doe@example.com" not in log.read_text()
+
+
+# The distribution that installs each top-level module a generated package may import.
+DISTRIBUTIONS = {
+    "starlette": "starlette",
+    "uvicorn": "uvicorn",
+    "orjson": "orjson",
+    "jsonschema_rs": "jsonschema-rs",
+    "yaml": "pyyaml",
+    "pydantic": "pydantic",
+    "swagger_ui_bundle": "swagger-ui-bundle-v2",
+    "psycopg": "psycopg",
+}
+
+
+def imported_distributions(package: Path) -> set[str]:
+    """The distributions the package's modules import (standard library and its own modules aside)."""
+    found = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "__future__":
+                    found.add(DISTRIBUTIONS[top])  # a KeyError names a module this table lacks
+    return found
+
+
+@pytest.mark.parametrize("api", sorted(SPECS))
+def test_the_package_declares_what_it_imports(api: str) -> None:
+    package = REPO / "generated_server" / api
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[\[<>=; ]", d)[0].lower() for d in project["dependencies"]}
+    extras = {re.split(r"[\[<>=; ]", d)[0].lower() for d in project["optional-dependencies"]["postgres"]}
+    imported = imported_distributions(package)
+    # psycopg is the postgres extra: storage_postgres.py is imported only for a PostgreSQL URL.
+    assert imported - {"psycopg"} <= declared and extras == {"psycopg"}
+    # What no module imports by name but the server needs: uvicorn's loop and protocol, and
+    # pydantic's EmailStr validator exactly when models.py uses it.
+    runtime = {"uvloop", "httptools"} | (
+        {"email-validator"} if "EmailStr" in (package / "models.py").read_text() else set()
+    )
+    assert declared == (imported - {"psycopg"}) | runtime
