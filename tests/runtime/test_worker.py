@@ -304,3 +304,37 @@ async def test_log_handler_hashes_the_identity_when_asked(
     text = rt.logs.JsonFormatter().format(caplog.records[-1])
     assert json.loads(text)["identity_hash"] == hashlib.sha256(b"b@example.com").hexdigest()[:16]
     assert "example.com" not in text
+
+
+async def test_retries_and_dead_letters_are_logged_and_a_redriven_event_is_processed(
+    rt: Runtime, store_url: str, make_event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock, metrics, handler = Clock(), rt.metrics.Metrics(), Flaky(failures=2)
+    async with rt.storage.open_storage(store_url) as storage:
+        event = make_event(identity_value="c-secret")
+        await storage.insert(event)
+        worker = rt.worker.Worker(
+            storage, handler, max_attempts=2, backoff_initial=1.0, jitter=0.0, metrics=metrics, clock=clock
+        )
+        with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
+            assert await worker.run_once() == 1
+            clock.advance(1.0)
+            assert await worker.run_once() == 1
+        lines = [json.loads(rt.logs.JsonFormatter().format(r)) for r in caplog.records]
+        assert [(x["message"], x["event_id"], x["attempts"]) for x in lines] == [
+            ("event retry scheduled", event.id, 1),
+            ("event dead-lettered", event.id, 2),
+        ]
+        assert lines[0]["error"] == "RuntimeError: boom 1" and "retry_at" in lines[0]
+        assert "c-secret" not in caplog.text
+        assert await storage.backlog() == (0, 1)
+        # Re-driven: a fresh round of attempts, due at once; the handler now succeeds.
+        assert await storage.redrive(event.id) is True
+        assert await storage.redrive(event.id) is False  # not dead any more
+        assert await storage.backlog() == (1, 0)
+        assert await worker.run_once() == 1
+        stored = await storage.get("acme", event.id)
+        assert (stored.status, stored.attempts) == ("processed", 0)
+        assert await storage.dead_letters() == []
+        [history] = await storage.dead_letters(redriven=True)
+        assert history["event_id"] == event.id and history["redriven_at"] is not None
