@@ -372,3 +372,12 @@ def catalogue_match(ctx: CheckContext, key: str, reply: Reply) -> dict[str, str]
     assert ctx.op.ingest is not None
     entry = ctx.op.ingest.errors.catalogue[key]
     return match_entry(ctx.op.ingest, entry, reply.status, reply.json())
+
+
+@check
+@general
+def max_response_time(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
+    """With --max-response-time, no reply takes longer."""
+    limit = ctx.target.transport.max_response_time
+    if limit is not None and reply.elapsed > limit:
+        raise Mismatch(f"the reply took {reply.elapsed:.3f} s, more than --max-response-time {limit} s")

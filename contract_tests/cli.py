@@ -1,22 +1,85 @@
-"""`ingestspec contract`: parse the flags, check they make sense, and run the pytest suite."""
+"""`ingestspec contract`: parse the flags, check they make sense, and run the pytest suite.
+
+Defaults for any option may come from a run configuration: the `[contract]` table of
+`ingestspec.toml`, or `[tool.ingestspec.contract]` in `pyproject.toml`, in the current directory
+(option names as on the command line, dashes or underscores). Command-line options win.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ingestspec.generator.usage import Failed, UsageProblem, spec_path
 
 from . import apikeys
+from .target import DEFAULT_MAX_EXAMPLES, FUZZ_ENV
 
 SUITE_DIR = Path(__file__).resolve().parent
 _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+RUN_CONFIG_FILES = (
+    ("ingestspec.toml", ("contract",)),
+    ("pyproject.toml", ("tool", "ingestspec", "contract")),
+)
+# Options handed to the pytest suite as they are: (click parameter, pytest option, repeated).
+PASSED_ON = (
+    ("headers", "--header", True),
+    ("request_timeout", "--request-timeout", False),
+    ("max_response_time", "--max-response-time", False),
+    ("rate_limit", "--rate-limit", False),
+    ("tls_verify", "--tls-verify", False),
+    ("cacert", "--cacert", False),
+    ("cert", "--cert", False),
+    ("cert_key", "--cert-key", False),
+    ("proxy", "--proxy", False),
+    ("checks", "--checks", False),
+    ("exclude_checks", "--exclude-checks", False),
+    ("include", "--include", True),
+    ("exclude", "--exclude", True),
+    ("mode", "--mode", False),
+)
 
 
-@click.command("contract")
+def run_configuration(directory: Path | None = None) -> dict[str, Any]:
+    """The defaults a run configuration file gives, keyed by parameter name."""
+    for name, keys in RUN_CONFIG_FILES:
+        path = (directory or Path.cwd()) / name
+        if not path.is_file():
+            continue
+        try:
+            table: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageProblem(f"{path}: {exc}") from exc
+        for key in keys:
+            table = table.get(key, {}) if isinstance(table, dict) else {}
+        if table:
+            return {str(k).replace("-", "_"): v for k, v in table.items()}
+    return {}
+
+
+class ContractCommand(click.Command):
+    """The `contract` command, with defaults read from the run configuration."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        defaults = run_configuration()
+        if defaults:
+            known = {p.name for p in self.params}
+            unknown = sorted(set(defaults) - known)
+            if unknown:
+                raise UsageProblem(f"unknown option(s) in the run configuration: {', '.join(unknown)}")
+            for name in ("headers", "include", "exclude", "api_keys"):
+                if isinstance(defaults.get(name), str):
+                    defaults[name] = [defaults[name]]
+            extra.setdefault("default_map", defaults)
+        return super().make_context(info_name, args, parent, **extra)
+
+
+@click.command("contract", cls=ContractCommand)
 @click.argument("spec")
 @click.option("--base-url", required=True, help="The API's base URL, as a `servers` entry gives it.")
 @click.option(
@@ -42,7 +105,7 @@ _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 @click.option(
     "--max-examples",
     type=click.IntRange(min=1),
-    help="Fuzzed cases per operation and mode (default 100, or INGESTSPEC_FUZZ_EXAMPLES).",
+    help=f"Fuzzed cases per operation and mode (default {DEFAULT_MAX_EXAMPLES}, or {FUZZ_ENV}).",
 )
 @click.option("--seed", type=int, help="Seed the fuzzer for a reproducible run.")
 @click.option(
@@ -51,6 +114,37 @@ _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
     default=1,
     show_default=True,
     help="Run the tests in this many processes (needs pytest-xdist).",
+)
+@click.option("-H", "--header", "headers", multiple=True, help="'Name: value' added to every request.")
+@click.option(
+    "--request-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait for a reply."
+)
+@click.option(
+    "--max-response-time", type=click.FloatRange(min=0, min_open=True), help="A slower reply (seconds) fails."
+)
+@click.option("--rate-limit", help="Send at most this many requests: 10/s, 100/m, 1000/h.")
+@click.option("--tls-verify", help="true, false, or a CA bundle to verify the server's certificate with.")
+@click.option("--cacert", type=click.Path(dir_okay=False), help="A CA bundle to verify the server with.")
+@click.option("--cert", type=click.Path(dir_okay=False), help="A client certificate (PEM) for mutual TLS.")
+@click.option(
+    "--cert-key", type=click.Path(dir_okay=False), help="The client certificate's key, if not in --cert."
+)
+@click.option("--proxy", help="A proxy URL for every request.")
+@click.option("--checks", help="Count only these checks' failures (comma separated).")
+@click.option("--exclude-checks", help="Leave these checks' failures out (comma separated).")
+@click.option("--include", multiple=True, help="Run only the tests of these operations or scenarios (globs).")
+@click.option(
+    "--exclude", multiple=True, help="Leave out the tests of these operations or scenarios (globs)."
+)
+@click.option(
+    "--mode", type=click.Choice(["positive", "negative", "all"]), help="Fuzzing modes (default all)."
+)
+@click.option("--max-failures", type=click.IntRange(min=1), help="Stop after this many failing tests.")
+@click.option(
+    "--no-create", is_flag=True, help="Send only requests the deployment must refuse (nothing stored)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be sent (tests, constraint requests); send nothing."
 )
 def contract(
     spec: str,
@@ -62,27 +156,55 @@ def contract(
     max_examples: int | None,
     seed: int | None,
     workers: int,
+    max_failures: int | None,
+    no_create: bool,
+    dry_run: bool,
+    **passed_on: Any,
 ) -> None:
     """Judge a deployment of SPEC at --base-url against the spec and its documented behaviour.
 
-    Fuzzes every operation with Schemathesis (payloads built from the configuration's event
-    definitions), runs every documented scenario, then prints failures with curl lines and a
-    conformance matrix. Exit 0: conforms; 1: does not; 2: cannot run (bad spec, config or URL).
+    Checks first that the deployment answers (exit 2 with a hint when every reply is 404 or every
+    reply to a key is 401/403), then breaks each constraint of the request schema once, runs every
+    documented scenario and fuzzes every operation with Schemathesis, and prints failures with curl
+    lines, a constraints table and a conformance matrix. Exit 0: conforms; 1: does not; 2: cannot
+    run (bad spec, config, key or URL).
     """
     from .target import TargetError, load_target
+    from .transport import TransportProblem, make_transport
 
     path = spec_path(spec)
     try:
         api_keys = apikeys.resolve(api_keys, api_key_file)
-    except apikeys.KeyProblem as exc:
-        raise UsageProblem(str(exc)) from exc
-    try:
-        load_target(path, base_url, api_keys, config_path, max_examples=max_examples, seed=seed)
-    except TargetError as exc:
+        transport = make_transport(
+            **{
+                k: passed_on[k]
+                for k in ("headers", "request_timeout", "tls_verify", "cacert", "cert", "cert_key")
+            },
+            proxy=passed_on["proxy"],
+            rate_limit=passed_on["rate_limit"],
+            max_response_time=passed_on["max_response_time"],
+        )
+        load_target(
+            path,
+            base_url,
+            api_keys,
+            config_path,
+            max_examples=max_examples,
+            seed=seed,
+            transport=transport,
+            check_reachable=not dry_run,
+        )
+    except (apikeys.KeyProblem, TargetError, TransportProblem) as exc:
         raise UsageProblem(str(exc)) from exc
     if workers > 1 and importlib.util.find_spec("xdist") is None:
         raise UsageProblem("--workers needs pytest-xdist installed")
-    code = run_suite(path, base_url, api_keys, config_path, junit_xml, max_examples, seed, workers)
+    extra = [f"--maxfail={max_failures}"] if max_failures else []
+    extra += ["--no-create"] * no_create + (["--dry-run", "--collect-only", "-q"] if dry_run else [])
+    for name, option, repeated in PASSED_ON:
+        value = passed_on.get(name)
+        for one in (value or ()) if repeated else ([value] if value is not None else []):
+            extra += [option, str(one)]
+    code = run_suite(path, base_url, api_keys, config_path, junit_xml, max_examples, seed, workers, extra)
     if code == 1:
         raise Failed("the deployment does not conform to the spec")
     if code != 0:
@@ -98,6 +220,7 @@ def run_suite(
     max_examples: int | None = None,
     seed: int | None = None,
     workers: int = 1,
+    extra: list[str] | None = None,
 ) -> int:
     """Run the pytest suite in `contract_tests/` against a target; pytest's exit code."""
     import pytest
@@ -123,6 +246,7 @@ def run_suite(
         "-rs",
         "-W",
         "ignore::pytest.PytestAssertRewriteWarning",
+        *(extra or []),
     ]
     if junit_xml:
         args += ["--junit-xml", junit_xml]

@@ -5,6 +5,8 @@ from ingestspec.contract_tests.plugin import (  # noqa: F401
     contract_recorder,
     contract_target,
     pytest_addoption,
+    pytest_collection_finish,
+    pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
     pytest_report_header,

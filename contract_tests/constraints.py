@@ -29,7 +29,7 @@ from .bodies import KEY_SLOT, Bodies, representable_time
 from .exchange import json_bytes
 from .payloads import MARKER_PROPERTY, is_valid, minimal_value
 from .session import Session, Skip
-from .target import MARK
+from .target import MARK, Target
 
 # What breaks a `format`, by format; any other format gets `not-a-<format>`.
 _NOT_FORMATTED = {
@@ -229,12 +229,12 @@ def _bounds(schema: Mapping[str, Any], types: tuple[str, ...]) -> Iterator[tuple
     step: float = 1 if "number" not in types else 0.5
     for keyword, sign in (("minimum", -1), ("maximum", 1)):
         bound = schema.get(keyword)
-        if _is_number(bound):
+        if isinstance(bound, int | float) and not isinstance(bound, bool):
             yield keyword, f"{bound + sign * step}", bound + sign * step, False
             yield keyword, f"{bound}", bound, True
     for keyword, sign in (("exclusiveMinimum", -1), ("exclusiveMaximum", 1)):
         bound = schema.get(keyword)
-        if _is_number(bound):
+        if isinstance(bound, int | float) and not isinstance(bound, bool):
             yield keyword, f"{bound}", bound, False
             yield keyword, f"{bound - sign * step}", bound - sign * step, True
 
@@ -361,10 +361,6 @@ def _is_type(value: Any, types: tuple[str, ...]) -> bool:
     return is_valid({"type": list(types)}, value)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -391,6 +387,8 @@ def run(s: Session) -> list[Constraint]:
         raise Skip(f"project {s.target.project.id} defines no event a valid payload can be built for")
     sent = []
     for constraint in derive(s.bodies, s.bodies.valid(event)):
+        if constraint.inside and s.target.no_create:
+            continue
         body = _fresh_key(s, constraint)
         expect = s.accepted(_sent(body)) if constraint.inside else s.error(INVALID)
         s.scenario = f"{SOURCE}:{constraint.label}: {constraint.detail}"
@@ -399,6 +397,19 @@ def run(s: Session) -> list[Constraint]:
         s.send(item)
         sent.append(constraint)
     return sent
+
+
+def planned(target: Target, op: Operation) -> list[tuple[str, str]]:
+    """(label, curl line) of each request the phase would send for `op`, sending nothing (--dry-run)."""
+    s = Session(target, op, SOURCE)
+    if skip_reason(op) or (event := s.bodies.accepted_event(target.project)) is None:
+        return []
+    lines = []
+    for constraint in derive(s.bodies, s.bodies.valid(event)):
+        item = s.probe(_fresh_key(s, constraint))
+        item.url, item.headers = with_parameters(item.url, item.headers, constraint)
+        lines.append((f"{constraint.label}: {constraint.detail}", item.curl()))
+    return lines
 
 
 def _fresh_key(s: Session, constraint: Constraint) -> dict[str, Any]:

@@ -19,8 +19,7 @@ from ingestspec.generator.spec import Operation, ResponseShape
 
 from . import apikeys
 from .credentials import Credentials, credentials
-
-TIMEOUT = 30.0
+from .transport import Transport
 
 
 class _NotJson:
@@ -178,26 +177,54 @@ def probe(
     return Probe(scenario, op, method or op.method, url, headers, payload, expect)
 
 
+# How the message of a test that got no reply starts (the JUnit file makes it an `<error>`).
+NO_ANSWER = "no answer:"
+
+
+class NoAnswer(Exception):
+    """A request got no reply (refused, reset, TLS, timeout); the message says why, to the root."""
+
+
+def cause(exc: BaseException) -> str:
+    """What went wrong on the wire, down to its root, in one line."""
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(parts) < 4:
+        text = str(current) or type(current).__name__
+        if text not in parts:
+            parts.append(text)
+        current = current.__cause__ or current.__context__
+    return f"{type(exc).__name__}: " + " <- ".join(parts)
+
+
 def send(client: httpx.Client, item: Probe) -> Reply:
-    """Send one probe and keep its reply on it."""
-    response = client.request(item.method, item.url, headers=item.headers, content=item.content)
+    """Send one probe and keep its reply on it; `NoAnswer` when none comes."""
+    try:
+        response = client.request(item.method, item.url, headers=item.headers, content=item.content)
+    except httpx.HTTPError as exc:
+        raise NoAnswer(cause(exc)) from exc
     item.reply = Reply.from_httpx(response)
     return item.reply
 
 
-def send_together(items: Sequence[Probe]) -> list[Reply]:
+def send_together(items: Sequence[Probe], transport: Transport | None = None) -> list[Reply]:
     """Send probes concurrently, all at once, each on its own connection."""
+
+    chosen = transport or Transport()
 
     async def run() -> list[Reply]:
         limits = httpx.Limits(max_connections=len(items) + 1)
-        async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
+        async with chosen.async_client(limits=limits, headers=dict(chosen.headers)) as client:
             barrier = asyncio.Event()
 
             async def one(item: Probe) -> Reply:
                 await barrier.wait()
-                response = await client.request(
-                    item.method, item.url, headers=item.headers, content=item.content
-                )
+                try:
+                    response = await client.request(
+                        item.method, item.url, headers=item.headers, content=item.content
+                    )
+                except httpx.HTTPError as exc:
+                    raise NoAnswer(cause(exc)) from exc
                 item.reply = Reply.from_httpx(response)
                 return item.reply
 

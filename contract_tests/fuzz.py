@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
 from .checks import GENERAL, Failure
 from .credentials import credentials
-from .exchange import TIMEOUT, Probe, Reply
+from .exchange import NoAnswer, Probe, Reply, cause
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
 from .records import Record, Recorder
 from .session import RATE_LIMIT_RETRIES, Session
@@ -109,8 +110,15 @@ def _usable_projects(target: Target, op: Operation) -> list[tuple[str, Project]]
     ]
 
 
-def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = None) -> FuzzResult:
-    """Fuzz one operation in one mode (`positive` or `negative`) for `target.max_examples` cases."""
+def fuzz(
+    target: Target,
+    op: Operation,
+    mode: str,
+    recorder: Recorder | None = None,
+    progress: Callable[[FuzzResult], None] | None = None,
+) -> FuzzResult:
+    """Fuzz one operation in one mode (`positive` or `negative`) for `target.max_examples` cases;
+    `progress` is told how far it got every `PROGRESS_EVERY` cases."""
     schema = load_schema(target.spec.path, target.base_url)
     api_op = schema[op.path][op.method.lower()]
     recorder = recorder or Recorder(None)
@@ -127,6 +135,9 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
         # Partial acceptance: a batch answers its success status with invalid items refused one by one.
         checks.pop("negative_data_rejection", None)
 
+    transport = target.transport
+    http = transport.session()
+
     @settings(
         max_examples=target.max_examples,
         deadline=None,
@@ -139,21 +150,27 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
     def run(item: tuple[Any, str]) -> None:
         case, key = item
         creds = credentials(op, key)
-        headers = dict(creds.headers)
+        headers = {**transport.headers, **creds.headers}
         if _judges_the_body(case):
             # The case's own (generated) credentials would end it at 401 before the body is read.
             case.headers = {**(case.headers or {}), **headers}
             if creds.query:
                 case.query = {**(case.query or {}), **creds.query}
             case.body = creds.into(case.body)
-        response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
+        sending = {
+            "base_url": target.base_url,
+            "headers": headers,
+            "session": http,
+            **transport.requests_options(),
+        }
+        response = _call(case, sending)
         for _ in range(RATE_LIMIT_RETRIES):
             # The spec's rate limit refusing a case is legitimate: the case is sent again after the wait.
             wait = _rate_limited(op, response)
             if wait is None:
                 break
             time.sleep(wait)
-            response = case.call(base_url=target.base_url, headers=headers, timeout=TIMEOUT)
+            response = _call(case, sending)
         probe = _probe(op, session, case, response, mode)
         result.cases += 1
         result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
@@ -164,12 +181,13 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
                     response,
                     checks=[func],
                     headers=headers,
-                    transport_kwargs={"base_url": target.base_url, "headers": headers},
+                    transport_kwargs=sending,
                 )
             except FailureGroup as group:
                 failures += [Failure(name, _describe(name, f)) for f in group.exceptions]
             except SchemathesisFailure as exc:
                 failures.append(Failure(name, _describe(name, exc)))
+        failures = [f for f in failures if target.judges(f.check)]
         if session is not None:
             session.probes.clear()
             session.failures.clear()
@@ -188,9 +206,19 @@ def fuzz(target: Target, op: Operation, mode: str, recorder: Recorder | None = N
                 )
             )
         result.failures += [(probe, f) for f in failures]
+        if progress is not None and result.cases % PROGRESS_EVERY == 0:
+            progress(result)
 
     hypothesis.seed(target.seed)(run)()
     return result
+
+
+def _call(case: Any, sending: dict[str, Any]) -> Any:
+    """Send a case; `NoAnswer` (with the cause) when no reply comes."""
+    try:
+        return case.call(**sending)
+    except requests.RequestException as exc:
+        raise NoAnswer(cause(exc)) from exc
 
 
 def sent_bytes(body: Any) -> bytes:
@@ -281,6 +309,8 @@ def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tupl
     )
 
 
+# How often (in cases) fuzzing reports its progress.
+PROGRESS_EVERY = 25
 # Items a positive batch case carries at most.
 BATCH_ITEMS = 3
 

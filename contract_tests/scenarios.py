@@ -544,7 +544,7 @@ def concurrent_same_key(s: Session) -> None:
     replay = s.ingest.dedupe.replay
     body = s.bodies.valid(_accepted_event(s))
     items = [s.probe(body) for _ in range(CONCURRENT_REQUESTS)]
-    send_together(items)
+    send_together(items, s.target.transport)
     for item in items:
         s.settle(item)
     if replay.status == s.ingest.response.status and not replay.header:

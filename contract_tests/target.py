@@ -8,6 +8,7 @@ the suite itself.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from ingestspec.generator.loader import load_spec
 from ingestspec.generator.spec import Operation, Spec
 
 from . import apikeys
+from .transport import Transport
 
 # Every value the suite invents that can carry a marker starts with this, so QA can find test events.
 MARK = "contract-test"
@@ -48,6 +50,16 @@ class Target:
     run_id: str
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int = 0
+    transport: Transport = Transport()
+    # Check names to run (empty: all) and to leave out (--checks, --exclude-checks).
+    checks: tuple[str, ...] = ()
+    excluded_checks: tuple[str, ...] = ()
+    # --no-create: send nothing the deployment would store.
+    no_create: bool = False
+
+    def judges(self, check: str) -> bool:
+        """Whether a check's failures count in this run."""
+        return (not self.checks or check in self.checks) and check not in self.excluded_checks
 
     @property
     def key(self) -> str:
@@ -99,6 +111,10 @@ def load_target(
     max_examples: int | None = None,
     seed: int | None = None,
     check_reachable: bool = True,
+    transport: Transport | None = None,
+    checks: tuple[str, ...] = (),
+    excluded_checks: tuple[str, ...] = (),
+    no_create: bool = False,
 ) -> Target:
     """Load and cross-check everything a run needs. Raises `TargetError` with a one-line reason."""
     try:
@@ -135,15 +151,52 @@ def load_target(
         run_id=run_id(),
         max_examples=max_examples if max_examples is not None else default_max_examples(),
         seed=run_seed(seed),
+        transport=transport or Transport(),
+        checks=checks,
+        excluded_checks=excluded_checks,
+        no_create=no_create,
     )
     if check_reachable:
-        ensure_reachable(target.base_url)
+        preflight(target)
     return target
 
 
-def ensure_reachable(base_url: str) -> None:
-    """Raise `TargetError` unless something answers HTTP at `base_url` (any status will do)."""
-    try:
-        httpx.get(base_url + "/", timeout=5.0)
-    except httpx.HTTPError as exc:
-        raise TargetError(f"{base_url} is unreachable: {exc or type(exc).__name__}") from exc
+def preflight(target: Target) -> None:
+    """Raise `TargetError` with a hint when the run cannot judge anything: the URL does not answer
+    (the cause: refused, TLS, timeout), every reply is 404 (a wrong base path), or every reply to a
+    given key is 401/403 (a key the deployment does not take). Sends, per operation and key, a
+    request with the key and an empty body, which no conforming server stores."""
+    import orjson
+
+    from .credentials import credentials
+    from .exchange import cause
+
+    statuses: dict[int, list[int]] = {index: [] for index in range(len(target.api_keys))}
+    with target.transport.client(headers=dict(target.transport.headers)) as client:
+        for op in target.spec.operations:
+            url = target.base_url + re.sub(r"\{[^}]*\}", MARK, op.path)
+            for index, key in enumerate(target.api_keys):
+                creds = credentials(op, key)
+                headers = dict(creds.headers)
+                content = b""
+                if op.request_media_types:
+                    headers["Content-Type"] = op.request_media_type
+                    content = orjson.dumps(creds.into({}))
+                try:
+                    reply = client.request(op.method, creds.url(url), headers=headers, content=content)
+                except httpx.HTTPError as exc:
+                    raise TargetError(f"{target.base_url} is unreachable: {cause(exc)}") from exc
+                statuses[index].append(reply.status_code)
+    replies = [status for found in statuses.values() for status in found]
+    if replies and all(status == 404 for status in replies):
+        where = f"; the spec puts the API under {target.spec.base_path!r}" if target.spec.base_path else ""
+        raise TargetError(
+            f"every request got 404 at {target.base_url}: is the base path right? Give --base-url "
+            f"as a servers entry of the spec gives it{where}"
+        )
+    for index, found in statuses.items():
+        if found and all(status in (401, 403) for status in found):
+            raise TargetError(
+                f"every request with API key #{index + 1} was refused with {found[0]}: does the "
+                f"deployment take this key? (its project in the configuration: {target.projects[index].id})"
+            )

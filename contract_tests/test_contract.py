@@ -4,13 +4,14 @@ error example, each parametrised over the spec's operations (see `plugin.pytest_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 
 from ingestspec.contract_tests import constraints
-from ingestspec.contract_tests.fuzz import fuzz
+from ingestspec.contract_tests.exchange import NO_ANSWER, NoAnswer
+from ingestspec.contract_tests.fuzz import FuzzResult, fuzz
 from ingestspec.contract_tests.records import Record, Recorder
 from ingestspec.contract_tests.scenarios import SCENARIOS, Scenario, example_candidates, provokers
 from ingestspec.contract_tests.session import Session, Skip
@@ -18,6 +19,13 @@ from ingestspec.contract_tests.target import Target
 
 # How many distinct fuzzing failures a test message lists.
 SHOWN_FAILURES = 10
+
+
+def no_answer(recorder: Recorder, operation: str, source: str, exc: NoAnswer) -> NoReturn:
+    """A request that got no reply: a line in the report's failures (status 0) and a failed test
+    whose message starts with `NO_ANSWER` (an `<error>` in the JUnit file)."""
+    recorder.add(Record(operation, source, 0, "no answer", [("no_answer", str(exc))]))
+    pytest.fail(f"{NO_ANSWER} {exc}", pytrace=False)
 
 
 def test_scenario(
@@ -32,6 +40,8 @@ def test_scenario(
         sc.run(session)
     except Skip as exc:
         pytest.skip(str(exc))
+    except NoAnswer as exc:
+        no_answer(contract_recorder, op.operation_id, sc.name, exc)
     if session.failures:
         pytest.fail(f"{sc.doc}\n{session.report()}", pytrace=False)
 
@@ -50,6 +60,8 @@ def test_constraints(
         constraints.run(session)
     except Skip as exc:
         pytest.skip(str(exc))
+    except NoAnswer as exc:
+        no_answer(contract_recorder, constraint_case.operation_id, constraints.SOURCE, exc)
     if session.failures:
         pytest.fail(
             f"{len(session.failures)} constraint request(s) answered wrongly\n{session.report()}",
@@ -57,9 +69,27 @@ def test_constraints(
         )
 
 
-def test_fuzz(fuzz_case: tuple[Any, str], contract_target: Target, contract_recorder: Recorder) -> None:
+def test_fuzz(
+    fuzz_case: tuple[Any, str],
+    contract_target: Target,
+    contract_recorder: Recorder,
+    pytestconfig: pytest.Config,
+) -> None:
     op, mode = fuzz_case
-    result = fuzz(contract_target, op, mode, contract_recorder)
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(result: FuzzResult) -> None:
+        # Straight to the terminal (pytest captures the test's own output): fuzzing can take a while.
+        if reporter is not None:
+            reporter.write_line(
+                f"  fuzzing {op.operation_id} {mode}: {result.cases} of {contract_target.max_examples} "
+                f"cases, {len(result.failures)} failure(s) so far"
+            )
+
+    try:
+        result = fuzz(contract_target, op, mode, contract_recorder, progress)
+    except NoAnswer as exc:
+        no_answer(contract_recorder, op.operation_id, f"fuzz:{mode}", exc)
     if result.failures:
         lines = [f"{len(result.failures)} failure(s) in {result.cases} {mode} cases; distinct ones:"]
         for item, failure in result.distinct()[:SHOWN_FAILURES]:
@@ -101,6 +131,8 @@ def test_documented_error_example(
         except Skip as exc:
             reasons.append(f"{sc.name}: {exc}")
             continue
+        except NoAnswer as exc:
+            no_answer(contract_recorder, op.operation_id, session.scenario, exc)
         tried = [p for p in session.probes if p.expect is not None and p.expect.error == key]
         if not tried:
             reasons.append(f"{sc.name} has no way to provoke {key!r} with the given projects")

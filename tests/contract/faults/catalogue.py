@@ -12,6 +12,7 @@ import asyncio
 import copy
 import dataclasses
 import importlib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -386,6 +387,19 @@ def replay_without_header(ingest: Ingest) -> Rewrite:
     return rewrite
 
 
+@fault("a valid event takes a second to answer (the suite's --request-timeout is shorter)")
+def slow_answers(m: Modules, ingest: Ingest) -> None:
+    def make(original: Any) -> Any:
+        def judge(*args: Any) -> Any:
+            event = original(*args)
+            time.sleep(1.0)
+            return event
+
+        return judge
+
+    _wrap(m["ingest"], "judge", make)
+
+
 # -- request constraints left unchecked (the constraint phase catches these) ----------------------
 
 
@@ -453,6 +467,10 @@ def identity_format_unchecked(m: Modules, ingest: Ingest) -> None:
             field.pop("pattern", None)
 
     _loosen(m, change)
+
+
+# Faults about the wire, not the contract: tests use them with options of their own.
+TRANSPORT_FAULTS = {"slow_answers"}
 
 
 def applicable(ingest: Ingest) -> list[Fault]:

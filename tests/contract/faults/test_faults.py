@@ -13,7 +13,7 @@ from ingestspec.contract_tests.target import FUZZ_ENV
 from ingestspec.generator.loader import load_spec
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
-from tests.contract.faults.catalogue import FAULTS
+from tests.contract.faults.catalogue import FAULTS, TRANSPORT_FAULTS
 from tests.servers import running_server
 
 # The documented scenarios catch every fault here; fuzzing adds little but time.
@@ -25,7 +25,8 @@ def cases() -> list[tuple[str, str]]:
     apis = ("arsel", "sendrealm")
     ops = {api: load_spec(SPECS[api]).ingest_operations[0] for api in apis}
     result = []
-    for index, fault in enumerate(FAULTS.values()):
+    contract = [fault for fault in FAULTS.values() if fault.name not in TRANSPORT_FAULTS]
+    for index, fault in enumerate(contract):
         where = [api for api, op in ops.items() if fault.applies_to(op)]
         result += (
             [(api, fault.name) for api in where]
