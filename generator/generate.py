@@ -26,6 +26,7 @@ from . import context as server
 from .docs import docs_html
 from .errors import SpecError
 from .loader import bundled_schema, load_spec
+from .packages import package_name  # noqa: F401  (cli and precommit import it from here)
 from .render import environment
 from .spec import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
 
@@ -166,14 +167,6 @@ def previous_manifest(out_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return listing if isinstance(listing, dict) else {}
-
-
-def package_name(spec_path: Path) -> str:
-    """The package a spec generates by default: its file name as a Python identifier (my-api.yaml
-    gives my_api); a file named openapi.yaml takes its folder's name."""
-    stem = spec_path.stem if spec_path.stem != "openapi" else spec_path.resolve().parent.name
-    name = re.sub(r"\W", "_", stem.lower())
-    return f"api_{name}" if not name or name[0].isdigit() else name
 
 
 def package_version(spec: Spec) -> str:

@@ -8,6 +8,7 @@ generated_server/, or the installed tool's copy of it.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -23,12 +24,23 @@ def is_package(folder: Path) -> bool:
     return (folder / "__init__.py").is_file() and (folder / "__main__.py").is_file()
 
 
+def package_name(spec_path: Path) -> str:
+    """The package a spec generates by default: its file name as a Python identifier (my-api.yaml
+    gives my_api); a file named openapi.yaml takes its folder's name."""
+    stem = spec_path.stem if spec_path.stem != "openapi" else spec_path.resolve().parent.name
+    name = re.sub(r"\W", "_", stem.lower())
+    return f"api_{name}" if not name or name[0].isdigit() else name
+
+
 def find_package(api: str, spec_stem: str | None = None) -> Path:
-    """The package folder `api` names: a path to a generated package, else a reference server
-    (`arsel`, or the stem of a shipped spec's path)."""
+    """The package folder `api` names: a path to a generated package, the package `generate SPEC`
+    writes here when `api` is a spec file, else a reference server (`arsel`, or the stem of a
+    shipped spec's path)."""
     given = Path(api)
     if is_package(given):
         return given.resolve()
+    if given.is_file() and is_package(Path(package_name(given))):
+        return Path(package_name(given)).resolve()
     for name in (api, spec_stem):
         if name and is_package(SERVER_DIR / name):
             return SERVER_DIR / name

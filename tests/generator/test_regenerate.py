@@ -110,7 +110,7 @@ def test_regenerating_keeps_user_code_and_check_stays_green(tmp_path: Path) -> N
     listing = json.loads((package / MANIFEST).read_text())
     assert listing["user"] == ["handlers.py", "hooks.py"] and "hooks.py" not in listing["generated"]
 
-    with serving("./arsel", tmp_path) as url:
+    with serving("arsel.yaml", tmp_path) as url:  # a spec: the package generate wrote here
         answer = httpx.post(url + "/v1/events/send", json=EVENT, headers=KEY)
         assert answer.status_code == 202, answer.text
         big = {**EVENT, "data": {"order_id": "B", "total": 5000}}
