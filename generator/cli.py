@@ -166,8 +166,9 @@ def serve_command(
     no_access_log: bool,
 ) -> None:
     """Run a generated server under uvicorn. API is the folder of a package `ingestspec generate`
-    wrote (./my_api), or the name of a reference server (arsel, sendrealm). --handler module:attr
-    may name a module of the current folder.
+    wrote (./my_api), a spec file (the package `generate SPEC` wrote here), or the name of a
+    reference server (arsel, sendrealm). --handler module:attr may name a module of the current
+    folder.
     """
     from .packages import NoPackage, find_package, import_entry
 
