@@ -241,6 +241,27 @@ class Bodies:
                 return True
         return str(self.ingest.event_of(body) or "").startswith(MARK)
 
+    def marked(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A valid body (one a fuzzer drew) carrying the run's mark: a fresh marked idempotency key,
+        the marker in its payload, else a marked identity; unchanged if marking would break it."""
+        result = dict(body)
+        key_field = self.ingest.dedupe.key_field if self.ingest.dedupe else None
+        if key_field and key_field in self.properties:
+            result[key_field] = self.fresh_key()
+        payload = result.get(self.ingest.payload.field)
+        if isinstance(payload, dict):
+            definition = self.target.project.events.get(str(self.ingest.event_of(result)))
+            schema = (
+                self.payload_schema(definition) if definition else self.schema_of(self.ingest.payload.field)
+            )
+            result[self.ingest.payload.field] = with_marker(schema, payload, self.target.run_id)
+        marked = self.marked_field()
+        if not self.is_marked(result) and marked is not None:
+            for name in self.ingest.identity.names:
+                result.pop(name, None)
+            result[marked.name] = self.identity_value(marked)
+        return result if is_valid(self.schema, result) else dict(body)
+
     def payload_fits(self, definition: EventDefinition | None, payload: Any) -> bool:
         return definition is None or is_valid(definition.schema, payload)
 

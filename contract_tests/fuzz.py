@@ -151,6 +151,12 @@ def fuzz(
         case, key = item
         creds = credentials(op, key)
         headers = {**transport.headers, **creds.headers}
+        if target.no_create and _valid_body(case):
+            # Negated outside the body, it may rightly be stored: not under --no-create.
+            return
+        if session is not None and mode == "negative" and _valid_body(case):
+            # Negated elsewhere (a header, the query): a lenient server stores the body, so it is marked.
+            case.body = session.bodies.marked(case.body)
         if _judges_the_body(case):
             # The case's own (generated) credentials would end it at 401 before the body is read.
             case.headers = {**(case.headers or {}), **headers}
@@ -233,6 +239,13 @@ def _rate_limited(op: Operation, response: Any) -> float | None:
         return None
     headers = {k: ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()}
     return rate_limit_wait(op.ingest, Reply(response.status_code, headers, response.content or b""))
+
+
+def _valid_body(case: Any) -> bool:
+    """Whether a negative case's body is left valid (its negation is in a header or the query)."""
+    meta = case.meta
+    negated = meta is None or meta.is_negative_at(ParameterLocation.BODY)
+    return isinstance(case.body, dict) and not negated
 
 
 def _judges_the_body(case: Any) -> bool:

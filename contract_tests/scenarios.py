@@ -380,6 +380,7 @@ def rate_limited(s: Session) -> None:
     assert limit is not None
     status = s.ingest.errors.catalogue[limit.error].status
     # One body sent again and again (replays after the first): every request counts toward the limit.
+    s.creating()
     body = s.bodies.valid(_accepted_event(s))
     for _ in range(MAX_RATE_LIMIT_REQUESTS):
         item = s.probe(body)
@@ -544,6 +545,7 @@ def concurrent_same_key(s: Session) -> None:
     replay = s.ingest.dedupe.replay
     body = s.bodies.valid(_accepted_event(s))
     items = [s.probe(body) for _ in range(CONCURRENT_REQUESTS)]
+    s.creating()
     send_together(items, s.target.transport)
     for item in items:
         s.settle(item)

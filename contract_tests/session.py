@@ -189,12 +189,18 @@ class Session:
         Retry-After) to a probe that expects something else is a legitimate refusal: the probe is
         sent again once the wait is over, a few times at most."""
         expect = item.expect
-        if self.target.no_create and expect is not None and expect.error is None and expect.status < 400:
-            raise Skip("--no-create: this scenario needs a request the deployment would store")
+        if expect is not None and expect.error is None and expect.status < 400:
+            self.creating()
         send(self.client, item)
         reply = self.settle(item)
         self.judge(item)
         return reply
+
+    def creating(self) -> None:
+        """Say the scenario is about to send requests the deployment stores: under --no-create it is
+        skipped instead."""
+        if self.target.no_create:
+            raise Skip("--no-create: this scenario needs a request the deployment would store")
 
     def settle(self, item: Probe) -> Reply:
         """The probe's reply once any unasked rate-limit refusal is waited out and the probe re-sent."""
