@@ -66,15 +66,21 @@ class ContractCommand(click.Command):
     """The `contract` command, with defaults read from the run configuration."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        defaults = run_configuration()
-        if defaults:
-            known = {p.name for p in self.params}
-            unknown = sorted(set(defaults) - known)
+        found = run_configuration()
+        if found:
+            # A file names options as the command line does (`config`, `header`, `api-key`).
+            names = {p.name: p.name for p in self.params if p.name}
+            for param in self.params:
+                for opt in param.opts:
+                    if opt.startswith("--") and param.name:
+                        names[opt[2:].replace("-", "_")] = param.name
+            unknown = sorted(set(found) - set(names))
             if unknown:
                 raise UsageProblem(f"unknown option(s) in the run configuration: {', '.join(unknown)}")
-            for name in ("headers", "include", "exclude", "api_keys"):
-                if isinstance(defaults.get(name), str):
-                    defaults[name] = [defaults[name]]
+            defaults = {names[key]: value for key, value in found.items()}
+            for param in self.params:
+                if getattr(param, "multiple", False) and isinstance(defaults.get(str(param.name)), str):
+                    defaults[str(param.name)] = [defaults[str(param.name)]]
             extra.setdefault("default_map", defaults)
         return super().make_context(info_name, args, parent, **extra)
 

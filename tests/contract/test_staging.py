@@ -115,16 +115,21 @@ def test_dry_run_sends_nothing_and_shows_the_constraint_requests() -> None:
 
 
 def test_a_run_configuration_file_gives_defaults(tmp_path: Path) -> None:
-    (tmp_path / "ingestspec.toml").write_text(
-        '[contract]\nmode = "positive"\ninclude = ["fuzz"]\ndry-run = true\n'
+    # Names as on the command line; a single value for a repeatable option; --config from the file.
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.ingestspec.contract]\n"
+        f'mode = "positive"\ninclude = "fuzz"\ndry-run = true\nconfig = "{EXAMPLE_CONFIG}"\n'
     )
     command = [str(INGESTSPEC), "contract", str(SPECS["sendrealm"]), "--base-url", "http://127.0.0.1:9",
-               "--config", str(EXAMPLE_CONFIG), "--api-key", ACME_KEY]  # fmt: skip
+               "--api-key", ACME_KEY]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "test_fuzz[ingestEvent-positive]" in result.stdout
     assert "test_fuzz[ingestEvent-negative]" not in result.stdout
     assert "test_scenario[" not in result.stdout
+    (tmp_path / "pyproject.toml").write_text('[tool.ingestspec.contract]\nmodes = "positive"\n')
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "unknown option(s) in the run configuration: modes" in result.stderr
 
 
 def test_no_answer_is_explained_and_an_error_in_junit(tmp_path: Path) -> None:
