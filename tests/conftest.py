@@ -33,18 +33,12 @@ def seed_text(api: str) -> str:
 
 def fresh_postgres_url() -> str:
     """A URL whose search_path is a new, empty schema on the test PostgreSQL server."""
-    import uuid
-
-    import psycopg
+    from tests.servers import postgres_schema
 
     admin = os.environ.get("INGESTSPEC_TEST_PG")
     if not admin:
         pytest.skip("no PostgreSQL: set INGESTSPEC_TEST_PG (`make test` starts one with scripts/postgres.sh)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in admin else "?"
-    return f"{admin}{separator}options=-csearch_path%3D{schema}"
+    return postgres_schema(admin)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

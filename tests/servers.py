@@ -1,4 +1,7 @@
-"""Start a generated server as a real process on a free loopback port, and stop it."""
+"""The one harness that starts servers as real processes on free loopback ports, shared by the
+tests, the benchmark (bench/) and the demo (scripts/demo.py): a generated server by its module
+(`start_server`, `running_server`) or any command (`start_process`, `serving`), and throw-away
+PostgreSQL schemas (`postgres_schema`, `drop_postgres_schema`)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +20,26 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def postgres_schema(admin: str, prefix: str = "t") -> str:
+    """A URL whose search_path is a new, empty schema on the PostgreSQL server `admin` names."""
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in admin else "?"
+    return f"{admin}{separator}options=-csearch_path%3D{schema}"
+
+
+def drop_postgres_schema(admin: str, db_url: str) -> None:
+    """Drop the schema `postgres_schema` made for `db_url` (quietly: it is clean-up)."""
+    import psycopg
+
+    schema = db_url.rsplit("%3D", 1)[-1]
+    with contextlib.suppress(Exception), psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def free_port() -> int:
@@ -88,24 +112,80 @@ def _start_server(
     log = (log_dir or Path(os.environ.get("TMPDIR", "/tmp"))) / f"{module.replace('.', '_')}-{port}.log"
     env = {**os.environ, "PYTHONPATH": f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [sys.executable, "-m", module, "--config", str(config), "--db", db, "--port", str(port), *extra]
+    return start_process(command, port, log, base_path, env=env, name=module)
+
+
+def start_process(
+    command: Sequence[str],
+    port: int,
+    log: Path,
+    base_path: str = "",
+    *,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    timeout: float = 30,
+) -> RunningServer:
+    """Run `command` (which serves on 127.0.0.1:`port`, its output to `log`) and return once this
+    process holds the port and /healthz answers. PortTaken when another process had the port."""
+    name = name or Path(command[0]).name
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        process = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             text = log.read_text()
             if "address already in use" in text:
                 raise PortTaken(text)
-            raise RuntimeError(f"{module} exited with {process.returncode}:\n{text}")
-        # The listening line names the port only once this process has bound it.
-        listening = f"127.0.0.1:{port}" in log.read_text()
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{text}")
+        # Another process's /healthz must not pass for this one's: the listening line names the
+        # port only once this process has bound it (or, at a quieter log level, the kernel says so).
+        listening = f"127.0.0.1:{port}" in log.read_text() or holds_port(process.pid, port)
         with contextlib.suppress(httpx.TransportError):
             if listening and httpx.get(f"{root}/healthz", timeout=1).status_code == 200:
                 return RunningServer(process, root, root + base_path, log)
         time.sleep(0.05)
     process.kill()
-    raise RuntimeError(f"{module} did not answer /healthz within 30 s:\n{log.read_text()}")
+    raise RuntimeError(f"{name} did not answer /healthz within {timeout:g} s:\n{log.read_text()}")
+
+
+def holds_port(pid: int, port: int) -> bool:
+    """Whether process `pid` has a socket listening on TCP `port` (Linux /proc; False elsewhere)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return False
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return True
+    return False
+
+
+@contextlib.contextmanager
+def serving(
+    command: Sequence[str], log_dir: Path, name: str, *, env: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """`command` plus `--port P` on a free port (another on a lost race), stopped on exit."""
+    for _ in range(5):
+        port = free_port()
+        log = log_dir / f"{name}-{port}.log"
+        try:
+            server = start_process([*command, "--port", str(port)], port, log, env=env, name=name)
+            break
+        except PortTaken:
+            continue
+    else:
+        raise RuntimeError(f"{name}: no free port after 5 tries")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager
