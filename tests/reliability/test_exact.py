@@ -183,3 +183,17 @@ def test_a_near_miss_of_the_path_is_the_documented_404(sendrealm: RunningServer,
     )
     assert "location" not in response.headers
     assert_refused(response, 404, "Not found")
+
+
+def test_arsel_refuses_an_inexact_number_in_its_own_envelope(tmp_path: Path) -> None:
+    require_generated("arsel")
+    with running_server(
+        "generated_server.arsel", EXAMPLE_CONFIG, sqlite_url(tmp_path), "/v1", log_dir=tmp_path
+    ) as s:
+        body = b'{"event":"order.completed","email":"a@b.co","data":{"order_id":"A-1","total":1e-400}}'
+        response = httpx.post(
+            s.base_url + "/events/send", content=body, headers={"Content-Type": "application/json", **auth()}
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["name"] == "bad_request"
+    assert response.json()["details"][0]["path"] == "/data/total"
