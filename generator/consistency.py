@@ -257,17 +257,17 @@ def documented_only_statuses(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        produced = {entry.status for _, entry in _answered(op)}
+        produced = {entry.status for _, entry in _answered(op)} | _successes(op)
         for index, status in enumerate(ingest.documented_only):
             where = f"{op.pointer}/x-ingest/documented_only/{index}"
             if status not in op.responses:
                 yield where, f"{op.operation_id}: documented_only {status} is not a documented response"
             elif status in produced:
-                keys = ", ".join(repr(k) for k, e in _answered(op) if e.status == status)
+                keys = ", ".join(repr(k) for k, e in _answered(op) if e.status == status) or "its success"
                 yield (
                     where,
                     f"{op.operation_id}: documented_only {status} is answered by the server itself "
-                    f"(error {keys}); remove it from documented_only",
+                    f"({keys}); remove it from documented_only",
                 )
 
 
@@ -308,4 +308,31 @@ def catalogue_entries_are_answered(spec: Spec) -> Iterator[Finding]:
                 yield (
                     f"{op.pointer}/x-ingest/errors/catalogue/{escape(key)}",
                     f"{op.operation_id}: catalogue entry {key!r} is answered by nothing x-ingest declares",
+                )
+
+
+def _successes(op: Operation) -> set[int]:
+    """The success statuses the server answers: the success body's, the replay's, the batch's."""
+    ingest = op.ingest
+    assert ingest is not None
+    answered = {ingest.response.status}
+    answered |= {ingest.dedupe.replay.status} if ingest.dedupe else set()
+    answered |= {ingest.batch.response.status} if ingest.batch else set()
+    return answered
+
+
+@rule()
+def success_statuses_are_answered(spec: Spec) -> Iterator[Finding]:
+    """Every documented success (2xx) status is one the server answers (success, replay or batch)."""
+    for op in spec.ingest_operations:
+        ingest = op.ingest
+        assert ingest is not None
+        answered = _successes(op)
+        for status in op.responses:
+            if 200 <= status < 300 and status not in answered and status not in ingest.documented_only:
+                yield (
+                    f"{op.pointer}/responses/{status}",
+                    f"{op.operation_id}: {status} is documented but the server never answers it (x-ingest "
+                    f"answers {', '.join(map(str, sorted(answered)))}; list it in documented_only if "
+                    "something in front of the server does)",
                 )
