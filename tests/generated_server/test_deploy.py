@@ -119,13 +119,14 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp
     with serving(command, site, env, log) as process:
         wait_ready(url, process, log)
         request_id = f"deploy-{uuid.uuid4().hex[:8]}"
-        accepted = 0
+        accepted, ids = 0, list[str]()
         # A new connection per request, until both workers have accepted events.
         for attempt in range(200):
             headers = {"Authorization": f"Bearer {KEY}", "X-Request-Id": f"{request_id}-{attempt}"}
             response = httpx.post(url + SEND, json=EVENT, headers=headers, timeout=10)
             assert response.status_code == 202, response.text
             assert response.headers["x-request-id"] == f"{request_id}-{attempt}"
+            ids = ids or [response.json()["id"]]
             accepted += 1
             lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
             if attempt >= 20 and len({ln["pid"] for ln in lines if ln.get("path") == SEND}) == 2:
@@ -151,6 +152,7 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp
     assert access["logger"] == "arsel.access" and access["level"] == "info"
     assert (access["method"], access["path"], access["status"]) == ("POST", SEND, 202)
     assert isinstance(access["ms"], float) and access["client"] == "127.0.0.1"
+    assert access["event_id"] == ids[0]
     assert len({line["pid"] for line in lines if line.get("path") == SEND}) == 2
     assert "john.doe@example.com" not in log.read_text()
 

@@ -110,7 +110,7 @@ def test_readyz_answers_503_when_the_sqlite_file_is_gone(tmp_path: Path) -> None
 def test_x_request_id_is_the_clients_when_sane_else_generated(
     server_url: str, sent: str | None, kept: bool
 ) -> None:
-    headers = {"X-Request-Id": sent.encode()} if sent else {}
+    headers = {b"X-Request-Id": sent.encode()} if sent else {}
     answer = httpx.get(server_url + "/healthz", headers=headers)
     echoed = answer.headers["x-request-id"]
     if kept:
@@ -220,7 +220,7 @@ def test_ingestspec_serve_runs_several_worker_processes(tmp_path: Path) -> None:
     port = free_port()
     tool = Path(sys.executable).parent / "ingestspec"
     command = [
-        tool, "serve", "arsel", "--workers", "2", "--port", str(port),
+        str(tool), "serve", "arsel", "--workers", "2", "--port", str(port),
         "--config", str(EXAMPLE_CONFIG), "--db", f"sqlite:///{tmp_path / 'events.db'}",
     ]  # fmt: skip
     log = tmp_path / "serve.log"

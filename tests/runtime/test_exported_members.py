@@ -9,7 +9,15 @@ from tests.runtime.conftest import Runtime
 EXPORTS = {
     "uuid7": {"uuid7"},
     "metrics": {"CONTENT_TYPE", "COUNTERS", "HISTOGRAMS", "Metrics"},
-    "logs": {"JsonFormatter", "configure", "identity_hash", "logging_config", "request_id"},
+    "logs": {
+        "JsonFormatter",
+        "configure",
+        "identity_hash",
+        "logging_config",
+        "note_event",
+        "request_events",
+        "request_id",
+    },
     "storage": {
         "NewEvent",
         "Storage",
