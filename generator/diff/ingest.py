@@ -18,8 +18,6 @@ from .schemas import key_of, show
 
 __all__ = ["compare_ingest", "compare_read"]
 
-_BOTH = BOTH
-
 
 def _attributes(
     old: object, new: object, kinds: tuple[tuple[str, str], ...], where: str, label: str, out: Collector
@@ -28,9 +26,7 @@ def _attributes(
     for attr, kind in kinds:
         was, now = getattr(old, attr), getattr(new, attr)
         if was != now:
-            out.add(
-                kind, f"{where}.{attr}", was, now, _BOTH, f"{label}{attr} changed from {was!r} to {now!r}"
-            )
+            out.add(kind, f"{where}.{attr}", was, now, BOTH, f"{label}{attr} changed from {was!r} to {now!r}")
 
 
 def compare_ingest(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
@@ -66,7 +62,7 @@ def compare_ingest(old: Ingest, new: Ingest, where: str, out: Collector) -> None
             f"{where}.retention",
             old.retention_days,
             new.retention_days,
-            (True, False) if lowered else (False, True),
+            CLIENTS if lowered else SERVERS,
             f"events are kept {new.retention_days} days instead of {old.retention_days}",
         )
     if old.processing != new.processing:
@@ -78,7 +74,7 @@ def compare_ingest(old: Ingest, new: Ingest, where: str, out: Collector) -> None
             f"{where}.processing",
             was,
             now,
-            (False, False),
+            NEITHER,
             "processing changed: " + ", ".join(moved),
         )
     _errors(old, new, where, out)
@@ -93,7 +89,7 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{location}.mode",
             before.mode,
             after.mode,
-            _BOTH,
+            BOTH,
             f"identity mode changed from {before.mode} to {after.mode}",
         )
     old_names, new_names = before.names, after.names
@@ -119,7 +115,7 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{location}.fields",
                 list(old_names),
                 list(new_names),
-                _BOTH,
+                BOTH,
                 f"identity resolution order changed from {' > '.join(old_names)} to {' > '.join(new_names)}",
             )
     old_fields = {f.name: f for f in before.fields}
@@ -131,7 +127,7 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{location}.fields.{f.name}",
                 {"kind": was.kind, "normalize": was.normalize},
                 {"kind": f.kind, "normalize": f.normalize},
-                _BOTH,
+                BOTH,
                 f"identity field {f.name!r} is now {f.kind} normalised {f.normalize}"
                 f" (was {was.kind} normalised {was.normalize})",
             )
@@ -147,7 +143,7 @@ def _payload(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{where}.payload.field",
             before.field,
             after.field,
-            _BOTH,
+            BOTH,
             f"the payload moved from {before.field!r} to {after.field!r}",
         )
     if before.validation != after.validation:
@@ -157,7 +153,7 @@ def _payload(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{where}.payload.validation",
             before.validation,
             after.validation,
-            (True, False) if stricter else (False, True),
+            CLIENTS if stricter else SERVERS,
             f"payload validation changed from {before.validation} to {after.validation}"
             + (" (undefined events are now refused)" if stricter else " (undefined events are now accepted)"),
         )
@@ -178,7 +174,7 @@ def _payload(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{where}.payload_limit.default_bytes",
             cap_before,
             cap_after,
-            (True, False) if lowered else (False, True),
+            CLIENTS if lowered else SERVERS,
             f"the default payload cap was {'lowered' if lowered else 'raised'}"
             f" from {cap_before} to {cap_after} bytes",
         )
@@ -197,7 +193,7 @@ def _reserved(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             location,
             sorted(before),
             sorted(after),
-            (True, False),
+            CLIENTS,
             f"event names starting with {', '.join(sorted(after - before))} are now refused",
         )
     if before - after:
@@ -206,7 +202,7 @@ def _reserved(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             location,
             sorted(before),
             sorted(after),
-            (False, True),
+            SERVERS,
             f"event names starting with {', '.join(sorted(before - after))} are now accepted",
         )
     if old.reserved and new.reserved:
@@ -223,7 +219,7 @@ def _dedupe(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 location,
                 None if before is None else before.key.name,
                 None if after is None else after.key.name,
-                _BOTH,
+                BOTH,
                 "requests are now deduplicated" if before is None else "requests are no longer deduplicated",
             )
         return
@@ -245,7 +241,7 @@ def _dedupe(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{location}.key",
             asdict(before.key),
             asdict(after.key),
-            _BOTH,
+            BOTH,
             f"the idempotency key is the {after.key.location} {after.key.name!r} "
             f"instead of the {before.key.location} {before.key.name!r}",
         )
@@ -266,7 +262,7 @@ def _shape(before: ResponseShape, after: ResponseShape, location: str, kind: str
             f"{location}.status",
             before.status,
             after.status,
-            _BOTH,
+            BOTH,
             f"answers {after.status} instead of {before.status}",
         )
     was, now = _meaning(before), _meaning(after)
@@ -276,7 +272,7 @@ def _shape(before: ResponseShape, after: ResponseShape, location: str, kind: str
             location,
             was,
             now,
-            _BOTH,
+            BOTH,
             "the body built from the stored event changed ("
             + ", ".join(name for name in was if was[name] != now[name])
             + ")",
@@ -331,7 +327,7 @@ def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 location,
                 None if before is None else before.items_field,
                 None if after is None else after.items_field,
-                _BOTH,
+                BOTH,
                 "the operation now takes a batch of events"
                 if before is None
                 else "the operation no longer takes a batch",
@@ -343,7 +339,7 @@ def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{location}.items_field",
             before.items_field,
             after.items_field,
-            _BOTH,
+            BOTH,
             f"the batch's events moved from {before.items_field!r} to {after.items_field!r}",
         )
     if before.max_items != after.max_items:
@@ -364,7 +360,7 @@ def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{location}.result",
                 None,
                 None,
-                _BOTH,
+                BOTH,
                 "the batch's per-item result changed",
             )
     else:
@@ -392,7 +388,7 @@ def compare_read(old: Read, new: Read, where: str, out: Collector) -> None:
             f"{where}.id_parameter",
             old.id_parameter,
             new.id_parameter,
-            _BOTH,
+            BOTH,
             f"the event id is read from {new.id_parameter!r} instead of {old.id_parameter!r}",
         )
     _shape(old.response, new.response, f"{where}.response", "read-response-changed", out)
@@ -402,7 +398,7 @@ def compare_read(old: Read, new: Read, where: str, out: Collector) -> None:
             f"{where}.not_found_error",
             old.not_found_error,
             new.not_found_error,
-            _BOTH,
+            BOTH,
             f"an unknown event answers {new.not_found_error!r} instead of {old.not_found_error!r}",
         )
 
@@ -422,7 +418,7 @@ def _error_use(
         location,
         before,
         after,
-        _BOTH,
+        BOTH,
         f"now answers error {after!r} ({_entry_text(now)}) instead of {before!r} ({_entry_text(was)})",
     )
 
@@ -447,7 +443,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{location}.{attr}",
                 was,
                 now,
-                _BOTH,
+                BOTH,
                 f"error bodies: {attr} changed from {was!r} to {now!r}",
             )
     removed = [k for k in before.catalogue if k not in after.catalogue]
@@ -463,7 +459,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{location}.catalogue.{key}",
                 key,
                 twin,
-                (False, False),
+                NEITHER,
                 f"catalogue key {key!r} renamed to {twin!r}; the body is unchanged",
             )
     for key in removed:
@@ -473,7 +469,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{location}.catalogue.{key}",
             _entry_value(entry),
             None,
-            _BOTH,
+            BOTH,
             f"error {key!r} ({entry.status}) was removed from the catalogue",
         )
     for key in added:
@@ -483,7 +479,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             f"{location}.catalogue.{key}",
             None,
             _entry_value(entry),
-            (False, True),
+            SERVERS,
             f"error {key!r} ({entry.status}) was added to the catalogue",
         )
     for key, was_entry in before.catalogue.items():
@@ -497,7 +493,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{entry_at}.status",
                 was_entry.status,
                 now_entry.status,
-                _BOTH,
+                BOTH,
                 f"error {key!r} answers {now_entry.status} instead of {was_entry.status}",
             )
         if dict(was_entry.fields) != dict(now_entry.fields):
@@ -506,7 +502,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{entry_at}.fields",
                 dict(was_entry.fields),
                 dict(now_entry.fields),
-                _BOTH,
+                BOTH,
                 f"error {key!r}: its constant fields changed from {show(dict(was_entry.fields))}"
                 f" to {show(dict(now_entry.fields))}",
             )
@@ -516,7 +512,7 @@ def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 f"{entry_at}.message",
                 was_entry.message,
                 now_entry.message,
-                _BOTH,
+                BOTH,
                 f"error {key!r}: message changed from {was_entry.message!r} to {now_entry.message!r}",
             )
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from .model import BOTH, NEITHER, Collector, Impact
+from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector, Impact
 
 __all__ = ["Side", "compare_schemas", "plain"]
 
@@ -23,8 +23,8 @@ Verdict = Literal["narrowed", "widened", "changed"]
 
 # (breaking for clients, breaking for servers) of a schema that accepts less, more, or something else.
 IMPACT: dict[Side, dict[Verdict, Impact]] = {
-    "request": {"narrowed": (True, False), "widened": (False, True), "changed": BOTH},
-    "response": {"narrowed": (False, True), "widened": (True, False), "changed": BOTH},
+    "request": {"narrowed": CLIENTS, "widened": SERVERS, "changed": BOTH},
+    "response": {"narrowed": SERVERS, "widened": CLIENTS, "changed": BOTH},
 }
 
 # Keywords that document a schema without constraining it: edits to them are not changes.
