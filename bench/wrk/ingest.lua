@@ -1,11 +1,11 @@
--- wrk script: POST one realistic, valid event per request to an ingest endpoint.
+-- wrk script: send one request per call, built from a plan that bench/load.py writes from the spec.
 --
---   wrk -s bench/wrk/ingest.lua http://127.0.0.1:8000/events -- sendrealm RUN_ID
+--   wrk -s bench/wrk/ingest.lua http://127.0.0.1:8000 -- PLAN_FILE RUN_ID
 --
--- The first argument picks the body (arsel, sendrealm, bare); the second makes Sendrealm's
--- idempotency keys unique across runs, and the thread id plus a counter makes them unique within
--- one, so every request is a new event. done() prints one line, "BENCH_JSON {...}", with the
--- latency percentiles and the status classes the responses had.
+-- The plan's lines are METHOD, PATH, HEADER name: value (any number) and BODY. Each @@ID@@ in the
+-- path, a header value or the body becomes RUN_ID-thread-counter, unique across runs and threads,
+-- so every request is a new event. done() prints one line, "BENCH_JSON {...}", with the latency
+-- percentiles and the status classes the responses had.
 
 local threads = {}
 local next_id = 0
@@ -16,42 +16,55 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local bodies = {}
-
-bodies.arsel = function(n)
-  return string.format(
-    '{"event":"order.completed","email":"john.doe+%d@example.com",' ..
-    '"data":{"order_id":"A-%d","total":149.99,"currency":"EUR"},' ..
-    '"timestamp":"2026-06-01T12:00:00.000Z"}', n, n)
+local function read_plan(file)
+  local plan = {method = "POST", path = "/", headers = {}, body = ""}
+  for line in io.lines(file) do
+    local kind, rest = line:match("^(%u+) (.*)$")
+    if kind == "METHOD" then
+      plan.method = rest
+    elseif kind == "PATH" then
+      plan.path = rest
+    elseif kind == "HEADER" then
+      local name, value = rest:match("^([^:]+): (.*)$")
+      plan.headers[name] = value
+    elseif kind == "BODY" then
+      plan.body = rest
+    end
+  end
+  return plan
 end
 
-bodies.sendrealm = function(n)
-  return string.format(
-    '{"event":"order.completed","contact_id":"c671f89b-3ec1-4c58-9ad2-4ef8c2917cda",' ..
-    '"payload":{"order_id":"ord_%d","total":4900,"currency":"EUR"},' ..
-    '"occurred_at":"2026-06-08T14:15:00.000Z","idempotency_key":"bench-%s-%d-%d"}',
-    n, run_id, thread_id, n)
+local function fill(text, id)
+  return (text:gsub("@@ID@@", id))
 end
-
-bodies.bare = bodies.sendrealm
 
 function init(args)
-  api = args[1] or "sendrealm"
+  plan = read_plan(args[1])
   run_id = args[2] or tostring(os.time())
-  build = bodies[api]
   counter = 0
   ok = 0
   client_errors = 0
   server_errors = 0
   other = 0
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["Authorization"] = "Bearer be_acme_test_key"
+  templated_headers = false
+  for _, value in pairs(plan.headers) do
+    if value:find("@@ID@@", 1, true) then
+      templated_headers = true
+    end
+  end
 end
 
 function request()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, build(counter))
+  local id = run_id .. "-" .. thread_id .. "-" .. counter
+  local headers = plan.headers
+  if templated_headers then
+    headers = {}
+    for name, value in pairs(plan.headers) do
+      headers[name] = fill(value, id)
+    end
+  end
+  return wrk.format(plan.method, fill(plan.path, id), headers, fill(plan.body, id))
 end
 
 function response(status, headers, body)

@@ -1,0 +1,157 @@
+"""The results: a table on stdout, the JSON, a Markdown table for the README, and one SVG picture."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from bench.throughput import Outcome
+
+CEILING = "bare starlette"  # the target every ratio is taken against (its better run)
+
+
+def set_ratios(outcomes: Sequence[Outcome]) -> None:
+    """Each target's events/s and CPU per request against the better ceiling run's."""
+    ceilings = [o for o in outcomes if o.name.startswith(CEILING) and not o.skipped]
+    ceiling = max((o.events_per_s for o in ceilings), default=0.0)
+    ceiling_cpu = min((o.server_cpu_us_per_request for o in ceilings), default=0.0)
+    for o in outcomes:
+        if ceiling and not o.skipped:
+            o.ratio = o.events_per_s / ceiling
+        if ceiling_cpu and not o.skipped and o.server_cpu_us_per_request:
+            o.cpu_ratio = ceiling_cpu / o.server_cpu_us_per_request
+
+
+def verdict(o: Outcome) -> str:
+    if o.verified:
+        return "ok"
+    return "LOST EVENTS" if (o.stored or 0) < (o.acknowledged or 0) else "MISMATCH"
+
+
+def scaling(outcomes: Sequence[Outcome]) -> list[tuple[str, int, float, float]]:
+    """(api store, processes, events/s, speed-up over one process) for every measured group."""
+    rows = []
+    ones = {
+        (o.api, o.store): o.events_per_s for o in outcomes if o.processes == 1 and o.store and not o.skipped
+    }
+    for o in outcomes:
+        if o.store and not o.skipped and ones.get((o.api, o.store)):
+            rows.append(
+                (f"{o.api} {o.store}", o.processes, o.events_per_s, o.events_per_s / ones[(o.api, o.store)])
+            )
+    return sorted(rows)
+
+
+def table(outcomes: Sequence[Outcome]) -> list[str]:
+    """The results as Markdown: throughput, processing, scaling."""
+    lines = [
+        "| target | CPUs | events/s | p50 ms | p99 ms | ratio | CPU µs/req | CPU ratio | store check |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for o in outcomes:
+        if o.skipped:
+            lines.append(f"| {o.name} | | skipped: {o.skipped[:80]} | | | | | | |")
+            continue
+        ratio = f"{o.ratio:.2f}" if o.ratio is not None else "-"
+        cpu_ratio = f"{o.cpu_ratio:.2f}" if o.cpu_ratio is not None else "-"
+        check = (
+            f"{verdict(o)}: {o.acknowledged:,} acknowledged, {o.stored:,} stored"
+            if o.verified is not None
+            else ""
+        )
+        lines.append(
+            f"| {o.name} | {o.server_cpus} | {o.events_per_s:,.0f} | {o.p50_ms:.1f} | {o.p99_ms:.1f} "
+            f"| {ratio} | {o.server_cpu_us_per_request:.0f} | {cpu_ratio} | {check} |"
+        )
+    drained = [o for o in outcomes if o.drain]
+    if drained:
+        lines += [
+            "",
+            "| target | ingest events/s | processed during load /s | backlog at stop | drained in s |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for o in drained:
+            d = o.drain
+            lines.append(
+                f"| {o.name} | {d['ingest_per_s']:,.0f} | {d['processed_during_load_per_s']:,.0f} "
+                f"| {d['backlog_at_stop']:,.0f} | {d['drain_s']:.2f} |"
+            )
+    rows = scaling(outcomes)
+    if any(processes > 1 for _, processes, _, _ in rows):
+        lines += ["", "| server | processes | events/s | speed-up |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {group} | {n} | {rate:,.0f} | {speedup:.2f}× |" for group, n, rate, speedup in rows]
+    return lines
+
+
+def print_report(outcomes: Sequence[Outcome], previous: dict[str, float]) -> None:
+    for line in table(outcomes):
+        print(line)
+    print(
+        "ratio: events/s over the better bare-ceiling run's; CPU ratio: the ceiling's server CPU µs per\n"
+        "request over the target's, which holds when other processes take CPU time from the run"
+    )
+    changed = [
+        f"{o.name} {previous[o.name]:,.0f} -> {o.events_per_s:,.0f}"
+        for o in outcomes
+        if not o.skipped and previous.get(o.name)
+    ]
+    if changed:
+        print("against the last run (events/s): " + "; ".join(changed))
+    noisy = [o.name for o in outcomes if not o.skipped and o.others_cpu_pct.get("all", 0) > 10]
+    if noisy:
+        print(
+            f"NOTE: other processes used over 10% of a CPU during: {', '.join(noisy)} "
+            "(others_cpu_pct in the JSON)"
+        )
+
+
+def svg(outcomes: Sequence[Outcome], title: str) -> str:
+    """Events/s and p99 per target (bars), and events/s by number of processes per server (bars)."""
+    measured = [o for o in outcomes if not o.skipped]
+    rows = scaling(outcomes)
+    width, bar, gap, left = 900, 18, 6, 260
+    top = 60
+    scale_max = max([o.events_per_s for o in measured] + [1.0])
+    span = width - left - 160
+    parts: list[str] = []
+
+    def text(
+        x: float, y: float, content: str, size: int = 12, anchor: str = "start", weight: str = "normal"
+    ) -> None:
+        parts.append(
+            f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
+            f'font-weight="{weight}">{escape(content)}</text>'
+        )
+
+    text(20, 28, title, 15, weight="bold")
+    text(20, top - 10, "events/s per target (p99 latency at the bar's end); one process unless marked", 12)
+    y = top
+    for o in measured:
+        length = span * o.events_per_s / scale_max
+        colour = "#888" if o.name.startswith(CEILING) else ("#3b7dd8" if o.store == "sqlite" else "#d8803b")
+        parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="{colour}"/>')
+        text(left - 8, y + 13, o.name, anchor="end")
+        text(left + length + 6, y + 13, f"{o.events_per_s:,.0f}/s  p99 {o.p99_ms:.1f} ms")
+        y += bar + gap
+    y += 30
+    if rows:
+        text(20, y, "scaling: events/s by server processes (speed-up over one)", 12)
+        y += 10
+        for group, n, rate, speedup in rows:
+            length = span * rate / scale_max
+            parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar}" fill="#5a9e5a"/>')
+            text(left - 8, y + 13, f"{group} ×{n}", anchor="end")
+            text(left + length + 6, y + 13, f"{rate:,.0f}/s  {speedup:.2f}×")
+            y += bar + gap
+    height = y + 20
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif">'
+        f'<rect width="{width}" height="{height}" fill="white"/>'
+    )
+    return "\n".join([head, *parts, "</svg>"]) + "\n"
+
+
+def write_picture(outcomes: Sequence[Outcome], title: str, path: Path) -> None:
+    path.write_text(svg(outcomes, title))
