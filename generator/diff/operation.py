@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..loader import resolve
-from ..spec import Operation, Parameter, SecurityScheme, Spec, pointer_get
+from ..spec import Operation, Parameter, SecurityScheme, Spec, escape, pointer_get
 from .ingest import compare_ingest, compare_read
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector, Impact
 from .schemas import compare_schemas, plain
@@ -228,7 +228,9 @@ def _request_body(old: Operation, new: Operation, where: str, out: Collector) ->
             SERVERS,
             f"the request body may now be sent as {after[media_type]}",
         )
-    compare_schemas(old.request_schema, new.request_schema, location, "request", out)
+    media_type = escape(new.request_media_types[0]) if new.request_media_types else "application~1json"
+    at = f"{new.pointer}/requestBody/content/{media_type}/schema"
+    compare_schemas(old.request_schema, new.request_schema, location, "request", out, at=at)
 
 
 def _media_types(names: Any) -> dict[str, str]:
@@ -274,7 +276,8 @@ def _responses(
         raw_before = _raw_response(old_spec, old, status)
         raw_after = _raw_response(new_spec, new, status)
         _response_media_types(raw_before, raw_after, location, status, out)
-        compare_schemas(before.schema or {}, after.schema or {}, location, "response", out)
+        at = f"{out.pointer}/content/{escape(after.media_type or '')}/schema"
+        compare_schemas(before.schema or {}, after.schema or {}, location, "response", out, at=at)
         _headers(raw_before, raw_after, location, status, out)
     out.pointer = new.pointer
 
@@ -361,7 +364,8 @@ def _headers(
         old_schema = old_header.get("schema") if isinstance(old_header, Mapping) else None
         new_schema = new_header.get("schema") if isinstance(new_header, Mapping) else None
         if plain(old_schema) != plain(new_schema):
-            compare_schemas(old_schema or {}, new_schema or {}, at, "response", out)
+            pointer = f"{out.pointer}/headers/{escape(new_name)}/schema"
+            compare_schemas(old_schema or {}, new_schema or {}, at, "response", out, at=pointer)
 
 
 def _required(required: bool) -> str:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ..spec import pointer_of
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector, Impact
 
 __all__ = ["Side", "compare_schemas", "plain"]
@@ -89,8 +90,23 @@ _HANDLED = frozenset(
 )
 
 
-def compare_schemas(old: Any, new: Any, where: str, side: Side, out: Collector, path: str = "") -> None:
-    """Compare two (resolved) schemas found at `path` below `where`, recursing into subschemas."""
+def compare_schemas(
+    old: Any, new: Any, where: str, side: Side, out: Collector, path: str = "", at: str | None = None
+) -> None:
+    """Compare two (resolved) schemas found at `path` below `where`, recursing into subschemas.
+
+    `at` is the schema's JSON pointer in NEW's document (through `$ref`s, which the locator
+    follows), so a change is annotated where it is written; without it, where the comparison is.
+    """
+    previous = out.pointer
+    out.pointer = at if at is not None else previous
+    try:
+        _compare(old, new, where, side, out, path)
+    finally:
+        out.pointer = previous
+
+
+def _compare(old: Any, new: Any, where: str, side: Side, out: Collector, path: str) -> None:
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
         if plain(old) != plain(new):
             impact = _boolean_schema(old, new, side)
@@ -144,7 +160,15 @@ def compare_schemas(old: Any, new: Any, where: str, side: Side, out: Collector, 
         ("contentSchema", "{content}"),
     ):
         if keyword in old or keyword in new:
-            compare_schemas(old.get(keyword, True), new.get(keyword, True), where, side, out, path + suffix)
+            compare_schemas(
+                old.get(keyword, True),
+                new.get(keyword, True),
+                where,
+                side,
+                out,
+                path + suffix,
+                _below(out, keyword),
+            )
     _prefix_items(old, new, where, path, side, out)
     _pattern_properties(old, new, where, path, side, out)
     for keyword in sorted((set(old) | set(new)) - _HANDLED - DESCRIPTIVE):
@@ -247,7 +271,15 @@ def _properties(
         )
     for name in old_props:
         if name in new_props:
-            compare_schemas(old_props[name], new_props[name], where, side, out, _join(path, name))
+            compare_schemas(
+                old_props[name],
+                new_props[name],
+                where,
+                side,
+                out,
+                _join(path, name),
+                _below(out, "properties", name),
+            )
 
 
 def _renames(
@@ -379,7 +411,7 @@ def _closing(
     """additionalProperties, unevaluatedProperties, unevaluatedItems: false closes, a schema restricts."""
     before, after = old.get(keyword, True), new.get(keyword, True)
     if isinstance(before, Mapping) and isinstance(after, Mapping):
-        compare_schemas(before, after, where, side, out, f"{path}.*" if path else "*")
+        compare_schemas(before, after, where, side, out, f"{path}.*" if path else "*", _below(out, keyword))
         return
     if plain(before) == plain(after):
         return
@@ -407,7 +439,7 @@ def _prefix_items(
     for index in range(max(len(before), len(after))):
         was = before[index] if index < len(before) else True
         now = after[index] if index < len(after) else True
-        compare_schemas(was, now, where, side, out, f"{path}[{index}]")
+        compare_schemas(was, now, where, side, out, f"{path}[{index}]", _below(out, "prefixItems", index))
 
 
 def _pattern_properties(
@@ -416,8 +448,9 @@ def _pattern_properties(
     before: Mapping[str, Any] = old.get("patternProperties") or {}
     after: Mapping[str, Any] = new.get("patternProperties") or {}
     for pattern in sorted(set(before) | set(after)):
+        at = _below(out, "patternProperties", pattern)
         compare_schemas(
-            before.get(pattern, True), after.get(pattern, True), where, side, out, f"{path}{{{pattern}}}"
+            before.get(pattern, True), after.get(pattern, True), where, side, out, f"{path}{{{pattern}}}", at
         )
 
 
@@ -426,6 +459,11 @@ def _branches(value: Any) -> Any:
     if isinstance(value, list):
         return sorted(key_of(plain(v)) for v in value)
     return plain(value)
+
+
+def _below(out: Collector, *tokens: object) -> str:
+    """The pointer of a subschema of the schema being compared."""
+    return out.pointer + pointer_of(*tokens)
 
 
 def plain(value: Any) -> Any:

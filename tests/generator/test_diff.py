@@ -548,7 +548,7 @@ def test_a_change_names_its_place_and_values(tmp_path: Path) -> None:
         breaking_for_clients=True,
         breaking_for_servers=False,
         message="request field 'email': maxLength lowered from 320 to 64",
-        pointer="/paths/~1events~1send/post",
+        pointer="/paths/~1events~1send/post/requestBody/content/application~1json/schema/properties/email",
     )
 
 

@@ -33,7 +33,10 @@ def test_sarif(tmp_path: Path) -> None:
     assert results["error-status-removed"]["level"] == "warning"
     region = results["max-length-narrowed"]["locations"][0]["physicalLocation"]["region"]
     line = new.read_text().splitlines()[region["startLine"] - 1]
-    assert line[region["startColumn"] - 1 :].startswith("post:")  # the operation that changed
+    # The property that changed, found through the request body's $ref to its component.
+    assert line[region["startColumn"] - 1 :].startswith("email:")
+    lines = new.read_text().splitlines()
+    assert region["startLine"] > lines.index("    SendEventRequest:")
     assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == set(results)
 
 
