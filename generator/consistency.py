@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .errors import SpecError
 from .loader import resolve
 from .rules import Finding, rule
 from .samples import event_properties, placeholder_values
@@ -48,7 +49,10 @@ def examples_match_their_schema(spec: Spec) -> Iterator[Finding]:
                 yield from check_value(response.schema or {}, example.value, where, what, dive=True)
     schemas = (spec.document.get("components") or {}).get("schemas") or {}
     for name, schema in schemas.items():
-        resolved = resolve(spec.document, schema, spec.path)
+        try:
+            resolved = resolve(spec.document, schema, spec.path)
+        except SpecError:
+            continue  # a recursive component no operation uses: nothing of it is served
         for prop, sub in (resolved.get("properties") or {}).items():
             for index, value in enumerate(sub.get("examples") or ()):
                 where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)

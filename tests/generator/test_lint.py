@@ -551,3 +551,19 @@ def test_generate_lints_first_and_writes_nothing(tmp_path: Path) -> None:
 def test_pointers_escape_as_rfc_6901_says() -> None:
     assert escape("/events/{id}") == "~1events~1{id}"
     assert escape("a~b") == "a~0b"
+
+
+def test_a_recursive_component_is_refused_only_where_an_operation_uses_it(tmp_path: Path) -> None:
+    node = {"type": "object", "properties": {"child": {"$ref": "#/components/schemas/Node"}}}
+    unused = edited(tmp_path, "arsel", lambda d: d["components"]["schemas"].update(Node=node))
+    assert lint(unused) == []
+
+    def used(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["Node"] = node
+        document["components"]["schemas"]["SendEventRequest"]["properties"]["data"] = {
+            "$ref": "#/components/schemas/Node"
+        }
+
+    (problem,) = lint(edited(tmp_path, "arsel", used, "used"))
+    assert problem.rule == "ref-not-recursive"
+    assert problem.message == "recursive $ref #/components/schemas/Node is not supported"
