@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from ingestspec.generator.loader import load_spec
-from tests.conftest import SPECS
+from tests.conftest import SPECS, fresh_postgres_url
 from tests.servers import REPO, free_port
 
 # Slow (a fresh venv): `make test` runs it; `-m "not install"` skips it.
@@ -89,7 +89,11 @@ def metric(text: str, name: str) -> float:
     return float(value)
 
 
-def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `bin` folder of a fresh venv outside the checkout, holding the generated arsel package
+    installed alone from its own pyproject.toml (no extra)."""
+    tmp_path = tmp_path_factory.mktemp("deploy")
     # 1. Generate the package outside the checkout (the tool's own venv).
     tool = Path(sys.executable).parent / "ingestspec"
     run(tool, "generate", SPECS["arsel"], "--out", tmp_path / "arsel", cwd=tmp_path)
@@ -97,6 +101,13 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     run(bin_dir / "pip", "install", "--quiet", tmp_path / "arsel", cwd=tmp_path)
+    return bin_dir
+
+
+def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(
+    installed: Path, tmp_path: Path
+) -> None:
+    bin_dir = installed
     # 3. Serve it from another folder (the installed package, not the generated folder).
     site = tmp_path / "site"
     site.mkdir()
@@ -155,6 +166,48 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(tmp
     assert access["event_id"] == ids[0]
     assert len({line["pid"] for line in lines if line.get("path") == SEND}) == 2
     assert "john.doe@example.com" not in log.read_text()
+
+
+def test_postgresql_takes_the_postgres_extra_then_serves_under_uvicorn_workers(
+    installed: Path, tmp_path: Path
+) -> None:
+    url = fresh_postgres_url()
+    config = REPO / "examples" / "config.yaml"
+    # Without the extra: one line saying what to install, before any worker starts.
+    refused = subprocess.run(
+        [installed / "python", "-m", "arsel", "--config", config, "--db", url, "--workers", "2"],
+        cwd=tmp_path, env=user_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "arsel: a PostgreSQL URL needs psycopg (No module named 'psycopg'): pip install 'arsel[postgres]'"
+    ]
+    arsel = installed.parent.parent / "arsel"
+    run(installed / "pip", "install", "--quiet", f"{arsel}[postgres]", cwd=tmp_path)
+    port = free_port()
+    env = {
+        "INGESTSPEC_CONFIG": str(config),
+        "INGESTSPEC_DB": url,
+        "INGESTSPEC_METRICS_DIR": str(tmp_path / "m"),
+    }
+    command = [
+        str(installed / "uvicorn"), "arsel.asgi:app", "--port", str(port), "--workers", "2",
+        "--loop", "uvloop", "--http", "arsel.protocol:BoundedHttpToolsProtocol", "--no-access-log",
+    ]  # fmt: skip
+    log = tmp_path / "server.log"
+    server = f"http://127.0.0.1:{port}"
+    with serving(command, tmp_path, env, log) as process:
+        wait_ready(server, process, log)
+        for _ in range(10):
+            answer = httpx.post(
+                server + SEND, json=EVENT, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+            )
+            assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 10
+        while metric(httpx.get(server + "/metrics").text, "ingest_events_accepted_total") != 10:
+            assert time.monotonic() < deadline, httpx.get(server + "/metrics").text
+            time.sleep(0.3)
+    assert process.returncode == 0, log.read_text()
 
 
 # The distribution that installs each top-level module a generated package may import.
