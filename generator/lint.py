@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator.schemas import openapi_v31_schema_validator
 from referencing.exceptions import Unresolvable
 
 from . import consistency, unsupported
@@ -25,8 +26,8 @@ from .errors import SpecError
 from .loader import bundled_schema, load_spec, read_document
 from .locate import Locator, Problem
 from .migrate import version_of
-from .rules import RULES, describe, findings
-from .spec import escape, pointer_get, pointer_of, pointer_parts
+from .rules import RULES, describe
+from .spec import Spec, escape, pointer_get, pointer_of, pointer_parts
 from .suggest import did_you_mean
 from .validate import short
 
@@ -76,10 +77,29 @@ def lint(path: str | Path) -> list[Problem]:
         spec = load_spec(path)
     except SpecError as exc:
         return problems + [p for message in exc.problems for p in _loader_problems(where, document, message)]
-    return problems + [
-        where.problem(pointer, message, found.id, found.severity)
-        for found, pointer, message in findings(spec)
-    ]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # The loader trusts the document's shape, which OpenAPI's own rules (reported above) check.
+        if problems:
+            return problems
+        return [
+            where.problem("", f"the spec cannot be read into the model: {type(exc).__name__}: {exc}", LOADS)
+        ]
+    return problems + list(_checked(where, spec, bool(problems)))
+
+
+def _checked(where: Locator, spec: Spec, malformed: bool) -> Iterator[Problem]:
+    """Every registered rule's findings, located; a rule that cannot run on this spec is a problem."""
+    for registered in RULES.values():
+        if registered.check is None:
+            continue
+        try:
+            found = list(registered.check(spec))
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            if malformed:
+                continue  # a malformed part that OpenAPI's rules name already
+            found = [("", f"could not check this spec: {type(exc).__name__}: {exc}")]
+        for pointer, message in found:
+            yield where.problem(pointer, message, registered.id, registered.severity)
 
 
 def errors_of(problems: list[Problem]) -> list[Problem]:
@@ -88,13 +108,24 @@ def errors_of(problems: list[Problem]) -> list[Problem]:
 
 
 def _openapi_problems(where: Locator, document: Mapping[str, Any]) -> Iterator[Problem]:
+    found = []
     try:
         for error in OpenAPIV31SpecValidator(document).iter_errors():
-            yield where.problem(pointer_of(*error.path), f"OpenAPI: {short(error.message)}", OPENAPI_SCHEMA)
+            found.append(
+                where.problem(pointer_of(*error.path), f"OpenAPI: {short(error.message)}", OPENAPI_SCHEMA)
+            )
     except (RecursionError, Unresolvable):
         # A `$ref` that leads back to itself sends the validator round for ever, and one that points
         # nowhere stops it: the loader names either, at the `$ref`.
-        return
+        pass
+    except (AttributeError, KeyError, TypeError):
+        # The validator walks the document's shape before checking it: a malformed document stops
+        # it. Its JSON Schema alone still says where the shape is wrong.
+        for error in openapi_v31_schema_validator.iter_errors(document):
+            found.append(
+                where.problem(pointer_of(*error.path), f"OpenAPI: {short(error.message)}", OPENAPI_SCHEMA)
+            )
+    yield from dict.fromkeys(found)  # the validator may have reported some before it stopped
 
 
 def _loader_problems(where: Locator, document: Mapping[str, Any], message: str) -> Iterator[Problem]:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from .spec import Spec
 
-__all__ = ["RULES", "Finding", "Rule", "Severity", "describe", "findings", "rule"]
+__all__ = ["RULES", "Finding", "Rule", "Severity", "describe", "rule"]
 
 Severity = Literal["error", "warning"]
 Finding = tuple[str, str]
@@ -51,11 +51,3 @@ def rule(severity: Severity = "error") -> Callable[[Check], Check]:
         return check
 
     return register
-
-
-def findings(spec: Spec) -> Iterator[tuple[Rule, str, str]]:
-    """Every finding of every registered check, with its rule, in the order the rules are registered."""
-    for registered in list(RULES.values()):
-        if registered.check is not None:
-            for pointer, message in registered.check(spec):
-                yield registered, pointer, message

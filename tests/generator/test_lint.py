@@ -567,3 +567,27 @@ def test_a_recursive_component_is_refused_only_where_an_operation_uses_it(tmp_pa
     (problem,) = lint(edited(tmp_path, "arsel", used, "used"))
     assert problem.rule == "ref-not-recursive"
     assert problem.message == "recursive $ref #/components/schemas/Node is not supported"
+
+
+MALFORMED: dict[str, Edit] = {
+    "paths null": lambda d: d.update(paths=None),
+    "an operation that is a string": lambda d: next(iter(d["paths"].values())).update(post="oops"),
+    "a schema that is a list": lambda d: d["components"]["schemas"].update(SendEventRequest=[1]),
+    "examples that are a list": lambda d: op(d)["requestBody"]["content"]["application/json"].update(
+        examples=[1]
+    ),
+    "parameters that are a mapping": lambda d: op(d).update(parameters={"a": 1}),
+    "a response that is a string": lambda d: op(d)["responses"].update({"401": "x"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_document_is_located_without_a_traceback(tmp_path: Path, case: str) -> None:
+    path = edited(tmp_path, "arsel", MALFORMED[case])
+    problems = lint(path)
+    assert problems and all(p.rule == "openapi-schema" or p.pointer == "/paths" for p in problems), problems
+    assert all(p.line > 1 for p in problems if p.pointer), problems
+    result = CliRunner().invoke(main, ["lint", str(path)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
+    assert "Traceback" not in result.output
