@@ -143,8 +143,9 @@ def functions(api: str) -> dict[str, float]:
         "os.urandom(10)": lambda: os.urandom(10),
         "timestamps.now()": timestamps.now,
         "orjson.dumps(payload)": lambda: orjson.dumps(body[payload_field]),
-        "accepted(event) incl. pydantic check": lambda: ingest.accepted(event),
     }
+    if hasattr(ingest, "success_body"):
+        steps["success_body(event) incl. answer check"] = lambda: ingest.success_body(event)
     if hasattr(ingest, "body_hash"):
         steps["body_hash(body)"] = lambda: ingest.body_hash(body)
     if hasattr(ingest, "occurred_at"):
