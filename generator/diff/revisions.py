@@ -88,6 +88,11 @@ def load_any(path: Path) -> Spec:
     """The spec at `path`, read even when it predates a catalogue entry that later became required."""
     try:
         return load_spec(path)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        # A document of the wrong shape: lint locates what is wrong.
+        raise SpecError(
+            path, [f"cannot be read ({type(error).__name__}: {error}); `ingestspec lint` says where"]
+        ) from error
     except SpecError as error:
         missing = [_MISSING_FIXED.fullmatch(problem) for problem in error.problems]
         if not missing or not all(m and m["key"] in FIXED_ERRORS for m in missing):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from ingestspec.generator.cli import main
@@ -40,3 +42,13 @@ def test_the_command_compares_the_first_commit(api: str, monkeypatch: pytest.Mon
     result = CliRunner().invoke(main, ["diff", f"{root}:openapi/{api}.yaml", f"openapi/{api}.yaml"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"{root}:openapi/{api}.yaml -> openapi/{api}.yaml: ")
+
+
+def test_a_malformed_version_is_a_usage_problem(tmp_path: Path) -> None:
+    document = yaml.safe_load(SPECS["arsel"].read_text())
+    document["paths"]["/events/send"]["post"] = "oops"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(main, ["diff", "arsel", str(broken)])
+    assert result.exit_code == 2, result.output
+    assert "`ingestspec lint` says where" in result.output
