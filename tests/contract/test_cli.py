@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,15 @@ def test_a_broken_server_fails_with_a_reproducible_report(standin: StandIn) -> N
     summary = result.stdout.split("Failures by operation and check")[1]
     assert "one_event_per_key" in summary and "curl -sS -i -X POST" in summary
     assert "NO (" in result.stdout.split("Conformance matrix")[1]
+
+
+def test_the_installed_suite_runs_by_package_name_from_any_folder(standin: StandIn, tmp_path: Path) -> None:
+    with standin("sendrealm") as server:
+        command = [sys.executable, "-m", "pytest", "-p", "ingestspec.contract_tests.plugin", "--pyargs",
+                   "ingestspec.contract_tests", "-p", "no:cacheprovider", "-q",
+                   "--spec", str(SPECS["sendrealm"]), "--base-url", server.base_url,
+                   "--config", str(EXAMPLE_CONFIG), "--max-examples", "5"]  # fmt: skip
+        env = {**os.environ, "INGESTSPEC_API_KEY": ACME_KEY}
+        result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Conformance matrix" in result.stdout and "passed" in result.stdout
