@@ -220,7 +220,8 @@ def _lengths(bodies: Bodies, schema: Mapping[str, Any], value: Any) -> Iterator[
         yield "minLength", f"{low} characters", _text(bodies, low), True
     if isinstance(high, int):
         yield "maxLength", f"{high + 1} characters", _text(bodies, high + 1), False
-        yield "maxLength", f"{high} characters", _text(bodies, high), True
+        inside = _email(bodies, high) if schema.get("format") == "email" else _text(bodies, high)
+        yield "maxLength", f"{high} characters", inside, True
 
 
 def _bounds(schema: Mapping[str, Any], types: tuple[str, ...]) -> Iterator[tuple[str, str, Any, bool]]:
@@ -247,6 +248,21 @@ def _items(schema: Mapping[str, Any], value: Any) -> Iterator[tuple[str, str, An
         yield "minItems", f"{low - 1} items", value[: low - 1], False
     if isinstance(high, int) and value and high < 1000:
         yield "maxItems", f"{high + 1} items", [*value, *[value[-1]] * (high + 1 - len(value))], False
+
+
+def _email(bodies: Bodies, length: int) -> str:
+    """A fresh marked email address of exactly `length` characters (local part up to 64, domain
+    labels up to 63), or a plain text when none is that short."""
+    local = bodies.target.marker()
+    room = length - len(local) - 1 - len(".example.com")
+    if room < 1:
+        return _text(bodies, length)
+    labels = []
+    while room > 63:
+        labels.append("a" * 62)
+        room -= 63  # the label and the dot after it
+    labels.append("a" * room)
+    return f"{local}@{'.'.join(labels)}.example.com"
 
 
 def _text(bodies: Bodies, length: int) -> str:
