@@ -77,10 +77,13 @@ def test_fuzz(
 ) -> None:
     op, mode = fuzz_case
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
 
     def progress(result: FuzzResult) -> None:
-        # Straight to the terminal (pytest captures the test's own output): fuzzing can take a while.
-        if reporter is not None:
+        # Straight to the terminal, past pytest's capture: fuzzing can take a while.
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
             reporter.write_line(
                 f"  fuzzing {op.operation_id} {mode}: {result.cases} of {contract_target.max_examples} "
                 f"cases, {len(result.failures)} failure(s) so far"
