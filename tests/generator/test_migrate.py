@@ -83,7 +83,8 @@ def test_a_migrated_spec_generates_the_same_server(tmp_path: Path, api: str) -> 
     names = sorted(p.name for p in (tmp_path / "old").iterdir())
     assert names == sorted(p.name for p in out.iterdir())
     sha = re.compile(r"sha256 [0-9a-f]{12,64}")
-    for name in sorted(set(names) - _SPEC_COPIES):
+    # The manifest hashes each file, headers included, so it differs with the spec's hash.
+    for name in sorted(set(names) - _SPEC_COPIES - {"manifest.json"}):
         old = sha.sub("sha256 ...", (tmp_path / "old" / name).read_text())
         assert sha.sub("sha256 ...", (out / name).read_text()) == old, name
 
