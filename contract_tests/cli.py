@@ -18,7 +18,7 @@ import click
 from ingestspec.generator.usage import Failed, UsageProblem, spec_path
 
 from . import apikeys
-from .target import DEFAULT_MAX_EXAMPLES, FUZZ_ENV
+from .depth import DEFAULT_MAX_EXAMPLES, FUZZ_ENV
 
 SUITE_DIR = Path(__file__).resolve().parent
 _AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"

@@ -22,6 +22,7 @@ from ingestspec.generator.loader import load_spec
 from ingestspec.generator.spec import Operation, Spec
 
 from . import apikeys
+from .depth import DEFAULT_MAX_EXAMPLES, default_max_examples
 from .transport import Transport
 
 # Every value the suite invents that can carry a marker starts with this, so QA can find test events.
@@ -29,9 +30,6 @@ MARK = "contract-test"
 # The run id travels to pytest-xdist workers through the environment: they must mark alike.
 RUN_ENV = "INGESTSPEC_CONTRACT_RUN"
 SEED_ENV = "INGESTSPEC_CONTRACT_SEED"
-# `make test-deep` raises the fuzzing depth through this variable.
-FUZZ_ENV = "INGESTSPEC_FUZZ_EXAMPLES"
-DEFAULT_MAX_EXAMPLES = 100
 
 
 class TargetError(Exception):
@@ -82,12 +80,6 @@ class Target:
     def marker(self) -> str:
         """A fresh marked token: `contract-test-<run>-<random>`."""
         return f"{MARK}-{self.run_id}-{secrets.token_hex(6)}"
-
-
-def default_max_examples() -> int:
-    """The fuzzing depth when none is given: `INGESTSPEC_FUZZ_EXAMPLES` or a small default."""
-    value = os.environ.get(FUZZ_ENV, "")
-    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_EXAMPLES
 
 
 def run_id() -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestspec.contract_tests.target import FUZZ_ENV
+from ingestspec.contract_tests.depth import FUZZ_ENV
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
 from tests.servers import running_server

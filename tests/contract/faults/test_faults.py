@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestspec.contract_tests.target import FUZZ_ENV
+from ingestspec.contract_tests.depth import FUZZ_ENV
 from ingestspec.generator.loader import load_spec
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
