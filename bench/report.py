@@ -124,7 +124,10 @@ def svg(outcomes: Sequence[Outcome], title: str) -> str:
             f'font-weight="{weight}">{escape(content)}</text>'
         )
 
-    text(20, 28, title, 15, weight="bold")
+    first, _, rest = title.partition(": ")
+    text(20, 24, first, 15, weight="bold")
+    text(20, 42, rest, 11)
+    top += 20
     text(20, top - 10, "events/s per target (p99 latency at the bar's end); one process unless marked", 12)
     y = top
     for o in measured:
