@@ -111,7 +111,7 @@ def load_target(
     """Load and cross-check everything a run needs. Raises `TargetError` with a one-line reason."""
     try:
         loaded_spec = load_spec(spec)
-        loaded_config = load_config(config)
+        loaded_config = load_config(config, keys_required=False)
     except IngestSpecError as exc:
         raise TargetError(f"{exc.source}: " + "; ".join(exc.problems)) from exc
     apikeys.keep(api_keys)
@@ -122,10 +122,15 @@ def load_target(
     if len(api_keys) > 2:
         raise TargetError("give one or two --api-key options (the second one enables the isolation checks)")
     projects = []
+    # A key the file does not list belongs to the next project listed without keys, in order.
+    keyless = [p for p in loaded_config.projects if not p.api_keys]
     for key in api_keys:
-        project = loaded_config.project_for_key(key)
+        project = loaded_config.project_for_key(key) or (keyless.pop(0) if keyless else None)
         if project is None:
-            raise TargetError(f"API key {key[:4]}… is not given to any project in {config}")
+            raise TargetError(
+                f"API key {key[:4]}… is not given to any project in {config}, and no project there is"
+                " left without keys to take it"
+            )
         projects.append(project)
     if len(projects) == 2 and projects[0].id == projects[1].id:
         raise TargetError(

@@ -8,23 +8,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ingestspec.contract_tests import apikeys
+from ingestspec.contract_tests.target import TargetError, load_target
 from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
 from tests.contract.conftest import ACME_KEY, BASE_PATHS, GLOBEX_KEY, INGESTSPEC, generated
 from tests.servers import running_server
 
 
-def contract(spec: Path, base_url: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(INGESTSPEC),
-        "contract",
-        str(spec),
-        "--base-url",
-        base_url,
-        "--config",
-        str(EXAMPLE_CONFIG),
-    ]
+def contract(
+    spec: Path, base_url: str, env: dict[str, str], *extra: str, config: Path = EXAMPLE_CONFIG
+) -> subprocess.CompletedProcess[str]:
+    command = [str(INGESTSPEC), "contract", str(spec), "--base-url", base_url, "--config", str(config)]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(apikeys.ENV)}
     return subprocess.run(
         [*command, *extra], capture_output=True, text=True, cwd=REPO, timeout=600, env={**clean, **env}
@@ -84,3 +80,39 @@ def test_keys_from_a_file_skip_comments_and_blank_lines(tmp_path: Path) -> None:
     assert apikeys.from_file(path) == ("k1", "k2")
     with pytest.raises(apikeys.KeyProblem):
         apikeys.from_file(tmp_path / "absent")
+
+
+def keyless(tmp_path: Path, *projects: str) -> Path:
+    """The example configuration without the keys of `projects`, as QA keeps one for staging."""
+    config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    for project in config["projects"]:
+        if project["id"] in projects:
+            project.pop("api_keys")
+    path = tmp_path / "keyless.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_a_key_the_config_does_not_list_goes_to_the_next_project_without_keys(tmp_path: Path) -> None:
+    def projects(config: Path, *keys: str) -> list[str]:
+        target = load_target(SPECS["arsel"], "http://127.0.0.1:9", keys, config, check_reachable=False)
+        return [p.id for p in target.projects]
+
+    assert projects(keyless(tmp_path, "acme", "globex"), ACME_KEY, GLOBEX_KEY) == ["acme", "globex"]
+    assert projects(keyless(tmp_path, "globex"), "be_staging_key_2", ACME_KEY) == ["globex", "acme"]
+    with pytest.raises(TargetError, match="no project there is left without keys"):
+        projects(EXAMPLE_CONFIG, "be_staging_key_2")
+
+
+def test_a_run_with_a_config_without_keys_passes(tmp_path: Path) -> None:
+    api = "arsel"
+    if not generated(api):
+        pytest.skip(f"generated_server/{api} has not been generated yet")
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    env = {apikeys.ENV: ACME_KEY, f"{apikeys.ENV}_2": GLOBEX_KEY}
+    config = keyless(tmp_path, "acme", "globex")
+    with running_server(
+        f"generated_server.{api}", EXAMPLE_CONFIG, db, BASE_PATHS[api], log_dir=tmp_path
+    ) as server:
+        result = contract(SPECS[api], server.base_url, env, "--max-examples", "5", config=config)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
