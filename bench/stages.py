@@ -32,39 +32,29 @@ sys.path.insert(0, str(BENCH))
 
 import bare_app  # noqa: E402
 
+from bench.load import Load, load_for  # noqa: E402
+
 CONFIG = REPO / "examples" / "config.yaml"
-PATHS = {"arsel": "/v1/events/send", "sendrealm": "/events"}
-KEY = b"Bearer be_acme_test_key"
+KEY = "be_acme_test_key"
+APIS = ("arsel", "sendrealm")
+_LOADS: dict[str, Load] = {}
 
 
-def body_for(api: str, n: int) -> bytes:
-    if api == "arsel":
-        return orjson.dumps(
-            {
-                "event": "order.completed",
-                "email": f"john.doe+{n}@example.com",
-                "data": {"order_id": f"A-{n}", "total": 149.99, "currency": "EUR"},
-                "timestamp": "2026-06-01T12:00:00.000Z",
-            }
-        )
-    return orjson.dumps(
-        {
-            "event": "order.completed",
-            "contact_id": "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda",
-            "payload": {"order_id": f"ord_{n}", "total": 4900, "currency": "EUR"},
-            "occurred_at": "2026-06-08T14:15:00.000Z",
-            "idempotency_key": f"stages-{os.getpid()}-{n}",
-        }
-    )
+def request_for(api: str, n: int) -> tuple[str, list[tuple[bytes, bytes]], bytes]:
+    """(path, headers, body) of the n-th request to `api`, from its spec as `make bench` sends it."""
+    if api not in _LOADS:
+        _LOADS[api] = load_for(api, REPO / "generated_server" / api, KEY)
+    path, headers, body = _LOADS[api].sample(f"stages-{os.getpid()}-{n}")
+    return path, [(k.lower().encode(), v.encode()) for k, v in headers.items()], body.encode()
 
 
-async def call(app: Any, path: str, body: bytes) -> int:
+async def call(app: Any, request: tuple[str, list[tuple[bytes, bytes]], bytes]) -> int:
     """One request through the ASGI app; returns the status."""
+    path, headers, body = request
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
         "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"127.0.0.1"), (b"authorization", KEY), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
+        "headers": [(b"host", b"127.0.0.1"), *headers, (b"content-length", str(len(body)).encode())],
         "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {},
     }  # fmt: skip
     sent = False
@@ -86,24 +76,24 @@ async def call(app: Any, path: str, body: bytes) -> int:
     return status
 
 
-async def sequential(app: Any, api: str, path: str, n: int) -> float:
+async def sequential(app: Any, api: str, n: int) -> float:
     """CPU µs per request, one request at a time."""
     for i in range(200):  # warm-up
-        assert await call(app, path, body_for(api, -i - 1)) in (200, 202)
-    bodies = [body_for(api, i) for i in range(n)]
+        assert await call(app, request_for(api, -i - 1)) in (200, 202)
+    requests = [request_for(api, i) for i in range(n)]
     start = time.process_time()
-    for body in bodies:
-        await call(app, path, body)
+    for request in requests:
+        await call(app, request)
     return (time.process_time() - start) / n * 1e6
 
 
-async def concurrent(app: Any, api: str, path: str, n: int, clients: int = 64) -> tuple[float, float]:
+async def concurrent(app: Any, api: str, n: int, clients: int = 64) -> tuple[float, float]:
     """(requests/s, CPU µs per request) with `clients` requests in flight."""
-    bodies = iter([body_for(api, 10_000_000 + i) for i in range(n)])
+    requests = iter([request_for(api, 10_000_000 + i) for i in range(n)])
 
     async def client() -> None:
-        for body in bodies:
-            assert await call(app, path, body) in (200, 202)
+        for request in requests:
+            assert await call(app, request) in (200, 202)
 
     wall, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client() for _ in range(clients)))
@@ -124,9 +114,9 @@ def functions(api: str) -> dict[str, float]:
     storage = importlib.import_module(f"{package}.storage")
     timestamps = importlib.import_module(f"{package}.timestamps")
     uuid7 = importlib.import_module(f"{package}.uuid7").uuid7
-    raw = body_for(api, 1)
+    raw = request_for(api, 1)[2]
     body = orjson.loads(raw)
-    project = config.project_for("be_acme_test_key")
+    project = config.project_for(KEY)
     payload_field = ingest.PAYLOAD_FIELD
     event = storage.StoredEvent.pending(storage.NewEvent(
         uuid7(), "acme", "order.completed", "contact_id", "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda",
@@ -134,7 +124,7 @@ def functions(api: str) -> dict[str, float]:
     ))  # fmt: skip
     steps: dict[str, Callable[[], object]] = {
         "orjson.loads(body)": lambda: orjson.loads(raw),
-        "config.project_for(key)": lambda: config.project_for("be_acme_test_key"),
+        "config.project_for(key)": lambda: config.project_for(KEY),
         "check_envelope (jsonschema-rs)": lambda: ingest.check_envelope(body),
         "check_payload (jsonschema-rs)": lambda: ingest.check_payload(
             project, "order.completed", body[payload_field]
@@ -157,13 +147,10 @@ async def run(api: str, n: int) -> None:
     package = f"generated_server.{api}"
     create_app = importlib.import_module(f"{package}.app").create_app
     storage_module = importlib.import_module(f"{package}.storage")
-    path = PATHS[api]
     rows: list[tuple[str, str]] = []
 
     bare = bare_app.create_app()
-    rows.append(
-        ("bare app: read + parse + constant 202", f"{await sequential(bare, 'sendrealm', '/events', n):.1f}")
-    )
+    rows.append(("bare app: read + parse + constant 202", f"{await sequential(bare, api, n):.1f}"))
 
     with tempfile.TemporaryDirectory(dir=REPO / "var") as tmp:
         app = create_app(CONFIG, f"sqlite:///{tmp}/stub.db", worker=False, access_log=False)
@@ -173,12 +160,12 @@ async def run(api: str, n: int) -> None:
             return storage_module.StoredEvent.pending(event), True
 
         storage.insert = store_nothing  # the app's own code path, minus the database
-        rows.append((f"{api} app, storage stubbed out", f"{await sequential(app, api, path, n):.1f}"))
+        rows.append((f"{api} app, storage stubbed out", f"{await sequential(app, api, n):.1f}"))
 
         app = create_app(CONFIG, f"sqlite:///{tmp}/real.db", worker=False, access_log=False)
         await app.state.storage.start()
         try:
-            rate, cpu = await concurrent(app, api, path, n)
+            rate, cpu = await concurrent(app, api, n)
             batches = app.state.storage.batches
         finally:
             await app.state.storage.close()
@@ -201,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--api", default="sendrealm", choices=sorted(PATHS))
+    parser.add_argument("--api", default="sendrealm", choices=APIS)
     parser.add_argument("--requests", type=int, default=20_000)
     args = parser.parse_args(argv)
     (REPO / "var").mkdir(exist_ok=True)
