@@ -79,18 +79,19 @@ def load_for(api: str, package: Path, key: str) -> Load:
     creds = credentials(op, key)
     headers.update(creds.headers)
     body = creds.into(body)
-    items = 1
-    if ingest.batch is not None:
-        items = len(body[ingest.batch.items_field])
+    # The events of the request: a batch's items, the items of a body that is an array, or the body.
+    if isinstance(body, list):
+        events = body
+    elif ingest.batch is not None:
+        events = body[ingest.batch.items_field]
+    else:
+        events = [body]
     dedupe = ingest.dedupe
     if dedupe is not None:
         name = dedupe.key.name
         if dedupe.key.location == "body":
-            if ingest.batch is not None:
-                for n, item in enumerate(body[ingest.batch.items_field]):
-                    item[name] = f"{UNIQUE}-{n}"
-            else:
-                body[name] = UNIQUE
+            for n, item in enumerate(events):
+                item[name] = UNIQUE if len(events) == 1 else f"{UNIQUE}-{n}"
         elif dedupe.key.location == "header":
             headers[name] = UNIQUE
         else:
@@ -101,4 +102,6 @@ def load_for(api: str, package: Path, key: str) -> Load:
             value = parameter.schema.get("example", "bench")
             path = path.replace("{" + parameter.name + "}", str(value))
     url_path = creds.url(path)
-    return Load(api, op.method.upper(), url_path, headers, json.dumps(body, separators=(",", ":")), items)
+    return Load(
+        api, op.method.upper(), url_path, headers, json.dumps(body, separators=(",", ":")), len(events)
+    )
