@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingestspec.generator.cli import main
-from ingestspec.generator.generate import USER_MODULES, generate
+from ingestspec.generator.generate import HEADER_WIDTH, USER_MODULES, generate, header_paths
 from tests.conftest import REPO, SPECS
 
 
@@ -81,3 +81,17 @@ def test_a_spec_with_several_operations_gives_ruff_and_mypy_clean_modules(
         cwd=tmp_path,
     )
     assert mypy.returncode == 0, mypy.stdout
+
+
+def test_header_paths_too_long_for_a_line_give_way_to_the_bare_names(tmp_path: Path) -> None:
+    # pytest's folders under a checkout in /tmp made the regenerate command 157 columns long.
+    spec = tmp_path / "specs" / "tracker.yaml"
+    near = tmp_path / "out" / "tracker_api"
+    far = tmp_path / ("deeper_and_deeper_folder_name/" * 3) / "tracker_api"
+    assert header_paths(spec, near) == ("specs/tracker.yaml", "out/tracker_api")
+    assert header_paths(spec, far) == ("tracker.yaml", "tracker_api")
+    spec.parent.mkdir()
+    shutil.copy(SPECS["arsel"], spec)
+    generate(spec, far)
+    lines = [line for path in far.glob("*.py") for line in path.read_text().splitlines()[:3]]
+    assert lines and max(map(len, lines)) <= HEADER_WIDTH
