@@ -124,12 +124,13 @@ def start_process(
     env: dict[str, str] | None = None,
     name: str | None = None,
     timeout: float = 30,
+    cwd: Path = REPO,
 ) -> RunningServer:
     """Run `command` (which serves on 127.0.0.1:`port`, its output to `log`) and return once this
     process holds the port and /healthz answers. PortTaken when another process had the port."""
     name = name or Path(command[0]).name
     with log.open("wb") as out:
-        process = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        process = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -169,14 +170,22 @@ def holds_port(pid: int, port: int) -> bool:
 
 @contextlib.contextmanager
 def serving(
-    command: Sequence[str], log_dir: Path, name: str, *, env: dict[str, str] | None = None
+    command: Sequence[str],
+    log_dir: Path,
+    name: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO,
+    timeout: float = 30,
 ) -> Iterator[RunningServer]:
-    """`command` plus `--port P` on a free port (another on a lost race), stopped on exit."""
+    """`command` plus `--port P` on a free port (another on a lost race), run in `cwd`, stopped on exit."""
     for _ in range(5):
         port = free_port()
         log = log_dir / f"{name}-{port}.log"
         try:
-            server = start_process([*command, "--port", str(port)], port, log, env=env, name=name)
+            server = start_process(
+                [*command, "--port", str(port)], port, log, env=env, name=name, cwd=cwd, timeout=timeout
+            )
             break
         except PortTaken:
             continue

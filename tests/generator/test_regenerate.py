@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ingestspec.generator.generate import MANIFEST, header_paths
+from tests import servers
 from tests.conftest import EXAMPLE_CONFIG, SPECS
-from tests.servers import free_port
 
 INGESTSPEC = Path(sys.executable).parent / "ingestspec"
 EVENT = {"event": "order.completed", "email": "john.doe@example.com", "data": {"order_id": "A", "total": 1}}
@@ -61,24 +60,9 @@ def ingestspec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @contextlib.contextmanager
 def serving(folder: str, cwd: Path, *extra: str) -> Iterator[str]:
     """`ingestspec serve FOLDER` from `cwd` on a free port; yields its URL once /healthz answers."""
-    port = free_port()
-    command = [str(INGESTSPEC), "serve", folder, "--config", str(EXAMPLE_CONFIG), "--port", str(port), *extra]
-    with (cwd / "server.log").open("wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"the server did not start: {(cwd / 'server.log').read_text()}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(15)
+    command = [str(INGESTSPEC), "serve", folder, "--config", str(EXAMPLE_CONFIG), *extra]
+    with servers.serving(command, cwd, "serve", cwd=cwd) as server:
+        yield server.root
 
 
 def wait_for_lines(path: Path, count: int, timeout: float = 20) -> list[str]:
@@ -170,7 +154,7 @@ def test_serve_runs_a_handler_from_the_users_folder(tmp_path: Path) -> None:
 
 def test_a_bad_handler_is_one_line(tmp_path: Path) -> None:
     result = ingestspec(
-        "serve", "arsel", "--handler", "nosuch:handle", "--port", str(free_port()), cwd=tmp_path
+        "serve", "arsel", "--handler", "nosuch:handle", "--port", str(servers.free_port()), cwd=tmp_path
     )
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port
+from tests import servers
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PULSEGRID = REPO / "tests" / "contract" / "specs" / "pulsegrid"
@@ -87,31 +86,10 @@ def user(tmp_path: Path) -> Path:
 
 @contextlib.contextmanager
 def serving(bin_dir: Path, cwd: Path, *args: str) -> Iterator[str]:
-    """`ingestspec serve ARGS` on a free port; yields its URL once /healthz answers."""
-    port = free_port()
-    log = cwd / f"serve-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(bin_dir / "ingestspec"), "serve", *args, "--port", str(port)],
-            cwd=cwd,
-            env=clean_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"ingestspec serve {' '.join(args)} did not start:\n{log.read_text()[-3000:]}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(20)
+    """`ingestspec serve ARGS` from `cwd` on a free port; yields its URL once /healthz answers."""
+    command = [str(bin_dir / "ingestspec"), "serve", *args]
+    with servers.serving(command, cwd, "serve", cwd=cwd, env=clean_env(), timeout=60) as server:
+        yield server.root
 
 
 def test_every_command_on_the_users_own_spec_and_a_reference_server(tool: Path, user: Path) -> None:
