@@ -8,11 +8,12 @@ the environment variable that holds it, so a curl line runs as is once the varia
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
+
+from .credentials import basic_token
 
 ENV = "INGESTSPEC_API_KEY"
 # The environment variable holding the n-th key (0-based).
@@ -63,8 +64,7 @@ def mask(text: str) -> str:
     replaced by the shell reference to the variable holding it."""
     for index, key in sorted(enumerate(_KEYS), key=lambda pair: -len(pair[1])):
         name = variable(index)
-        basic = base64.b64encode(f"{key}:".encode()).decode()
-        text = text.replace(basic, f"$(printf '%s:' \"${name}\" | base64)")
+        text = text.replace(basic_token(key), f"$(printf '%s:' \"${name}\" | base64)")
         text = text.replace(key, f"${name}")
         encoded = quote(key, safe="")
         if encoded != key:

@@ -41,12 +41,17 @@ class Credentials:
         return {**body, **self.body} if self.body and isinstance(body, Mapping) else body
 
 
+def basic_token(key: str) -> str:
+    """HTTP basic credentials with `key` as the user name and no password (Segment's write key)."""
+    return base64.b64encode(f"{key}:".encode()).decode()
+
+
 def scheme_value(scheme: SecurityScheme, key: str) -> tuple[str, str]:
     """The (header or query parameter name, value) carrying `key` under `scheme`."""
     if scheme.kind == "bearer":
         return AUTHORIZATION, f"Bearer {key}"
     if scheme.kind == "basic":
-        return AUTHORIZATION, "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        return AUTHORIZATION, "Basic " + basic_token(key)
     assert scheme.parameter is not None
     return scheme.parameter, key
 
