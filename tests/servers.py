@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,18 +85,28 @@ def start_server(
     """`python -m module` on 127.0.0.1, returned once it listens and /healthz answers (or an error
     with its log). A free port may be taken by another test's server before this one binds it, so a
     lost race starts again on another port rather than trusting that server's /healthz."""
-    for _ in range(5):
-        try:
-            chosen = port or free_port()
-            return _start_server(module, config, db, base_path, log_dir, extra, pythonpath, chosen)
-        except PortTaken:
-            if port:
-                raise
-    raise RuntimeError(f"{module}: no free port after 5 tries")
+
+    def start(chosen: int) -> RunningServer:
+        return _start_server(module, config, db, base_path, log_dir, extra, pythonpath, chosen)
+
+    return on_a_free_port(module, start, port)
 
 
 class PortTaken(RuntimeError):
     """The server could not bind its port: another process holds it."""
+
+
+def on_a_free_port(
+    name: str, start: Callable[[int], RunningServer], port: int | None = None
+) -> RunningServer:
+    """`start(port)` on `port`, or on a free port, and on another when a racing process took it."""
+    for _ in range(5):
+        try:
+            return start(port or free_port())
+        except PortTaken:
+            if port:
+                raise
+    raise RuntimeError(f"{name}: no free port after 5 tries")
 
 
 def _start_server(
@@ -179,18 +189,13 @@ def serving(
     timeout: float = 30,
 ) -> Iterator[RunningServer]:
     """`command` plus `--port P` on a free port (another on a lost race), run in `cwd`, stopped on exit."""
-    for _ in range(5):
-        port = free_port()
+
+    def start(port: int) -> RunningServer:
         log = log_dir / f"{name}-{port}.log"
-        try:
-            server = start_process(
-                [*command, "--port", str(port)], port, log, env=env, name=name, cwd=cwd, timeout=timeout
-            )
-            break
-        except PortTaken:
-            continue
-    else:
-        raise RuntimeError(f"{name}: no free port after 5 tries")
+        command_on_port = [*command, "--port", str(port)]
+        return start_process(command_on_port, port, log, env=env, name=name, cwd=cwd, timeout=timeout)
+
+    server = on_a_free_port(name, start)
     try:
         yield server
     finally:
