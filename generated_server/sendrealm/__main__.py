@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         open_storage(settings.db)  # understood, not opened: each worker opens its own
     except (config_module.ConfigError, StorageConfigError) as exc:
         sys.exit(f"{__package__}: {exc}")
-    load_handler(settings.handler or f"{__package__}.handlers:handle")
+    load_handler(settings.handler)
     os.environ.update(settings.to_env())
     uvicorn.run(f"{__package__}.asgi:app", host=args.host, port=args.port, workers=args.workers, **options)
 

@@ -63,8 +63,7 @@ def create_app(
     metrics = Metrics(directory=metrics_dir)
     processor = Worker(
         storage,
-        # The package's handlers.py is the user's (created once by the generator, never overwritten).
-        load_handler(handler or f"{__package__}.handlers:handle"),
+        load_handler(handler),
         max_attempts=MAX_ATTEMPTS,
         backoff_initial=BACKOFF_INITIAL_SECONDS,
         backoff_multiplier=BACKOFF_MULTIPLIER,

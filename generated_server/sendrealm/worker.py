@@ -81,8 +81,10 @@ async def log_handler(event: StoredEvent) -> None:
     logger.info("event processed", extra={"fields": fields})
 
 
-def load_handler(reference: str) -> Handler:
-    """Import a handler given as "package.module:function"; a plain function runs in a thread."""
+def load_handler(reference: str | None = None) -> Handler:
+    """Import a handler given as "package.module:function" (None: handlers.py's `handle`, the
+    package's user code); a plain function runs in a thread."""
+    reference = reference or f"{__package__}.handlers:handle"
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
         raise HandlerLoadError(reference, 'expected "module:attribute"')
