@@ -96,22 +96,22 @@ class Output:
         """Every file the generator owns, the manifest included."""
         return {**self.files, MANIFEST: self.manifest}
 
+    def wanted(self) -> dict[str, str]:
+        """Every file a generated package starts with: the generator's and the user's."""
+        return {**self.expected(), **self.user_files}
+
     def write(self, out_dir: Path) -> list[str]:
-        """Write every generated file that differs, each missing user file, and remove what an
-        earlier run generated and this one does not; returns the names written or removed."""
+        """Bring `out_dir` up to date (`stale` names what that takes: generated files written,
+        missing user files created, what an earlier run generated and this one does not removed);
+        returns those names."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        changed = [name for name in self.leftovers(out_dir)]
+        wanted = self.wanted()
+        changed = self.stale(out_dir)
         for name in changed:
-            (out_dir / name).unlink()
-        for name, text in self.expected().items():
-            target = out_dir / name
-            if not target.exists() or target.read_text() != text:
-                target.write_text(text)
-                changed.append(name)
-        for name, text in self.user_files.items():
-            if not (out_dir / name).exists():
-                (out_dir / name).write_text(text)
-                changed.append(name)
+            if name in wanted:
+                (out_dir / name).write_text(wanted[name])
+            else:
+                (out_dir / name).unlink()
         return changed
 
     def stale(self, out_dir: Path) -> list[str]:
@@ -129,7 +129,7 @@ class Output:
 
     def diff(self, out_dir: Path) -> str:
         """A unified diff from what is in `out_dir` to what the spec gives, for every stale file."""
-        wanted = {**self.expected(), **self.user_files}
+        wanted = self.wanted()
         chunks = []
         for name in self.stale(out_dir):
             path = out_dir / name
