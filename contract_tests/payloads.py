@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import random
 import secrets
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -85,8 +86,14 @@ def payload_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     return value_strategy(schema).filter(lambda value: isinstance(value, dict))
 
 
+# derandomize is off explicitly: Hypothesis loads its "ci" profile (derandomize=True) when it sees a
+# CI environment, and every run would then draw the same values.
 _FRESH_SETTINGS = settings(
-    database=None, max_examples=500, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    database=None,
+    derandomize=False,
+    max_examples=500,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
 )
 
 
@@ -109,12 +116,17 @@ def fresh_value(schema: Mapping[str, Any], used: set[str]) -> Any:
 
     for condition in (pick, lambda v: _text(v) not in used):
         try:
-            value = find(value_strategy(schema), condition, settings=_FRESH_SETTINGS)
+            value = find(value_strategy(schema), condition, settings=_FRESH_SETTINGS, random=_fresh_random())
         except Exception:  # noqa: BLE001 - any failure means "no such value"
             continue
         used.add(_text(value))
         return value
     return None
+
+
+def _fresh_random() -> random.Random:
+    """A generator seeded from the OS, so no profile or forced seed makes two runs draw alike."""
+    return random.Random(secrets.randbits(64))
 
 
 def _varied(value: Any) -> bool:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from ingestspec.contract_tests.payloads import (
     MARKER_PROPERTY,
     interoperable,
@@ -47,3 +51,24 @@ def test_only_interoperable_numbers_are_sent_as_valid_data() -> None:
     assert interoperable({"a": [1, 2.5, "x", None, True]})
     assert not interoperable({"a": 2**64})
     assert not interoperable([float("inf")])
+
+
+def test_fresh_values_differ_between_runs_in_ci() -> None:
+    """Hypothesis loads its derandomizing "ci" profile when it sees a CI environment; two runs
+    against one deployment must still draw different idempotency keys (a repeat is a replay)."""
+    draw = (
+        "from ingestspec.contract_tests.payloads import fresh_value\n"
+        "used = set()\n"
+        "for _ in range(20): print(fresh_value({'type': 'string', 'pattern': '^[a-f0-9]{32}$'}, used))"
+    )
+    env = {**os.environ, "CI": "true"}
+    runs = [
+        set(
+            subprocess.run(
+                [sys.executable, "-c", draw], env=env, check=True, capture_output=True, text=True
+            ).stdout.split()
+        )
+        for _ in range(2)
+    ]
+    assert all(len(run) == 20 for run in runs)
+    assert not runs[0] & runs[1]
