@@ -124,6 +124,7 @@ class Worker:
         backoff_multiplier: float = 2.0,
         backoff_max: float = 300.0,
         poll_interval: float = 1.0,
+        gather_seconds: float = 0.05,
         metrics: Counter | None = None,
         batch_size: int = 256,
         concurrency: int = 16,
@@ -140,6 +141,7 @@ class Worker:
         self.backoff_multiplier = backoff_multiplier
         self.backoff_max = backoff_max
         self.poll_interval = poll_interval
+        self.gather_seconds = gather_seconds
         self.metrics = metrics
         self.batch_size = batch_size
         self.concurrency = concurrency
@@ -185,11 +187,15 @@ class Worker:
             except Exception:  # a bad batch must not end processing for good
                 logger.exception("worker batch failed; retrying in %.1fs", self.poll_interval)
                 handled = 0
-            if not handled:
-                # Caught up: wait for the next poll, but wake at once for stop(). After a partial
-                # batch it claims again at once: waiting would let a steady stream pile up.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
+            if handled >= self.batch_size:
+                continue  # behind: the next batch at once
+            # Caught up: wait for the next poll. Nearly caught up (a partial batch): wait a moment,
+            # so that a steady stream is claimed in groups rather than a few events per commit
+            # (each claim and mark costs a write); a stream faster than batch_size per moment
+            # fills the batches and is claimed without waiting. stop() wakes it at once.
+            wait = min(self.gather_seconds, self.poll_interval) if handled else self.poll_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), wait)
 
     async def run_once(self) -> int:
         """Claim one batch of due events (one round trip), handle them `concurrency` at a time, and

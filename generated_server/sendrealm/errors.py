@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -237,4 +237,19 @@ async def storage_error(request: Request, exc: Exception) -> Response:
     )
 
 
-EXCEPTION_HANDLERS = {ApiError: api_error, HTTPException: http_error, StorageError: storage_error}
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
+    ApiError: api_error,
+    HTTPException: http_error,
+    StorageError: storage_error,
+}
+
+
+def handler_for(exc: Exception) -> ExceptionHandler | None:
+    """The handler of the nearest class of `exc` that has one, as Starlette looks it up."""
+    for cls in type(exc).__mro__:
+        handler = EXCEPTION_HANDLERS.get(cls)
+        if handler is not None:
+            return handler
+    return None
