@@ -58,6 +58,7 @@ TEMPLATED_MODULES = (
     "deadletters.py",
     "protocol.py",
     "uuid7.py",
+    "entropy.py",
 )
 
 # The generated package's project files: it installs alone from its own pyproject.toml.

@@ -11,7 +11,6 @@ import gc
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from . import config as config_module
 from . import ingest
+from .entropy import random_bytes
 from .errors import EXCEPTION_HANDLERS, handler_for
 from .logs import request_events, request_id
 from .metrics import FLUSH_SECONDS, Metrics
@@ -185,7 +185,7 @@ class AccessLog:
         start = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
-        rid = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        rid = given if REQUEST_ID.fullmatch(given) else random_bytes(16).hex()
         token = request_id.set(rid)
         events: list[str] = []
         events_token = request_events.set(events)

@@ -5,43 +5,27 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
+
+from .entropy import random_bytes
 
 __all__ = ["uuid7"]
 
 _COUNTER_MAX = 0xFFF
 _RAND_B_MASK = (1 << 62) - 1
-# Randomness is read from the OS in blocks: one syscall per call would double the cost of an id.
-_POOL_BYTES = 10 * 512
 
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
-_pool = b""
-_pos = 0
-
-
-def _forget_pool() -> None:
-    # A forked child must not reuse the parent's unread random bytes, or the two processes
-    # could mint the same id in the same millisecond.
-    global _pool, _pos
-    _pool, _pos = b"", 0
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 def uuid7() -> str:
     """Return a new canonical lowercase UUIDv7 string, greater than every earlier one from this process."""
-    global _last_ms, _counter, _pool, _pos
+    global _last_ms, _counter
     now_ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(random_bytes(10), "big")
     with _lock:
-        if _pos >= len(_pool):
-            _pool, _pos = os.urandom(_POOL_BYTES), 0
-        rand = int.from_bytes(_pool[_pos : _pos + 10], "big")
-        _pos += 10
         if now_ms > _last_ms:
             _last_ms = now_ms
             # Seed with 11 random bits so the counter has at least 2048 increments of headroom

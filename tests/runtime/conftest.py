@@ -22,6 +22,7 @@ import pytest
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 MODULES = (
+    "entropy",
     "uuid7",
     "timestamps",
     "logs",
@@ -39,6 +40,7 @@ class Runtime:
 
     package: str
     directory: Path  # the package's folder; its parent goes on sys.path of a child process
+    entropy: ModuleType
     uuid7: ModuleType
     timestamps: ModuleType
     logs: ModuleType

@@ -7,6 +7,7 @@ import pytest
 from tests.runtime.conftest import Runtime
 
 EXPORTS = {
+    "entropy": {"random_bytes"},
     "uuid7": {"uuid7"},
     "metrics": {"CONTENT_TYPE", "COUNTERS", "HISTOGRAMS", "Metrics"},
     "logs": {
