@@ -87,6 +87,9 @@ def configure(level: str = "info", *, hash_identities: bool = False) -> None:
     """Apply `logging_config(level)` to this process."""
     global _hash_identities
     _hash_identities = hash_identities
+    # No line carries the caller's file or line: skip looking them up on every call (the logging
+    # HOWTO's "Optimization" section; about 1.5 µs of a line's 9).
+    logging._srcfile = None
     logging.config.dictConfig(logging_config(level))
 
 

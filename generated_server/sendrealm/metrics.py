@@ -17,6 +17,7 @@ time, which every process sees alike.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import os
@@ -121,7 +122,7 @@ class Metrics:
     def observe(self, name: str, value: float) -> None:
         """Record one observation (seconds) in histogram `name`."""
         bounds = self._histograms[name][1]
-        index = next((i for i, bound in enumerate(bounds) if value <= bound), len(bounds))
+        index = bisect.bisect_left(bounds, value)  # the first bucket with value <= bound
         with self._lock:
             observed = self._observed[name]
             observed[index] += 1
