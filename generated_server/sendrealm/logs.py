@@ -8,6 +8,11 @@ request is being answered (the `X-Request-Id` the app echoes), and the fields a 
 `extra={"fields": {...}}` (an `event_id`, a status...). Identity values and payloads are
 personal data and are not logged; with `hash_identities` a log line may carry a SHA-256 prefix
 of an identity (`identity_hash`), enough to tell lines of the same person apart.
+
+Lines are written to stderr in groups: a WARNING or worse at once, with every line before it;
+others within FLUSH_SECONDS (or once 64 KiB wait). A write per line cost about 6% of a server's
+CPU under load (make bench): the event loop, having let go of the GIL for the write, waited to
+get it back. A process killed with SIGKILL loses what waited; any other exit writes it.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import contextvars
 import hashlib
 import logging
 import logging.config
+import os
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 __all__ = [
+    "BufferedStreamHandler",
+    "FLUSH_SECONDS",
     "JsonFormatter",
     "configure",
     "identity_hash",
@@ -40,6 +49,9 @@ request_events: contextvars.ContextVar[list[str] | None] = contextvars.ContextVa
 )
 
 _hash_identities = False
+
+FLUSH_SECONDS = 0.2
+_FLUSH_BYTES = 64 * 1024
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,6 +74,54 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that writes its lines in groups (see the module's docstring)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._waiting: list[str] = []
+        self._waiting_bytes = 0
+        self._stopping = threading.Event()
+        threading.Thread(target=self._flush_every, name="ingestspec-log-flush", daemon=True).start()
+        # A forked child would write the parent's waiting lines a second time.
+        os.register_at_fork(before=self.flush)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # as StreamHandler does: a bad record must not break the caller
+            self.handleError(record)
+            return
+        self._waiting.append(line)  # under the handler's lock (Handler.handle)
+        self._waiting_bytes += len(line)
+        if record.levelno >= logging.WARNING or self._waiting_bytes > _FLUSH_BYTES:
+            self._write()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self.flush()
+        super().close()
+
+    def _flush_every(self) -> None:
+        while not self._stopping.wait(FLUSH_SECONDS):
+            self.flush()
+
+    def _write(self) -> None:
+        if not self._waiting:
+            return
+        text = "\n".join(self._waiting) + "\n"
+        self._waiting, self._waiting_bytes = [], 0
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stderr must not break the caller
+            pass
+
+
 def logging_config(level: str = "info") -> dict[str, Any]:
     """A `logging.config.dictConfig` mapping: every line JSON on stderr, uvicorn's loggers
     included (uvicorn.run(log_config=...) applies it in each worker process)."""
@@ -70,7 +130,11 @@ def logging_config(level: str = "info") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+            "stderr": {
+                "class": f"{__name__}.BufferedStreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {

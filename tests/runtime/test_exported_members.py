@@ -11,6 +11,8 @@ EXPORTS = {
     "uuid7": {"uuid7"},
     "metrics": {"CONTENT_TYPE", "COUNTERS", "HISTOGRAMS", "Metrics"},
     "logs": {
+        "BufferedStreamHandler",
+        "FLUSH_SECONDS",
         "JsonFormatter",
         "configure",
         "identity_hash",

@@ -1,0 +1,55 @@
+"""BufferedStreamHandler: lines written in groups, a warning at once, nothing left behind on close."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.runtime.conftest import Runtime
+
+
+@pytest.fixture
+def written(rt: Runtime) -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
+    stream = io.StringIO()
+    handler = rt.logs.BufferedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger(f"test_logs.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield logger, stream, handler
+    logger.removeHandler(handler)
+    handler.close()
+
+
+def test_info_lines_wait_then_arrive_together(
+    rt: Runtime, written: tuple[logging.Logger, io.StringIO, logging.Handler]
+) -> None:
+    logger, stream, _ = written
+    logger.info("one")
+    logger.info("two")
+    assert stream.getvalue() == ""  # not one write per line
+    deadline = time.monotonic() + 10 * rt.logs.FLUSH_SECONDS
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue() == "INFO one\nINFO two\n"
+
+
+def test_a_warning_is_written_at_once_after_what_waited(
+    written: tuple[logging.Logger, io.StringIO, logging.Handler],
+) -> None:
+    logger, stream, _ = written
+    logger.info("before")
+    logger.warning("trouble")
+    assert stream.getvalue() == "INFO before\nWARNING trouble\n"
+
+
+def test_closing_writes_what_waited(written: tuple[logging.Logger, io.StringIO, logging.Handler]) -> None:
+    logger, stream, handler = written
+    logger.info("last words")
+    handler.flush()  # what logging.shutdown does at exit, before close
+    assert stream.getvalue() == "INFO last words\n"
