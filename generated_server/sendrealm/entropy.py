@@ -3,9 +3,10 @@
 #   ingestspec generate openapi/sendrealm.yaml --out generated_server/sendrealm
 """Random bytes from the OS, read in blocks: ids and request ids draw from one pool.
 
-A `getrandom` call per id costs more than the id itself, and under load many times more (a request
-id from `uuid.uuid4()` took about 15% of a server's CPU in `make bench`); one call per block of
-4096 bytes does not. The bytes are the OS's CSPRNG output, used once each.
+A `getrandom` call lets go of the GIL, and under load the event loop then waits for the SQLite
+writer thread to hand it back: a request id from `uuid.uuid4()` cost about 15% of a server's
+CPU in `make bench`. One call per 64 KiB (about 2,500 requests) does not show. The bytes are the
+OS's CSPRNG output, each used once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 
 __all__ = ["random_bytes"]
 
-_POOL_BYTES = 4096
+_POOL_BYTES = 64 * 1024
 
 _lock = threading.Lock()
 _pool = b""
@@ -33,7 +34,7 @@ os.register_at_fork(after_in_child=_forget_pool)
 
 
 def random_bytes(n: int) -> bytes:
-    """`n` (at most 4096) random bytes nobody else in this process is given."""
+    """`n` (at most 64 KiB) random bytes nobody else in this process is given."""
     global _pool, _pos
     with _lock:
         if _pos + n > len(_pool):
