@@ -228,8 +228,9 @@ class AccessLog:
 class DirectRoutes:
     """The operations whose path has no parameters, answered without Starlette's router: the
     request's method and path find the endpoint, and an exception it raises finds its handler
-    here as Starlette's exception layer would. Those layers cost about a third of an ingest
-    request's in-process time (bench/stages.py). Every other request goes to the app behind."""
+    here as Starlette's exception layer would. Those layers cost about 5 µs of an ingest
+    request's 48 in process (bench/stages.py). Every other request, a near miss of a documented
+    path included, goes to the app behind."""
 
     def __init__(self, app: ASGIApp, operations: Sequence[tuple[str, str, Endpoint]]) -> None:
         self.app = app
