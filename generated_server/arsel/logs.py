@@ -77,8 +77,9 @@ class JsonFormatter(logging.Formatter):
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A StreamHandler that writes its lines in groups (see the module's docstring)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: Any = None, flush_seconds: float = FLUSH_SECONDS) -> None:
         super().__init__(stream)
+        self.flush_seconds = flush_seconds
         self._waiting: list[str] = []
         self._waiting_bytes = 0
         self._stopping = threading.Event()
@@ -107,7 +108,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().close()
 
     def _flush_every(self) -> None:
-        while not self._stopping.wait(FLUSH_SECONDS):
+        while not self._stopping.wait(self.flush_seconds):
             self.flush()
 
     def _write(self) -> None:
