@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -54,3 +58,28 @@ def test_closing_writes_what_waited(written: tuple[logging.Logger, io.StringIO, 
     logger.info("last words")
     handler.flush()  # what logging.shutdown does at exit, before close
     assert stream.getvalue() == "INFO last words\n"
+
+
+def test_processes_sharing_one_pipe_never_interleave_within_a_line(rt: Runtime) -> None:
+    """uvicorn --workers: several processes write to one stderr. Each write holds whole lines."""
+    script = (
+        "import logging, sys\n"
+        f"from {rt.package} import logs\n"
+        "handler = logs.BufferedStreamHandler(sys.stdout)\n"
+        "handler.setFormatter(logging.Formatter('%(message)s'))\n"
+        "logger = logging.getLogger('w'); logger.addHandler(handler); logger.setLevel(logging.INFO)\n"
+        "for i in range(10000): logger.info('%s %d %s', sys.argv[1], i, 'é' * 150)\n"
+        "handler.close()\n"
+    )
+    read, write = os.pipe()
+    env = {**os.environ, "PYTHONPATH": str(rt.directory.parent)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", script, name], stdout=write, env=env)
+        for name in ("a", "b", "c")
+    ]
+    os.close(write)
+    with os.fdopen(read, encoding="utf-8") as pipe:
+        lines = pipe.read().splitlines()
+    assert [writer.wait(timeout=60) for writer in writers] == [0, 0, 0]
+    assert len(lines) == 30000
+    assert all(re.fullmatch(r"[abc] \d+ é{150}", line) for line in lines)
