@@ -9,11 +9,9 @@ and /metrics counts the events both workers accepted.
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +19,6 @@ import time
 import tomllib
 import uuid
 import venv
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,7 +26,7 @@ import pytest
 
 from ingestspec.generator.loader import load_spec
 from tests.conftest import SPECS, fresh_postgres_url
-from tests.servers import REPO, free_port
+from tests.servers import REPO, serving
 
 # Slow (a fresh venv): `make test` runs it; `-m "not install"` skips it.
 pytestmark = pytest.mark.install
@@ -53,35 +50,10 @@ def run(*command: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProc
     return result
 
 
-@contextlib.contextmanager
-def serving(
-    command: list[str], cwd: Path, env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=user_env(**env), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"not ready within 60 s:\n{log.read_text()}")
+def json_lines(log: Path) -> list[dict[str, object]]:
+    """The complete lines of a log still being written (a line being written is left for later)."""
+    text = log.read_text()
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
 
 
 def metric(text: str, name: str) -> float:
@@ -114,21 +86,18 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(
     (site / "config.yaml").write_text((REPO / "examples" / "config.yaml").read_text())
     log_config = run(bin_dir / "python", "-m", "arsel", "log-config", cwd=site).stdout
     (site / "log.json").write_text(log_config)
-    port = free_port()
     env = {
         "INGESTSPEC_CONFIG": "config.yaml",
         "INGESTSPEC_DB": f"sqlite:///{site / 'events.db'}",
         "INGESTSPEC_METRICS_DIR": str(site / "metrics"),
     }
     command = [
-        str(bin_dir / "uvicorn"), "arsel.asgi:app", "--port", str(port), "--workers", "2", "--loop", "uvloop",
+        str(bin_dir / "uvicorn"), "arsel.asgi:app", "--workers", "2", "--loop", "uvloop",
         "--http", "arsel.protocol:BoundedHttpToolsProtocol", "--timeout-graceful-shutdown", "10",
         "--no-access-log", "--log-config", "log.json",
     ]  # fmt: skip
-    log = site / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    with serving(command, site, env, log) as process:
-        wait_ready(url, process, log)
+    with serving(command, site, "uvicorn-workers", env=user_env(**env), cwd=site, timeout=60) as server:
+        url, log = server.root, server.log
         request_id = f"deploy-{uuid.uuid4().hex[:8]}"
         accepted, ids = 0, list[str]()
         # A new connection per request, until both workers have accepted events.
@@ -139,7 +108,7 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(
             assert response.headers["x-request-id"] == f"{request_id}-{attempt}"
             ids = ids or [response.json()["id"]]
             accepted += 1
-            lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            lines = json_lines(log)
             if attempt >= 20 and len({ln["pid"] for ln in lines if ln.get("path") == SEND}) == 2:
                 break
         # 4. /metrics, answered by either worker, counts what both accepted (within the flush delay).
@@ -154,7 +123,7 @@ def test_a_generated_package_installs_alone_and_serves_under_uvicorn_workers(
         assert metric(text, "ingest_dead_letters") == 0
         with sqlite3.connect(site / "events.db") as db:
             assert db.execute("SELECT count(*) FROM events").fetchone()[0] == accepted
-    assert process.returncode == 0, log.read_text()
+    assert server.process.returncode == 0, log.read_text()
     # 5. Every line is JSON, uvicorn's supervisor and workers included; an access line has its fields.
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert {"uvicorn.error", "arsel.access"} <= {line["logger"] for line in lines}
@@ -184,20 +153,19 @@ def test_postgresql_takes_the_postgres_extra_then_serves_under_uvicorn_workers(
     ]
     arsel = installed.parent.parent / "arsel"
     run(installed / "pip", "install", "--quiet", f"{arsel}[postgres]", cwd=tmp_path)
-    port = free_port()
     env = {
         "INGESTSPEC_CONFIG": str(config),
         "INGESTSPEC_DB": url,
         "INGESTSPEC_METRICS_DIR": str(tmp_path / "m"),
     }
     command = [
-        str(installed / "uvicorn"), "arsel.asgi:app", "--port", str(port), "--workers", "2",
+        str(installed / "uvicorn"), "arsel.asgi:app", "--workers", "2",
         "--loop", "uvloop", "--http", "arsel.protocol:BoundedHttpToolsProtocol", "--no-access-log",
     ]  # fmt: skip
-    log = tmp_path / "server.log"
-    server = f"http://127.0.0.1:{port}"
-    with serving(command, tmp_path, env, log) as process:
-        wait_ready(server, process, log)
+    with serving(
+        command, tmp_path, "uvicorn-postgres", env=user_env(**env), cwd=tmp_path, timeout=60
+    ) as running:
+        server = running.root
         for _ in range(10):
             answer = httpx.post(
                 server + SEND, json=EVENT, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
@@ -207,7 +175,7 @@ def test_postgresql_takes_the_postgres_extra_then_serves_under_uvicorn_workers(
         while metric(httpx.get(server + "/metrics").text, "ingest_events_accepted_total") != 10:
             assert time.monotonic() < deadline, httpx.get(server + "/metrics").text
             time.sleep(0.3)
-    assert process.returncode == 0, log.read_text()
+    assert running.process.returncode == 0, running.log.read_text()
 
 
 # The distribution that installs each top-level module a generated package may import.
