@@ -32,7 +32,7 @@ def written(rt: Runtime) -> Iterator[tuple[logging.Logger, io.StringIO, logging.
 
 
 def test_info_lines_wait_then_arrive_together(
-    rt: Runtime, written: tuple[logging.Logger, io.StringIO, logging.Handler]
+    written: tuple[logging.Logger, io.StringIO, logging.Handler],
 ) -> None:
     logger, stream, _ = written
     logger.info("one")
