@@ -156,7 +156,7 @@ async def run(api: str, n: int) -> None:
         app = create_app(CONFIG, f"sqlite:///{tmp}/stub.db", worker=False, access_log=False)
         storage = app.state.storage
 
-        async def store_nothing(event: Any) -> tuple[Any, bool]:
+        async def store_nothing(event: Any, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
             return storage_module.StoredEvent.pending(event), True
 
         storage.insert = store_nothing  # the app's own code path, minus the database

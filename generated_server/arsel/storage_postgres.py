@@ -24,7 +24,7 @@ from .storage import (
     _COLUMNS,
     _DEAD_LETTER_COLUMNS,
     _DEAD_LETTER_SELECT,
-    _NEW_COLUMNS,
+    _INSERT_COLUMNS,
     _RELEASE_KEY,
     SCHEMA_VERSION_TABLE,
     NewEvent,
@@ -97,15 +97,15 @@ READY_TIMEOUT_SECONDS = 2.0
 _PG_SCHEMA_LOCK = 0x696E67657374
 
 _PG_INSERT = (
-    f"INSERT INTO events ({_NEW_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s, %s::json, %s, %s, %s, %s) "
+    f"INSERT INTO events ({_INSERT_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s) "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
 _PG_INSERT_MANY = (
-    f"INSERT INTO events ({_NEW_COLUMNS}) "
-    f"SELECT {_NEW_COLUMNS.replace('payload', 'payload::json')} FROM unnest("
-    + ", ".join(["%b::text[]"] * 10)
-    + f") WITH ORDINALITY AS batch({_NEW_COLUMNS}, n) ORDER BY n "
+    f"INSERT INTO events ({_INSERT_COLUMNS}) "
+    f"SELECT {_INSERT_COLUMNS.replace('payload', 'payload::json')} FROM unnest("
+    + ", ".join(["%b::text[]"] * 11)
+    + f") WITH ORDINALITY AS batch({_INSERT_COLUMNS}, n) ORDER BY n "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
 _PG_RELEASE_KEY = _RELEASE_KEY.replace("?", "%s")
@@ -175,6 +175,7 @@ class _Insert:
     params: tuple[object, ...]
     future: asyncio.Future[tuple[StoredEvent, bool]]
     remembered_since: str | None = None
+    leased_until: str | None = None
 
 
 def _lock_order(job: _Insert) -> tuple[str, str]:
@@ -233,11 +234,14 @@ class PostgresStorage(Storage):
 
     # inserts go through the writer task ----------------------------------------------------
 
-    async def insert(self, event: NewEvent, remembered_since: str | None = None) -> tuple[StoredEvent, bool]:
+    async def insert(
+        self, event: NewEvent, remembered_since: str | None = None, *, leased_until: str | None = None
+    ) -> tuple[StoredEvent, bool]:
         if self._closed or self._writer is None or self._writer.done():
             raise StorageClosed("storage is not running")
         future: asyncio.Future[tuple[StoredEvent, bool]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Insert(event, _insert_params(event), future, remembered_since))
+        params = _insert_params(event, leased_until)
+        self._queue.put_nowait(_Insert(event, params, future, remembered_since, leased_until))
         return await future
 
     async def _write_loop(self) -> None:
@@ -296,7 +300,9 @@ class PostgresStorage(Storage):
             outcomes: list[_Outcome] = []
             for job in jobs:
                 if job.event.id in created:
-                    outcomes.append((job.future, (StoredEvent.pending(job.event), True), None))
+                    outcomes.append(
+                        (job.future, (StoredEvent.pending(job.event, job.leased_until), True), None)
+                    )
                     continue
                 found = existing.get((job.event.project_id, job.event.idempotency_key or ""))
                 outcomes.append(await self._duplicate(conn, job, found))
@@ -312,7 +318,9 @@ class PostgresStorage(Storage):
                     async with conn.transaction():  # a savepoint: a bad row is undone alone
                         cursor = await conn.execute(_PG_INSERT, job.params)
                         if await cursor.fetchone() is not None:
-                            outcomes.append((job.future, (StoredEvent.pending(job.event), True), None))
+                            outcomes.append(
+                                (job.future, (StoredEvent.pending(job.event, job.leased_until), True), None)
+                            )
                             continue
                         found = (await self._existing(conn, [job.event])).get(
                             (job.event.project_id, job.event.idempotency_key or "")
@@ -337,7 +345,7 @@ class PostgresStorage(Storage):
         await conn.execute(_PG_RELEASE_KEY, (found.id, job.event.idempotency_key))
         cursor = await conn.execute(_PG_INSERT, job.params)
         if await cursor.fetchone() is not None:
-            return job.future, (StoredEvent.pending(job.event), True), None
+            return job.future, (StoredEvent.pending(job.event, job.leased_until), True), None
         renewed = (await self._existing(conn, [job.event])).get(
             (job.event.project_id, job.event.idempotency_key or "")
         )

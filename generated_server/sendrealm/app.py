@@ -27,7 +27,7 @@ from . import config as config_module
 from . import ingest
 from .entropy import random_bytes
 from .errors import EXCEPTION_HANDLERS, handler_for
-from .logs import request_events, request_id
+from .logs import log_fields, request_events, request_id
 from .metrics import FLUSH_SECONDS, Metrics
 from .settings import DEFAULT_DB
 from .storage import Storage, StorageError, open_storage
@@ -134,7 +134,11 @@ def create_app(
         return FileResponse(HERE / "docs.html", media_type="text/html")
 
     operations: list[tuple[str, str, Endpoint]] = [
-        (ingest.METHOD, ingest.ROUTE, ingest.Ingest(config, storage, metrics).__call__),
+        (
+            ingest.METHOD,
+            ingest.ROUTE,
+            ingest.Ingest(config, storage, metrics, processor if worker else None).__call__,
+        ),
     ]
     routes = [
         *(Route(path, endpoint, methods=[method]) for method, path, endpoint in operations),
@@ -207,20 +211,18 @@ class AccessLog:
             self.metrics.observe("ingest_request_duration_seconds", seconds)
             if self.log:
                 client = scope.get("client")
-                access_logger.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "ms": round(seconds * 1000, 2),
-                            "client": client[0] if client else None,
-                            **({"event_id": events[0]} if len(events) == 1 else {}),
-                            **({"event_ids": events} if len(events) > 1 else {}),
-                        }
-                    },
-                )
+                fields = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round(seconds * 1000, 2),
+                    "client": client[0] if client else None,
+                }
+                if len(events) == 1:
+                    fields["event_id"] = events[0]
+                elif events:
+                    fields["event_ids"] = events
+                log_fields(access_logger, logging.INFO, "request", fields)
             request_id.reset(token)
             request_events.reset(events_token)
 

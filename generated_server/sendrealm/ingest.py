@@ -29,6 +29,7 @@ from .metrics import Metrics
 from .parameters import Parameters
 from .schema import REPLAY_SCHEMA, REQUEST_SCHEMA, SUCCESS_SCHEMA
 from .storage import NewEvent, Storage, StoredEvent
+from .worker import Worker
 
 # The spec's path; its path parameters are named p0, p1... (PARAMETERS maps them back).
 ROUTE = "/events"
@@ -68,10 +69,14 @@ _replay_validator = jsonschema_rs.validator_for(REPLAY_SCHEMA, validate_formats=
 class Ingest:
     """The endpoint: authenticates, checks, stores, answers. Failures are raised as `ApiError`."""
 
-    def __init__(self, config: Config, storage: Storage, metrics: Metrics) -> None:
+    def __init__(
+        self, config: Config, storage: Storage, metrics: Metrics, worker: Worker | None = None
+    ) -> None:
         self.config = config
         self.storage = storage
         self.metrics = metrics
+        # This process's worker, handed each new event in memory (None: the store's claims only).
+        self.worker = worker
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -105,8 +110,12 @@ class Ingest:
         return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
 
     async def insert(self, new: NewEvent) -> tuple[StoredEvent, bool]:
-        stored, created = await self.storage.insert(new)
+        worker = self.worker
+        lease = None if worker is None else worker.lease()
+        stored, created = await self.storage.insert(new, leased_until=lease)
         note_event(stored.id)  # the request's access line names its events
+        if created and worker is not None and lease is not None:
+            worker.take(stored)
         return stored, created
 
     def authenticate(self, request: Request) -> Project:

@@ -26,6 +26,7 @@ import logging.config
 import os
 import select
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "JsonFormatter",
     "configure",
     "identity_hash",
+    "log_fields",
     "logging_config",
     "note_event",
     "request_events",
@@ -59,22 +61,100 @@ _FLUSH_BYTES = 64 * 1024
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "pid": record.process,  # which worker process, when several serve
-            "message": record.getMessage(),
-        }
-        current = request_id.get()
-        if current is not None:
-            line["request_id"] = current
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            line.update(fields)
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return _line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.process,
+            record.getMessage(),
+            fields if isinstance(fields, dict) else None,
+            exception,
+        )
+
+
+def _line(
+    created: float,
+    level: str,
+    name: str,
+    pid: int | None,
+    message: str,
+    fields: dict[str, Any] | None,
+    exception: str | None = None,
+) -> str:
+    line: dict[str, Any] = {
+        "time": _time_text(created),
+        "level": level.lower(),
+        "logger": name,
+        "pid": pid,  # which worker process, when several serve
+        "message": message,
+    }
+    current = request_id.get()
+    if current is not None:
+        line["request_id"] = current
+    if fields:
+        line.update(fields)
+    if exception is not None:
+        line["exception"] = exception
+    return orjson.dumps(line, default=str).decode()
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _time_text(created: float) -> str:
+    """RFC 3339, UTC, milliseconds; the part up to the second is made once a second."""
+    global _second
+    whole = int(created)
+    if whole != _second[0]:
+        _second = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}+00:00"
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """`logger.log(level, message, extra={"fields": fields})` for the lines written per request
+    and per event, at about a third of the cost: when the line would reach only this module's
+    handler and formatter, with no filter on the way, it is formatted and queued without a
+    LogRecord. Anything else (a handler or filter of the user's, a WARNING) takes the usual path."""
+    if not logger.isEnabledFor(level):
+        return
+    handler = _only_handler(logger, level)
+    if handler is None:
+        logger.log(level, message, extra={"fields": fields})
+        return
+    handler.queue(_line(time.time(), logging.getLevelName(level), logger.name, _pid, message, fields))
+
+
+def _only_handler(logger: logging.Logger, level: int) -> BufferedStreamHandler | None:
+    if level >= logging.WARNING:
+        return None
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        found.extend(current.handlers)
+        if not current.propagate:
+            break
+        current = current.parent
+    if len(found) != 1:
+        return None
+    handler = found[0]
+    if type(handler) is not BufferedStreamHandler or type(handler.formatter) is not JsonFormatter:
+        return None
+    if handler.filters or level < handler.level:
+        return None
+    return handler
+
+
+def _set_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+_pid = os.getpid()
+os.register_at_fork(after_in_child=_set_pid)
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -100,6 +180,14 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._waiting_bytes += len(line)
         if record.levelno >= logging.WARNING or self._waiting_bytes > _FLUSH_BYTES:
             self._write()
+
+    def queue(self, line: str) -> None:
+        """Queue a formatted line of less than WARNING level (log_fields)."""
+        with self.lock:  # type: ignore[union-attr]
+            self._waiting.append(line)
+            self._waiting_bytes += len(line)
+            if self._waiting_bytes > _FLUSH_BYTES:
+                self._write()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]

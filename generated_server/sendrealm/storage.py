@@ -90,12 +90,12 @@ class StoredEvent:
     last_error: str | None
 
     @classmethod
-    def pending(cls, event: NewEvent) -> StoredEvent:
+    def pending(cls, event: NewEvent, leased_until: str | None = None) -> StoredEvent:
         """The row `insert()` creates for `event`."""
         return cls(
             event.id, event.project_id, event.event, event.identity_type, event.identity_value,
             event.payload, event.occurred_at, event.received_at, event.idempotency_key,
-            event.body_hash, "pending", 0, None, None,
+            event.body_hash, "pending", 0, leased_until, None,
         )  # fmt: skip
 
 
@@ -144,13 +144,17 @@ class Storage(ABC):
         """Commit what is queued, stop the writer and close connections."""
 
     @abstractmethod
-    async def insert(self, event: NewEvent, remembered_since: str | None = None) -> tuple[StoredEvent, bool]:
+    async def insert(
+        self, event: NewEvent, remembered_since: str | None = None, *, leased_until: str | None = None
+    ) -> tuple[StoredEvent, bool]:
         """Store `event` durably; return (row, created).
 
         created is False when (project_id, idempotency_key) already exists, and the row is then
         the earlier event, not `event`. Events without an idempotency key are never merged.
         With `remembered_since`, an earlier event received before it no longer holds the key:
-        `event` is stored as new and takes the key over.
+        `event` is stored as new and takes the key over. With `leased_until`, a new row is born
+        claimed until then, as claim_due() would leave it: the inserting process hands the event
+        to its own worker in memory, and no other worker takes it before the lease runs out.
         """
 
     @abstractmethod
@@ -267,6 +271,8 @@ _COLUMNS = (
 )
 # The columns insert() fills; the rest start at their defaults.
 _NEW_COLUMNS = _COLUMNS.split(", status", 1)[0]
+# What insert() writes: the event, and the lease it may be born with.
+_INSERT_COLUMNS = f"{_NEW_COLUMNS}, next_attempt_at"
 _DEAD_LETTER_COLUMNS = "event_id, project_id, event, payload, attempts, last_error, dead_at"
 _DEAD_LETTER_SELECT = f"SELECT {_DEAD_LETTER_COLUMNS}, redriven_at FROM dead_letters"
 
@@ -294,7 +300,7 @@ def _row_to_dead_letter(row: Sequence[Any]) -> dict[str, object]:
     }
 
 
-def _insert_params(event: NewEvent) -> tuple[object, ...]:
+def _insert_params(event: NewEvent, leased_until: str | None = None) -> tuple[object, ...]:
     # Called by insert() itself, before queueing: a malformed event fails its own caller here
     # instead of failing inside the writer, next to other callers' events.
     try:
@@ -304,6 +310,7 @@ def _insert_params(event: NewEvent) -> tuple[object, ...]:
     return (
         event.id, event.project_id, event.event, event.identity_type, event.identity_value,
         payload, event.occurred_at, event.received_at, event.idempotency_key, event.body_hash,
+        leased_until,
     )  # fmt: skip
 
 

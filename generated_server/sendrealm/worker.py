@@ -5,6 +5,12 @@
 
 All state lives in storage, so either can stop at any moment: an event claimed by a worker that
 died is due again when its lease runs out, and a retry keeps its schedule across restarts.
+
+An event this process accepts is not claimed from the store: it is stored already leased to this
+process (`Worker.lease`) and handed to the worker in memory (`Worker.take`), which saves the claim's
+write and reading the row back. Should the process die first, the lease runs out and any worker
+claims the event, as it would a claimed one. Events from elsewhere (other processes, retries,
+leases run out) are claimed from the store every `poll_interval`.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import importlib
 import inspect
 import logging
 import random
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .logs import identity_hash
+from .logs import identity_hash, log_fields
 from .storage import Storage, StorageError, StoredEvent
 from .timestamps import format_utc
 
@@ -78,7 +86,7 @@ async def log_handler(event: StoredEvent) -> None:
         "attempt": event.attempts + 1,
         "payload_bytes": len(event.payload),
     }
-    logger.info("event processed", extra={"fields": fields})
+    log_fields(logger, logging.INFO, "event processed", fields)
 
 
 def load_handler(reference: str | None = None) -> Handler:
@@ -131,6 +139,7 @@ class Worker:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         jitter: float = 0.1,
         clock: Clock = _utc_now,
+        handoff_limit: int = 4096,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -148,8 +157,12 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.jitter = jitter
         self.clock = clock
+        self.handoff_limit = handoff_limit
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self._handed: deque[StoredEvent] = deque()
+        self._lease: tuple[float, str] = (0.0, "")
 
     def backoff(self, failed_attempts: int) -> float:
         """Seconds to wait after the `failed_attempts`-th failure (1 for the first), before jitter."""
@@ -159,6 +172,24 @@ class Worker:
         except OverflowError:
             delay = self.backoff_max
         return float(min(delay, self.backoff_max))
+
+    def lease(self) -> str | None:
+        """The lease an event stored now is born with when this worker will take it in memory;
+        None when it will not (stopped, or `handoff_limit` events already waiting): the event is
+        then stored due, for whichever worker claims it first."""
+        if self._task is None or self._stopping.is_set() or len(self._handed) >= self.handoff_limit:
+            return None
+        # One timestamp a second rather than one an event: a lease a second shorter changes nothing.
+        made, until = self._lease
+        if time.monotonic() - made > 1.0:
+            until = format_utc(self.clock() + timedelta(seconds=self.lease_seconds - 1.0))
+            self._lease = time.monotonic(), until
+        return until
+
+    def take(self, event: StoredEvent) -> None:
+        """Handle `event`, stored with `lease()`'s lease, without claiming it from the store."""
+        self._handed.append(event)
+        self._wakeup.set()
 
     async def start(self) -> None:
         """Start polling in the background."""
@@ -175,32 +206,56 @@ class Worker:
         if task is None:
             return
         self._stopping.set()
+        self._wakeup.set()
         try:
             await asyncio.wait_for(task, timeout)
         except TimeoutError:
             logger.warning("worker did not finish within %.1fs; in-flight events will be retried", timeout)
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
+        next_claim = 0.0  # the store is asked at once, then every poll_interval
+        # Stopping, the events already handed over are still handled; nothing more is claimed.
+        while not self._stopping.is_set() or self._handed:
             try:
-                handled = await self.run_once()
+                if self._handed and (self._stopping.is_set() or time.monotonic() < next_claim):
+                    handled = await self.handle_batch(self._take_handed())
+                else:
+                    next_claim = time.monotonic() + self.poll_interval
+                    handled = await self.run_once()
             except Exception:  # a bad batch must not end processing for good
                 logger.exception("worker batch failed; retrying in %.1fs", self.poll_interval)
                 handled = 0
-            if handled >= self.batch_size:
+            if handled >= self.batch_size or self._stopping.is_set():
                 continue  # behind: the next batch at once
-            # Caught up: wait for the next poll. Nearly caught up (a partial batch): wait a moment,
-            # so that a steady stream is claimed in groups rather than a few events per commit
-            # (each claim and mark costs a write); a stream faster than batch_size per moment
-            # fills the batches and is claimed without waiting. stop() wakes it at once.
-            wait = min(self.gather_seconds, self.poll_interval) if handled else self.poll_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), wait)
+            if handled:
+                # Nearly caught up (a partial batch): wait a moment, so that a steady stream is
+                # handled in groups rather than a few events per commit (marking them processed
+                # is a write); a stream faster than batch_size per moment fills the batches and
+                # goes on without waiting. stop() wakes it at once.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), min(self.gather_seconds, self.poll_interval)
+                    )
+                continue
+            # Caught up: wait for the next poll, or for an event handed over.
+            self._wakeup.clear()
+            if not self._handed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), max(next_claim - time.monotonic(), 0.0))
+
+    def _take_handed(self) -> list[StoredEvent]:
+        count = min(len(self._handed), self.batch_size)
+        return [self._handed.popleft() for _ in range(count)]
 
     async def run_once(self) -> int:
-        """Claim one batch of due events (one round trip), handle them `concurrency` at a time, and
-        record the successes in groups (one round trip each); return how many were claimed."""
+        """Claim one batch of due events from the store (one round trip) and handle it; return how
+        many were claimed."""
         events = await self.storage.claim_due(format_utc(self.clock()), self.batch_size, self.lease_seconds)
+        return await self.handle_batch(events)
+
+    async def handle_batch(self, events: list[StoredEvent]) -> int:
+        """Handle leased `events` `concurrency` at a time and record the successes in groups (one
+        round trip each); return how many there were."""
         if events:
             marker = _Marker(self.storage, self._count)
             # `concurrency` consumers share one iterator: each event is taken once, and a batch

@@ -14,6 +14,7 @@ EXPORTS = {
         "BufferedStreamHandler",
         "FLUSH_SECONDS",
         "JsonFormatter",
+        "log_fields",
         "configure",
         "identity_hash",
         "logging_config",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
@@ -83,3 +84,57 @@ def test_processes_sharing_one_pipe_never_interleave_within_a_line(rt: Runtime) 
     assert [writer.wait(timeout=60) for writer in writers] == [0, 0, 0]
     assert len(lines) == 30000
     assert all(re.fullmatch(r"[abc] \d+ é{150}", line) for line in lines)
+
+
+@pytest.fixture
+def json_lines(rt: Runtime) -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
+    stream = io.StringIO()
+    handler = rt.logs.BufferedStreamHandler(stream, flush_seconds=60.0)
+    handler.setFormatter(rt.logs.JsonFormatter())
+    logger = logging.getLogger(f"test_logs.json.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield logger, stream, handler
+    logger.removeHandler(handler)
+    handler.close()
+
+
+def _written(stream: io.StringIO, handler: logging.Handler) -> list[dict[str, object]]:
+    handler.flush()
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_log_fields_writes_the_line_logger_log_writes(
+    rt: Runtime, json_lines: tuple[logging.Logger, io.StringIO, logging.Handler]
+) -> None:
+    logger, stream, handler = json_lines
+    fields = {"event_id": "e-1", "status": 202, "ms": 1.25}
+    token = rt.logs.request_id.set("req-1")
+    try:
+        logger.info("request", extra={"fields": fields})
+        rt.logs.log_fields(logger, logging.INFO, "request", fields)
+        rt.logs.log_fields(logger, logging.DEBUG, "below the level", fields)
+    finally:
+        rt.logs.request_id.reset(token)
+    usual, direct = _written(stream, handler)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", str(direct["time"]))
+    assert {**usual, "time": None} == {**direct, "time": None}
+    assert direct["request_id"] == "req-1" and direct["pid"] == os.getpid()
+
+
+def test_log_fields_takes_the_usual_path_past_a_filter(
+    rt: Runtime, json_lines: tuple[logging.Logger, io.StringIO, logging.Handler]
+) -> None:
+    logger, stream, handler = json_lines
+    seen: list[logging.LogRecord] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return record.getMessage() != "dropped"
+
+    handler.addFilter(keep)
+    rt.logs.log_fields(logger, logging.INFO, "dropped", {})
+    rt.logs.log_fields(logger, logging.INFO, "kept", {"n": 1})
+    assert [record.getMessage() for record in seen] == ["dropped", "kept"]
+    assert [(line["message"], line["n"]) for line in _written(stream, handler)] == [("kept", 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,43 @@ async def test_same_key_within_one_batch(rt: Runtime, store_url: str, make_event
         assert a_created and not b_created
         assert a.id == b.id == first.id
         assert await storage.count("acme") == 1
+
+
+async def test_one_batch_of_new_rows_replays_and_leases(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    # One commit: rows that go in (one born leased), a replay of a stored key, and a key twice.
+    async with rt.storage.open_storage(store_url) as storage:
+        stored_before = make_event(idempotency_key="old")
+        await storage.insert(stored_before)
+        lease = rt.storage.format_timestamp(datetime(2099, 1, 1, tzinfo=UTC))
+        new, leased, replay, twice = (
+            make_event(idempotency_key="new"),
+            make_event(idempotency_key="leased"),
+            make_event(idempotency_key="old"),
+            make_event(idempotency_key="twice"),
+        )
+        again = make_event(idempotency_key="twice")
+        async with stalled_writer(storage, store_url, make_event):
+            before = storage.batches
+            tasks = [
+                asyncio.create_task(storage.insert(new)),
+                asyncio.create_task(storage.insert(leased, leased_until=lease)),
+                asyncio.create_task(storage.insert(replay)),
+                asyncio.create_task(storage.insert(twice)),
+                asyncio.create_task(storage.insert(again)),
+            ]
+            await asyncio.sleep(0.05)
+        results = await asyncio.gather(*tasks)
+        assert storage.batches - before == 2  # the stalled blocker's batch, then these together
+        assert [(row.id, created) for row, created in results] == [
+            (new.id, True), (leased.id, True), (stored_before.id, False), (twice.id, True), (twice.id, False)
+        ]  # fmt: skip
+        assert (await storage.get("acme", leased.id)).next_attempt_at == lease
+        assert results[1][0].next_attempt_at == lease
+        assert (await storage.get("acme", new.id)).next_attempt_at is None
+        claimed = {event.id for event in await storage.claim_due(rt.storage.utc_now(), 10, 60)}
+        assert leased.id not in claimed and {new.id, twice.id} <= claimed
 
 
 async def test_same_key_across_batches_returns_the_original(

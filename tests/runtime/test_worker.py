@@ -181,6 +181,108 @@ async def test_a_crashed_workers_claims_come_back(
         assert (await storage.get("acme", event.id)).status == "processed"
 
 
+async def test_an_event_handed_over_is_handled_without_being_claimed(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def waits(event: Any) -> None:
+        await release.wait()
+        handled.append(event.id)
+
+    async with rt.storage.open_storage(store_url) as storage:
+        # No poll after the first, at start: the event can only reach the handler in memory.
+        worker = rt.worker.Worker(storage, waits, poll_interval=3600)
+        assert worker.lease() is None  # not started: nothing is born leased
+        await worker.start()
+        try:
+            await asyncio.sleep(0.05)  # the first poll, of an empty store, is over
+            lease = worker.lease()
+            assert lease is not None
+            event = make_event()
+            stored, created = await storage.insert(event, leased_until=lease)
+            assert created and stored.next_attempt_at == lease
+            worker.take(stored)
+            # Born leased: another process's worker does not claim it meanwhile.
+            assert await rt.worker.Worker(storage, waits).run_once() == 0
+            release.set()
+            for _ in range(200):
+                if (await storage.get("acme", event.id)).status == "processed":
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            await worker.stop()
+        assert handled == [event.id]
+        assert (await storage.get("acme", event.id)).status == "processed"
+
+
+async def test_an_event_handed_over_to_a_process_that_died_comes_back(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    clock = Clock()
+    async with rt.storage.open_storage(store_url) as storage:
+        dying = rt.worker.Worker(storage, Flaky(failures=0), clock=clock, poll_interval=3600)
+        await dying.start()
+        lease = dying.lease()
+        await dying.stop()
+        event = make_event()
+        await storage.insert(event, leased_until=lease)  # committed; the process died before take()
+        handler = Flaky(failures=0)
+        survivor = rt.worker.Worker(storage, handler, clock=clock)
+        assert await survivor.run_once() == 0
+        clock.advance(rt.worker.DEFAULT_LEASE_SECONDS)
+        assert await survivor.run_once() == 1
+        assert [e.id for e in handler.calls] == [event.id]
+
+
+async def test_stopping_handles_what_was_handed_over_and_then_takes_no_more(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    handler = Flaky(failures=0)
+    async with rt.storage.open_storage(store_url) as storage:
+        worker = rt.worker.Worker(storage, handler, poll_interval=3600, handoff_limit=3)
+        await worker.start()
+        events = []
+        for _ in range(3):
+            lease = worker.lease()
+            assert lease is not None
+            stored, _ = await storage.insert(make_event(), leased_until=lease)
+            worker.take(stored)
+            events.append(stored)
+        await worker.stop()
+        assert sorted(e.id for e in handler.calls) == sorted(e.id for e in events)
+        assert {(await storage.get("acme", e.id)).status for e in events} == {"processed"}
+        assert worker.lease() is None  # stopped: new events are stored due, for any worker
+
+
+async def test_no_lease_once_handoff_limit_events_wait(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    release = asyncio.Event()
+
+    async def waits(_: Any) -> None:
+        await release.wait()
+
+    async with rt.storage.open_storage(store_url) as storage:
+        worker = rt.worker.Worker(
+            storage, waits, poll_interval=3600, handoff_limit=2, concurrency=1, batch_size=1
+        )
+        await worker.start()
+        try:
+            await asyncio.sleep(0.05)
+            for _ in range(3):  # one in the handler, two waiting
+                lease = worker.lease()
+                assert lease is not None
+                worker.take((await storage.insert(make_event(), leased_until=lease))[0])
+                await asyncio.sleep(0.02)
+            assert worker.lease() is None
+            release.set()
+        finally:
+            await worker.stop()
+        assert await storage.backlog() == (0, 0)
+
+
 async def test_handler_outliving_its_lease_counts_as_a_failure(
     rt: Runtime, store_url: str, make_event: EventFactory
 ) -> None:
