@@ -188,20 +188,24 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
-        rid = given if REQUEST_ID.fullmatch(given) else random_bytes(16).hex()
+        rid = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                rid = value.decode("latin-1")
+                break
+        if not rid or not REQUEST_ID.fullmatch(rid):
+            rid = random_bytes(16).hex()
         token = request_id.set(rid)
         events: list[str] = []
         events_token = request_events.set(events)
+        echoed = (b"x-request-id", rid.encode())
 
         async def send_and_record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())],
-                }
+                # The message is this answer's own (each app builds a new one): add to it in place.
+                message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
         try:

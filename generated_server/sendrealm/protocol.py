@@ -13,7 +13,8 @@ and accepts every connection: a client could hold megabytes, or every file the p
   503 (`storage_unavailable`, with `Retry-After`: nothing was accepted) and closed.
 - A request not fully received `READ_TIMEOUT_SECONDS` after the connection opened (or after the
   previous answer on it) is answered 408 (`request_timeout`) and closed; a connection that sent
-  nothing at all is closed without an answer, as there is no request to answer.
+  nothing at all is closed without an answer, as there is no request to answer. Deadlines are
+  checked every `SWEEP_SECONDS`.
 - Past `MAX_HEAD_BYTES` of head: 431 (`headers_too_large`) and closed.
 - A request that is not HTTP/1.1 (bad framing): 400 (`invalid_request`) and closed.
 
@@ -30,6 +31,7 @@ import asyncio
 import http
 import logging
 import resource
+import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -85,7 +87,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._received = False  # any byte on this connection yet
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time by which this request must be read
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -95,13 +97,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             )
             self._refuse(_BUSY, "too_many_connections")
             return
-        self._deadline = self.loop.call_later(READ_TIMEOUT_SECONDS, self._too_slow)
+        self._deadline = self.loop.time() + READ_TIMEOUT_SECONDS
+        _watch(self)
 
     def data_received(self, data: bytes) -> None:
         self._received = True
         if self._in_head:
             if self._deadline is None:
-                self._deadline = self.loop.call_later(READ_TIMEOUT_SECONDS, self._too_slow)
+                self._deadline = self.loop.time() + READ_TIMEOUT_SECONDS
             # Only the bytes before the blank line that ends the head count: a body may share the read.
             end = data.find(b"\r\n\r\n")
             self._head_bytes += len(data) if end < 0 else end
@@ -155,6 +158,32 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             metrics.inc("ingest_requests_rejected_total", {"reason": reason})
 
     def _cancel_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._deadline = None
+
+
+# Read deadlines are checked by one timer per event loop, every SWEEP_SECONDS, rather than by a
+# timer set and cancelled for every request: a slow request is answered up to SWEEP_SECONDS late.
+SWEEP_SECONDS = 1.0
+_watched: dict[asyncio.AbstractEventLoop, weakref.WeakSet[BoundedHttpToolsProtocol]] = {}
+
+
+def _watch(protocol: BoundedHttpToolsProtocol) -> None:
+    watched = _watched.get(protocol.loop)
+    if watched is None:
+        watched = _watched[protocol.loop] = weakref.WeakSet()
+        protocol.loop.call_later(SWEEP_SECONDS, _sweep, protocol.loop)
+    watched.add(protocol)
+
+
+def _sweep(loop: asyncio.AbstractEventLoop) -> None:
+    watched = _watched[loop]
+    now = loop.time()
+    for protocol in list(watched):
+        if protocol.transport.is_closing():
+            watched.discard(protocol)
+        elif protocol._deadline is not None and protocol._deadline <= now:
+            protocol._too_slow()
+    if watched:
+        loop.call_later(SWEEP_SECONDS, _sweep, loop)
+    else:
+        del _watched[loop]  # the next connection starts the sweep again

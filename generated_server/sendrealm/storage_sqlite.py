@@ -124,7 +124,7 @@ _SQLITE_INSERT = (
     f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING"
 )
-# At most this many rows per multi-row INSERT: 11 parameters each, well under SQLite's 32,766.
+# At most this many rows per multi-row statement: 11 parameters each, well under SQLite's 32,766.
 _ROWS_PER_INSERT = 500
 
 
@@ -445,10 +445,15 @@ class SQLiteStorage(Storage):
 
     async def mark_processed_many(self, event_ids: Sequence[str]) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE events SET status = 'processed', next_attempt_at = NULL WHERE id = ?",
-                [(event_id,) for event_id in event_ids],
-            )
+            # One statement per chunk rather than one per event: the writer thread takes the GIL
+            # back after each statement, behind the event loop.
+            for start in range(0, len(event_ids), _ROWS_PER_INSERT):
+                chunk = event_ids[start : start + _ROWS_PER_INSERT]
+                marks = ", ".join("?" * len(chunk))
+                conn.execute(
+                    f"UPDATE events SET status = 'processed', next_attempt_at = NULL WHERE id IN ({marks})",
+                    tuple(chunk),
+                )
 
         await self._write(op)
 

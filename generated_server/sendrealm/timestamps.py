@@ -9,13 +9,25 @@ Requests may also give a time as a number of seconds or milliseconds since the U
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def now() -> str:
-    return format_utc(datetime.now(UTC))
+    global _second
+    moment = time.time()
+    second, prefix = _second
+    if int(moment) != second:
+        second = int(moment)
+        prefix = format_utc(datetime.fromtimestamp(second, UTC))[:-5]
+        _second = second, prefix
+    # The part up to the second is made once a second: a request needs only the milliseconds.
+    return f"{prefix}.{int((moment - second) * 1000):03d}Z"
+
+
+_second: tuple[int, str] = (-1, "")
 
 
 def format_utc(moment: datetime) -> str:
