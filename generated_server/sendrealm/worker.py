@@ -161,7 +161,8 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
-        self._handed: deque[StoredEvent] = deque()
+        # Events handed over, with the loop time each was taken at.
+        self._handed: deque[tuple[StoredEvent, float]] = deque()
         self._lease: tuple[float, str] = (0.0, "")
 
     def backoff(self, failed_attempts: int) -> float:
@@ -188,7 +189,7 @@ class Worker:
 
     def take(self, event: StoredEvent) -> None:
         """Handle `event`, stored with `lease()`'s lease, without claiming it from the store."""
-        self._handed.append(event)
+        self._handed.append((event, asyncio.get_running_loop().time()))
         self._wakeup.set()
 
     async def start(self) -> None:
@@ -218,7 +219,7 @@ class Worker:
         while not self._stopping.is_set() or self._handed:
             try:
                 if self._handed and (self._stopping.is_set() or time.monotonic() < next_claim):
-                    handled = await self.handle_batch(self._take_handed())
+                    handled = await self.handle_batch(*self._take_handed())
                 else:
                     next_claim = time.monotonic() + self.poll_interval
                     handled = await self.run_once()
@@ -243,9 +244,13 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), max(next_claim - time.monotonic(), 0.0))
 
-    def _take_handed(self) -> list[StoredEvent]:
+    def _take_handed(self) -> tuple[list[StoredEvent], float]:
+        """A batch of the events handed over, and the loop time their leases end by: lease() gives
+        a lease a second short and keeps it a second, so it ends at least 2 s short of
+        lease_seconds after the insert, which came before the take."""
         count = min(len(self._handed), self.batch_size)
-        return [self._handed.popleft() for _ in range(count)]
+        taken = [self._handed.popleft() for _ in range(count)]
+        return [event for event, _ in taken], taken[0][1] + self.lease_seconds - 2.0
 
     async def run_once(self) -> int:
         """Claim one batch of due events from the store (one round trip) and handle it; return how
@@ -253,36 +258,44 @@ class Worker:
         events = await self.storage.claim_due(format_utc(self.clock()), self.batch_size, self.lease_seconds)
         return await self.handle_batch(events)
 
-    async def handle_batch(self, events: list[StoredEvent]) -> int:
-        """Handle leased `events` `concurrency` at a time and record the successes in groups (one
-        round trip each); return how many there were."""
-        if events:
-            marker = _Marker(self.storage, self._count)
-            # `concurrency` consumers share one iterator: each event is taken once, and a batch
-            # costs `concurrency` tasks rather than one per event.
-            due = iter(events)
+    async def handle_batch(self, events: list[StoredEvent], lease_end: float | None = None) -> int:
+        """Handle leased `events` `concurrency` at a time, record the successes in groups (one
+        round trip each) and then the failures; return how many there were.
 
-            async def consume() -> None:
-                for event in due:
-                    if await self._handle(event):
-                        marker.add(event.id)
+        A handler still running when the batch's lease ends (`lease_end`, loop time; by default
+        lease_seconds from now, as for a batch just claimed) could soon be running twice: it is
+        given up on and counts as failed (TimeoutError), and no other event of the batch starts
+        after that. One timer per consumer rather than one per event (4.5 µs each on uvloop)."""
+        if not events:
+            return 0
+        deadline = asyncio.get_running_loop().time() + self.lease_seconds if lease_end is None else lease_end
+        marker = _Marker(self.storage, self._count)
+        failed: list[tuple[StoredEvent, str]] = []
+        # `concurrency` consumers share one iterator: each event is taken once, and a batch costs
+        # `concurrency` tasks rather than one per event.
+        due = iter(events)
 
-            await asyncio.gather(*(consume() for _ in range(min(self.concurrency, len(events)))))
-            await marker.finish()
+        async def consume() -> None:
+            current = None
+            try:
+                async with asyncio.timeout_at(deadline):
+                    for current in due:
+                        try:
+                            await self.handler(current)
+                        except Exception as exc:
+                            failed.append((current, _error_text(exc)))
+                        else:
+                            marker.add(current.id)
+                        current = None
+            except TimeoutError:
+                if current is not None:
+                    failed.append((current, "TimeoutError"))
+
+        await asyncio.gather(*(consume() for _ in range(min(self.concurrency, len(events)))))
+        await marker.finish()
+        for event, error in failed:
+            await self._failed(event, error)
         return len(events)
-
-    async def _handle(self, event: StoredEvent) -> bool:
-        """Run the handler; a failure is recorded here. True when the event is to be marked processed."""
-        try:
-            # A handler that outlives its lease could be running twice; give up on it first.
-            async with asyncio.timeout(self.lease_seconds):  # no task per event, unlike wait_for
-                await self.handler(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._failed(event, _error_text(exc))
-            return False
-        return True
 
     async def _failed(self, event: StoredEvent, error: str) -> None:
         failed_attempts = event.attempts + 1

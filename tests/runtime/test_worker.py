@@ -297,6 +297,27 @@ async def test_handler_outliving_its_lease_counts_as_a_failure(
         assert (stored.status, stored.attempts, stored.last_error) == ("pending", 1, "TimeoutError")
 
 
+async def test_no_event_of_a_batch_starts_after_its_lease_ends(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    started: list[str] = []
+
+    async def slow(event: Any) -> None:
+        started.append(event.id)
+        await asyncio.sleep(5)
+
+    async with rt.storage.open_storage(store_url) as storage:
+        first, second = make_event(), make_event()
+        await storage.insert(first)
+        await storage.insert(second)
+        await rt.worker.Worker(storage, slow, lease_seconds=0.1, concurrency=1).run_once()
+        assert started == [first.id]  # the second would have run past the lease
+        stored = await storage.get("acme", first.id)
+        assert (stored.status, stored.attempts, stored.last_error) == ("pending", 1, "TimeoutError")
+        untouched = await storage.get("acme", second.id)
+        assert (untouched.status, untouched.attempts) == ("pending", 0)
+
+
 async def test_background_loop_processes_and_stops(
     rt: Runtime, store_url: str, make_event: EventFactory
 ) -> None:
