@@ -256,6 +256,16 @@ async def test_stopping_handles_what_was_handed_over_and_then_takes_no_more(
         assert worker.lease() is None  # stopped: new events are stored due, for any worker
 
 
+async def test_no_lease_is_given_at_insert_when_leases_are_short(rt: Runtime, store_url: str) -> None:
+    async with rt.storage.open_storage(store_url) as storage:
+        worker = rt.worker.Worker(storage, Flaky(failures=0), lease_seconds=2.0, poll_interval=3600)
+        await worker.start()
+        try:
+            assert worker.lease() is None  # it would end before the batch could be handled
+        finally:
+            await worker.stop()
+
+
 async def test_no_lease_once_handoff_limit_events_wait(
     rt: Runtime, store_url: str, make_event: EventFactory
 ) -> None:
