@@ -17,19 +17,24 @@ import pytest
 from tests.runtime.conftest import Runtime
 
 
-@pytest.fixture
-def written(rt: Runtime) -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
-    stream = io.StringIO()
-    # A second between writes: the checks that nothing was written yet run well inside it.
-    handler = rt.logs.BufferedStreamHandler(stream, flush_seconds=1.0)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    logger = logging.getLogger(f"test_logs.{id(stream)}")
+def _logger_with(
+    handler: logging.Handler, formatter: logging.Formatter
+) -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(f"test_logs.{id(handler)}")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
-    yield logger, stream, handler
+    yield logger, handler.stream, handler  # type: ignore[attr-defined]
     logger.removeHandler(handler)
     handler.close()
+
+
+@pytest.fixture
+def written(rt: Runtime) -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
+    # A second between writes: the checks that nothing was written yet run well inside it.
+    handler = rt.logs.BufferedStreamHandler(io.StringIO(), flush_seconds=1.0)
+    yield from _logger_with(handler, logging.Formatter("%(levelname)s %(message)s"))
 
 
 def test_info_lines_wait_then_arrive_together(
@@ -88,16 +93,8 @@ def test_processes_sharing_one_pipe_never_interleave_within_a_line(rt: Runtime) 
 
 @pytest.fixture
 def json_lines(rt: Runtime) -> Iterator[tuple[logging.Logger, io.StringIO, logging.Handler]]:
-    stream = io.StringIO()
-    handler = rt.logs.BufferedStreamHandler(stream, flush_seconds=60.0)
-    handler.setFormatter(rt.logs.JsonFormatter())
-    logger = logging.getLogger(f"test_logs.json.{id(stream)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    yield logger, stream, handler
-    logger.removeHandler(handler)
-    handler.close()
+    handler = rt.logs.BufferedStreamHandler(io.StringIO(), flush_seconds=60.0)
+    yield from _logger_with(handler, rt.logs.JsonFormatter())
 
 
 def _written(stream: io.StringIO, handler: logging.Handler) -> list[dict[str, object]]:
