@@ -125,7 +125,7 @@ _SQLITE_INSERT = (
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING"
 )
 # At most this many rows per multi-row statement: 11 parameters each, well under SQLite's 32,766.
-_ROWS_PER_INSERT = 500
+_ROWS_PER_STATEMENT = 500
 
 
 def _insert_many_sql(rows: int) -> str:
@@ -141,8 +141,8 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> se
     back after every statement, behind the event loop); the ids of the rows that went in. A row
     that met an existing key, its batch's first row of that key included, is left to its job."""
     inserted: set[object] = set()
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
         try:
             cursor = conn.execute(_insert_many_sql(len(chunk)), [value for row in chunk for value in row])
             inserted.update(row[0] for row in cursor.fetchall())
@@ -447,8 +447,8 @@ class SQLiteStorage(Storage):
         def op(conn: sqlite3.Connection) -> None:
             # One statement per chunk rather than one per event: the writer thread takes the GIL
             # back after each statement, behind the event loop.
-            for start in range(0, len(event_ids), _ROWS_PER_INSERT):
-                chunk = event_ids[start : start + _ROWS_PER_INSERT]
+            for start in range(0, len(event_ids), _ROWS_PER_STATEMENT):
+                chunk = event_ids[start : start + _ROWS_PER_STATEMENT]
                 marks = ", ".join("?" * len(chunk))
                 conn.execute(
                     f"UPDATE events SET status = 'processed', next_attempt_at = NULL WHERE id IN ({marks})",
