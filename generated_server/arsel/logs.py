@@ -12,9 +12,9 @@ of an identity (`identity_hash`), enough to tell lines of the same person apart.
 Lines are written to stderr in groups: a WARNING or worse at once, with every line before it;
 others within FLUSH_SECONDS (or once 64 KiB wait). Each write holds whole lines and at most
 PIPE_BUF bytes, so processes sharing one stderr (uvicorn --workers) never interleave within a
-line. A write per line cost about 6% of a server's
-CPU under load (make bench): the event loop, having let go of the GIL for the write, waited to
-get it back. A process killed with SIGKILL loses what waited; any other exit writes it.
+line. A write per line cost about 6% of a server's CPU under load (make bench): the event loop,
+having let go of the GIL for the write, waited to get it back. A process killed with SIGKILL
+loses what waited; any other exit writes it.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ import os
 import select
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from .timestamps import from_unix
 
 __all__ = [
     "BufferedStreamHandler",
@@ -100,16 +101,9 @@ def _line(
     return orjson.dumps(line, default=str).decode()
 
 
-_second: tuple[int, str] = (-1, "")
-
-
 def _time_text(created: float) -> str:
-    """RFC 3339, UTC, milliseconds; the part up to the second is made once a second."""
-    global _second
-    whole = int(created)
-    if whole != _second[0]:
-        _second = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_second[1]}.{int((created - whole) * 1000):03d}+00:00"
+    """RFC 3339, UTC, milliseconds: the stored form, with the offset written out."""
+    return from_unix(created)[:-1] + "+00:00"
 
 
 def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
@@ -176,18 +170,18 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # as StreamHandler does: a bad record must not break the caller
             self.handleError(record)
             return
-        self._waiting.append(line)  # under the handler's lock (Handler.handle)
-        self._waiting_bytes += len(line)
-        if record.levelno >= logging.WARNING or self._waiting_bytes > _FLUSH_BYTES:
-            self._write()
+        self._add(line, at_once=record.levelno >= logging.WARNING)  # under the lock (Handler.handle)
 
     def queue(self, line: str) -> None:
         """Queue a formatted line of less than WARNING level (log_fields)."""
         with self.lock:  # type: ignore[union-attr]
-            self._waiting.append(line)
-            self._waiting_bytes += len(line)
-            if self._waiting_bytes > _FLUSH_BYTES:
-                self._write()
+            self._add(line, at_once=False)
+
+    def _add(self, line: str, at_once: bool) -> None:
+        self._waiting.append(line)
+        self._waiting_bytes += len(line)
+        if at_once or self._waiting_bytes > _FLUSH_BYTES:
+            self._write()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]

@@ -16,14 +16,19 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def now() -> str:
+    return from_unix(time.time())
+
+
+def from_unix(moment: float) -> str:
+    """The stored form of `moment`, seconds since the epoch (as time.time() gives them)."""
     global _second
-    moment = time.time()
     second, prefix = _second
     if int(moment) != second:
         second = int(moment)
         prefix = format_utc(datetime.fromtimestamp(second, UTC))[:-5]
         _second = second, prefix
-    # The part up to the second is made once a second: a request needs only the milliseconds.
+    # The part up to the second is made once a second: a request or a log line needs only the
+    # milliseconds.
     return f"{prefix}.{int((moment - second) * 1000):03d}Z"
 
 

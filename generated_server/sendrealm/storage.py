@@ -271,9 +271,8 @@ _COLUMNS = (
     "idempotency_key, body_hash, status, attempts, next_attempt_at, last_error"
 )
 # The columns insert() fills; the rest start at their defaults.
-_NEW_COLUMNS = _COLUMNS.split(", status", 1)[0]
 # What insert() writes: the event, and the lease it may be born with.
-_INSERT_COLUMNS = f"{_NEW_COLUMNS}, next_attempt_at"
+_INSERT_COLUMNS = _COLUMNS.split(", status", 1)[0] + ", next_attempt_at"
 _DEAD_LETTER_COLUMNS = "event_id, project_id, event, payload, attempts, last_error, dead_at"
 _DEAD_LETTER_SELECT = f"SELECT {_DEAD_LETTER_COLUMNS}, redriven_at FROM dead_letters"
 

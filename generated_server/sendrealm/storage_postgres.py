@@ -104,7 +104,7 @@ _PG_INSERT = (
 _PG_INSERT_MANY = (
     f"INSERT INTO events ({_INSERT_COLUMNS}) "
     f"SELECT {_INSERT_COLUMNS.replace('payload', 'payload::json')} FROM unnest("
-    + ", ".join(["%b::text[]"] * 11)
+    + ", ".join("%b::text[]" for _ in _INSERT_COLUMNS.split(", "))
     + f") WITH ORDINALITY AS batch({_INSERT_COLUMNS}, n) ORDER BY n "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )

@@ -120,8 +120,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+# One row's placeholders: "(?, ?, ...)", one per inserted column.
+_ROW_MARKS = "(" + ", ".join("?" for _ in _INSERT_COLUMNS.split(", ")) + ")"
 _SQLITE_INSERT = (
-    f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {_ROW_MARKS} "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING"
 )
 # At most this many rows per multi-row statement: 11 parameters each, well under SQLite's 32,766.
@@ -129,7 +131,7 @@ _ROWS_PER_STATEMENT = 500
 
 
 def _insert_many_sql(rows: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    values = ", ".join([_ROW_MARKS] * rows)
     return (
         f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {values} "
         "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
