@@ -22,14 +22,19 @@ def now() -> str:
 def from_unix(moment: float) -> str:
     """The stored form of `moment`, seconds since the epoch (as time.time() gives them)."""
     global _second
+    # Microseconds rounded as datetime.fromtimestamp rounds them (half to even), then cut to
+    # milliseconds: the same text as format_utc(datetime.fromtimestamp(moment, UTC)).
+    whole = int(moment)
+    micros = round((moment - whole) * 1_000_000)
+    if micros == 1_000_000:
+        whole, micros = whole + 1, 0
     second, prefix = _second
-    if int(moment) != second:
-        second = int(moment)
-        prefix = format_utc(datetime.fromtimestamp(second, UTC))[:-5]
-        _second = second, prefix
+    if whole != second:
+        prefix = format_utc(datetime.fromtimestamp(whole, UTC))[:-5]
+        _second = whole, prefix
     # The part up to the second is made once a second: a request or a log line needs only the
     # milliseconds.
-    return f"{prefix}.{int((moment - second) * 1000):03d}Z"
+    return f"{prefix}.{micros // 1000:03d}Z"
 
 
 _second: tuple[int, str] = (-1, "")

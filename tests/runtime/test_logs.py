@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -135,3 +136,13 @@ def test_log_fields_takes_the_usual_path_past_a_filter(
     rt.logs.log_fields(logger, logging.INFO, "kept", {"n": 1})
     assert [record.getMessage() for record in seen] == ["dropped", "kept"]
     assert [(line["message"], line["n"]) for line in _written(stream, handler)] == [("kept", 1)]
+
+
+@pytest.mark.parametrize(
+    "moment", [0.0, 1_764_000_000.0005, 2_759_045_708.615, 1_764_000_000.9999995, 4e9 - 0.0004]
+)
+def test_times_are_those_datetime_writes(rt: Runtime, moment: float) -> None:
+    # The per-second cache must not round differently from datetime (float error near a millisecond).
+    written = datetime.fromtimestamp(moment, UTC)
+    assert rt.logs._time_text(moment) == written.isoformat(timespec="milliseconds")
+    assert rt.timestamps.from_unix(moment) == rt.timestamps.format_utc(written)
