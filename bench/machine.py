@@ -82,6 +82,17 @@ def process_cpu(pid: int) -> float:
     return 0.0
 
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) each thread of a process has used so far, by thread id."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                found[int(task.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it (uvicorn's worker processes)."""
     parents: dict[int, list[int]] = {}

@@ -9,6 +9,12 @@ from pathlib import Path
 from bench.throughput import Outcome
 
 CEILING = "bare starlette"  # the target every ratio is taken against (its better run)
+GOAL = 0.6  # issue 12: the generated servers' events/s over the ceiling's, on SQLite
+
+
+def deployed(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The targets as users run them: without the runs that switch a part off."""
+    return [o for o in outcomes if not o.variant]
 
 
 def set_ratios(outcomes: Sequence[Outcome]) -> None:
@@ -32,6 +38,7 @@ def verdict(o: Outcome) -> str:
 def scaling(outcomes: Sequence[Outcome]) -> list[tuple[str, int, float, float]]:
     """(api store, processes, events/s, speed-up over one process) for every measured group."""
     rows = []
+    outcomes = deployed(outcomes)
     ones = {
         (o.api, o.store): o.events_per_s for o in outcomes if o.processes == 1 and o.store and not o.skipped
     }
@@ -44,7 +51,9 @@ def scaling(outcomes: Sequence[Outcome]) -> list[tuple[str, int, float, float]]:
 
 
 def table(outcomes: Sequence[Outcome]) -> list[str]:
-    """The results as Markdown: throughput, processing, scaling."""
+    """The results as Markdown: throughput, processing, scaling, and where a request's CPU goes."""
+    variants = [o for o in outcomes if o.variant]
+    outcomes = deployed(outcomes)
     lines = [
         "| target | CPUs | events/s | p50 ms | p99 ms | ratio | CPU µs/req | CPU ratio | store check |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -81,7 +90,42 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
     if any(processes > 1 for _, processes, _, _ in rows):
         lines += ["", "| server | processes | events/s | speed-up |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {group} | {n} | {rate:,.0f} | {speedup:.2f}× |" for group, n, rate, speedup in rows]
+    return lines + budget(outcomes, variants)
+
+
+def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str]:
+    """Server CPU µs per request on SQLite with one process, as deployed and with one part switched
+    off at a time: the difference is that part's cost. Against it, the CPU per request that the
+    goal's rate would leave (the ceiling's rate times GOAL, on one CPU)."""
+    measured = [o for o in variants if not o.skipped]
+    if not measured:
+        return []
+    lines = [
+        "",
+        "| server on SQLite, one process | CPU µs/req | event loop | other threads | the part costs |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    whole = {o.api: o for o in outcomes if o.store == "sqlite" and o.processes == 1 and not o.skipped}
+    ceilings = [o for o in outcomes if o.name.startswith(CEILING) and not o.skipped]
+    for o in [*ceilings[:1], *whole.values(), *measured]:
+        threads = o.threads_us_per_request
+        loop, others = threads.get("event loop"), threads.get("other threads")
+        part = ""
+        if o.variant and o.api in whole:
+            part = f"{whole[o.api].server_cpu_us_per_request - o.server_cpu_us_per_request:.0f}"
+        name = o.name if o.variant or o.name.startswith(CEILING) else f"{o.name}, as deployed"
+        lines.append(f"| {name} | {o.server_cpu_us_per_request:.0f} | {_us(loop)} | {_us(others)} | {part} |")
+    best = max((o.events_per_s for o in ceilings), default=0.0)
+    if best:
+        lines.append(
+            f"\n{GOAL} of the ceiling's {best:,.0f} requests/s leaves {1e6 / (best * GOAL):.0f} µs "
+            "of one CPU per request, for everything the server does."
+        )
     return lines
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def print_report(outcomes: Sequence[Outcome], previous: dict[str, float]) -> None:
@@ -108,7 +152,7 @@ def print_report(outcomes: Sequence[Outcome], previous: dict[str, float]) -> Non
 
 def svg(outcomes: Sequence[Outcome], title: str) -> str:
     """Events/s and p99 per target (bars), and events/s by number of processes per server (bars)."""
-    measured = [o for o in outcomes if not o.skipped]
+    measured = [o for o in deployed(outcomes) if not o.skipped]
     rows = scaling(outcomes)
     width, bar, gap, left = 900, 18, 6, 260
     top = 60

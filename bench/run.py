@@ -6,14 +6,17 @@ In one run, wrk (pinned to CPU 1, 64 connections) drives each target (pinned to 
   (b) each generated server on SQLite (WAL, synchronous=FULL, committed before the 2xx), then on
       PostgreSQL (skipped, with the reason, when INGESTSPEC_TEST_PG is not set), as users start it:
       access log on, metrics on, its worker processing what is ingested;
-  (c) the same with 2 (and, on a machine with more CPUs, N) server processes: the scaling.
+  (c) the same with 2 (and, on a machine with more CPUs, N) server processes: the scaling;
+  (d) each generated server on SQLite, one process, with one part switched off at a time (access
+      log, the default handler's log line, the worker): what each part costs a request, against
+      the CPU per request that 0.6 of the ceiling's rate would leave (the budget table).
 
 What is sent comes from each spec (bench/load.py); every target gets a warm-up, then a measured run,
 then the store check (every 2xx stored) and the drain (backlog left when the load stopped, time to
 process it). Then validation cost per event, generation time and the contract suite's wall time.
 Writes bench/results/latest.json (and a timestamped copy), latest.md (the tables) and latest.svg.
 
-    .venv/bin/python bench/run.py [--duration 10] [--warmup 3] [--workers 1 2] [--skip-extras]
+    .venv/bin/python bench/run.py [--duration 10] [--warmup 3] [--workers 1 2] [--no-budget] [--skip-extras]
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ CONFIG = REPO / "examples" / "config.yaml"
 RESULTS = REPO / "bench" / "results"
 KEY = "be_acme_test_key"  # the acme project's key in examples/config.yaml
 APIS = ("arsel", "sendrealm")
+# The parts of a server switched off, one at a time, on SQLite with one process: the difference
+# from the server as deployed is what that part costs a request (report.budget).
+VARIANTS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("no access log", ("--no-access-log",), True),
+    ("no-op handler", ("--handler", "bench.noop_handler:handle"), True),
+    ("no worker", (), False),
+)
 
 
 def generated(api: str) -> bool:
@@ -71,9 +81,22 @@ def targets(
                 name = f"{api} {store}" + (f" ×{processes}" if processes > 1 else "")
                 command = server_command(api, CONFIG, url, processes, not args.no_worker)
                 chosen.append(Target(name, load, command, url, processes, store))
+                if processes == 1 and store == "sqlite" and not args.no_budget and not args.no_worker:
+                    chosen += variants(api, load, store_dir)
     # The ceiling once more at the end: on a shared machine either run may be the disturbed one.
     chosen.append(Target(CEILING + " again", first, bare))
     return chosen
+
+
+def variants(api: str, load: Load, store_dir: Path) -> list[Target]:
+    """The API's server on SQLite with one part switched off at a time (VARIANTS)."""
+    found = []
+    for variant, options, worker in VARIANTS:
+        file = store_dir / f"{api}-{variant.replace(' ', '-')}.db"
+        url = f"sqlite:///{file}"
+        command = server_command(api, CONFIG, url, 1, worker, options)
+        found.append(Target(f"{api} sqlite, {variant}", load, command, url, 1, "sqlite", variant, worker))
+    return found
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -95,6 +118,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-worker", action="store_true", help="run the servers without their processing worker"
+    )
+    parser.add_argument(
+        "--no-budget",
+        action="store_true",
+        help="skip the runs with one part switched off (access log, handler, worker)",
     )
     parser.add_argument(
         "--skip-extras",

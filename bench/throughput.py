@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from bench.machine import (
     loadavg,
     pinned,
     server_cpus,
+    thread_cpu,
     tree_cpu,
 )
 from tests.servers import REPO, RunningServer, serving
@@ -51,6 +53,8 @@ class Target:
     db_url: str | None = None  # None: the bare ceiling, which stores nothing
     processes: int = 1
     store: str = ""  # "sqlite" | "postgresql" | "" for the ceiling
+    variant: str = ""  # a part switched off to see what it costs (run.VARIANTS); "" as deployed
+    worker: bool = True  # processing on: the drain is measured
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Outcome:
     api: str = ""
     store: str = ""
     processes: int = 1
+    variant: str = ""
     events_per_s: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
@@ -79,6 +84,9 @@ class Outcome:
     server_cpus: str = ""
     server_cpu_pct: float = 0.0  # the server's processes' CPU use during the measured run (100 = one CPU)
     server_cpu_us_per_request: float = 0.0
+    # One process: its CPU µs per request on the event loop's thread and on its other threads
+    # (the SQLite writer, the log flush), which share the server's CPU.
+    threads_us_per_request: dict[str, float] = field(default_factory=dict)
     load_cpu_pct: float = 0.0  # wrk's
     others_cpu_pct: dict[str, float] = field(default_factory=dict)  # other processes', per CPU
     drain: dict[str, float] = field(default_factory=dict)  # ingest vs processing, from the store
@@ -143,7 +151,7 @@ def wait_drained(probe: StoreProbe, timeout: float = DRAIN_TIMEOUT) -> tuple[int
 
 
 def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> Outcome:
-    outcome = Outcome(target.name, target.load.api, target.store, target.processes)
+    outcome = Outcome(target.name, target.load.api, target.store, target.processes, target.variant)
     outcome.server_cpus = server_cpus(target.processes)
     run_id = uuid.uuid4().hex[:8]
     command = pinned(outcome.server_cpus, target.command)
@@ -151,7 +159,7 @@ def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> O
     name = target.name.replace(" ", "_").replace("/", "_").replace("×", "x")
     with serving(command, log_dir, name) as server:
         preflight(server, target.load)
-        if target.db_url is not None:
+        if target.db_url is not None and target.worker:
             probe = StoreProbe(f"generated_server.{target.load.api}", target.db_url)
         try:
             warm = run_wrk(wrk, server.root, plan, f"{run_id}w", args, args.warmup)
@@ -160,9 +168,11 @@ def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> O
                 wait_drained(probe, 30)  # the measured run starts with an empty backlog
             outcome.loadavg_before = loadavg()
             pids = descendants(server.process.pid)
+            threads_before = thread_cpu(server.process.pid)
             server_before, wrk_before, cpus_before = tree_cpu(pids), children_cpu(), cpu_busy()
             data = run_wrk(wrk, server.root, plan, f"{run_id}m", args, args.duration)
             server_after = tree_cpu(pids)
+            threads_after = thread_cpu(server.process.pid)
             server_cpu = sum(server_after[p] - server_before[p] for p in pids)
             wrk_cpu, cpus_after = children_cpu() - wrk_before, cpu_busy()
             seconds = data["duration_us"] / 1e6
@@ -182,6 +192,10 @@ def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> O
                 probe.close()
     outcome.server_cpu_pct = 100 * server_cpu / seconds
     outcome.server_cpu_us_per_request = 1e6 * server_cpu / max(data["requests"], 1)
+    if target.processes == 1:
+        outcome.threads_us_per_request = split_by_thread(
+            server.process.pid, threads_before, threads_after, data["requests"]
+        )
     outcome.load_cpu_pct = 100 * wrk_cpu / seconds
     # What else ran on the CPUs meanwhile (other processes on a shared machine): if this is large,
     # the figures are disturbed and say so.
@@ -211,6 +225,16 @@ def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> O
     return outcome
 
 
+def split_by_thread(
+    pid: int, before: dict[int, float], after: dict[int, float], requests: int
+) -> dict[str, float]:
+    """CPU µs per request of the process's main thread (the event loop) and of its other threads."""
+    used = {tid: seconds - before.get(tid, 0.0) for tid, seconds in after.items()}
+    loop = used.pop(pid, 0.0)
+    per = 1e6 / max(requests, 1)
+    return {"event loop": round(loop * per, 1), "other threads": round(sum(used.values()) * per, 1)}
+
+
 def count_stored(api: str, db_url: str) -> int:
     """Events of the benchmark's project in the store, read with the generated storage module."""
     probe = StoreProbe(f"generated_server.{api}", db_url)
@@ -220,9 +244,13 @@ def count_stored(api: str, db_url: str) -> int:
         probe.close()
 
 
-def server_command(api: str, config: Path, db_url: str, processes: int, worker: bool) -> list[str]:
-    """The generated server as its users start it: access log on, default log level, N processes."""
+def server_command(
+    api: str, config: Path, db_url: str, processes: int, worker: bool, options: Sequence[str] = ()
+) -> list[str]:
+    """The generated server as its users start it (access log on, default log level, N processes),
+    unless `options` switch a part off."""
     command = [sys.executable, "-m", f"generated_server.{api}", "--config", str(config), "--db", db_url]
     if processes > 1:
         command += ["--workers", str(processes)]
+    command += options
     return command if worker else [*command, "--no-worker"]
