@@ -150,6 +150,70 @@ async def test_one_batch_of_new_rows_replays_and_leases(
         assert leased.id not in claimed and {new.id, twice.id} <= claimed
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_postgresql_commits_a_batch_of_new_rows_in_one_round_trip(
+    rt: Runtime, store_url: str, make_event: EventFactory, tmp_path: Path
+) -> None:
+    # The writer's connection is in autocommit: a batch's INSERT commits alone, with no BEGIN or
+    # COMMIT of its own (each a round trip). libpq's own trace shows what went over the wire.
+    async with rt.storage.open_storage(store_url) as storage:
+        await storage.insert(make_event())  # the writer connects on its first batch
+        pgconn = storage._wconn.pgconn
+        trace = tmp_path / "libpq.trace"
+        with trace.open("w") as out:
+            pgconn.trace(out.fileno())
+            pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            before = storage.batches
+            results = await asyncio.gather(*(storage.insert(make_event()) for _ in range(50)))
+            pgconn.untrace()
+        batches = storage.batches - before
+        assert all(created for _, created in results)
+        sent = trace.read_text()
+        assert sent.count("\tReadyForQuery\t") == batches, sent
+        assert "BEGIN" not in sent and "COMMIT" not in sent
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_postgresql_new_rows_stand_when_their_batch_loses_the_connection_over_a_replay(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    # A batch's new rows are committed before its replays are looked at: losing the connection
+    # while renewing an expired key fails that renewal only; the new event is stored and answered.
+    async with rt.storage.open_storage(store_url) as storage:
+        old = make_event(idempotency_key="k")
+        await storage.insert(old)
+        writer_pid = storage._wconn.pgconn.backend_pid
+        async with await psycopg.AsyncConnection.connect(store_url) as locker:
+            # The renewal's UPDATE of the old row waits behind this lock.
+            await locker.execute("BEGIN")
+            await locker.execute("SELECT id FROM events WHERE id = %s FOR UPDATE", (old.id,))
+            new = make_event(idempotency_key="n")
+            renewal = make_event(idempotency_key="k")
+            inserts = [
+                asyncio.create_task(storage.insert(new)),
+                asyncio.create_task(storage.insert(renewal, remembered_since="2099-01-01T00:00:00.000Z")),
+            ]
+            async with await psycopg.AsyncConnection.connect(store_url, autocommit=True) as admin:
+                for _ in range(100):
+                    cursor = await admin.execute(
+                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (writer_pid,)
+                    )
+                    if (await cursor.fetchone()) == ("Lock",):
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    pytest.fail("the renewal never waited for the locked row")
+                await admin.execute("SELECT pg_terminate_backend(%s)", (writer_pid,))
+            results = await asyncio.gather(*inserts, return_exceptions=True)
+            await locker.execute("ROLLBACK")
+        assert results[0] == (rt.storage.StoredEvent.pending(new, None), True)
+        assert isinstance(results[1], rt.storage.StorageError), results[1]
+        assert (await storage.get("acme", new.id)) is not None
+        # The next batch reconnects, and the renewal goes through when sent again.
+        stored, created = await storage.insert(renewal, remembered_since="2099-01-01T00:00:00.000Z")
+        assert (stored.id, created) == (renewal.id, True)
+
+
 async def test_same_key_across_batches_returns_the_original(
     rt: Runtime, store_url: str, make_event: EventFactory
 ) -> None:
