@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Buffer, Loader
@@ -101,11 +102,15 @@ _PG_INSERT = (
     "VALUES (%s, %s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s) "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
+# A batch's rows travel as one JSON text, an array of rows (orjson writes it in C), and the server
+# takes it apart: psycopg's array dumpers walk every value in Python, 8–10 µs of an event's CPU.
 _PG_INSERT_MANY = (
-    f"INSERT INTO events ({_INSERT_COLUMNS}) "
-    f"SELECT {_INSERT_COLUMNS.replace('payload', 'payload::json')} FROM unnest("
-    + ", ".join("%b::text[]" for _ in _INSERT_COLUMNS.split(", "))
-    + f") WITH ORDINALITY AS batch({_INSERT_COLUMNS}, n) ORDER BY n "
+    f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT "
+    + ", ".join(
+        f"(item->>{i})::json" if column == "payload" else f"item->>{i}"
+        for i, column in enumerate(_INSERT_COLUMNS.split(", "))
+    )
+    + " FROM json_array_elements(%s::json) WITH ORDINALITY AS batch(item, n) ORDER BY n "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
 _PG_RELEASE_KEY = _RELEASE_KEY.replace("?", "%s")
@@ -293,8 +298,8 @@ class PostgresStorage(Storage):
         # cost a fifth of the rate), then the rows that hit an existing key (including a key
         # repeated inside this batch: DO NOTHING skips the later rows, and WITH ORDINALITY keeps
         # batch order, so the first one wins).
-        columns = list(zip(*(job.params for job in jobs), strict=True))
-        cursor = await conn.execute(_PG_INSERT_MANY, [list(column) for column in columns])
+        rows = orjson.dumps([job.params for job in jobs]).decode()
+        cursor = await conn.execute(_PG_INSERT_MANY, (rows,))
         created = {row[0] for row in await cursor.fetchall()}
         outcomes: list[_Outcome] = [
             (job.future, (StoredEvent.pending(job.event, job.leased_until), True), None)

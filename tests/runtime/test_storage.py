@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 
@@ -212,6 +213,30 @@ async def test_postgresql_new_rows_stand_when_their_batch_loses_the_connection_o
         # The next batch reconnects, and the renewal goes through when sent again.
         stored, created = await storage.insert(renewal, remembered_since="2099-01-01T00:00:00.000Z")
         assert (stored.id, created) == (renewal.id, True)
+
+
+async def test_text_comes_back_exactly_from_one_batch(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    # PostgreSQL receives a batch as one JSON text that the server takes apart: every character
+    # JSON escapes must come back as it was sent, and the payload byte for byte.
+    texts = ['quote " and back \\ slash', "line\nbreak\ttab", "é 中文 🎉 \u2028", "<&>'"]
+    events = [
+        make_event(
+            event=text,
+            identity_value=text,
+            idempotency_key=text,
+            payload=orjson.dumps({"text": text, "nul": "\x00", "n": 1.5e300}),
+        )
+        for text in texts
+    ]
+    async with rt.storage.open_storage(store_url) as storage:
+        results = await asyncio.gather(*(storage.insert(event) for event in events))
+        assert [created for _, created in results] == [True] * len(events)
+        for event in events:
+            stored = await storage.get("acme", event.id)
+            assert (stored.event, stored.identity_value, stored.idempotency_key) == (event.event,) * 3
+            assert stored.payload == event.payload
 
 
 async def test_same_key_across_batches_returns_the_original(
