@@ -182,10 +182,22 @@ class _Insert:
     remembered_since: str | None = None
     leased_until: str | None = None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """(project, idempotency key) as the unique index and `_existing` see them."""
+        return self.event.project_id, self.event.idempotency_key or ""
+
+    def created(self) -> _Outcome:
+        """This insert's outcome when its row went in."""
+        return self.future, (StoredEvent.pending(self.event, self.leased_until), True), None
+
+    def failed(self, cause: BaseException) -> _Outcome:
+        return self.future, None, _batch_error("postgresql insert", cause)
+
 
 def _lock_order(job: _Insert) -> tuple[str, str]:
     # Two processes' batches take unique-index locks in the same order, so they cannot deadlock.
-    return job.event.project_id, job.event.idempotency_key or ""
+    return job.key
 
 
 class PostgresStorage(Storage):
@@ -264,7 +276,7 @@ class PostgresStorage(Storage):
             except Exception as exc:  # keep the task alive; every waiter must hear back
                 if not isinstance(exc, StorageError | psycopg.Error):
                     logger.exception("postgresql writer failed a batch")
-                outcomes = [(job.future, None, _batch_error("postgresql insert", exc)) for job in jobs]
+                outcomes = [job.failed(exc) for job in jobs]
             _settle(outcomes)
 
     async def _writer_connection(self) -> psycopg.AsyncConnection[Any]:
@@ -301,11 +313,7 @@ class PostgresStorage(Storage):
         rows = orjson.dumps([job.params for job in jobs]).decode()
         cursor = await conn.execute(_PG_INSERT_MANY, (rows,))
         created = {row[0] for row in await cursor.fetchall()}
-        outcomes: list[_Outcome] = [
-            (job.future, (StoredEvent.pending(job.event, job.leased_until), True), None)
-            for job in jobs
-            if job.event.id in created
-        ]
+        outcomes = [job.created() for job in jobs if job.event.id in created]
         duplicates = [job for job in jobs if job.event.id not in created]
         if duplicates:
             outcomes += await self._resolve(conn, duplicates)
@@ -318,17 +326,14 @@ class PostgresStorage(Storage):
             try:
                 async with conn.transaction():
                     existing = await self._existing(conn, [job.event for job in jobs])
-                    return [
-                        await self._duplicate(
-                            conn, job, existing.get((job.event.project_id, job.event.idempotency_key or ""))
-                        )
-                        for job in jobs
-                    ]
+                    return [await self._duplicate(conn, job, existing.get(job.key)) for job in jobs]
             except _PG_RETRY_ERRORS as exc:
-                if attempt == _PG_BATCH_ATTEMPTS:
-                    return [(job.future, None, _batch_error("postgresql insert", exc)) for job in jobs]
+                if attempt < _PG_BATCH_ATTEMPTS:
+                    continue
+                cause: BaseException = exc
             except (psycopg.Error, StorageError) as exc:
-                return [(job.future, None, _batch_error("postgresql insert", exc)) for job in jobs]
+                cause = exc
+            return [job.failed(cause) for job in jobs]
         raise AssertionError("unreachable")
 
     async def _insert_one_by_one(
@@ -341,13 +346,9 @@ class PostgresStorage(Storage):
                     async with conn.transaction():  # a savepoint: a bad row is undone alone
                         cursor = await conn.execute(_PG_INSERT, job.params)
                         if await cursor.fetchone() is not None:
-                            outcomes.append(
-                                (job.future, (StoredEvent.pending(job.event, job.leased_until), True), None)
-                            )
+                            outcomes.append(job.created())
                             continue
-                        found = (await self._existing(conn, [job.event])).get(
-                            (job.event.project_id, job.event.idempotency_key or "")
-                        )
+                        found = (await self._existing(conn, [job.event])).get(job.key)
                         outcomes.append(await self._duplicate(conn, job, found))
                 except _PG_ROW_ERRORS as exc:
                     error = StorageError(f"postgresql insert: {exc}")
@@ -369,10 +370,8 @@ class PostgresStorage(Storage):
         await conn.execute(_PG_RELEASE_KEY, (found.id, job.event.idempotency_key))
         cursor = await conn.execute(_PG_INSERT, job.params)
         if await cursor.fetchone() is not None:
-            return job.future, (StoredEvent.pending(job.event, job.leased_until), True), None
-        renewed = (await self._existing(conn, [job.event])).get(
-            (job.event.project_id, job.event.idempotency_key or "")
-        )
+            return job.created()
+        renewed = (await self._existing(conn, [job.event])).get(job.key)
         return (job.future, None, _gone()) if renewed is None else (job.future, (renewed, False), None)
 
     @staticmethod
