@@ -188,9 +188,10 @@ class Worker:
             return None
         # One timestamp a second rather than one an event: a lease a second shorter changes nothing.
         made, until = self._lease
-        if time.monotonic() - made > _LEASE_SLACK_SECONDS:
+        now = time.monotonic()
+        if now - made > _LEASE_SLACK_SECONDS:
             until = format_utc(self.clock() + timedelta(seconds=self.lease_seconds - _LEASE_SLACK_SECONDS))
-            self._lease = time.monotonic(), until
+            self._lease = now, until
         return until
 
     def take(self, event: StoredEvent) -> None:
