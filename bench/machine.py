@@ -74,11 +74,16 @@ def loadavg() -> float:
     return 0.0
 
 
+def _stat_cpu(stat: Path) -> float:
+    """User + system CPU seconds from a /proc stat file (a process's or one of its threads')."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) a process has used so far; 0 once it is gone."""
     with contextlib.suppress(OSError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return _stat_cpu(Path(f"/proc/{pid}/stat"))
     return 0.0
 
 
@@ -88,8 +93,7 @@ def thread_cpu(pid: int) -> dict[int, float]:
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                found[int(task.name)] = (int(fields[11]) + int(fields[12])) / TICKS
+                found[int(task.name)] = _stat_cpu(task / "stat")
     return found
 
 

@@ -95,7 +95,7 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
 
 def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str]:
     """Server CPU µs per request on SQLite with one process, on the event loop and on the other
-    threads: the ceiling, each server as deployed and its variants (run.VARIANTS); against them,
+    threads: the ceiling, each server as deployed and its ingest path alone (run.ALONE); against them,
     the CPU per request that the goal's rate would leave (the ceiling's rate times GOAL, one CPU)."""
     measured = [o for o in variants if not o.skipped]
     if not measured:

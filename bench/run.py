@@ -53,9 +53,7 @@ APIS = ("arsel", "sendrealm")
 # switched off. Against the ceiling, what storing an event durably costs before any extra (the
 # budget table); the parts' single costs are smaller than one run's noise, so they are left to
 # alternating A/B runs (README, "Where a request's time goes").
-VARIANTS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("ingest path alone", ("--no-access-log",), False),
-)
+ALONE = "ingest path alone"
 
 
 def generated(api: str) -> bool:
@@ -82,21 +80,17 @@ def targets(
                 command = server_command(api, CONFIG, url, processes, not args.no_worker)
                 chosen.append(Target(name, load, command, url, processes, store))
                 if processes == 1 and store == "sqlite" and not args.no_budget and not args.no_worker:
-                    chosen += variants(api, load, store_dir)
+                    chosen.append(alone(api, load, store_dir))
     # The ceiling once more at the end: on a shared machine either run may be the disturbed one.
     chosen.append(Target(CEILING + " again", first, bare))
     return chosen
 
 
-def variants(api: str, load: Load, store_dir: Path) -> list[Target]:
-    """The API's server on SQLite with one part switched off at a time (VARIANTS)."""
-    found = []
-    for variant, options, worker in VARIANTS:
-        file = store_dir / f"{api}-{variant.replace(' ', '-')}.db"
-        url = f"sqlite:///{file}"
-        command = server_command(api, CONFIG, url, 1, worker, options)
-        found.append(Target(f"{api} sqlite, {variant}", load, command, url, 1, "sqlite", variant, worker))
-    return found
+def alone(api: str, load: Load, store_dir: Path) -> Target:
+    """The API's ingest path alone on SQLite (ALONE)."""
+    url = f"sqlite:///{store_dir / f'{api}-alone.db'}"
+    command = server_command(api, CONFIG, url, 1, False, ("--no-access-log",))
+    return Target(f"{api} sqlite, {ALONE}", load, command, url, 1, "sqlite", ALONE, worker=False)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

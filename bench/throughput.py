@@ -53,7 +53,7 @@ class Target:
     db_url: str | None = None  # None: the bare ceiling, which stores nothing
     processes: int = 1
     store: str = ""  # "sqlite" | "postgresql" | "" for the ceiling
-    variant: str = ""  # a part switched off to see what it costs (run.VARIANTS); "" as deployed
+    variant: str = ""  # parts switched off to see what they cost (run.ALONE); "" as deployed
     worker: bool = True  # processing on: the drain is measured
 
 
