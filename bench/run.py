@@ -77,8 +77,9 @@ def targets(
                     assert pg is not None
                     url = postgres_schema(pg, "bench")
                 name = f"{api} {store}" + (f" ×{processes}" if processes > 1 else "")
-                command = server_command(api, CONFIG, url, processes, not args.no_worker)
-                chosen.append(Target(name, load, command, url, processes, store))
+                worker = not args.no_worker
+                command = server_command(api, CONFIG, url, processes, worker)
+                chosen.append(Target(name, load, command, url, processes, store, worker=worker))
                 if processes == 1 and store == "sqlite" and not args.no_budget and not args.no_worker:
                     chosen.append(alone(api, load, store_dir))
     # The ceiling once more at the end: on a shared machine either run may be the disturbed one.
