@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ingestspec.contract_tests.credentials import credentials
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import Operation, Spec
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import Operation, Spec
 
 UNIQUE = "@@ID@@"  # replaced by wrk per request: run id, thread and counter
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingestspec.generator.config import EventDefinition, Project
-from ingestspec.generator.spec import IdentityField, Ingest, Operation
+from ingestspec.generator.spec.model import IdentityField, Ingest, Operation
 
 from .payloads import MARKER_PROPERTY, fresh_value, is_valid, minimal_payload, minimal_value, with_marker
 from .target import MARK, Target

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from ingestspec.generator.spec import (
+from ingestspec.generator.spec.model import (
     PLACEHOLDERS,
     ROUTING_ERRORS,
     ErrorEntry,

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ingestspec.generator.spec import ROUTING_ERRORS, Operation, pointer_get
+from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation, pointer_get
 
 from .catalogue import identify, match_entry, operation_errors, without_details
 from .credentials import HTTP_KINDS

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ingestspec.generator.usage import Failed, UsageProblem, spec_path
+from ingestspec.generator.cli.usage import Failed, UsageProblem, spec_path
 
 from . import apikeys
 from .depth import DEFAULT_MAX_EXAMPLES, FUZZ_ENV

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec import Operation, schema_types
+from ingestspec.generator.spec.model import Operation, schema_types
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .exchange import json_bytes

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec import Operation, SecurityScheme
+from ingestspec.generator.spec.model import Operation, SecurityScheme
 
 # Kinds of `Authorization` header schemes, and the header they use.
 AUTHORIZATION = "Authorization"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from ingestspec.generator.spec import Operation, ResponseShape
+from ingestspec.generator.spec.model import Operation, ResponseShape
 
 from . import apikeys
 from .credentials import Credentials, credentials

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ingestspec.generator.config import Project
-from ingestspec.generator.spec import Batch, Operation
+from ingestspec.generator.spec.model import Batch, Operation
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait

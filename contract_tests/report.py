@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ingestspec.generator.spec import Operation, Spec
+from ingestspec.generator.spec.model import Operation, Spec
 
 from .catalogue import routing_errors
 from .constraints import SOURCE as CONSTRAINTS

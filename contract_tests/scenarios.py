@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestspec.generator.spec import ROUTING_ERRORS, STEPS, Operation
+from ingestspec.generator.spec.model import ROUTING_ERRORS, STEPS, Operation
 
 from .bodies import KEY_SLOT
 from .catalogue import identify, match_entry, rate_limit_wait

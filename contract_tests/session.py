@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from ingestspec.generator.config import Project
-from ingestspec.generator.spec import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
+from ingestspec.generator.spec.model import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
 
 from .bodies import KEY_SLOT, Bodies
 from .catalogue import identify, rate_limit_wait

@@ -18,8 +18,8 @@ import httpx
 
 from ingestspec.generator.config import Config, Project, load_config
 from ingestspec.generator.errors import IngestSpecError
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import Operation, Spec
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import Operation, Spec
 
 from . import apikeys
 from .depth import DEFAULT_MAX_EXAMPLES, default_max_examples

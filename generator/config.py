@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
-from .loader import bundled_schema
+from .spec.loader import bundled_schema
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ingestspec.generator.loader import load_spec  # noqa: E402
+from ingestspec.generator.spec.loader import load_spec  # noqa: E402
 from tests.servers import running_server  # noqa: E402
 
 CONFIG = REPO / "examples" / "config.yaml"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..spec import ErrorEntry, Ingest, KeySource, Read, ResponseShape
+from ..spec.model import ErrorEntry, Ingest, KeySource, Read, ResponseShape
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector
 from .schemas import key_of, show
 

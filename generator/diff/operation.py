@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..loader import resolve
-from ..spec import Operation, Parameter, SecurityScheme, Spec, escape, pointer_get
+from ..spec.loader import resolve
+from ..spec.model import Operation, Parameter, SecurityScheme, Spec, escape, pointer_get
 from .ingest import compare_ingest, compare_read
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector, Impact
 from .schemas import compare_schemas, plain

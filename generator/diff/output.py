@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from ..annotate import Annotation, github, sarif
-from ..locate import Locator
+from ..lint.annotate import Annotation, github, sarif
+from ..spec.locate import Locator
 from .model import GROUPS, Change, SpecDiff
 
 __all__ = ["render_github", "render_json", "render_markdown", "render_sarif", "render_text"]

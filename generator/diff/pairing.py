@@ -6,7 +6,7 @@ has moved, not vanished. Path items given by `$ref` are read through the loader 
 
 from __future__ import annotations
 
-from ..spec import Spec
+from ..spec.model import Spec
 from .model import BOTH, CLIENTS, SERVERS, Collector, SpecDiff
 from .operation import compare_operations, endpoint
 

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from ..errors import SpecError
-from ..loader import load_spec
-from ..spec import FIXED_ERRORS, Spec, pointer_get
+from ..spec.loader import load_spec
+from ..spec.model import FIXED_ERRORS, Spec, pointer_get
 
 __all__ = ["Version", "load_any", "load_version", "spec_at_revision"]
 

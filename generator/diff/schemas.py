@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from ..spec import pointer_of
+from ..spec.model import pointer_of
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector, Impact
 
 __all__ = ["Side", "compare_schemas", "plain"]

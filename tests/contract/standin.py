@@ -27,8 +27,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ingestspec.generator.config import Config, load_config
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import Spec
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import Spec
 
 FAULTS = ("no_dedupe",)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
+from ingestspec.generator.cli.main import main
 from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
 from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, StandIn, run_contract
 from tests.servers import free_port

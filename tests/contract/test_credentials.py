@@ -12,8 +12,8 @@ from ingestspec.contract_tests.credentials import (
     sendable_schemes,
     unaccepted_scheme,
 )
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import SecurityScheme
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import SecurityScheme
 from tests.generated_server.test_any_spec import body_key, vendor
 from tests.specs import edited
 

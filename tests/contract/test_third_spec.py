@@ -21,7 +21,7 @@ from ingestspec.contract_tests.fuzz import load_schema
 from ingestspec.contract_tests.payloads import is_valid, minimal_payload
 from ingestspec.contract_tests.scenarios import example_candidates, provokers
 from ingestspec.contract_tests.target import Target, load_target
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.contract.conftest import INGESTSPEC
 from tests.contract.faults.test_faults import failed_tests
 from tests.servers import RunningServer, running_server

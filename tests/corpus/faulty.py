@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingestspec.generator.context import modules
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import Ingest
+from ingestspec.generator.generate.context import modules
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import Ingest
 from tests.contract.faults import run
 from tests.contract.faults.catalogue import Modules, fault
 

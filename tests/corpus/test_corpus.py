@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import Operation
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import Operation
 from tests.contract.faults.test_faults import failed_tests
 from tests.corpus.cases import REFUSED, SERVED, Detection, Refused, Served
 from tests.servers import REPO, RunningServer, running_server

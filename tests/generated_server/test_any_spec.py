@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ingestspec.generator.generate import generate
-from ingestspec.generator.lint import lint
-from ingestspec.generator.migrate import upgrade
+from ingestspec.generator.generate.build import generate
+from ingestspec.generator.lint.linter import lint
+from ingestspec.generator.spec.migrate import upgrade
 from tests.conftest import EXAMPLE_CONFIG
 from tests.generated_server.conftest import ACME_KEY, GLOBEX_KEY
 from tests.servers import RunningServer, running_server

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import SPECS, fresh_postgres_url
 from tests.servers import REPO, serving
 

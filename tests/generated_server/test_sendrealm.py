@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import SPECS
 from tests.servers import RunningServer
 

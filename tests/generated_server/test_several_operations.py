@@ -16,8 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from ingestspec.generator.generate import generate
-from ingestspec.generator.lint import lint
+from ingestspec.generator.generate.build import generate
+from ingestspec.generator.lint.linter import lint
 from tests.conftest import EXAMPLE_CONFIG
 from tests.generated_server.conftest import ACME_KEY, GLOBEX_KEY
 from tests.servers import RunningServer, running_server

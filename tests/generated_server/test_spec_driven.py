@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yaml
 
-from ingestspec.generator.generate import generate
+from ingestspec.generator.generate.build import generate
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.servers import RunningServer, running_server
 

@@ -14,7 +14,7 @@ import yaml
 
 from ingestspec.generator.config import load_config
 from ingestspec.generator.errors import ConfigError
-from ingestspec.generator.generate import render
+from ingestspec.generator.generate.build import render
 from tests.conftest import SPECS
 
 KEY_A, KEY_B = "key_aaaaaaaa", "key_bbbbbbbb"

@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from ingestspec.generator import context
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.spec import Operation
+from ingestspec.generator.generate import context
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import Operation
 from tests.conftest import SPECS
 from tests.specs import edited
 

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
+from ingestspec.generator.cli.main import main
 from ingestspec.generator.diff import Change, diff_specs
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.migrate import upgrade
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.migrate import upgrade
 from tests.conftest import REPO, SPECS
 from tests.specs import edited, op, x_ingest
 
@@ -734,7 +734,7 @@ def test_the_pre_commit_hooks_run_the_designer_loop() -> None:
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
     assert {"ingestspec-lint", "ingestspec-generate-check", "ingestspec-diff"} <= set(hooks)
     assert "generate-check" in hooks["ingestspec-generate-check"]["entry"]
-    assert hooks["ingestspec-diff"]["entry"].endswith("-m ingestspec.generator.precommit diff")
+    assert hooks["ingestspec-diff"]["entry"].endswith("-m ingestspec.generator.cli.precommit diff")
     assert all(repo["repo"] == "local" for repo in config["repos"])
     # The local hooks run what the published ones run (tests/generator/test_hooks.py installs those).
     published = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}

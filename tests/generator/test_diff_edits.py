@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from ingestspec.generator.diff import diff_specs
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.migrate import upgrade
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.migrate import upgrade
 from tests.conftest import SPECS
 from tests.specs import edited, op, x_ingest
 

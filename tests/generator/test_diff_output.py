@@ -8,7 +8,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
+from ingestspec.generator.cli.main import main
 from tests.specs import edited, op
 
 

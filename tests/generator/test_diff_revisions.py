@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
+from ingestspec.generator.cli.main import main
 from ingestspec.generator.diff import diff_specs, spec_at_revision
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import REPO, SPECS
 
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
-from ingestspec.generator.docs import ASSET_FILES, assets_dir, docs_html, error_bodies
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.cli.main import main
+from ingestspec.generator.docs.page import ASSET_FILES, assets_dir, docs_html, error_bodies
+from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import SPECS
 
 # What each API's page must show: operation id, path, a request example value and the 401 message.

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
-from ingestspec.generator.generate import HEADER_WIDTH, USER_MODULES, generate, header_paths
+from ingestspec.generator.cli.main import main
+from ingestspec.generator.generate.build import HEADER_WIDTH, USER_MODULES, generate, header_paths
 from tests.conftest import REPO, SPECS
 
 

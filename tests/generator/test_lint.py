@@ -15,10 +15,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
-from ingestspec.generator.lint import Problem, lint
-from ingestspec.generator.locate import escape
-from ingestspec.generator.migrate import upgrade
+from ingestspec.generator.cli.main import main
+from ingestspec.generator.lint.linter import Problem, lint
+from ingestspec.generator.spec.locate import escape
+from ingestspec.generator.spec.migrate import upgrade
 from tests.conftest import SPECS
 from tests.specs import edited, op, x_ingest
 
@@ -192,7 +192,7 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "recursive $ref #/components/schemas/Loop is not supported",
     ),
     "not OpenAPI": (lambda d: d.pop("info"), "", 'OpenAPI: "info" is a required property'),
-    # What the generated server does not implement is refused (generator/unsupported.py).
+    # What the generated server does not implement is refused (generator/lint/unsupported.py).
     "oauth2": (scheme("oauth", OAUTH), "/components/securitySchemes/oauth", "is oauth2, which the generated"),
     "openIdConnect": (
         scheme("oidc", {"type": "openIdConnect", "openIdConnectUrl": "https://x.test/.well-known"}),

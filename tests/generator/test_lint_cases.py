@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
-from ingestspec.generator.lint import rule_summaries
+from ingestspec.generator.cli.main import main
+from ingestspec.generator.lint.linter import rule_summaries
 
 CASES = Path(__file__).parent / "lint_cases"
 SNAPSHOT_FILES = [

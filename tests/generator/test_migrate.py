@@ -15,12 +15,12 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from ingestspec.generator.cli import main
-from ingestspec.generator.generate import generate
-from ingestspec.generator.lint import lint
-from ingestspec.generator.loader import load_spec
-from ingestspec.generator.rewrite import migrate_text
-from ingestspec.generator.spec import X_INGEST_VERSION
+from ingestspec.generator.cli.main import main
+from ingestspec.generator.generate.build import generate
+from ingestspec.generator.lint.linter import lint
+from ingestspec.generator.spec.loader import load_spec
+from ingestspec.generator.spec.model import X_INGEST_VERSION
+from ingestspec.generator.spec.rewrite import migrate_text
 from tests.conftest import SPECS
 from tests.specs import x_ingest
 

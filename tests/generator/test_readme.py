@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from ingestspec.generator.loader import bundled_schema
-from ingestspec.generator.spec import FIXED_ERRORS
+from ingestspec.generator.spec.loader import bundled_schema
+from ingestspec.generator.spec.model import FIXED_ERRORS
 from tests.conftest import REPO
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ingestspec.generator.generate import MANIFEST, header_paths
+from ingestspec.generator.generate.build import MANIFEST, header_paths
 from tests import servers
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 

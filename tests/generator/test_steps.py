@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from ingestspec.contract_tests.scenarios import SCENARIOS
-from ingestspec.generator.docs import STEP_ROLES
-from ingestspec.generator.loader import bundled_schema, load_spec
-from ingestspec.generator.migrate import upgrade
-from ingestspec.generator.samples import placeholder_values
-from ingestspec.generator.spec import FIXED_ERRORS, PLACEHOLDERS, STEPS, pointer_get, pointer_set
+from ingestspec.generator.docs.page import STEP_ROLES
+from ingestspec.generator.generate.samples import placeholder_values
+from ingestspec.generator.spec.loader import bundled_schema, load_spec
+from ingestspec.generator.spec.migrate import upgrade
+from ingestspec.generator.spec.model import FIXED_ERRORS, PLACEHOLDERS, STEPS, pointer_get, pointer_set
 from tests.conftest import SPECS
 from tests.specs import edited, op, x_ingest
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from ingestspec.generator import extras
-from ingestspec.generator.cli import main
+from ingestspec.generator.cli import extras
+from ingestspec.generator.cli.main import main
 
 EXTRA_ONLY = sorted({name for _, modules in extras.NEEDS.values() for name in modules} | {"starlette"})
 
@@ -20,7 +20,7 @@ EXTRA_ONLY = sorted({name for _, modules in extras.NEEDS.values() for name in mo
 def test_loading_the_command_line_imports_no_extra() -> None:
     probe = (
         "import json, sys\n"
-        "import ingestspec.generator.cli\n"
+        "import ingestspec.generator.cli.main\n"
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({EXTRA_ONLY!r}))))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import SPECS
 
 

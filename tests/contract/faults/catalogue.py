@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from ingestspec.generator.spec import Ingest, Operation
+from ingestspec.generator.spec.model import Ingest, Operation
 
 Modules = dict[str, ModuleType]  # "app", "ingest", "errors", "config", "timestamps", ... of one server
 Rewrite = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.contract.faults.catalogue import FAULTS, Rewrite
 
 MODULES = ("app", "ingest", "errors", "config", "timestamps")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingestspec.contract_tests.depth import FUZZ_ENV
-from ingestspec.generator.loader import load_spec
+from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
 from tests.contract.faults.catalogue import FAULTS, TRANSPORT_FAULTS

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from .errors import IngestSpecError
+from ..errors import IngestSpecError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_DIR = REPO_ROOT / "openapi"
 
 

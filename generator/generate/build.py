@@ -22,13 +22,13 @@ from typing import Any
 from datamodel_code_generator import DataModelType, Formatter, InputFileType, LiteralType, PythonVersion
 from datamodel_code_generator import generate as generate_models
 
+from ..docs.page import docs_html
+from ..errors import SpecError
+from ..spec.loader import bundled_schema, load_spec
+from ..spec.model import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
 from . import context as server
-from .docs import docs_html
-from .errors import SpecError
-from .loader import bundled_schema, load_spec
 from .packages import package_name  # noqa: F401  (cli and precommit import it from here)
 from .render import environment
-from .spec import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
 
 RUFF_OPTIONS = ("--line-length", "110", "--target-version", "py311", "--isolated")
 RUFF_SORT_IMPORTS = ("check", "--fix-only", "--select", "I", *RUFF_OPTIONS)

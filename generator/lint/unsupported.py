@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .loader import resolve
-from .rules import Finding, rule
-from .samples import event_properties, success_body
-from .spec import (
+from ..generate.samples import event_properties, success_body
+from ..spec.loader import resolve
+from ..spec.model import (
     Ingest,
     Operation,
     Parameter,
@@ -24,6 +23,7 @@ from .spec import (
     pointer_of,
     schema_types,
 )
+from .rules import Finding, rule
 from .suggest import did_you_mean
 from .validate import is_json, validator
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 
-from .spec import pointer_of
+from ..spec.model import pointer_of
 
 __all__ = ["check_value", "is_json", "short", "validator"]
 

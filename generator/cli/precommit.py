@@ -9,7 +9,7 @@
 - `generate-check`: each spec's generated package (`--out-root DIR`/<package>, by default in the
   current folder) is what `ingestspec generate` would write now.
 
-Run as `python -m ingestspec.generator.precommit diff|generate-check [options] SPEC...`.
+Run as `python -m ingestspec.generator.cli.precommit diff|generate-check [options] SPEC...`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli import main as cli
+from .main import main as cli
 
 __all__ = ["merge_base", "run"]
 
@@ -70,7 +70,7 @@ def _diff(specs: Sequence[str], fail_on: str) -> int:
 
 
 def _generate_check(specs: Sequence[str], out_root: str) -> int:
-    from .generate import package_name
+    from ..generate.build import package_name
 
     status = 0
     for spec in specs:
@@ -81,7 +81,7 @@ def _generate_check(specs: Sequence[str], out_root: str) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """The hooks' command line; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m ingestspec.generator.precommit")
+    parser = argparse.ArgumentParser(prog="python -m ingestspec.generator.cli.precommit")
     hooks = parser.add_subparsers(dest="hook", required=True)
     diff = hooks.add_parser("diff", help="each spec against the merge base")
     diff.add_argument(

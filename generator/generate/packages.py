@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-SERVER_DIR = Path(__file__).resolve().parent.parent / "generated_server"
+SERVER_DIR = Path(__file__).resolve().parents[2] / "generated_server"
 
 
 class NoPackage(LookupError):

@@ -9,7 +9,7 @@ import click
 
 from ingestspec.contract_tests.cli import contract
 
-from .errors import IngestSpecError
+from ..errors import IngestSpecError
 from .extras import Commands
 from .usage import REPO_ROOT, Failed, UsageProblem, report, spec_path
 
@@ -45,7 +45,7 @@ def lint_command(specs: tuple[str, ...], output_format: str, fail_on: str) -> No
     and nothing declared that the generated server does not implement. Each problem is located as
     file:line:column and the JSON pointer of what it is about, with its rule id and severity.
     """
-    from .lint import lint, render
+    from ..lint.linter import lint, render
 
     found = {path: lint(path) for path in map(spec_path, specs)}
     click.echo(render(found, output_format), nl=output_format != "text")
@@ -76,8 +76,8 @@ def generate_command(spec: str, out_dir: Path | None, check: bool) -> None:
     manifest.json records which files are which, so --check ignores your files and any others the
     generator did not write.
     """
-    from .generate import package_name, render
-    from .lint import errors_of, lint
+    from ..generate.build import package_name, render
+    from ..lint.linter import errors_of, lint
 
     path = spec_path(spec)
     problems = lint(path)
@@ -118,7 +118,7 @@ def migrate_command(spec: str, write: bool) -> None:
     """
     import yaml
 
-    from .rewrite import migrate_text
+    from ..spec.rewrite import migrate_text
 
     path = spec_path(spec)
     text = path.read_text(encoding="utf-8")
@@ -170,7 +170,7 @@ def serve_command(
     reference server (arsel, sendrealm). --handler module:attr may name a module of the current
     folder.
     """
-    from .packages import NoPackage, find_package, import_entry
+    from ..generate.packages import NoPackage, find_package, import_entry
 
     try:
         folder = find_package(api, Path(api).stem)
@@ -198,7 +198,7 @@ def deadletters_command(api: str, args: tuple[str, ...]) -> None:
     """List, inspect and re-drive a generated server's dead letters: API is a package folder or a
     reference server name, ARGS are the package's own (`--db URL list|show ID|retry ID... |--all`);
     `ingestspec deadletters arsel --help` says more."""
-    from .packages import NoPackage, find_package, import_entry
+    from ..generate.packages import NoPackage, find_package, import_entry
 
     try:
         folder = find_package(api, Path(api).stem)
@@ -235,7 +235,7 @@ def diff_command(old: str, new: str, output_format: str, fail_on: str | None) ->
     servers: a server still built from OLD mishandles what a client written against NEW sends or
     expects. Each change's kind is its rule id.
     """
-    from .diff import (
+    from ..diff import (
         diff_specs,
         load_version,
         render_github,
@@ -284,8 +284,8 @@ def docs_command(spec: str, out_dir: Path) -> None:
     The page shows each operation with its request and response examples (Swagger UI, served from
     the swagger-ui-bundle-v2 package, never a CDN) and the body of every documented error.
     """
-    from .docs import write_docs
-    from .loader import load_spec
+    from ..docs.page import write_docs
+    from ..spec.loader import load_spec
 
     try:
         loaded = load_spec(spec_path(spec))

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..spec.model import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape
 from .context import numeric_fields
-from .spec import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape
 
 __all__ = [
     "event_properties",

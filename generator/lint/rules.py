@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from .spec import Spec
+from ..spec.model import Spec
 
 __all__ = ["RULES", "Finding", "Rule", "Severity", "describe", "rule"]
 

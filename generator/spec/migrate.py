@@ -10,7 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .spec import X_INGEST_VERSION, pointer_of
+from .model import X_INGEST_VERSION, pointer_of
 
 
 def version_of(block: Mapping[str, Any]) -> int:

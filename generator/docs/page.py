@@ -16,8 +16,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from .samples import placeholder_values
-from .spec import STEPS, Ingest, Operation, Spec
+from ..generate.samples import placeholder_values
+from ..spec.model import STEPS, Ingest, Operation, Spec
 
 __all__ = ["ASSET_FILES", "STEP_ROLES", "assets_dir", "docs_html", "error_bodies", "write_docs"]
 

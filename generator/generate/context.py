@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SpecError
-from .spec import Operation, ResponseShape, Spec, schema_types
+from ..errors import SpecError
+from ..spec.model import Operation, ResponseShape, Spec, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")

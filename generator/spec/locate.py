@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .spec import escape, pointer_of, pointer_parts
+from .model import escape, pointer_of, pointer_parts
 
 __all__ = ["Locator", "Problem", "escape", "pointer_of"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import yaml
 
 from .migrate import upgrade, version_of
-from .spec import X_INGEST_VERSION
+from .model import X_INGEST_VERSION
 
 __all__ = ["migrate_text"]
 

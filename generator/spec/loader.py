@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 import jsonschema
 import yaml
 
-from .errors import SpecError, UnresolvedRef
+from ..errors import SpecError, UnresolvedRef
 from .migrate import upgrade, version_of
-from .spec import (
+from .model import (
     Batch,
     Dedupe,
     DetailItem,
@@ -52,7 +52,7 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 @cache
 def bundled_schema(name: str) -> dict[str, Any]:
     """A JSON Schema shipped in `generator/schemas/` (`x-ingest` or `config`)."""
-    text = resources.files(__package__ or "").joinpath("schemas", f"{name}.schema.json").read_text()
+    text = resources.files("ingestspec.generator").joinpath("schemas", f"{name}.schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -20,14 +20,14 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator.schemas import openapi_v31_schema_validator
 from referencing.exceptions import Unresolvable
 
+from ..errors import SpecError
+from ..spec.loader import bundled_schema, load_spec, read_document
+from ..spec.locate import Locator, Problem
+from ..spec.migrate import version_of
+from ..spec.model import Spec, escape, pointer_get, pointer_of, pointer_parts
 from . import consistency, unsupported
 from .annotate import Annotation, github, sarif
-from .errors import SpecError
-from .loader import bundled_schema, load_spec, read_document
-from .locate import Locator, Problem
-from .migrate import version_of
 from .rules import RULES, describe
-from .spec import Spec, escape, pointer_get, pointer_of, pointer_parts
 from .suggest import did_you_mean
 from .validate import short
 

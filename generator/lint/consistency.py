@@ -10,11 +10,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .errors import SpecError
-from .loader import resolve
-from .rules import Finding, rule
-from .samples import event_properties, placeholder_values
-from .spec import (
+from ..errors import SpecError
+from ..generate.samples import event_properties, placeholder_values
+from ..spec.loader import resolve
+from ..spec.model import (
     PLACEHOLDERS,
     ROUTING_ERRORS,
     ErrorEntry,
@@ -26,6 +25,7 @@ from .spec import (
     pointer_of,
     pointer_parts,
 )
+from .rules import Finding, rule
 from .suggest import did_you_mean
 from .validate import check_value, is_json
 
