@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the embedded default (SQLite): see README.
+## The main job on the embedded default (SQLite): see docs/development.md.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -65,7 +65,7 @@ bench: $(STAMP)
 	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## Mixed valid, invalid and replayed traffic while the worker processes, then every acknowledged event
-## stored once, the backlog drained, memory and open files flat (README, Reliability). Not in `make test`.
+## stored once, the backlog drained, memory and open files flat (docs/reliability.md). Not in `make test`.
 SOAK_SECONDS ?= 600
 SOAK_RATE ?= 200
 soak: $(STAMP)
@@ -74,7 +74,7 @@ soak: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
 
-## The designer's loop (README): what changed in each spec since the last release tag. A clone
+## The designer's loop (docs/designing.md): what changed in each spec since the last release tag. A clone
 ## without tags (CI clones may have none) says so and compares nothing, rather than HEAD with HEAD.
 RELEASE_REF ?= $$(git describe --tags --abbrev=0 2>/dev/null)
 DIFF_FAIL_ON ?= breaking

@@ -22,8 +22,8 @@ class Exists(FileExistsError):
 
 def files(spec_name: str = SPEC) -> dict[str, str]:
     """File name -> text: the starter spec under `spec_name`, and its configuration."""
-    spec = STARTER.joinpath(SPEC).read_text(encoding="utf-8")
-    return {spec_name: spec.replace(SPEC, spec_name), CONFIG: STARTER.joinpath(CONFIG).read_text(encoding="utf-8")}
+    spec = STARTER.joinpath(SPEC).read_text(encoding="utf-8").replace(SPEC, spec_name)
+    return {spec_name: spec, CONFIG: STARTER.joinpath(CONFIG).read_text(encoding="utf-8")}
 
 
 def write(folder: Path, texts: dict[str, str], force: bool = False) -> list[Path]:

@@ -2,7 +2,8 @@
 every command on a user's own spec and serves the reference server; `[contract]` alone does not pull
 the server stack or the code generators.
 
-The README's install section ("Install") is the sequence these tests run. Installing takes about
+The install page (`docs/install.md`, "From a checkout" and "Every command, outside the checkout")
+is the sequence these tests run. Installing takes about
 half a minute (the pip cache and the local index serve it), so it happens once, in one test.
 """
 
