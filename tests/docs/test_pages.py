@@ -63,6 +63,14 @@ def test_every_key_of_the_schema_has_an_example_in_the_reference() -> None:
     assert sorted(key_examples()) == sorted(bundled_schema("x-ingest")["properties"])
 
 
+def test_every_key_of_the_schema_is_in_the_short_table_with_a_link_to_its_section() -> None:
+    text = (DOCS / "x-ingest.md").read_text()
+    table = text[text.index("| key | meaning |") :].split("\n\n")[0]
+    linked = re.findall(r"\[`([a-z_]+)`\]\(#([a-z_-]+)\)", table)
+    assert all(key == anchor for key, anchor in linked)
+    assert sorted(key for key, _ in linked) == sorted(bundled_schema("x-ingest")["properties"])
+
+
 @pytest.mark.parametrize("key", sorted(bundled_schema("x-ingest")["properties"]))
 def test_each_example_in_the_reference_is_valid(key: str) -> None:
     schema = bundled_schema("x-ingest")

@@ -61,6 +61,7 @@ def test_the_quick_start_runs_outside_the_checkout(tmp_path: Path) -> None:
     with run_commands([quick_start()], tmp_path) as session:
         assert session.cwd == tmp_path / "my-api"
         assert (session.cwd / "my_api" / "handlers.py").is_file()
+        assert (session.cwd / "var" / "my_api.db").is_file()  # where the README says serve keeps them
         [stored] = [out for out in session.outputs if '"event":"signup_completed"' in out]
         # The server the quick start left running takes a request from another client too.
         answer = httpx.post(
