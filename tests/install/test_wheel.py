@@ -101,6 +101,10 @@ def test_every_command_on_the_users_own_spec_and_a_reference_server(tool: Path, 
     ingestspec = tool / "ingestspec"
     linted = run(ingestspec, "lint", "pulsegrid.yaml", cwd=user)
     assert linted.returncode == 0, linted.stdout + linted.stderr
+    (user / "starter").mkdir()  # the starter files ship as package data
+    assert run(ingestspec, "init", cwd=user / "starter").returncode == 0
+    started = run(ingestspec, "lint", "openapi.yaml", cwd=user / "starter")
+    assert started.returncode == 0, started.stdout + started.stderr
 
     generated = run(ingestspec, "generate", "pulsegrid.yaml", cwd=user)
     assert generated.returncode == 0, generated.stderr
