@@ -19,7 +19,7 @@ from markdown.extensions.toc import slugify
 from ingestspec.contract_tests.cli import contract
 from ingestspec.generator.loader import bundled_schema
 from ingestspec.generator.spec import FIXED_ERRORS
-from tests.docs.pages import DOCS, PAGES, REPO, Block, blocks, headings, run_commands, shell_blocks
+from tests.docs.pages import DOCS, PAGES, REPO, Block, blocks, headings, run_commands, shell_blocks, text_of
 
 README = REPO / "README.md"
 # The blocks no test runs, and why: each is named here so that a new one fails until it is run or
@@ -172,3 +172,11 @@ def test_the_commands_of_each_page_run_outside_the_checkout(page: str, tmp_path:
 def test_every_page_is_in_the_sites_navigation() -> None:
     nav = (REPO / "mkdocs.yml").read_text()
     assert all(page.name in nav for page in PAGES if page.parent == DOCS)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_no_wrapped_line_turns_into_a_heading(page: Path) -> None:
+    """A line starting with `#` outside code is a heading to Python-Markdown, space or not."""
+    lines = text_of(page).splitlines()
+    accidental = [line for number, _ in headings(page) if not re.match(r"#+ ", line := lines[number - 1])]
+    assert not accidental
