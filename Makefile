@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SPECS := openapi/arsel.yaml openapi/sendrealm.yaml
 PG_URL = $$(bash scripts/postgres.sh | tail -n 1)
 
-.PHONY: install demo serve lint typecheck check-generated generate test test-deep bench soak clean
+.PHONY: install demo serve lint typecheck check-generated generate test test-deep bench soak clean site
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the embedded default (SQLite): see README.
+## The main job on the embedded default (SQLite): see docs/development.md.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -49,8 +49,12 @@ check-generated: $(STAMP)
 	$(BIN)/ingestspec generate openapi/arsel.yaml --out generated_server/arsel --check
 	$(BIN)/ingestspec generate openapi/sendrealm.yaml --out generated_server/sendrealm --check
 
-## The tests: lint, stale-output check, then pytest with a real PostgreSQL server.
-test: $(STAMP) lint check-generated
+## The documentation site (docs/, mkdocs.yml): --strict fails on a broken link or anchor.
+site: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+## The tests: lint, stale-output check, the documentation site, then pytest with a real PostgreSQL server.
+test: $(STAMP) lint check-generated site
 	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/pytest -q -n 2 --timeout 600
 
 test-deep: $(STAMP)
@@ -61,7 +65,7 @@ bench: $(STAMP)
 	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## Mixed valid, invalid and replayed traffic while the worker processes, then every acknowledged event
-## stored once, the backlog drained, memory and open files flat (README, Reliability). Not in `make test`.
+## stored once, the backlog drained, memory and open files flat (docs/reliability.md). Not in `make test`.
 SOAK_SECONDS ?= 600
 SOAK_RATE ?= 200
 soak: $(STAMP)
@@ -70,12 +74,12 @@ soak: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
 
-## The designer's loop (README): what changed in each spec since the last release tag. A clone
+## The designer's loop (docs/designing.md): what changed in each spec since the last release tag. A clone
 ## without tags (CI clones may have none) says so and compares nothing, rather than HEAD with HEAD.
 RELEASE_REF ?= $$(git describe --tags --abbrev=0 2>/dev/null)
 DIFF_FAIL_ON ?= breaking
 
-.PHONY: diff-release docs
+.PHONY: diff-release docs reference
 
 diff-release: $(STAMP)
 	@ref=$(RELEASE_REF); if [ -z "$$ref" ]; then \
@@ -89,7 +93,11 @@ diff-release: $(STAMP)
 		fi; \
 	done; exit $$status
 
-## Offline reference pages (Swagger UI from PyPI, every error body) in var/docs/<api>/index.html.
+## The documentation site, served with live reload on http://127.0.0.1:8001.
 docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+## Offline reference pages (Swagger UI from PyPI, every error body) in var/docs/<api>/index.html.
+reference: $(STAMP)
 	$(BIN)/ingestspec docs openapi/arsel.yaml --out var/docs/arsel
 	$(BIN)/ingestspec docs openapi/sendrealm.yaml --out var/docs/sendrealm

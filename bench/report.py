@@ -1,4 +1,4 @@
-"""The results: a table on stdout, the JSON, a Markdown table for the README, and one SVG picture."""
+"""The results: a table on stdout, the JSON, a Markdown table for docs/performance.md, and one SVG picture."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ APIS = ("arsel", "sendrealm")
 # The ingest path alone: each server on SQLite with one process, its access log and its worker
 # switched off. Against the ceiling, what storing an event durably costs before any extra (the
 # budget table); the parts' single costs are smaller than one run's noise, so they are left to
-# alternating A/B runs (README, "Where a request's time goes").
+# alternating A/B runs (docs/performance.md, "Where a request's time goes").
 ALONE = "ingest path alone"
 
 

@@ -1,9 +1,9 @@
 """A generated package as a team deploys it: generated outside the checkout, installed ALONE from its
 own pyproject.toml into a fresh venv, served by uvicorn's command line with two worker processes.
 
-The README's "Deploy the generated server" section is the sequence this test runs: every line of
-the log is JSON (uvicorn's included), an access line has its fields and the client's request id,
-and /metrics counts the events both workers accepted.
+The Deploy page (`docs/deploy.md`) gives this sequence on the starter spec; this test runs it on
+Arsel: every line of the log is JSON (uvicorn's included), an access line has its fields and the
+client's request id, and /metrics counts the events both workers accepted.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each row: the API, an edit making OLD (or None: the spec as it is), an edit maki
 spec as it is, and the expected
 set of (rule id, breaking for clients, breaking for servers). No-op edits (reordering, case,
 documentation, `$ref` versus inline, x-ingest version 1 versus 2) must report nothing. The verdicts
-follow oasdiff's levels where oasdiff has the change (README, "What diff reports").
+follow oasdiff's levels where oasdiff has the change (`docs/diff.md`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 every command on a user's own spec and serves the reference server; `[contract]` alone does not pull
 the server stack or the code generators.
 
-The README's install section ("Install") is the sequence these tests run. Installing takes about
+The install page (`docs/install.md`, "From a checkout" and "Every command, outside the checkout")
+is the sequence these tests run. Installing takes about
 half a minute (the pip cache and the local index serve it), so it happens once, in one test.
 """
 
@@ -100,6 +101,10 @@ def test_every_command_on_the_users_own_spec_and_a_reference_server(tool: Path, 
     ingestspec = tool / "ingestspec"
     linted = run(ingestspec, "lint", "pulsegrid.yaml", cwd=user)
     assert linted.returncode == 0, linted.stdout + linted.stderr
+    (user / "starter").mkdir()  # the starter files ship as package data
+    assert run(ingestspec, "init", cwd=user / "starter").returncode == 0
+    started = run(ingestspec, "lint", "openapi.yaml", cwd=user / "starter")
+    assert started.returncode == 0, started.stdout + started.stderr
 
     generated = run(ingestspec, "generate", "pulsegrid.yaml", cwd=user)
     assert generated.returncode == 0, generated.stderr

@@ -1,6 +1,6 @@
 """The store's own failures survived (issue 14): PostgreSQL stopped and restarted under load, the
 SQLite disk full, the worker killed mid-batch, the wall clock stepped backwards. Real processes,
-real stores; the README's fault table lists each with what it observed."""
+real stores; the fault table of `docs/reliability.md` lists each with what it observed."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def test_postgresql_crash_and_restart_under_load(tmp_path: Path) -> None:
         asyncio.run(load.run(8, outage, sendrealm_event))
         assert_documented_503s(load)
         recovered = [t - marks["up"] for t in load.successes if t > marks["up"]]
-        print(  # the README's fault table quotes these
+        print(  # docs/reliability.md's fault table quotes these
             f"postgresql crash: {len(load.acknowledged)} acknowledged, {len(load.refusals)} answered 503, "
             f"first acknowledgement {min(recovered, default=-1):.2f} s after the restart"
         )
