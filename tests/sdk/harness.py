@@ -116,9 +116,9 @@ class Wire:
 
 @dataclass
 class Deployment:
-    """A spec of tests/sdk/ generated into a temporary package, served, with a Wire in front."""
+    """A spec generated into a temporary package, served, with a Wire in front."""
 
-    name: str
+    config: Path
     folder: Path
     package: str
     db: str
@@ -129,7 +129,7 @@ class Deployment:
     def projects(self) -> list[dict[str, Any]]:
         import yaml
 
-        projects: list[dict[str, Any]] = yaml.safe_load((HERE / self.name / "config.yaml").read_text())["projects"]
+        projects: list[dict[str, Any]] = yaml.safe_load(self.config.read_text())["projects"]
         return projects
 
     def key(self, project: int = 0) -> str:
@@ -147,30 +147,29 @@ class Deployment:
         return asyncio.run(read())
 
 
-def spec_path(name: str) -> Path:
-    return HERE / name / "openapi.yaml"
-
-
 @contextlib.contextmanager
-def deployed(name: str, folder: Path, db: str, tls: tuple[Path, Path] | None = None) -> Iterator[Deployment]:
-    """tests/sdk/<name> linted (SpecRefused when lint finds problems), generated, served on `db`
-    without its worker (the test reads the store as the worker would), behind a Wire."""
-    spec = spec_path(name)
+def deployed(
+    source: Path, folder: Path, db: str, tls: tuple[Path, Path] | None = None, package: str = ""
+) -> Iterator[Deployment]:
+    """`source`/openapi.yaml linted (SpecRefused when lint finds problems), generated into `folder`
+    as `package` (`sdk_<folder name>`), served with `source`/config.yaml on `db` without its worker
+    (the test reads the store as the worker would), behind a Wire."""
+    spec = source / "openapi.yaml"
     problems = lint(spec)
     if problems:
         raise SpecRefused("\n".join(f"{p.line}:{p.column} {p.pointer}: {p.message}" for p in problems))
-    package = f"sdk_{name}"
+    package = package or f"sdk_{source.name}"
     generate(spec, folder / package)
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     base_path = load_spec(spec).base_path
-    config = HERE / name / "config.yaml"
+    config = source / "config.yaml"
     with running_server(
         package, config, db, base_path, log_dir=folder, pythonpath=folder, extra=["--no-worker"]
     ) as server:
         wire = Wire(server.root, tls)
         try:
-            yield Deployment(name, folder, package, db, server, wire)
+            yield Deployment(config, folder, package, db, server, wire)
         finally:
             wire.close()
 
