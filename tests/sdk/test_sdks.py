@@ -114,7 +114,9 @@ SEGMENT_CALLS: list[tuple[str, tuple[Any, ...]]] = [
 def analytics_python(client_class: Any) -> tuple[Calls, Calls]:
     """Calls through an analytics-python client (Segment's, or RudderStack's fork of it)."""
 
-    def run(key: str, calls: list[tuple[str, tuple[Any, ...]]], deployment: Deployment, outcome: Outcome) -> None:
+    def run(
+        key: str, calls: list[tuple[str, tuple[Any, ...]]], deployment: Deployment, outcome: Outcome
+    ) -> None:
         def on_error(error: Exception, batch: object) -> None:
             outcome.errors.append(f"{type(error).__name__}: {error}")
 
@@ -155,7 +157,9 @@ def posthog_run(key: str, deployment: Deployment, outcome: Outcome, *, all_calls
         outcome.errors.append(f"{type(error).__name__}: {error}")
 
     client = Posthog(key, host=deployment.wire.root, on_error=on_error)
-    client.capture("user_signed_up", distinct_id="distinct_id_of_the_user", properties={"login_type": "email"})
+    client.capture(
+        "user_signed_up", distinct_id="distinct_id_of_the_user", properties={"login_type": "email"}
+    )
     if all_calls:
         client.set(distinct_id="distinct_id_of_the_user", properties={"name": "Max Hedgehog"})
         client.alias(previous_id="distinct_id_of_the_user", distinct_id="new_distinct_id")
@@ -203,7 +207,9 @@ def amplitude_run(key: str, deployment: Deployment, outcome: Outcome, *, identif
     config = Config(server_url=f"{deployment.wire.root}/2/httpapi", callback=callback, logger=logger)
     client = Amplitude(key, config)
     client.track(
-        BaseEvent(event_type="watch_tutorial", user_id="user@example.com", event_properties={"tutorial": "intro"})
+        BaseEvent(
+            event_type="watch_tutorial", user_id="user@example.com", event_properties={"tutorial": "intro"}
+        )
     )
     if identify:
         traits = Identify()
@@ -270,7 +276,9 @@ def mixpanel_run(token: str, deployment: Deployment, outcome: Outcome, *, all_ca
     client = Mixpanel(token, consumer=Consumer(api_host=f"127.0.0.1:{deployment.wire.port}"))
     calls: list[Callable[[], object]] = [lambda: client.track("13793", "Sent Message", {"recipient": "ada"})]
     if all_calls:
-        calls.append(lambda: client.people_set("13793", {"$first_name": "John", "$email": "john@example.com"}))
+        calls.append(
+            lambda: client.people_set("13793", {"$first_name": "John", "$email": "john@example.com"})
+        )
     for call in calls:
         try:
             call()
@@ -291,7 +299,7 @@ def mixpanel() -> tuple[Calls, Calls]:
 def customerio_items(exchange: Exchange) -> list[dict[str, Any]]:
     """The body, and the person the path names (`/customers/{id}`, `/customers/{id}/events`)."""
     person = exchange.path.split("/customers/", 1)[1].split("/", 1)[0]
-    return [{**json.loads(decoded(exchange)), "id": person}]
+    return [{**json.loads(decoded(exchange)), "identifier": person}]
 
 
 def mixpanel_items(exchange: Exchange) -> list[dict[str, Any]]:
@@ -330,29 +338,48 @@ def sdk(name: str, calls: Callable[[], tuple[Calls, Calls]], vendor_error: str, 
 
 SDKS: tuple[Sdk, ...] = (
     sdk(
-        "segment", segment, "APIError: [Segment] unauthorized: Invalid write key. (401)",
-        items=json_items("batch"), missing=blocked(f"{KINDS}; {ACCEPTANCE}", NULLABLE),
+        "segment",
+        segment,
+        "APIError: [Segment] unauthorized: Invalid write key. (401)",
+        items=json_items("batch"),
+        missing=blocked(f"{KINDS}; {ACCEPTANCE}", NULLABLE),
     ),
     sdk(
-        "rudderstack", rudderstack, "APIError: [rudderstack] unauthorized: Invalid write key (401)",
+        "rudderstack",
+        rudderstack,
+        "APIError: [rudderstack] unauthorized: Invalid write key (401)",
         items=json_items("batch"),
         missing=blocked(f"{KINDS}; {ACCEPTANCE}; {TEXT_SUCCESS}; {GZIP}", f"{NULLABLE}; {POINTERS}"),
     ),
     sdk(
-        "posthog", posthog, "APIError: [PostHog] Project API key invalid.",
-        items=json_items("batch"), missing=blocked(ACCEPTANCE, fields=f"{WHOLE_ITEM} (`$set`)"),
+        "posthog",
+        posthog,
+        "APIError: [PostHog] Project API key invalid.",
+        items=json_items("batch"),
+        missing=blocked(ACCEPTANCE, fields=f"{WHOLE_ITEM} (`$set`)"),
     ),
     sdk(
-        "amplitude", amplitude, "Invalid API Key", items=json_items("events"),
+        "amplitude",
+        amplitude,
+        "Invalid API Key",
+        items=json_items("events"),
         # `library` on every event and `$identify`'s `user_properties` are not the payload field.
         missing={FIELDS: f"{WHOLE_ITEM} (`library`, `user_properties`)"},
     ),
     sdk(
-        "customerio", customerio, "CustomerIOException: 401", items=customerio_items, tls=True,
+        "customerio",
+        customerio,
+        "CustomerIOException: 401",
+        items=customerio_items,
+        tls=True,
         missing=blocked(f"{PATH_VALUES}; {BASIC_PARTS}; {METHODS}"),
     ),
     sdk(
-        "mixpanel", mixpanel, "MixpanelException: Mixpanel error: Invalid token", items=mixpanel_items, tls=True,
+        "mixpanel",
+        mixpanel,
+        "MixpanelException: Mixpanel error: Invalid token",
+        items=mixpanel_items,
+        tls=True,
         missing=blocked(f"{FORM}; {KEYLESS}; {POINTERS}"),
     ),
 )
@@ -379,7 +406,9 @@ def cases(test: str) -> list[Any]:
         pytest.param(
             case,
             id=str(case),
-            marks=[pytest.mark.xfail(strict=True, reason=case.sdk.missing[test])] if test in case.sdk.missing else [],
+            marks=[pytest.mark.xfail(strict=True, reason=case.sdk.missing[test])]
+            if test in case.sdk.missing
+            else [],
         )
         for case in CASES
     ]
@@ -432,7 +461,9 @@ def first_run(target: Target) -> FirstRun:
     case.sdk.first_calls(deployment, outcome)
     outcome.exchanges = deployment.wire.since(start)
     # A batch the SDK sent again (after a retryable answer) carries the same events.
-    unique = {json.dumps(item, sort_keys=True): item for ex in outcome.exchanges for item in case.sdk.items(ex)}
+    unique = {
+        json.dumps(item, sort_keys=True): item for ex in outcome.exchanges for item in case.sdk.items(ex)
+    }
     return FirstRun(outcome, list(unique.values()), deployment.stored())
 
 
@@ -492,12 +523,19 @@ def test_a_refused_spec_is_reported_as_refused(tmp_path: Path) -> None:
     source = tmp_path / "refused"
     source.mkdir()
     text = (HERE / "amplitude" / "openapi.yaml").read_text()
-    (source / "openapi.yaml").write_text(text.replace("max_items: 2000", "max_items: 2000\n          not_a_key: 1"))
-    with pytest.raises(SpecRefused, match="not_a_key"), deployed(source, tmp_path, f"sqlite:///{tmp_path / 'e.db'}"):
+    (source / "openapi.yaml").write_text(
+        text.replace("max_items: 2000", "max_items: 2000\n          not_a_key: 1")
+    )
+    with (
+        pytest.raises(SpecRefused, match="not_a_key"),
+        deployed(source, tmp_path, f"sqlite:///{tmp_path / 'e.db'}"),
+    ):
         pass
 
 
-def test_the_wire_terminates_tls_for_an_https_only_sdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_wire_terminates_tls_for_an_https_only_sdk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Customer.io's SDK (https only) through the Wire's TLS, against the corpus spec of its anonymous
     events, which today's vocabulary serves: the event is answered and stored."""
     from customerio import CustomerIO
