@@ -135,8 +135,19 @@ class Deployment:
     def key(self, project: int = 0) -> str:
         return str(self.projects[project]["api_keys"][0])
 
+    def count(self) -> int:
+        """How many events the store holds."""
+        storage_module = importlib.import_module(f"{self.package}.storage")
+
+        async def read() -> int:
+            async with storage_module.open_storage(self.db) as storage:
+                return int(await storage.count())
+
+        return asyncio.run(read())
+
     def stored(self) -> list[Any]:
-        """Every event the store holds (the generated package's own storage, as its worker reads it)."""
+        """Every event the store holds not yet leased (the generated package's own storage, as its
+        worker reads it); the events are leased by the reading, so call it once."""
         storage_module = importlib.import_module(f"{self.package}.storage")
 
         async def read() -> list[Any]:

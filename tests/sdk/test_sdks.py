@@ -221,6 +221,8 @@ def amplitude_run(key: str, deployment: Deployment, outcome: Outcome, *, identif
     with contextlib.suppress(AssertionError):
         wait_for(lambda: len(answered) >= sent or bool(outcome.errors), BOUND_SECONDS, "amplitude callbacks")
     client.shutdown()
+    if not outcome.errors and answered != [200] * sent:
+        outcome.errors.append(f"the callback answered {answered} for {sent} events")
 
 
 def amplitude() -> tuple[Calls, Calls]:
@@ -493,7 +495,7 @@ def test_every_field_the_sdk_sent_is_stored(first_run: FirstRun) -> None:
 @pytest.mark.parametrize("target", cases(WRONG_KEY), indirect=True)
 def test_a_wrong_key_is_the_vendors_own_error(target: Target) -> None:
     case, deployment = target.case, target.deployment
-    start = len(deployment.wire.exchanges)
+    start, held = len(deployment.wire.exchanges), deployment.count()
     outcome = Outcome()
     began = time.monotonic()
     case.sdk.wrong_key(deployment, outcome)
@@ -505,6 +507,7 @@ def test_a_wrong_key_is_the_vendors_own_error(target: Target) -> None:
     assert len(deployment.wire.since(start)) == 1, [f"{e.method} {e.path} {e.status}" for e in exchanges]
     assert exchanges[0].status in (400, 401, 403), exchanges[0]
     assert any(error.startswith(case.sdk.vendor_error) for error in outcome.errors), outcome.errors
+    assert deployment.count() == held, "a refused request stored events"
 
 
 def test_the_specs_say_what_each_sdk_sends() -> None:
