@@ -23,7 +23,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/ingestspec serve arsel
 
-PY_SOURCES := generator contract_tests tests scripts generated_server bench
+PY_SOURCES := generator contract_tests templates tests scripts generated_server bench
 
 lint: $(STAMP)
 	$(BIN)/ingestspec lint $(SPECS)
@@ -39,6 +39,7 @@ typecheck: $(STAMP)
 	@for d in generator contract_tests; do ln -sfn ../../../$$d $(TYPECHECK_TREE)/ingestspec/$$d; done
 	MYPYPATH=$(TYPECHECK_TREE):. $(BIN)/mypy --explicit-package-bases \
 		$(TYPECHECK_TREE)/ingestspec/generator $(TYPECHECK_TREE)/ingestspec/contract_tests generated_server bench
+	MYPYPATH=. $(BIN)/mypy --explicit-package-bases templates/*.py
 	MYPYPATH=$(TYPECHECK_TREE):. $(BIN)/mypy --explicit-package-bases tests scripts
 
 generate: $(STAMP)

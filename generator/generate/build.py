@@ -28,13 +28,14 @@ from ..spec.loader import bundled_schema, load_spec
 from ..spec.model import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
 from . import context as server
 from .packages import package_name  # noqa: F401  (cli and precommit import it from here)
-from .render import environment
+from .render import environment, module_source
 
 RUFF_OPTIONS = ("--line-length", "110", "--target-version", "py311", "--isolated")
 RUFF_SORT_IMPORTS = ("check", "--fix-only", "--select", "I", *RUFF_OPTIONS)
 RUFF_FORMAT = ("format", *RUFF_OPTIONS)
 
-# Python modules rendered once from templates/<name>.jinja, in the order a reader would open them.
+# Python modules rendered once from templates/<name>.jinja (or copied from templates/<name> when they
+# need nothing from the spec), in the order a reader would open them.
 TEMPLATED_MODULES = (
     "__init__.py",
     "__main__.py",
@@ -258,7 +259,7 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         ),
     }
     files = {
-        name: formatted(name, env.get_template(f"{name}.jinja").render(shared)) for name in TEMPLATED_MODULES
+        name: formatted(name, module_source(env, name, shared)) for name in TEMPLATED_MODULES
     }
     for op in spec.ingest_operations:
         module = modules[op.operation_id]

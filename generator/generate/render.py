@@ -31,6 +31,18 @@ def pystr(value: str) -> str:
 FILTERS = {"pyrepr": pyrepr, "pystr": pystr}
 
 
+def module_source(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    """The text of the generated module `name`: `templates/<name>.jinja` rendered, or, for a module
+    that needs nothing from the spec, `templates/<name>` as it is (a real module that ruff and mypy
+    check where it lives) under the generated header."""
+    assert env.loader is not None
+    try:
+        plain, _, _ = env.loader.get_source(env, name)
+    except jinja2.TemplateNotFound:
+        return env.get_template(f"{name}.jinja").render(context)
+    return f"{context['header']}\n{plain}"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, "."),

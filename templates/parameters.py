@@ -1,4 +1,3 @@
-{{ header }}
 """An operation's documented path, query and header parameters, checked against their schemas.
 
 Parameters arrive as text: each value is first read as its schema's type (integer, number, boolean
@@ -41,7 +40,9 @@ class Parameters:
 
     def __init__(self, *parameters: Parameter) -> None:
         self.parameters = parameters
-        self.validators = tuple(jsonschema_rs.validator_for(p.schema, validate_formats=True) for p in parameters)
+        self.validators = tuple(
+            jsonschema_rs.validator_for(p.schema, validate_formats=True) for p in parameters
+        )
 
     def check(self, request: Request) -> None:
         """Check each documented parameter against its schema; failures raise invalid_request."""

@@ -1,4 +1,3 @@
-{{ header }}
 """The PostgreSQL store: one writer task group-commits inserts, a small pool serves reads and the worker.
 
 Its schema is versioned: MIGRATIONS are applied in order on start under an advisory lock, so
@@ -33,7 +32,6 @@ from .storage import (
     StoredEvent,
     _batch_error,
     _expired,
-    due_migrations,
     _gone,
     _insert_params,
     _later,
@@ -41,6 +39,7 @@ from .storage import (
     _row_to_dead_letter,
     _row_to_event,
     _settle,
+    due_migrations,
 )
 from .timestamps import now as utc_now
 
@@ -229,7 +228,8 @@ class PostgresStorage(Storage):
                 for version, sql in due_migrations(int(row[0]) if row else 0, MIGRATIONS):
                     await conn.execute(sql)
                     await conn.execute(
-                        "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)", (version, utc_now())
+                        "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
+                        (version, utc_now()),
                     )
                     logger.info("postgresql schema migrated to version %d", version)
             self._wconn = await _pg_connect(self.url)
@@ -497,7 +497,9 @@ class PostgresStorage(Storage):
         except StorageError as exc:
             return str(exc)
         version, latest = int(rows[0][0]), MIGRATIONS[-1][0]
-        return None if version == latest else f"postgresql: schema version {version}, this server needs {latest}"
+        return (
+            None if version == latest else f"postgresql: schema version {version}, this server needs {latest}"
+        )
 
     async def purge(self, project_id: str, before: str) -> int:
         # In chunks, each its own transaction, so that no single one grows huge.

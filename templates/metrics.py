@@ -1,4 +1,3 @@
-{{ header }}
 """Prometheus text-format counters and a latency histogram, summed over worker processes.
 
 Several processes serve one deployment (`--workers N`), and a scrape reaches only one of them.
@@ -38,7 +37,10 @@ COUNTERS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "ingest_events_accepted_total": ("Events stored for the first time.", ()),
     "ingest_events_deduplicated_total": ("Events answered from an earlier request with the same key.", ()),
     "ingest_requests_rejected_total": ("Requests refused, by reason.", ("reason",)),
-    "ingest_items_rejected_total": ("Batch items refused (their request was answered), by reason.", ("reason",)),
+    "ingest_items_rejected_total": (
+        "Batch items refused (their request was answered), by reason.",
+        ("reason",),
+    ),
     "ingest_events_processed_total": ("Events the handler processed successfully.", ()),
     "ingest_events_retried_total": ("Handler failures scheduled for another attempt.", ()),
     "ingest_events_dead_lettered_total": ("Events given up on after the last attempt.", ()),
@@ -160,7 +162,9 @@ class Metrics:
     def _totals(self) -> tuple[dict[str, dict[_LabelKey, float]], dict[str, list[float]]]:
         if self.directory is None:
             with self._lock:
-                return {n: dict(s) for n, s in self._values.items()}, {n: list(o) for n, o in self._observed.items()}
+                return {n: dict(s) for n, s in self._values.items()}, {
+                    n: list(o) for n, o in self._observed.items()
+                }
         self.flush()
         values: dict[str, dict[_LabelKey, float]] = {name: {} for name in self._counters}
         observed = {name: [0.0] * (len(b) + 2) for name, (_, b) in self._histograms.items()}

@@ -1,4 +1,3 @@
-{{ header }}
 """`python -m <package> deadletters list|show|retry`: the events the worker gave up on.
 
     list  [--project P] [--all]   one JSON line per dead letter, oldest first (--all: re-driven too)
@@ -30,8 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__} deadletters", description=__doc__.split("\n")[0])
-    parser.add_argument("--db", default=os.environ.get(ENV["db"]) or DEFAULT_DB, help="sqlite:///PATH or postgresql://...")
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {__package__} deadletters", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--db", default=os.environ.get(ENV["db"]) or DEFAULT_DB, help="sqlite:///PATH or postgresql://..."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="dead letters, oldest first")
     listing.add_argument("--project", help="only this project's")
@@ -60,7 +63,9 @@ async def _run(args: argparse.Namespace, out: Any) -> int:
             return 0
         if args.command == "show":
             return await _show(storage, args.event_id, out)
-        ids = args.event_ids or [str(letter["event_id"]) for letter in await storage.dead_letters(args.project)]
+        ids = args.event_ids or [
+            str(letter["event_id"]) for letter in await storage.dead_letters(args.project)
+        ]
         missing = 0
         for event_id in ids:
             if await storage.redrive(event_id):
@@ -68,7 +73,10 @@ async def _run(args: argparse.Namespace, out: Any) -> int:
                 out.write(orjson.dumps({"event_id": event_id, "redriven": True}).decode() + "\n")
             else:
                 missing += 1
-                out.write(orjson.dumps({"event_id": event_id, "redriven": False, "reason": "not dead"}).decode() + "\n")
+                out.write(
+                    orjson.dumps({"event_id": event_id, "redriven": False, "reason": "not dead"}).decode()
+                    + "\n"
+                )
         return 1 if missing else 0
 
 

@@ -1,4 +1,3 @@
-{{ header }}
 """Durable event storage: the records, the interface both stores implement, and open_storage().
 
 The stores live in storage_sqlite.py and storage_postgres.py (one module each, as httpx keeps
@@ -244,7 +243,9 @@ def open_storage(url: str) -> Storage:
             from .storage_postgres import PostgresStorage
         except ImportError as exc:  # psycopg is the package's `postgres` extra
             extra = f"{__package__.rsplit('.', 1)[-1]}[postgres]"
-            raise StorageConfigError(f"a PostgreSQL URL needs psycopg ({exc}): pip install '{extra}'") from exc
+            raise StorageConfigError(
+                f"a PostgreSQL URL needs psycopg ({exc}): pip install '{extra}'"
+            ) from exc
         return PostgresStorage(url)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]

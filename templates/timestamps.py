@@ -1,4 +1,3 @@
-{{ header }}
 """RFC 3339 timestamps, normalised to UTC with millisecond precision (`2026-06-08T14:15:00.000Z`).
 
 Requests may also give a time as a number of seconds or milliseconds since the Unix epoch

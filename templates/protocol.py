@@ -1,4 +1,3 @@
-{{ header }}
 """uvicorn's httptools protocol with bounds on how many connections, how large a head and how slow
 a request may be; its refusals in the API's error envelope.
 
@@ -35,7 +34,6 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .errors import CATALOGUE, MEDIA_TYPE, error_body
-
 
 
 def _connection_cap(ceiling: int = 4096, reserve: int = 256) -> int:
@@ -91,7 +89,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > MAX_CONNECTIONS:
-            logger.warning("connection refused: %d connections open, at most %d", len(self.connections), MAX_CONNECTIONS)
+            logger.warning(
+                "connection refused: %d connections open, at most %d", len(self.connections), MAX_CONNECTIONS
+            )
             self._refuse(_BUSY, "too_many_connections")
             return
         self._deadline = self.loop.time() + READ_TIMEOUT_SECONDS
@@ -145,7 +145,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _count(self, reason: str) -> None:
         if reason != "too_many_connections":  # logged above, with the count
-            logger.log(logging.DEBUG if reason == "idle_connection" else logging.INFO, "connection closed: %s", reason)
+            logger.log(
+                logging.DEBUG if reason == "idle_connection" else logging.INFO,
+                "connection closed: %s",
+                reason,
+            )
         metrics = self.app_state.get("metrics")
         if metrics is not None:
             metrics.inc("ingest_requests_rejected_total", {"reason": reason})

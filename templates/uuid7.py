@@ -1,4 +1,3 @@
-{{ header }}
 """Time-ordered event ids: RFC 9562 UUID version 7, monotonic within the process."""
 
 from __future__ import annotations

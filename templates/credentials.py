@@ -1,4 +1,3 @@
-{{ header }}
 """Where a request carries its API key: an operation's OpenAPI `security` schemes, or a body field.
 
 Each scheme is one alternative: the request is admitted when any of them carries a known key.

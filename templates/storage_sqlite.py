@@ -1,4 +1,3 @@
-{{ header }}
 """The SQLite store: WAL mode, one writer thread group-commits every write, reads use their own connection.
 
 Its schema is versioned: MIGRATIONS are applied in order on start, in one transaction that holds
@@ -33,7 +32,6 @@ from .storage import (
     StoredEvent,
     _batch_error,
     _expired,
-    due_migrations,
     _gone,
     _insert_params,
     _later,
@@ -41,6 +39,7 @@ from .storage import (
     _row_to_dead_letter,
     _row_to_event,
     _settle,
+    due_migrations,
 )
 from .timestamps import now as utc_now
 
@@ -97,7 +96,6 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 )
 
 
-
 def _migrate(conn: sqlite3.Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock first: a second process starting at the same time
     # waits (busy_timeout), then finds the versions applied. SQLite's DDL is transactional.
@@ -108,7 +106,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for version, statements in due_migrations(int(current), MIGRATIONS):
             for statement in statements:
                 conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, utc_now()))
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, utc_now())
+            )
             logger.info("sqlite schema migrated to version %d", version)
         conn.execute("COMMIT")
     except BaseException:

@@ -1,4 +1,3 @@
-{{ header }}
 """Random bytes from the OS, read in blocks: ids and request ids draw from one pool.
 
 A `getrandom` call lets go of the GIL, and under load the event loop then waits for the SQLite

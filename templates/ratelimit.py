@@ -1,4 +1,3 @@
-{{ header }}
 """Requests allowed per API key in a window (an operation's `x-ingest.rate_limit`).
 
 The count is kept in this process only: several server processes each allow the full rate, so

@@ -1,4 +1,3 @@
-{{ header }}
 """Logging: one JSON object per line for every logger, uvicorn's own included.
 
 Each line has `time` (RFC 3339, UTC), `level`, `logger`, `pid` and `message`; `request_id` while a
@@ -31,13 +30,26 @@ import orjson
 
 from .timestamps import from_unix
 
-__all__ = ["BufferedStreamHandler", "FLUSH_SECONDS", "JsonFormatter", "configure", "identity_hash", "log_fields", "logging_config", "note_event", "request_events", "request_id"]
+__all__ = [
+    "BufferedStreamHandler",
+    "FLUSH_SECONDS",
+    "JsonFormatter",
+    "configure",
+    "identity_hash",
+    "log_fields",
+    "logging_config",
+    "note_event",
+    "request_events",
+    "request_id",
+]
 
 #: The id of the request being answered, set by the app's access-log middleware.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 #: The ids of the events the request being answered stored or replayed, for its access line. A
 #: list shared by reference, so that the tasks a batch inserts from add to the request's own.
-request_events: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("request_events", default=None)
+request_events: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "request_events", default=None
+)
 
 _hash_identities = False
 
@@ -210,7 +222,13 @@ def logging_config(level: str = "info") -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
-        "handlers": {"stderr": {"class": f"{__name__}.BufferedStreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "stderr": {
+                "class": f"{__name__}.BufferedStreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
             # uvicorn's loggers get no handler of their own: their lines reach root's, as JSON.

@@ -1,4 +1,3 @@
-{{ header }}
 """Processing accepted events: a worker with retries and dead letters, and the retention purger.
 
 All state lives in storage, so either can stop at any moment: an event claimed by a worker that
@@ -24,7 +23,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-
 
 from .logs import identity_hash, log_fields
 from .storage import Storage, StorageError, StoredEvent
@@ -240,7 +238,9 @@ class Worker:
                 # is a write); a stream faster than batch_size per moment fills the batches and
                 # goes on without waiting. stop() wakes it at once.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), min(self.gather_seconds, self.poll_interval))
+                    await asyncio.wait_for(
+                        self._stopping.wait(), min(self.gather_seconds, self.poll_interval)
+                    )
                 continue
             # Caught up: wait for the next poll, or for an event handed over.
             self._wakeup.clear()
@@ -324,7 +324,14 @@ class Worker:
             await self.storage.mark_retry(event.id, error, retry_at)
             logger.info(
                 "event retry scheduled",
-                extra={"fields": {"event_id": event.id, "attempts": failed_attempts, "retry_at": retry_at, "error": error}},
+                extra={
+                    "fields": {
+                        "event_id": event.id,
+                        "attempts": failed_attempts,
+                        "retry_at": retry_at,
+                        "error": error,
+                    }
+                },
             )
             self._count("ingest_events_retried_total")
         except StorageError:
