@@ -258,9 +258,7 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
             "replay",
         ),
     }
-    files = {
-        name: formatted(name, module_source(env, name, shared)) for name in TEMPLATED_MODULES
-    }
+    files = {name: formatted(name, module_source(env, name, shared)) for name in TEMPLATED_MODULES}
     for op in spec.ingest_operations:
         module = modules[op.operation_id]
         context = {**shared, **operation_context(spec, op), "schema_module": module.schema}
