@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpecError
-from .spec import Operation, ResponseShape, Spec, schema_types
+from .spec import Operation, ResponseShape, Spec, pointer_parts, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -138,6 +138,11 @@ def challenge(op: Operation, realm: str) -> dict[str, str] | None:
         return None
     quoted = _REALM_UNSAFE.sub("", realm)
     return {"WWW-Authenticate": ", ".join(f'Basic realm="{quoted}"' if n == "Basic" else n for n in names)}
+
+
+def keys_of(pointer: str) -> tuple[str | int, ...]:
+    """The keys leading to a JSON Pointer's value, an array's index as a number (`/errors/0/detail`)."""
+    return tuple(int(part) if part.isdigit() else part for part in pointer_parts(pointer))
 
 
 def media_types(op: Operation) -> tuple[str, ...]:

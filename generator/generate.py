@@ -246,8 +246,9 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "package": out_dir.name,
         "config_schema": bundled_schema("config"),
         "placeholders": PLACEHOLDERS,
-        "message_at": pointer_parts(ingest.errors.message_pointer),
-        "details_at": pointer_parts(ingest.errors.details_pointer or ""),
+        "message_at": server.keys_of(ingest.errors.message_pointer),
+        "details_at": server.keys_of(ingest.errors.details_pointer or ""),
+        "path_at": server.keys_of(ingest.errors.path_pointer or ""),
         "mismatch_default": next(
             (
                 op.ingest.dedupe.on_body_mismatch

@@ -227,7 +227,7 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
             yield where, f"{op.operation_id}: a read operation is a GET, not {op.method}"
         catalogue = first.ingest.errors.catalogue
         for key in ("unauthorized", read.not_found_error):
-            if key in catalogue and catalogue[key].status not in op.responses:
+            if key in catalogue and op.documented(catalogue[key].status) is None:
                 yield (
                     op.pointer + "/responses",
                     f"{op.operation_id}: the read answers {key} with {catalogue[key].status}, which its "
