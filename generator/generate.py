@@ -28,7 +28,7 @@ from .errors import SpecError
 from .loader import bundled_schema, load_spec
 from .packages import package_name  # noqa: F401  (cli and precommit import it from here)
 from .render import environment
-from .spec import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
+from .spec import PLACEHOLDERS, Ingest, Operation, Spec
 
 RUFF_OPTIONS = ("--line-length", "110", "--target-version", "py311", "--isolated")
 RUFF_SORT_IMPORTS = ("check", "--fix-only", "--select", "I", *RUFF_OPTIONS)
