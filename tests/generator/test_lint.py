@@ -487,13 +487,6 @@ def test_a_batch_names_the_fields_of_its_items(tmp_path: Path) -> None:
     assert "sendEvent: x-ingest names request field 'email', which the batch item's schema lacks" in messages
 
 
-def test_an_error_body_inside_an_array_says_why(tmp_path: Path) -> None:
-    # Arsel's Error schema requires its members at the top; Sendrealm's would take the nested body.
-    path = edited(tmp_path, "arsel", v2(lambda d: x_ingest(d)["errors"].update(message="/errors/0/message")))
-    problem = next(p for p in lint(path) if p.pointer.endswith("/catalogue/unauthorized"))
-    assert "such as /errors/0/message build objects: an error body inside an array" in problem.message
-
-
 def test_a_yaml_syntax_error_is_located_without_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("openapi: 3.1.0\ninfo:\n  title: [unclosed\n  version: 1\n")

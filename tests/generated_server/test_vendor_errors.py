@@ -1,0 +1,169 @@
+"""Errors documented and shaped the way vendors publish them, served over HTTP.
+
+Two variants of the Arsel spec whose error responses are only `4XX` and `default` (no per-status
+response) and whose catalogue lists only the entries that differ from the catalogue defaults:
+- `jsonapi`: JSON:API bodies, `{"errors": [{"status": "401", "code", "detail", "source": {"pointer"}}]}`
+  (the status a string, as the schema types it; the default entries' `code` derived from the schema);
+- `text`: `text/plain` errors whose body is the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ingestspec.generator.generate import generate
+from ingestspec.generator.lint import lint
+from ingestspec.generator.migrate import upgrade
+from tests.conftest import EXAMPLE_CONFIG
+from tests.generated_server.conftest import ACME_KEY
+from tests.servers import RunningServer, running_server
+from tests.specs import edited, op, x_ingest
+
+JSONAPI_ERROR = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["status", "code", "detail"],
+                "properties": {
+                    "status": {"type": "string"},
+                    "code": {"type": "string"},
+                    "title": {"type": "string"},
+                    "detail": {"type": "string"},
+                    "source": {"type": "object", "properties": {"pointer": {"type": "string"}}},
+                },
+            },
+        }
+    },
+}
+# The entries of Arsel's catalogue no default covers: the rest is left to the defaults.
+KEPT = ("identity_missing", "identity_conflict", "event_not_defined", "payload_invalid")
+
+
+def vendor_errors(document: dict[str, Any], media_type: str, schema: dict[str, Any], **errors: str) -> None:
+    """Every error documented by `4XX` and `default` only, the catalogue cut to what differs."""
+    block = upgrade(x_ingest(document))
+    responses = op(document)["responses"]
+    for status in [s for s in responses if int(s) >= 400]:
+        del responses[status]
+    content = {media_type: {"schema": schema}}
+    responses["4XX"] = {"description": "A client error.", "content": content}
+    responses["default"] = {"description": "Any other error.", "content": content}
+    catalogue = {k: v for k, v in block["errors"]["catalogue"].items() if k in KEPT}
+    block["errors"] = {**errors, "media_type": media_type, "catalogue": catalogue}
+    del block["payload_limit"]["error"]
+    op(document)["x-ingest"] = block
+
+
+def jsonapi(document: dict[str, Any]) -> None:
+    pointers = {
+        "message": "/errors/0/detail",
+        "status": "/errors/0/status",
+        "path": "/errors/0/source/pointer",
+    }
+    vendor_errors(document, "application/vnd.api+json", JSONAPI_ERROR, **pointers)
+    for entry in x_ingest(document)["errors"]["catalogue"].values():
+        entry["fields"] = {"/errors/0/code": entry["fields"]["/name"]}
+
+
+def text(document: dict[str, Any]) -> None:
+    vendor_errors(document, "text/plain", {"type": "string"})
+    for entry in x_ingest(document)["errors"]["catalogue"].values():
+        del entry["fields"]
+
+
+def _serve(tmp: Path, edit: Any, package: str) -> Iterator[RunningServer]:
+    spec = edited(tmp, "arsel", edit, package)
+    generate(spec, tmp / package)
+    store = f"sqlite:///{tmp / 'events.db'}"
+    with running_server(package, EXAMPLE_CONFIG, store, "/v1", log_dir=tmp, pythonpath=tmp) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def jsonapi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from _serve(tmp_path_factory.mktemp("jsonapi"), jsonapi, "jsonapi_errors")
+
+
+@pytest.fixture(scope="module")
+def text_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    yield from _serve(tmp_path_factory.mktemp("text"), text, "text_errors")
+
+
+def send(
+    server: RunningServer, body: Any = None, key: str | None = ACME_KEY, **kwargs: Any
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if body is None:
+        body = {"event": "order.completed", "email": "a@example.com", "data": {}}
+    return httpx.post(f"{server.base_url}/events/send", json=body, headers=headers, timeout=10, **kwargs)
+
+
+@pytest.mark.parametrize("edit", [jsonapi, text])
+def test_errors_documented_by_ranges_with_default_entries_pass_lint(tmp_path: Path, edit: Any) -> None:
+    assert lint(edited(tmp_path, "arsel", edit)) == []
+
+
+def test_a_default_entry_whose_status_is_undocumented_is_named(tmp_path: Path) -> None:
+    def only_4xx(document: dict[str, Any]) -> None:
+        jsonapi(document)
+        del op(document)["responses"]["default"]
+
+    path = edited(tmp_path, "arsel", only_4xx)
+    (problem,) = [p for p in lint(path) if p.rule == "errors-are-documented"]
+    assert problem.pointer == "/paths/~1events~1send/post/x-ingest/errors"
+    assert "error 'storage_unavailable' answers 503, which is not a documented response" in problem.message
+    assert "a catalogue default" in problem.message
+
+
+def test_jsonapi_default_entries_are_served_in_the_errors_array(jsonapi_server: RunningServer) -> None:
+    refused = send(jsonapi_server, key="be_unknown_key")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/vnd.api+json"
+    assert refused.json() == {
+        "errors": [
+            {"status": "401", "code": "unauthorized", "detail": "The API key is missing or not valid."}
+        ]
+    }
+    missing = httpx.get(f"{jsonapi_server.base_url}/nowhere", timeout=10)
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["code"] == "route_not_found"
+
+
+def test_jsonapi_names_the_failing_value_in_source_pointer(jsonapi_server: RunningServer) -> None:
+    invalid = send(jsonapi_server, {"event": 7, "email": "a@example.com", "data": {}})
+    assert invalid.status_code == 400
+    (error,) = invalid.json()["errors"]
+    assert (error["status"], error["code"]) == ("400", "invalid_request")
+    assert error["source"] == {"pointer": "/event"}
+    listed = send(jsonapi_server, {"event": "order.completed", "data": {}})
+    assert listed.json() == {
+        "errors": [{"status": "400", "code": "bad_request", "detail": "Provide either email or contact_id."}]
+    }
+    assert send(jsonapi_server).status_code == 202
+
+
+def test_text_errors_are_the_message(text_server: RunningServer) -> None:
+    refused = send(text_server, key=None)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("text/plain")
+    assert refused.text == "The API key is missing or not valid."
+    undefined = send(text_server, {"event": "nothing.defined", "email": "a@example.com", "data": {}})
+    assert (undefined.status_code, undefined.text) == (
+        404,
+        'No event named "nothing.defined" is defined in this organization.',
+    )
+    oversize = send(
+        text_server, {"event": "order.completed", "email": "a@example.com", "data": {"x": "y" * 70000}}
+    )
+    assert (oversize.status_code, oversize.text) == (413, "The request body is larger than 32768 bytes.")
+    assert send(text_server).status_code == 202
