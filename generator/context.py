@@ -126,9 +126,10 @@ def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def schemes(op: Operation) -> tuple[tuple[str, str], ...]:
-    """(kind, parameter name) of every scheme the operation accepts, in the spec's order."""
-    return tuple((s.kind, s.parameter or "") for s in op.schemes if s.supported)
+def schemes(op: Operation) -> tuple[tuple[str, str, str], ...]:
+    """(kind, parameter name, the word before the key) of every scheme the operation accepts, in the
+    spec's order."""
+    return tuple((s.kind, s.parameter or "", s.prefix) for s in op.schemes if s.supported)
 
 
 def challenge(op: Operation, realm: str) -> dict[str, str] | None:

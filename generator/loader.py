@@ -187,7 +187,10 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
             kind = str(scheme["scheme"]).lower()
         elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query"):
             kind, parameter = scheme["in"], str(scheme.get("name", ""))
-        schemes[name] = SecurityScheme(name, kind, parameter)
+        elif scheme.get("type") in ("oauth2", "openIdConnect"):
+            schemes[name] = SecurityScheme(name, "bearer", token_of=str(scheme["type"]))
+            continue
+        schemes[name] = SecurityScheme(name, kind, parameter, prefix=str(scheme.get("x-ingest-prefix") or ""))
     return schemes
 
 

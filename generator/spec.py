@@ -123,12 +123,17 @@ class SecurityScheme:
 
     `kind` is `bearer` (HTTP bearer), `basic` (HTTP basic, the key as user name and any password,
     Segment's write key), `header` or `query` (`apiKey` with its `parameter` name); anything else is
-    kept as `type/scheme` so lint can name what is not implemented.
+    kept as `type/scheme` so lint can name what is not implemented. `oauth2` and `openIdConnect`
+    schemes are bearer tokens (`token_of` names them): the token is checked against the configured
+    keys, with no introspection. An apiKey's value may start with a scheme word and a space
+    (`Authorization: Vendor-API-Key KEY`), given by the scheme's `x-ingest-prefix` extension.
     """
 
     name: str
     kind: str
     parameter: str | None = None
+    token_of: str | None = None  # `oauth2` or `openIdConnect`: a token served as a bearer key
+    prefix: str = ""  # the word before the key in an apiKey's value
 
     @property
     def supported(self) -> bool:

@@ -193,11 +193,11 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
     ),
     "not OpenAPI": (lambda d: d.pop("info"), "", 'OpenAPI: "info" is a required property'),
     # What the generated server does not implement is refused (generator/unsupported.py).
-    "oauth2": (scheme("oauth", OAUTH), "/components/securitySchemes/oauth", "is oauth2, which the generated"),
+    "oauth2": (scheme("oauth", OAUTH), "/components/securitySchemes/oauth", "is oauth2: the server takes"),
     "openIdConnect": (
         scheme("oidc", {"type": "openIdConnect", "openIdConnectUrl": "https://x.test/.well-known"}),
         "/components/securitySchemes/oidc",
-        "is openIdConnect",
+        "is openIdConnect: the server takes its bearer token as an API key",
     ),
     "mutualTLS": (scheme("mtls", {"type": "mutualTLS"}), "/components/securitySchemes/mtls", "is mutualTLS"),
     "apiKey in a cookie": (
@@ -531,12 +531,12 @@ def test_cli_exit_codes_and_json_output(tmp_path: Path) -> None:
 
 
 def test_generate_lints_first_and_writes_nothing(tmp_path: Path) -> None:
-    broken = edited(tmp_path, "arsel", BROKEN["oauth2"][0])
+    broken = edited(tmp_path, "arsel", BROKEN["mutualTLS"][0])
     out = tmp_path / "server"
     result = CliRunner().invoke(main, ["generate", str(broken), "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "1 lint error(s); nothing was generated" in result.output
-    assert "#/components/securitySchemes/oauth: security scheme 'oauth' is oauth2" in result.output
+    assert "#/components/securitySchemes/mtls: security scheme 'mtls' is mutualTLS" in result.output
     assert "error security-scheme-types:" in result.output
     assert not out.exists()
 
