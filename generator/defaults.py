@@ -33,7 +33,7 @@ Documented = Callable[[int], Response | None]
 def complete(ingest: Ingest, documented: Documented) -> Ingest:
     """`ingest` with the default entries its catalogue lacks, and its status written as the schema says."""
     errors = ingest.errors
-    wanted = {step.error(ingest): step.default for step in STEPS if step.default}
+    wanted = {step.error(ingest): step.default for step in STEPS if step.defaults(ingest)}
     wanted |= {key: value for key, value in CONNECTION_DEFAULTS.items() if documented(value[0])}
     errors = replace(errors, status_as_text=_status_as_text(errors, documented, wanted.values()))
     catalogue = dict(errors.catalogue)

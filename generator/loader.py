@@ -19,8 +19,6 @@ from .defaults import Documented, complete
 from .errors import SpecError, UnresolvedRef
 from .migrate import upgrade, version_of
 from .spec import (
-    DEFAULT_PAYLOAD_LIMIT_ERROR,
-    DEFAULT_RATE_LIMIT_ERROR,
     Batch,
     Dedupe,
     DetailItem,
@@ -44,6 +42,7 @@ from .spec import (
     ResponseShape,
     SecurityScheme,
     Spec,
+    default_key,
     documented,
     pointer_of,
     pointer_parts,
@@ -290,18 +289,20 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Do
                 IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
                 for f in identity["fields"]
             ),
-            missing_error=identity["missing_error"],
-            conflict_error=identity.get("conflict_error"),
+            missing_error=identity.get("missing_error", default_key("identity_missing")),
+            conflict_error=identity.get("conflict_error")
+            or (default_key("identity_conflict") if identity["mode"] == "exactly_one" else None),
         ),
         payload=PayloadRule(
             field=payload["field"],
             validation=payload["validation"],
-            mismatch_error=payload["mismatch_error"],
-            undefined_event_error=payload.get("undefined_event_error"),
+            mismatch_error=payload.get("mismatch_error", default_key("payload")),
+            undefined_event_error=payload.get("undefined_event_error")
+            or (default_key("undefined_event") if payload["validation"] == "required" else None),
         ),
         payload_limit=PayloadLimit(
             raw["payload_limit"]["default_bytes"],
-            raw["payload_limit"].get("error", DEFAULT_PAYLOAD_LIMIT_ERROR),
+            raw["payload_limit"].get("error", default_key("size")),
         ),
         response=_shape(raw["response"]),
         errors=ErrorEnvelope(
@@ -317,12 +318,15 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Do
             },
         ),
         reserved=(
-            ReservedPrefixes(tuple(raw["reserved_prefixes"]["prefixes"]), raw["reserved_prefixes"]["error"])
+            ReservedPrefixes(
+                tuple(raw["reserved_prefixes"]["prefixes"]),
+                raw["reserved_prefixes"].get("error", default_key("reserved")),
+            )
             if "reserved_prefixes" in raw
             else None
         ),
         dedupe=_dedupe(raw["dedupe"]) if "dedupe" in raw else None,
-        rate_limit=RateLimit(**{"error": DEFAULT_RATE_LIMIT_ERROR, **raw["rate_limit"]})
+        rate_limit=RateLimit(**{"error": default_key("rate_limit"), **raw["rate_limit"]})
         if "rate_limit" in raw
         else None,
         batch=_batch(raw["batch"]) if "batch" in raw else None,

@@ -488,6 +488,14 @@ class Step:
     fixed_key: str | None = None  # a catalogue key every spec must have
     # The entry a block that leaves the step's error out of its catalogue gets: (status, message).
     default: tuple[int, str] | None = None
+    # The key a block that names no error for the step uses (`payload_limit` without `error`); a key
+    # the block names itself must be in its catalogue.
+    default_key: str | None = None
+
+    def defaults(self, ingest: Ingest) -> bool:
+        """Whether the step's error, when the catalogue lacks it, gets the default entry."""
+        key = self.error(ingest)
+        return self.default is not None and key is not None and key in (self.fixed_key, self.default_key)
 
 
 def _fixed(key: str) -> Callable[[Ingest], str | None]:
@@ -509,6 +517,7 @@ STEPS: tuple[Step, ...] = (
         lambda i: i.rate_limit.error if i.rate_limit else None,
         "rate_limited",
         default=(429, "Too many requests: retry in {retry_after} seconds."),
+        default_key="rate_limited",
     ),
     Step(
         "media_type",
@@ -524,6 +533,7 @@ STEPS: tuple[Step, ...] = (
         lambda i: i.payload_limit.error,
         "oversize_body",
         default=(413, "The request body is larger than {limit} bytes."),
+        default_key="payload_too_large",
     ),
     Step(
         "json",
@@ -541,11 +551,46 @@ STEPS: tuple[Step, ...] = (
         "invalid_request",
         (400, "The request does not match the documented schema."),
     ),
-    Step("identity_missing", "request", lambda i: i.identity.missing_error, "missing_identity"),
-    Step("identity_conflict", "request", lambda i: i.identity.conflict_error, "identity_conflict"),
-    Step("reserved", "request", lambda i: i.reserved.error if i.reserved else None, "reserved_prefix"),
-    Step("undefined_event", "request", lambda i: i.payload.undefined_event_error, "undefined_event"),
-    Step("payload", "request", lambda i: i.payload.mismatch_error, "payload_schema_mismatch"),
+    Step(
+        "identity_missing",
+        "request",
+        lambda i: i.identity.missing_error,
+        "missing_identity",
+        default=(400, "The request names no contact: send one of the identity fields."),
+        default_key="identity_missing",
+    ),
+    Step(
+        "identity_conflict",
+        "request",
+        lambda i: i.identity.conflict_error,
+        "identity_conflict",
+        default=(400, "The request names more than one contact: send only one of the identity fields."),
+        default_key="identity_conflict",
+    ),
+    Step(
+        "reserved",
+        "request",
+        lambda i: i.reserved.error if i.reserved else None,
+        "reserved_prefix",
+        default=(400, "Event names starting with {prefix} are reserved."),
+        default_key="reserved_prefix",
+    ),
+    Step(
+        "undefined_event",
+        "request",
+        lambda i: i.payload.undefined_event_error,
+        "undefined_event",
+        default=(422, 'No event named "{event}" is defined for this project.'),
+        default_key="undefined_event",
+    ),
+    Step(
+        "payload",
+        "request",
+        lambda i: i.payload.mismatch_error,
+        "payload_schema_mismatch",
+        default=(422, 'The payload does not match the definition of "{event}".'),
+        default_key="payload_invalid",
+    ),
     Step(
         "idempotency_mismatch",
         "request",
@@ -583,9 +628,15 @@ CONNECTION_DEFAULTS: dict[str, tuple[int, str]] = {
     "request_timeout": (408, "The request was not received in time."),
     "headers_too_large": (431, "The request headers are too large."),
 }
-# The catalogue keys `payload_limit` and `rate_limit` name when they name none.
-DEFAULT_PAYLOAD_LIMIT_ERROR = "payload_too_large"
-DEFAULT_RATE_LIMIT_ERROR = "rate_limited"
+
+
+def default_key(step: str) -> str:
+    """The catalogue key a block that names no error for `step` uses."""
+    key = next(s.default_key for s in STEPS if s.name == step)
+    assert key is not None, step
+    return key
+
+
 # Catalogue keys every x-ingest block must define, whatever else it says.
 FIXED_ERRORS = tuple(step.fixed_key for step in STEPS if step.fixed_key)
 
