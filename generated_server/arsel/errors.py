@@ -161,14 +161,17 @@ def _get(body: Any, keys: tuple[str | int, ...]) -> Any:
 def _put(body: Any, keys: tuple[str | int, ...], value: Any) -> None:
     """Set `value` at `keys`, making the containers on the way (an array where the next key is an index)."""
     for key, following in zip(keys, (*keys[1:], None), strict=True):
-        if isinstance(body, list) and isinstance(key, int):
-            body.extend([None] * (key + 1 - len(body)))
+        if isinstance(body, list):
+            body.extend([None] * (int(key) + 1 - len(body)))
+            current = body[int(key)]
+        else:
+            current = body.get(key)
         if following is None:
             body[key] = value
             return
-        if not isinstance(body[key] if isinstance(body, list) else body.get(key), dict | list):
-            body[key] = [] if isinstance(following, int) else {}
-        body = body[key]
+        if not isinstance(current, dict | list):
+            current = body[key] = [] if isinstance(following, int) else {}
+        body = current
 
 
 def _fill(template: str, params: Mapping[str, object]) -> str:
