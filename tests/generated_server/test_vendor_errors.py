@@ -18,8 +18,10 @@ import httpx
 import pytest
 import yaml
 
+from ingestspec.generator.docs import error_bodies
 from ingestspec.generator.generate import generate
 from ingestspec.generator.lint import lint
+from ingestspec.generator.loader import load_spec
 from ingestspec.generator.migrate import upgrade
 from tests.conftest import EXAMPLE_CONFIG
 from tests.generated_server.conftest import ACME_KEY
@@ -195,3 +197,18 @@ def test_text_errors_are_the_message(text_server: RunningServer) -> None:
     )
     assert (oversize.status_code, oversize.text) == (413, "The request body is larger than 32768 bytes.")
     assert send(text_server).status_code == 202
+
+
+def test_the_reference_page_shows_each_body_as_served(tmp_path: Path) -> None:
+    (plain,) = [
+        e
+        for e in error_bodies(load_spec(edited(tmp_path, "arsel", text)).operations[0])
+        if e["key"] == "unauthorized"
+    ]
+    assert plain["body"] == "The API key is missing or not valid."  # the text itself, not a JSON string
+    (listed,) = [
+        e
+        for e in error_bodies(load_spec(edited(tmp_path, "arsel", jsonapi, "j")).operations[0])
+        if e["key"] == "unauthorized"
+    ]
+    assert '"status": "401"' in listed["body"] and '"code": "unauthorized"' in listed["body"]
