@@ -406,6 +406,13 @@ class ErrorEnvelope:
     def status_of(self, body: Any) -> Any:
         return pointer_get(body, self.status_pointer) if self.status_pointer else None
 
+    def said_status(self, body: Any) -> int | None:
+        """The status an error body repeats, if it repeats one (`"422"` read as 422)."""
+        said = self.status_of(body) if not self.text and isinstance(body, Mapping) else None
+        if isinstance(said, bool) or not isinstance(said, int | str) or not str(said).isdigit():
+            return None
+        return int(said)
+
     def details_of(self, body: Any) -> Any:
         return pointer_get(body, self.details_pointer) if self.details_pointer else None
 

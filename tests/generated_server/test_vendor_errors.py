@@ -137,6 +137,26 @@ def test_errors_documented_by_ranges_with_default_entries_pass_lint(tmp_path: Pa
     assert lint(edited(tmp_path, "arsel", edit)) == []
 
 
+def test_a_range_example_is_the_body_of_an_entry_it_documents(tmp_path: Path) -> None:
+    def examples(document: dict[str, Any]) -> None:
+        jsonapi(document)
+        media = op(document)["responses"]["default"]["content"]["application/vnd.api+json"]
+        detail = "The API key is missing or not valid."
+        media["examples"] = {
+            "key": {"value": {"errors": [{"status": "401", "code": "unauthorized", "detail": detail}]}},
+            "gateway": {
+                "value": {"errors": [{"status": "502", "code": "bad_gateway", "detail": "Upstream."}]}
+            },
+            "wrong": {"value": {"errors": [{"status": "401", "code": "unauthorized", "detail": "No."}]}},
+        }
+
+    problems = lint(edited(tmp_path, "arsel", examples))
+    assert [(p.rule, p.pointer.rsplit("/examples/", 1)[-1]) for p in problems] == [
+        ("error-examples-match-the-catalogue", "wrong/value/errors/0/detail")
+    ]
+    assert "nearest catalogue entry 'unauthorized'" in problems[0].message
+
+
 def test_a_default_entry_whose_status_is_undocumented_is_named(tmp_path: Path) -> None:
     def only_4xx(document: dict[str, Any]) -> None:
         jsonapi(document)
