@@ -423,7 +423,9 @@ class ErrorEnvelope:
     def arrays(self) -> frozenset[str]:
         """The pointers of the arrays the envelope's members sit in (`/errors` for `/errors/0/detail`)."""
         found = set()
-        for pointer in (self.message_pointer, self.status_pointer, self.path_pointer, self.details_pointer):
+        constants = (p for entry in self.catalogue.values() for p in entry.fields)
+        placed = (self.message_pointer, self.status_pointer, self.path_pointer, self.details_pointer)
+        for pointer in (*placed, *constants):
             parts = pointer_parts(pointer or "")
             found |= {pointer_of(*parts[:i]) for i, part in enumerate(parts) if i and part.isdigit()}
         return frozenset(found)
