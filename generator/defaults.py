@@ -11,7 +11,7 @@ key, a number its status), so the block lists only what differs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -62,7 +62,9 @@ def schema_at(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any]:
     return node if isinstance(node, Mapping) else {}
 
 
-def _status_as_text(errors: ErrorEnvelope, documented: Documented, defaults: Any) -> bool:
+def _status_as_text(
+    errors: ErrorEnvelope, documented: Documented, defaults: Iterable[tuple[int, str] | None]
+) -> bool:
     """Whether the error schema types the repeated status as a string (JSON:API's "400")."""
     if not errors.status_pointer:
         return False

@@ -237,7 +237,7 @@ def _responses(
         media = dict(media)
         raw_media: Mapping[str, Any] = next(iter((raw[status].get("content") or {}).values()), {})
         ref = (raw_media.get("schema") or {}).get("$ref")
-        documented = Response(
+        entry = Response(
             status=int(key) if key.isdigit() else 0,
             description=response.get("description", ""),
             media_type=media_type,
@@ -248,9 +248,9 @@ def _responses(
             range=None if key.isdigit() else str(status),
         )
         if key.isdigit():
-            responses[int(key)] = documented
+            responses[int(key)] = entry
         else:
-            ranges[key] = documented
+            ranges[key] = entry
     return dict(sorted(responses.items())), ranges
 
 
