@@ -120,12 +120,12 @@ def text_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 
 
 def send(
-    server: RunningServer, body: Any = None, key: str | None = ACME_KEY, **kwargs: Any
+    server: RunningServer, body: Any = None, key: str | None = ACME_KEY, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
     if body is None:
         body = {"event": "order.completed", "email": "a@example.com", "data": {}}
-    return httpx.post(f"{server.base_url}/events/send", json=body, headers=headers, timeout=10, **kwargs)
+    return httpx.post(f"{server.base_url}/events/send", json=body, headers=headers, timeout=10)
 
 
 def test_a_vendor_block_is_15_lines_or_fewer() -> None:
@@ -232,3 +232,16 @@ def test_the_reference_page_shows_each_body_as_served(tmp_path: Path) -> None:
         if e["key"] == "unauthorized"
     ]
     assert '"status": "401"' in listed["body"] and '"code": "unauthorized"' in listed["body"]
+
+
+def test_a_head_too_large_is_answered_in_the_envelope_its_range_documents(
+    jsonapi_server: RunningServer,
+) -> None:
+    # 431 is documented by 4XX only: headers_too_large gets its default entry, answered as JSON:API.
+    refused = send(jsonapi_server, headers={"X-Padding": "x" * 70000})
+    assert refused.status_code == 431
+    assert refused.json() == {
+        "errors": [
+            {"status": "431", "code": "headers_too_large", "detail": "The request headers are too large."}
+        ]
+    }
