@@ -33,15 +33,22 @@ def _message_pattern(template: str) -> re.Pattern[str]:
     return re.compile(_PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(template)) + r"\Z", re.S)
 
 
+def error_content(ingest: Ingest, reply: Any) -> Any:
+    """What an error reply says: its text for a text envelope, else its JSON (NOT_JSON if none)."""
+    if ingest.errors.text:
+        return reply.content.decode("utf-8", errors="replace")
+    return reply.json()
+
+
 def match_entry(ingest: Ingest, entry: ErrorEntry, status: int, body: Any) -> dict[str, str] | None:
     """The placeholder values if `body` (with `status`) is an instance of `entry`, else None."""
     errors = ingest.errors
-    if status != entry.status or not isinstance(body, Mapping):
+    if status != entry.status or not isinstance(body, str if errors.text else Mapping):
         return None
-    members = leaves(body)
+    members = {} if errors.text else leaves(body, walk=errors.arrays())
     if set(members) - errors.pointers(entry.key):
         return None
-    if errors.status_pointer and members.get(errors.status_pointer) != entry.status:
+    if errors.status_pointer and members.get(errors.status_pointer) != errors.status_value(entry):
         return None
     if any(members.get(pointer) != value for pointer, value in entry.fields.items()):
         return None
@@ -74,25 +81,51 @@ def routing_errors(ingest: Ingest) -> tuple[str, ...]:
 
 
 def documented_error_examples(op: Operation) -> Iterator[tuple[int, str, Any]]:
-    """Every example of every documented error response: (status, example name, body)."""
-    for response in op.responses.values():
+    """Every example of every documented error response: (status, example name, body). An example of
+    a range (`4XX`, `default`) is of the status of the entries it documents that it is an instance of."""
+    assert op.ingest is not None
+    catalogue = op.ingest.errors.catalogue
+    for response in (*op.responses.values(), *op.ranges.values()):
         if response.status >= 400:
             for example in response.examples:
                 yield response.status, example.name, example.value
+        elif response.range:
+            covered = sorted({e.status for e in catalogue.values() if op.documented(e.status) is response})
+            for example in response.examples:
+                said = op.ingest.errors.said_status(example.value)
+                if said is not None and said not in covered:
+                    continue  # a status the server never answers (a gateway's 502), as lint reads it
+                found = [s for s in covered if identify(op.ingest, s, example.value)]
+                yield (found or ([said] if said else covered) or [0])[0], example.name, example.value
 
 
 def without_details(ingest: Ingest, body: Mapping[str, Any]) -> dict[str, Any]:
-    """An error body minus its optional details field (the only extra a server may add)."""
-    details = ingest.errors.details_pointer
-    if details is None or pointer_get(body, details) is None:
-        return dict(body)
+    """An error body minus its optional members, the details and the first failing value's pointer
+    (the only extras a server may add)."""
     trimmed = copy.deepcopy(dict(body))
-    *parents, last = pointer_parts(details)
-    parent = trimmed
-    for part in parents:
-        parent = parent[part]
-    del parent[last]
+    for pointer in ingest.errors.optional():
+        if pointer_get(trimmed, pointer) is None:
+            continue
+        *parents, last = pointer_parts(pointer)
+        parent: Any = trimmed
+        for part in parents:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        del parent[int(last) if isinstance(parent, list) else last]
+        _prune(trimmed, parents)
     return trimmed
+
+
+def _prune(body: dict[str, Any], parents: list[str]) -> None:
+    """Drop the objects left empty on the way to a removed member (`source` of `source.pointer`)."""
+    for depth in range(len(parents), 0, -1):
+        node: Any = body
+        for part in parents[: depth - 1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        last = parents[depth - 1]
+        child = node[int(last)] if isinstance(node, list) else node[last]
+        if child or isinstance(node, list):
+            return
+        del node[last]
 
 
 # The longest wait for a rate limit the suite accepts; past it, the 429 is judged as an answer.
@@ -104,7 +137,8 @@ def rate_limit_wait(ingest: Ingest, reply: Any) -> float | None:
     limit = ingest.rate_limit
     if limit is None or limit.error not in ingest.errors.catalogue:
         return None
-    if match_entry(ingest, ingest.errors.catalogue[limit.error], reply.status, reply.json()) is None:
+    body = error_content(ingest, reply)
+    if match_entry(ingest, ingest.errors.catalogue[limit.error], reply.status, body) is None:
         return None
     after = reply.header("retry-after") or ""
     if not after.isdigit() or int(after) > MAX_RATE_LIMIT_WAIT:

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation, pointer_get
+from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation, escape, pointer_get
 
-from .catalogue import identify, match_entry, operation_errors, without_details
+from .catalogue import error_content, identify, match_entry, operation_errors, without_details
 from .credentials import HTTP_KINDS
 from .exchange import NOT_JSON, Probe, Reply
 from .payloads import first_error
@@ -83,7 +83,7 @@ expects_success = _guard(
     lambda ctx, reply, probe: probe.expect is not None and probe.expect.shape is not None
 )
 is_error_reply = _guard(lambda ctx, reply, probe: reply.status >= 400)
-is_documented_status = _guard(lambda ctx, reply, probe: reply.status in ctx.op.responses)
+is_documented_status = _guard(lambda ctx, reply, probe: ctx.op.documented(reply.status) is not None)
 
 
 def run_checks(ctx: CheckContext, probe: Probe, names: set[str] | None = None) -> list[Failure]:
@@ -117,12 +117,13 @@ def status_code_expected(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
 @check
 @general
 def status_code_documented(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
-    """Any status the operation answers is one of its documented responses (or a routing error)."""
-    if reply.status in ctx.op.responses:
+    """Any status the operation answers is one of its documented responses, its own or a range's
+    (`4XX`, `default`), or a routing error."""
+    if ctx.op.documented(reply.status) is not None:
         return
     ingest = ctx.op.ingest
     elsewhere = probe.method != ctx.op.method or probe.url != ctx.target.url(ctx.op)
-    if ingest and elsewhere and identify(ingest, reply.status, reply.json(), ROUTING_ERRORS):
+    if ingest and elsewhere and identify(ingest, reply.status, error_content(ingest, reply), ROUTING_ERRORS):
         return
     raise Mismatch(f"status {reply.status} is not documented for {ctx.op.operation_id}: {_excerpt(reply)}")
 
@@ -139,7 +140,12 @@ def error_body_exact(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
         return  # status_code_expected reports it; the body of another error says nothing more
     errors = ctx.op.ingest.errors
     wanted = errors.render(probe.expect.error, probe.expect.params)
-    body = reply.json()
+    body = error_content(ctx.op.ingest, reply)
+    if errors.text:
+        if body != wanted:
+            expected = probe.expect.error
+            raise Mismatch(f"error body differs from the catalogue's {expected!r}: expected {wanted!r}")
+        return
     if not isinstance(body, Mapping):
         raise Mismatch(f"error body is not a JSON object: {_excerpt(reply)}")
     got = without_details(ctx.op.ingest, body)
@@ -164,7 +170,7 @@ def error_body_exact(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
 def error_media_type(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
     assert ctx.op.ingest is not None
     wanted = ctx.op.ingest.errors.media_type
-    if reply.media_type != wanted:
+    if reply.media_type != wanted.partition(";")[0].strip().lower():
         raise Mismatch(f"error response Content-Type is {reply.media_type or 'missing'}, expected {wanted}")
 
 
@@ -175,7 +181,7 @@ def error_body_in_catalogue(ctx: CheckContext, reply: Reply, probe: Probe) -> No
     """Any error body is an instance of a catalogue entry the operation can answer, with its status."""
     assert ctx.op.ingest is not None
     keys = operation_errors(ctx.op) + ROUTING_ERRORS
-    if not identify(ctx.op.ingest, reply.status, reply.json(), keys):
+    if not identify(ctx.op.ingest, reply.status, error_content(ctx.op.ingest, reply), keys):
         raise Mismatch(f"error body is not any catalogue error for status {reply.status}: {_excerpt(reply)}")
 
 
@@ -256,10 +262,10 @@ def replay_header_on_replay_only(ctx: CheckContext, reply: Reply, probe: Probe) 
 @is_documented_status
 def documented_response_schema(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
     """The body matches the documented schema of its status (formats included)."""
-    response = ctx.op.responses[reply.status]
-    if response.schema is None:
+    response = ctx.op.documented(reply.status)
+    if response is None or response.schema is None:
         return
-    body = reply.json()
+    body = error_content(ctx.op.ingest, reply) if ctx.op.ingest and reply.status >= 400 else reply.json()
     if body is NOT_JSON:
         raise Mismatch(f"{reply.status} body is not JSON: {_excerpt(reply)}")
     error = first_error(response.schema, body)
@@ -271,7 +277,8 @@ def documented_response_schema(ctx: CheckContext, reply: Reply, probe: Probe) ->
 @general
 @is_documented_status
 def documented_media_type(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
-    wanted = ctx.op.responses[reply.status].media_type
+    response = ctx.op.documented(reply.status)
+    wanted = response.media_type if response else None
     if wanted and reply.media_type != wanted.lower():
         raise Mismatch(f"{reply.status} Content-Type is {reply.media_type or 'missing'}, documented {wanted}")
 
@@ -304,9 +311,11 @@ def required_headers(ctx: CheckContext, status: int) -> list[str]:
         ):
             promised.add("retry-after")
     document = ctx.target.spec.document
-    declared = pointer_get(document, f"{ctx.op.pointer}/responses/{status}/headers") or {}
+    response = ctx.op.documented(status)
+    assert response is not None
+    declared = pointer_get(document, f"{ctx.op.pointer}/responses/{escape(response.name)}/headers") or {}
     found = []
-    for name in ctx.op.responses[status].headers:
+    for name in response.headers:
         header = declared.get(name) if isinstance(declared, Mapping) else None
         if isinstance(header, Mapping) and isinstance(header.get("$ref"), str):
             header = pointer_get(document, header["$ref"].removeprefix("#"))
@@ -371,7 +380,7 @@ def catalogue_match(ctx: CheckContext, key: str, reply: Reply) -> dict[str, str]
     """Placeholder values when the reply is an instance of catalogue entry `key`."""
     assert ctx.op.ingest is not None
     entry = ctx.op.ingest.errors.catalogue[key]
-    return match_entry(ctx.op.ingest, entry, reply.status, reply.json())
+    return match_entry(ctx.op.ingest, entry, reply.status, error_content(ctx.op.ingest, reply))
 
 
 @check

@@ -53,7 +53,7 @@ def scheme_value(scheme: SecurityScheme, key: str) -> tuple[str, str]:
     if scheme.kind == "basic":
         return AUTHORIZATION, "Basic " + basic_token(key)
     assert scheme.parameter is not None
-    return scheme.parameter, key
+    return scheme.parameter, f"{scheme.prefix} {key}" if scheme.prefix else key
 
 
 def alternative(op: Operation) -> tuple[SecurityScheme, ...]:

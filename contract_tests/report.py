@@ -47,7 +47,9 @@ def documented_rows(op: Operation) -> list[tuple[int, str]]:
     assert op.ingest is not None
     ingest = op.ingest
     rows: list[tuple[int, str]] = []
-    for status in op.responses:
+    # Statuses the behaviour answers that a range (`4XX`, `default`) documents have rows too.
+    answered = {ingest.errors.catalogue[k].status for k in ingest.used_errors()}
+    for status in sorted({*op.responses, *(s for s in answered if op.documented(s))}):
         names = []
         if status == ingest.response.status:
             names.append("success")
@@ -77,11 +79,12 @@ def matrix_rows(op: Operation, records: Iterable[Record]) -> list[Row]:
     extra: dict[tuple[int, str], list[Record]] = defaultdict(list)
     for r in mine:
         if (r.status, r.outcome) not in seen and not (
-            r.status in op.responses and (r.status, "(documented)") in seen
+            op.documented(r.status) and (r.status, "(documented)") in seen
         ):
             extra[(r.status, r.outcome)].append(r)
     for (status, name), hits in sorted(extra.items()):
-        rows.append(Row(status, name, status in op.responses, len(hits), sum(not r.ok for r in hits)))
+        documented = op.documented(status) is not None
+        rows.append(Row(status, name, documented, len(hits), sum(not r.ok for r in hits)))
     return rows
 
 

@@ -17,7 +17,7 @@ from ingestspec.generator.config import Project
 from ingestspec.generator.spec.model import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
 
 from .bodies import KEY_SLOT, Bodies
-from .catalogue import identify, rate_limit_wait
+from .catalogue import error_content, identify, rate_limit_wait
 from .checks import CheckContext, Failure, run_checks
 from .credentials import Credentials, credentials
 from .exchange import Expectation, Probe, Reply, probe, send
@@ -301,7 +301,7 @@ def outcome(op: Operation, item: Probe) -> str:
             return "replay"
         return "success" if reply.status == ingest.response.status else "unrecognised"
     expected = item.expect.error if item.expect else None
-    keys = identify(ingest, reply.status, reply.json(), ingest.used_errors() + ROUTING_ERRORS)
+    keys = identify(ingest, reply.status, error_content(ingest, reply), ingest.used_errors() + ROUTING_ERRORS)
     if expected in keys:
         return str(expected)
     return keys[0] if keys else "unrecognised"

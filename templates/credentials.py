@@ -1,8 +1,10 @@
 """Where a request carries its API key: an operation's OpenAPI `security` schemes, or a body field.
 
 Each scheme is one alternative: the request is admitted when any of them carries a known key.
-bearer: `Authorization: Bearer KEY`; basic: `Authorization: Basic` with the key as user name
-(any password; an empty user name takes the password); header / query: an `apiKey` parameter.
+bearer: `Authorization: Bearer KEY` (an OAuth 2 or OpenID Connect token too: it is a configured key,
+not introspected); basic: `Authorization: Basic` with the key as user name (any password; an empty
+user name takes the password); header / query: an `apiKey` parameter, whose value may have to start
+with a scheme word and a space (`Authorization: Vendor-API-Key KEY`; the word in any case).
 A key in a body field (x-ingest `credential_field`) is never stored (the body digest leaves it out)
 and never logged.
 
@@ -20,8 +22,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-# (kind, parameter name) of an operation's schemes, in the spec's order.
-Schemes = tuple[tuple[str, str], ...]
+# (kind, parameter name, the word before an apiKey's key or "") of an operation's schemes, in the
+# spec's order.
+Schemes = tuple[tuple[str, str, str], ...]
 
 
 # HTTP's optional whitespace: the only characters stripped around a key.
@@ -30,10 +33,13 @@ _OWS = " \t"
 
 def presented(request: Request, schemes: Schemes) -> Iterator[str]:
     """Each key the request carries, one per scheme that finds one; none when a key is sent twice."""
-    if any(_repeated(request, kind, parameter) for kind, parameter in schemes):
+    if any(_repeated(request, kind, parameter) for kind, parameter, _ in schemes):
         return
-    for kind, parameter in schemes:
+    for kind, parameter, prefix in schemes:
         key = _read(request, kind, parameter)
+        if key and prefix:
+            word, _, key = key.partition(" ")
+            key = key.strip(_OWS) if word.lower() == prefix.lower() else ""
         if key:
             yield key
 

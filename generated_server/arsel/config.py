@@ -41,7 +41,24 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "api_keys": {
                         "type": "array",
                         "minItems": 1,
-                        "items": {"type": "string", "minLength": 8, "pattern": "^[\\x21-\\x7e]+$"},
+                        "items": {
+                            "type": "string",
+                            "minLength": 8,
+                            "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+                            "description": "Printable "
+                            "ASCII; "
+                            "spaces "
+                            "inside "
+                            "a key "
+                            "are "
+                            "kept "
+                            "(HTTP "
+                            "strips "
+                            "them "
+                            "only "
+                            "around "
+                            "it).",
+                        },
                     },
                     "payload_limit_bytes": {
                         "type": "integer",

@@ -34,7 +34,7 @@ ROUTE = "/v1/events/send"
 METHOD = "POST"
 # How the request carries its API key: (kind, parameter name) of each security scheme, in the
 # spec's order, and the WWW-Authenticate header of a 401.
-SCHEMES: credentials.Schemes = (("bearer", ""),)
+SCHEMES: credentials.Schemes = (("bearer", "", ""),)
 CHALLENGE: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
 PARAMETERS = Parameters()
 

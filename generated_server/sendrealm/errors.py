@@ -23,9 +23,11 @@ from starlette.responses import Response
 from .storage import StorageError
 
 MEDIA_TYPE = "application/problem+json"
-# Where the message and the list of details go in a body, as the keys leading there.
-MESSAGE_AT: tuple[str, ...] = ("detail",)
-DETAILS_AT: tuple[str, ...] = ("errors",)
+# Where the message, the list of details and the first failing value's pointer go in a body, as the
+# keys leading there (an array's index as a number).
+MESSAGE_AT: tuple[str | int, ...] = ("detail",)
+DETAILS_AT: tuple[str | int, ...] = ("errors",)
+PATH_AT: tuple[str | int, ...] = ()
 DETAIL_PATH = "path"
 DETAIL_MESSAGE = "message"
 
@@ -195,21 +197,39 @@ def error_document(
 ) -> dict[str, Any]:
     """The documented body for `key` as a JSON object (a batch item's result carries it)."""
     body = copy.deepcopy(CATALOGUE[key][1])
-    message = _at(body, MESSAGE_AT)
-    message[MESSAGE_AT[-1]] = _PLACEHOLDER.sub(
-        lambda m: str(params.get(m.group(1), m.group(0))), message[MESSAGE_AT[-1]]
-    )
+    _put(body, MESSAGE_AT, _fill(_get(body, MESSAGE_AT), params))
     if details and DETAILS_AT:
-        items = [{DETAIL_PATH: d["path"], DETAIL_MESSAGE: d["message"]} for d in details]
-        _at(body, DETAILS_AT)[DETAILS_AT[-1]] = items
+        _put(body, DETAILS_AT, [{DETAIL_PATH: d["path"], DETAIL_MESSAGE: d["message"]} for d in details])
+    if details and PATH_AT:
+        _put(body, PATH_AT, details[0]["path"])
     return body
 
 
-def _at(body: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The object holding the last of `keys`, made on the way when missing."""
-    for key in keys[:-1]:
-        body = body.setdefault(key, {})
+def _get(body: Any, keys: tuple[str | int, ...]) -> Any:
+    for key in keys:
+        body = body[key]
     return body
+
+
+def _put(body: Any, keys: tuple[str | int, ...], value: Any) -> None:
+    """Set `value` at `keys`, making the containers on the way (an array where the next key is an index)."""
+    for key, following in zip(keys, (*keys[1:], None), strict=True):
+        if isinstance(body, list):
+            body.extend([None] * (int(key) + 1 - len(body)))
+            current = body[int(key)]
+        else:
+            current = body.get(key)
+        if following is None:
+            body[key] = value
+            return
+        if not isinstance(current, dict | list):
+            current = body[key] = [] if isinstance(following, int) else {}
+        body = current
+
+
+def _fill(template: str, params: Mapping[str, object]) -> str:
+    """A message template with its known placeholders filled."""
+    return _PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), template)
 
 
 async def api_error(request: Request, exc: Exception) -> Response:

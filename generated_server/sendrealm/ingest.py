@@ -36,7 +36,7 @@ ROUTE = "/events"
 METHOD = "POST"
 # How the request carries its API key: (kind, parameter name) of each security scheme, in the
 # spec's order, and the WWW-Authenticate header of a 401.
-SCHEMES: credentials.Schemes = (("bearer", ""),)
+SCHEMES: credentials.Schemes = (("bearer", "", ""),)
 CHALLENGE: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
 PARAMETERS = Parameters()
 

@@ -435,7 +435,15 @@ def _entry_text(entry: tuple[int, str, str] | None) -> str:
 def _errors(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
     before, after = old.errors, new.errors
     location = f"{where}.errors"
-    for attr in ("media_type", "status_pointer", "message_pointer", "details_pointer", "detail_item"):
+    for attr in (
+        "media_type",
+        "status_pointer",
+        "message_pointer",
+        "details_pointer",
+        "detail_item",
+        "path_pointer",
+        "status_as_text",
+    ):
         was, now = getattr(before, attr), getattr(after, attr)
         if was != now:
             out.add(

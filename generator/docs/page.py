@@ -58,12 +58,16 @@ def error_bodies(op: Operation) -> list[dict[str, Any]]:
         return []
     params = placeholder_values(op)
     roles = _roles(ingest)
+    errors = ingest.errors
     return [
         {
             "key": key,
             "status": entry.status,
             "role": "; ".join(roles.get(key, [])),
-            "body": json.dumps(ingest.errors.render(key, params), indent=2, ensure_ascii=False),
+            # A text envelope's body is the message itself.
+            "body": errors.render(key, params)
+            if errors.text
+            else json.dumps(errors.render(key, params), indent=2, ensure_ascii=False),
         }
         for key, entry in sorted(ingest.errors.catalogue.items(), key=lambda item: (item[1].status, item[0]))
     ]

@@ -25,7 +25,7 @@ from datamodel_code_generator import generate as generate_models
 from ..docs.page import docs_html
 from ..errors import SpecError
 from ..spec.loader import bundled_schema, load_spec
-from ..spec.model import PLACEHOLDERS, Ingest, Operation, Spec, pointer_parts
+from ..spec.model import PLACEHOLDERS, Ingest, Operation, Spec
 from . import context as server
 from .packages import package_name  # noqa: F401  (cli and precommit import it from here)
 from .render import environment, module_source
@@ -247,8 +247,9 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         "package": out_dir.name,
         "config_schema": bundled_schema("config"),
         "placeholders": PLACEHOLDERS,
-        "message_at": pointer_parts(ingest.errors.message_pointer),
-        "details_at": pointer_parts(ingest.errors.details_pointer or ""),
+        "message_at": server.keys_of(ingest.errors.message_pointer),
+        "details_at": server.keys_of(ingest.errors.details_pointer or ""),
+        "path_at": server.keys_of(ingest.errors.path_pointer or ""),
         "mismatch_default": next(
             (
                 op.ingest.dedupe.on_body_mismatch

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError
-from ..spec.model import Operation, ResponseShape, Spec, schema_types
+from ..spec.model import Operation, ResponseShape, Spec, pointer_parts, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -126,9 +126,10 @@ def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
     ]
 
 
-def schemes(op: Operation) -> tuple[tuple[str, str], ...]:
-    """(kind, parameter name) of every scheme the operation accepts, in the spec's order."""
-    return tuple((s.kind, s.parameter or "") for s in op.schemes if s.supported)
+def schemes(op: Operation) -> tuple[tuple[str, str, str], ...]:
+    """(kind, parameter name, the word before the key) of every scheme the operation accepts, in the
+    spec's order."""
+    return tuple((s.kind, s.parameter or "", s.prefix) for s in op.schemes if s.supported)
 
 
 def challenge(op: Operation, realm: str) -> dict[str, str] | None:
@@ -138,6 +139,11 @@ def challenge(op: Operation, realm: str) -> dict[str, str] | None:
         return None
     quoted = _REALM_UNSAFE.sub("", realm)
     return {"WWW-Authenticate": ", ".join(f'Basic realm="{quoted}"' if n == "Basic" else n for n in names)}
+
+
+def keys_of(pointer: str) -> tuple[str | int, ...]:
+    """The keys leading to a JSON Pointer's value, an array's index as a number (`/errors/0/detail`)."""
+    return tuple(int(part) if part.isdigit() else part for part in pointer_parts(pointer))
 
 
 def media_types(op: Operation) -> tuple[str, ...]:

@@ -23,7 +23,6 @@ from ..spec.model import (
     escape,
     pointer_get,
     pointer_of,
-    pointer_parts,
 )
 from .rules import Finding, rule
 from .suggest import did_you_mean
@@ -132,15 +131,28 @@ def _answered(op: Operation) -> Iterator[tuple[str, ErrorEntry]]:
 
 @rule()
 def errors_are_documented(spec: Spec) -> Iterator[Finding]:
-    """Every error the behaviour can answer has its status among the operation's responses."""
+    """Every error the behaviour can answer has its status among the operation's responses (a range
+    such as `4XX`, or `default`, documents every status it covers)."""
     for op in spec.ingest_operations:
         for key, entry in _answered(op):
-            if entry.status not in op.responses:
+            if op.documented(entry.status) is None:
                 yield (
-                    f"{op.pointer}/x-ingest/errors/catalogue/{escape(key)}/status",
-                    f"{op.operation_id}: error {key!r} answers {entry.status}, "
-                    "which is not a documented response",
+                    _entry_pointer(op, entry, "status"),
+                    f"{op.operation_id}: error {key!r} answers {entry.status}, which is not a documented "
+                    "response"
+                    + (
+                        " (a catalogue default: document it, or a 4XX/5XX range or default)"
+                        if entry.default
+                        else ""
+                    ),
                 )
+
+
+def _entry_pointer(op: Operation, entry: ErrorEntry, member: str = "") -> str:
+    """Where a catalogue entry is said: its own member, or the errors block for a default entry."""
+    if entry.default:
+        return f"{op.pointer}/x-ingest/errors"
+    return f"{op.pointer}/x-ingest/errors/catalogue/{escape(entry.key)}" + (f"/{member}" if member else "")
 
 
 @rule()
@@ -150,10 +162,10 @@ def error_media_types(spec: Spec) -> Iterator[Finding]:
         assert op.ingest is not None
         media_type = op.ingest.errors.media_type
         for key, entry in _answered(op):
-            response = op.responses.get(entry.status)
+            response = op.documented(entry.status)
             if response is not None and response.media_type != media_type:
                 yield (
-                    f"{op.pointer}/responses/{entry.status}/content",
+                    f"{op.pointer}/responses/{escape(response.name)}/content",
                     f"{op.operation_id}: error {key!r}: {entry.status} is documented as "
                     f"{response.media_type}, not {media_type}",
                 )
@@ -168,26 +180,13 @@ def error_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
         catalogue = op.pointer + "/x-ingest/errors/catalogue"
         params = placeholder_values(op)
         for key, entry in _answered(op):
-            response = op.responses.get(entry.status)
+            response = op.documented(entry.status)
             if response is None or response.media_type != ingest.errors.media_type:
                 continue  # the two rules above name it
             body = ingest.errors.render(key, params, [{"path": "/x", "message": "m"}])
-            what = f"error {key!r} body"
-            for pointer, message in check_value(
-                response.schema or {}, body, f"{catalogue}/{escape(key)}", what
-            ):
-                yield pointer, message + _array_hint(ingest.errors.pointers(key))
-
-
-def _array_hint(pointers: set[str]) -> str:
-    """Why a body whose pointers step through an index is not what the spec says, if that is the case."""
-    indexed = sorted(p for p in pointers if any(part.isdigit() for part in pointer_parts(p)))
-    if not indexed:
-        return ""
-    return (
-        f" (x-ingest error pointers such as {indexed[0]} build objects: an error body inside an array, "
-        "like JSON:API's errors[], cannot be said yet)"
-    )
+            what = f"error {key!r} body" + (" (a catalogue default)" if entry.default else "")
+            where = _entry_pointer(op, entry) if entry.default else f"{catalogue}/{escape(key)}"
+            yield from check_value(response.schema or {}, body, where, what)
 
 
 @rule()
@@ -211,33 +210,42 @@ def error_examples_match_the_catalogue(spec: Spec) -> Iterator[Finding]:
         ingest = op.ingest
         assert ingest is not None
         envelope = ingest.errors
-        for response in op.responses.values():
-            if response.status < 400 or response.media_type is None or not is_json(response.media_type):
+        for response in (*op.responses.values(), *op.ranges.values()):
+            if response.range is None and response.status < 400:
+                continue
+            if response.media_type is None or not (
+                is_json(response.media_type) or response.media_type == envelope.media_type
+            ):
                 continue
             if response.status in ingest.documented_only:
                 continue  # someone else answers it (a gateway): its body is not the catalogue's
-            entries = {k: e for k, e in envelope.catalogue.items() if e.status == response.status}
-            media = f"{op.pointer}/responses/{response.status}/content/{escape(response.media_type)}"
+            # The entries this response documents: those of its status, or every one its range covers.
+            entries = {k: e for k, e in envelope.catalogue.items() if op.documented(e.status) is response}
+            media = f"{op.pointer}/responses/{escape(response.name)}/content/{escape(response.media_type)}"
             for example in response.examples:
-                if not entries or not isinstance(example.value, Mapping):
+                if not entries or not isinstance(example.value, str if envelope.text else Mapping):
                     continue  # an undocumented status or a body that is no envelope: other rules say so
-                mismatches = {k: _mismatch(envelope, e, example.value) for k, e in entries.items()}
+                said = envelope.said_status(example.value) if response.range else None
+                candidates = {k: e for k, e in entries.items() if said is None or e.status == said}
+                if not candidates:
+                    continue  # a range's example of a status the server never answers (a gateway's 502)
+                mismatches = {k: _mismatch(envelope, e, example.value) for k, e in candidates.items()}
                 if all(mismatches.values()):
                     key, why = min(mismatches.items(), key=lambda item: len(item[1]))
                     yield (
                         _example_pointer(spec, media, example.name) + why[0][0],
-                        f"{op.operation_id}: {response.status} example {example.name!r} is no body the "
+                        f"{op.operation_id}: {response.name} example {example.name!r} is no body the "
                         f"server answers: nearest catalogue entry {key!r} differs at "
                         + "; ".join(f"{pointer}: {text}" for pointer, text in why),
                     )
 
 
-def _mismatch(envelope: ErrorEnvelope, entry: ErrorEntry, body: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _mismatch(envelope: ErrorEnvelope, entry: ErrorEntry, body: Any) -> list[tuple[str, str]]:
     """Where `body` differs from what `entry` renders (the message's placeholders match any text)."""
     differences = []
-    expected = {**dict(entry.fields)}
-    if envelope.status_pointer:
-        expected[envelope.status_pointer] = entry.status
+    expected = {} if envelope.text else {**dict(entry.fields)}
+    if envelope.status_pointer and not envelope.text:
+        expected[envelope.status_pointer] = envelope.status_value(entry)
     for pointer, value in expected.items():
         found = pointer_get(body, pointer)
         if found != value:
@@ -264,7 +272,7 @@ def documented_only_statuses(spec: Spec) -> Iterator[Finding]:
         produced = {entry.status for _, entry in _answered(op)} | _successes(op)
         for index, status in enumerate(ingest.documented_only):
             where = f"{op.pointer}/x-ingest/documented_only/{index}"
-            if status not in op.responses:
+            if op.documented(status) is None:
                 yield where, f"{op.operation_id}: documented_only {status} is not a documented response"
             elif status in produced:
                 keys = ", ".join(repr(k) for k, e in _answered(op) if e.status == status) or "its success"

@@ -29,7 +29,9 @@ from .validate import is_json, validator
 
 __all__: list[str] = []
 
-_SUPPORTED_SECURITY = "http bearer, http basic, apiKey in a header or the query"
+_SUPPORTED_SECURITY = (
+    "http bearer, http basic, apiKey in a header or the query, oauth2 and openIdConnect as bearer tokens"
+)
 _IDENTITY_TYPES = {"string", "integer", "number"}
 
 
@@ -56,6 +58,38 @@ def security_scheme_types(spec: Spec) -> Iterator[Finding]:
                         f"security scheme {scheme.name!r} is {_describe(scheme)}, which the generated "
                         f"server does not implement (it implements {_SUPPORTED_SECURITY})",
                     )
+
+
+@rule(severity="warning")
+def tokens_are_keys(spec: Spec) -> Iterator[Finding]:
+    """oauth2 and openIdConnect schemes are served as bearer tokens checked against the configured keys."""
+    for scheme in dict.fromkeys(s for op in spec.operations for s in op.schemes):
+        if scheme.token_of:
+            yield (
+                pointer_of("components", "securitySchemes", scheme.name),
+                f"security scheme {scheme.name!r} is {scheme.token_of}: the server takes its bearer token "
+                "as an API key of the configuration (no token introspection, no scopes or flows); issue "
+                "tokens that are configured keys",
+            )
+
+
+@rule()
+def api_key_prefixes(spec: Spec) -> Iterator[Finding]:
+    """x-ingest-prefix is on an apiKey scheme and is one word (the key follows it after a space)."""
+    schemes = (spec.document.get("components") or {}).get("securitySchemes") or {}
+    for name, scheme in schemes.items():
+        prefix = scheme.get("x-ingest-prefix") if isinstance(scheme, Mapping) else None
+        if prefix is None:
+            continue
+        where = pointer_of("components", "securitySchemes", name, "x-ingest-prefix")
+        if scheme.get("type") != "apiKey":
+            yield where, f"security scheme {name!r}: x-ingest-prefix is for apiKey schemes only"
+        elif not isinstance(prefix, str) or not prefix or not all(33 <= ord(c) <= 126 for c in prefix):
+            yield (
+                where,
+                f"security scheme {name!r}: x-ingest-prefix must be one word of printable characters "
+                f"(the key follows it after a space), not {prefix!r}",
+            )
 
 
 @rule()
@@ -227,7 +261,7 @@ def read_operations_are_served(spec: Spec) -> Iterator[Finding]:
             yield where, f"{op.operation_id}: a read operation is a GET, not {op.method}"
         catalogue = first.ingest.errors.catalogue
         for key in ("unauthorized", read.not_found_error):
-            if key in catalogue and catalogue[key].status not in op.responses:
+            if key in catalogue and op.documented(catalogue[key].status) is None:
                 yield (
                     op.pointer + "/responses",
                     f"{op.operation_id}: the read answers {key} with {catalogue[key].status}, which its "

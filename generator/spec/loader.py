@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from ..errors import SpecError, UnresolvedRef
+from .defaults import Documented, complete
 from .migrate import upgrade, version_of
 from .model import (
     Batch,
@@ -41,10 +42,13 @@ from .model import (
     ResponseShape,
     SecurityScheme,
     Spec,
+    default_key,
+    documented,
     pointer_of,
     pointer_parts,
 )
 
+_RANGES = ("1XX", "2XX", "3XX", "4XX", "5XX", "default")
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -145,6 +149,7 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
             pointer = pointer_of("paths", path, method)
+            responses, ranges = _responses(raw.get("responses") or {}, op.get("responses") or {})
             result.append(
                 Operation(
                     operation_id=op.get("operationId") or f"{method}_{path}",
@@ -155,11 +160,16 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     request_schema=media.get("schema") or {},
                     request_media_types=tuple(content),
                     request_examples=_examples(media),
-                    responses=_responses(raw.get("responses") or {}, op.get("responses") or {}),
+                    responses=responses,
+                    ranges=ranges,
                     security=_security(op.get("security", document.get("security") or []), schemes),
                     parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
                     request_required=bool(body.get("required", False)) if body else False,
-                    ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
+                    ingest=(
+                        _ingest(op["x-ingest"], source, pointer, partial(documented, responses, ranges))
+                        if "x-ingest" in op
+                        else None
+                    ),
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
                 )
@@ -176,7 +186,10 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
             kind = str(scheme["scheme"]).lower()
         elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query"):
             kind, parameter = scheme["in"], str(scheme.get("name", ""))
-        schemes[name] = SecurityScheme(name, kind, parameter)
+        elif scheme.get("type") in ("oauth2", "openIdConnect"):
+            schemes[name] = SecurityScheme(name, "bearer", token_of=str(scheme["type"]))
+            continue
+        schemes[name] = SecurityScheme(name, kind, parameter, prefix=str(scheme.get("x-ingest-prefix") or ""))
     return schemes
 
 
@@ -210,26 +223,35 @@ def _examples(media: Mapping[str, Any]) -> tuple[Example, ...]:
     )
 
 
-def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[int, Response]:
-    responses = {}
+def _responses(
+    raw: Mapping[str, Any], resolved: Mapping[str, Any]
+) -> tuple[dict[int, Response], dict[str, Response]]:
+    """The documented responses by status, and those documenting a range (`4XX`) or `default` by key."""
+    responses, ranges = {}, {}
     for status, response in resolved.items():
-        if not str(status).isdigit():
-            continue  # "default" and ranges document nothing the server promises
+        key = str(status).upper() if str(status).lower() != "default" else "default"
+        if not (key.isdigit() or key in _RANGES):
+            continue  # OpenAPI's own rules name any other key
         content = response.get("content") or {}
         media_type, media = next(iter(content.items()), (None, {}))
         media = dict(media)
         raw_media: Mapping[str, Any] = next(iter((raw[status].get("content") or {}).values()), {})
         ref = (raw_media.get("schema") or {}).get("$ref")
-        responses[int(status)] = Response(
-            status=int(status),
+        entry = Response(
+            status=int(key) if key.isdigit() else 0,
             description=response.get("description", ""),
             media_type=media_type,
             schema=media.get("schema"),
             examples=_examples(media),
             headers=tuple(response.get("headers") or ()),
             schema_name=ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None,
+            range=None if key.isdigit() else str(status),
         )
-    return dict(sorted(responses.items()))
+        if key.isdigit():
+            responses[int(key)] = entry
+        else:
+            ranges[key] = entry
+    return dict(sorted(responses.items())), ranges
 
 
 def x_ingest_problems(raw: Any, where: str = "x-ingest") -> list[str]:
@@ -242,7 +264,7 @@ def x_ingest_problems(raw: Any, where: str = "x-ingest") -> list[str]:
     ]
 
 
-def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest:
+def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Documented) -> Ingest:
     problems = x_ingest_problems(block, f"{pointer}/x-ingest" if pointer else "x-ingest")
     if problems:
         raise SpecError(source, problems)
@@ -267,35 +289,46 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
                 IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
                 for f in identity["fields"]
             ),
-            missing_error=identity["missing_error"],
-            conflict_error=identity.get("conflict_error"),
+            missing_error=identity.get("missing_error", default_key("identity_missing")),
+            conflict_error=identity.get("conflict_error")
+            or (default_key("identity_conflict") if identity["mode"] == "exactly_one" else None),
         ),
         payload=PayloadRule(
             field=payload["field"],
             validation=payload["validation"],
-            mismatch_error=payload["mismatch_error"],
-            undefined_event_error=payload.get("undefined_event_error"),
+            mismatch_error=payload.get("mismatch_error", default_key("payload")),
+            undefined_event_error=payload.get("undefined_event_error")
+            or (default_key("undefined_event") if payload["validation"] == "required" else None),
         ),
-        payload_limit=PayloadLimit(raw["payload_limit"]["default_bytes"], raw["payload_limit"]["error"]),
+        payload_limit=PayloadLimit(
+            raw["payload_limit"]["default_bytes"],
+            raw["payload_limit"].get("error", default_key("size")),
+        ),
         response=_shape(raw["response"]),
         errors=ErrorEnvelope(
             media_type=errors["media_type"],
-            message_pointer=errors["message"],
+            message_pointer=errors.get("message", ""),
             status_pointer=errors.get("status"),
             details_pointer=errors.get("details"),
+            path_pointer=errors.get("path"),
             detail_item=DetailItem(**(errors.get("detail_item") or {})),
             catalogue={
                 key: ErrorEntry(key, entry["status"], entry["message"], dict(entry.get("fields") or {}))
-                for key, entry in errors["catalogue"].items()
+                for key, entry in (errors.get("catalogue") or {}).items()
             },
         ),
         reserved=(
-            ReservedPrefixes(tuple(raw["reserved_prefixes"]["prefixes"]), raw["reserved_prefixes"]["error"])
+            ReservedPrefixes(
+                tuple(raw["reserved_prefixes"]["prefixes"]),
+                raw["reserved_prefixes"].get("error", default_key("reserved")),
+            )
             if "reserved_prefixes" in raw
             else None
         ),
         dedupe=_dedupe(raw["dedupe"]) if "dedupe" in raw else None,
-        rate_limit=RateLimit(**raw["rate_limit"]) if "rate_limit" in raw else None,
+        rate_limit=RateLimit(**{"error": default_key("rate_limit"), **raw["rate_limit"]})
+        if "rate_limit" in raw
+        else None,
         batch=_batch(raw["batch"]) if "batch" in raw else None,
         retention_days=(raw.get("retention") or {}).get("default_days", 90),
         documented_only=tuple(raw.get("documented_only") or ()),
@@ -306,6 +339,7 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
             backoff_max_seconds=backoff.get("max_seconds", 300.0),
         ),
     )
+    ingest = complete(ingest, documented)
     missing = [key for key in ingest.used_errors() if key not in ingest.errors.catalogue]
     if missing:
         raise SpecError(

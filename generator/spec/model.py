@@ -72,23 +72,40 @@ def pointer_get(document: Any, pointer: str) -> Any:
     return node
 
 
-def leaves(document: Any, prefix: str = "") -> dict[str, Any]:
-    """Every non-object value of a JSON object by its pointer (arrays are leaves): `{"/a/b": 1}`."""
-    if not isinstance(document, Mapping) or (prefix and not document):
+def leaves(document: Any, prefix: str = "", walk: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every non-object value of a JSON object by its pointer: `{"/a/b": 1}`. Arrays are leaves, but
+    for those at a pointer in `walk`, whose items are walked too (`/errors` of JSON:API's bodies)."""
+    if isinstance(document, list) and prefix in walk:
+        items: Any = enumerate(document)
+    elif isinstance(document, Mapping) and (document or not prefix):
+        items = document.items()
+    else:
         return {prefix: document}
     found: dict[str, Any] = {}
-    for key, value in document.items():
-        found.update(leaves(value, prefix + pointer_of(key)))
+    for key, value in items:
+        found.update(leaves(value, prefix + pointer_of(key), walk))
     return found
 
 
 def pointer_set(document: dict[str, Any], pointer: str, value: Any) -> None:
-    """Set the value at `pointer`, making the objects on the way."""
-    *parents, last = pointer_parts(pointer)
-    node = document
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
+    """Set the value at `pointer`, making the containers on the way: an array where the next token
+    is an index (`/errors/0/detail` makes JSON:API's `errors` list), an object otherwise."""
+    parts = pointer_parts(pointer)
+    node: Any = document
+    for part, following in zip(parts, parts[1:], strict=False):
+        slot = _slot(node, part)
+        if not isinstance(node[slot] if isinstance(node, list) else node.get(slot), dict | list):
+            node[slot] = [] if following.isdigit() else {}
+        node = node[slot]
+    node[_slot(node, parts[-1])] = value
+
+
+def _slot(node: Any, part: str) -> Any:
+    """The key of `part` in `node`: an index into an array (grown to reach it), else the name."""
+    if isinstance(node, list):
+        node.extend([None] * (int(part) + 1 - len(node)))
+        return int(part)
+    return part
 
 
 @dataclass(frozen=True)
@@ -106,12 +123,17 @@ class SecurityScheme:
 
     `kind` is `bearer` (HTTP bearer), `basic` (HTTP basic, the key as user name and any password,
     Segment's write key), `header` or `query` (`apiKey` with its `parameter` name); anything else is
-    kept as `type/scheme` so lint can name what is not implemented.
+    kept as `type/scheme` so lint can name what is not implemented. `oauth2` and `openIdConnect`
+    schemes are bearer tokens (`token_of` names them): the token is checked against the configured
+    keys, with no introspection. An apiKey's value may start with a scheme word and a space
+    (`Authorization: Vendor-API-Key KEY`), given by the scheme's `x-ingest-prefix` extension.
     """
 
     name: str
     kind: str
     parameter: str | None = None
+    token_of: str | None = None  # `oauth2` or `openIdConnect`: a token served as a bearer key
+    prefix: str = ""  # the word before the key in an apiKey's value
 
     @property
     def supported(self) -> bool:
@@ -139,6 +161,22 @@ class Response:
     examples: tuple[Example, ...] = ()
     headers: tuple[str, ...] = ()
     schema_name: str | None = None  # the component the schema refers to, which names its generated model
+    # `4XX`, `5XX` or `default` for a response documenting every status it covers (`status` is then 0).
+    range: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The response's key in the responses object: `404`, `4XX`, `default`."""
+        return self.range or str(self.status)
+
+
+def documented(
+    responses: Mapping[int, Response], ranges: Mapping[str, Response], status: int
+) -> Response | None:
+    """The response documenting `status`: its own, else its range (`4XX`), else `default` (as OpenAPI
+    reads a responses object)."""
+    own = responses.get(status) or ranges.get(f"{status // 100}XX")
+    return own or ranges.get("default")
 
 
 @dataclass(frozen=True)
@@ -294,6 +332,7 @@ class ErrorEntry:
     status: int
     message: str
     fields: Mapping[str, Any] = field(default_factory=dict)
+    default: bool = False  # filled in from the catalogue defaults, the block does not list it
 
 
 @dataclass(frozen=True)
@@ -308,8 +347,10 @@ class DetailItem:
 class ErrorEnvelope:
     """The API's error body and the catalogue of failures it is used for.
 
-    Every member is located by a JSON Pointer, so a flat body (`/detail`) and a nested one
-    (`/error/message`) are said the same way. A catalogue entry's `fields` are keyed by pointer too.
+    Every member is located by a JSON Pointer, so a flat body (`/detail`), a nested one
+    (`/error/message`) and one inside an array (JSON:API's `/errors/0/detail`) are said the same way.
+    A catalogue entry's `fields` are keyed by pointer too. A text envelope (`text/plain`) has no
+    members: its body is the message.
     """
 
     media_type: str
@@ -318,21 +359,36 @@ class ErrorEnvelope:
     status_pointer: str | None = None
     details_pointer: str | None = None
     detail_item: DetailItem = field(default_factory=DetailItem)
+    path_pointer: str | None = None  # where the first failing value's JSON Pointer goes
+    status_as_text: bool = False  # the repeated status is a string ("400"), as JSON:API writes it
+
+    @property
+    def text(self) -> bool:
+        """Whether the body is the message as text rather than a JSON document."""
+        return self.media_type.partition(";")[0].strip().lower().startswith("text/")
+
+    def status_value(self, entry: ErrorEntry) -> int | str:
+        """The status as the body repeats it."""
+        return str(entry.status) if self.status_as_text else entry.status
 
     def render(
         self,
         key: str,
         params: Mapping[str, object] | None = None,
         details: list[dict[str, str]] | None = None,
-    ) -> dict[str, Any]:
-        """The body for a catalogue entry; `details` items are `{"path", "message"}` dicts."""
+    ) -> Any:
+        """The body for a catalogue entry (a JSON object, or the message for a text envelope);
+        `details` items are `{"path", "message"}` dicts."""
         entry = self.catalogue[key]
+        message = format_message(entry.message, params or {})
+        if self.text:
+            return message
         body: dict[str, Any] = {}
         if self.status_pointer:
-            pointer_set(body, self.status_pointer, entry.status)
+            pointer_set(body, self.status_pointer, self.status_value(entry))
         for pointer, value in entry.fields.items():
             pointer_set(body, pointer, value)
-        pointer_set(body, self.message_pointer, format_message(entry.message, params or {}))
+        pointer_set(body, self.message_pointer, message)
         if details and self.details_pointer:
             item = self.detail_item
             pointer_set(
@@ -340,21 +396,44 @@ class ErrorEnvelope:
                 self.details_pointer,
                 [{item.path: d["path"], item.message: d["message"]} for d in details],
             )
+        if details and self.path_pointer:
+            pointer_set(body, self.path_pointer, details[0]["path"])
         return body
 
     def message_of(self, body: Any) -> Any:
-        return pointer_get(body, self.message_pointer)
+        return body if self.text else pointer_get(body, self.message_pointer)
 
     def status_of(self, body: Any) -> Any:
         return pointer_get(body, self.status_pointer) if self.status_pointer else None
 
+    def said_status(self, body: Any) -> int | None:
+        """The status an error body repeats, if it repeats one (`"422"` read as 422)."""
+        said = self.status_of(body) if not self.text and isinstance(body, Mapping) else None
+        if isinstance(said, bool) or not isinstance(said, int | str) or not str(said).isdigit():
+            return None
+        return int(said)
+
     def details_of(self, body: Any) -> Any:
         return pointer_get(body, self.details_pointer) if self.details_pointer else None
+
+    def optional(self) -> tuple[str, ...]:
+        """The pointers a body has only when the failure names failing values."""
+        return tuple(p for p in (self.details_pointer, self.path_pointer) if p)
+
+    def arrays(self) -> frozenset[str]:
+        """The pointers of the arrays the envelope's members sit in (`/errors` for `/errors/0/detail`)."""
+        found = set()
+        constants = (p for entry in self.catalogue.values() for p in entry.fields)
+        placed = (self.message_pointer, self.status_pointer, self.path_pointer, self.details_pointer)
+        for pointer in (*placed, *constants):
+            parts = pointer_parts(pointer or "")
+            found |= {pointer_of(*parts[:i]) for i, part in enumerate(parts) if i and part.isdigit()}
+        return frozenset(found)
 
     def pointers(self, key: str) -> set[str]:
         """Every pointer a body for `key` may set: the envelope's members and the entry's constants."""
         found = {self.message_pointer, *self.catalogue[key].fields}
-        found |= {p for p in (self.status_pointer, self.details_pointer) if p}
+        found |= {p for p in (self.status_pointer, self.details_pointer, self.path_pointer) if p}
         return found
 
 
@@ -416,6 +495,16 @@ class Step:
     error: Callable[[Ingest], str | None]
     scenario: str | None  # the contract scenario that provokes it, if any
     fixed_key: str | None = None  # a catalogue key every spec must have
+    # The entry a block that leaves the step's error out of its catalogue gets: (status, message).
+    default: tuple[int, str] | None = None
+    # The key a block that names no error for the step uses (`payload_limit` without `error`); a key
+    # the block names itself must be in its catalogue.
+    default_key: str | None = None
+
+    def defaults(self, ingest: Ingest) -> bool:
+        """Whether the step's error, when the catalogue lacks it, gets the default entry."""
+        key = self.error(ingest)
+        return self.default is not None and key is not None and key in (self.fixed_key, self.default_key)
 
 
 def _fixed(key: str) -> Callable[[Ingest], str | None]:
@@ -423,33 +512,140 @@ def _fixed(key: str) -> Callable[[Ingest], str | None]:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("authenticate", "request", _fixed("unauthorized"), "missing_api_key", "unauthorized"),
-    Step("rate_limit", "request", lambda i: i.rate_limit.error if i.rate_limit else None, "rate_limited"),
+    Step(
+        "authenticate",
+        "request",
+        _fixed("unauthorized"),
+        "missing_api_key",
+        "unauthorized",
+        (401, "The API key is missing or not valid."),
+    ),
+    Step(
+        "rate_limit",
+        "request",
+        lambda i: i.rate_limit.error if i.rate_limit else None,
+        "rate_limited",
+        default=(429, "Too many requests: retry in {retry_after} seconds."),
+        default_key="rate_limited",
+    ),
     Step(
         "media_type",
         "request",
         _fixed("unsupported_media_type"),
         "wrong_content_type",
         "unsupported_media_type",
+        (415, "The request's Content-Type is not one this operation accepts."),
     ),
-    Step("size", "request", lambda i: i.payload_limit.error, "oversize_body"),
-    Step("json", "request", _fixed("malformed_json"), "malformed_json", "malformed_json"),
-    Step("envelope", "request", _fixed("invalid_request"), "invalid_envelope", "invalid_request"),
-    Step("identity_missing", "request", lambda i: i.identity.missing_error, "missing_identity"),
-    Step("identity_conflict", "request", lambda i: i.identity.conflict_error, "identity_conflict"),
-    Step("reserved", "request", lambda i: i.reserved.error if i.reserved else None, "reserved_prefix"),
-    Step("undefined_event", "request", lambda i: i.payload.undefined_event_error, "undefined_event"),
-    Step("payload", "request", lambda i: i.payload.mismatch_error, "payload_schema_mismatch"),
+    Step(
+        "size",
+        "request",
+        lambda i: i.payload_limit.error,
+        "oversize_body",
+        default=(413, "The request body is larger than {limit} bytes."),
+        default_key="payload_too_large",
+    ),
+    Step(
+        "json",
+        "request",
+        _fixed("malformed_json"),
+        "malformed_json",
+        "malformed_json",
+        (400, "The request body is not valid JSON."),
+    ),
+    Step(
+        "envelope",
+        "request",
+        _fixed("invalid_request"),
+        "invalid_envelope",
+        "invalid_request",
+        (400, "The request does not match the documented schema."),
+    ),
+    Step(
+        "identity_missing",
+        "request",
+        lambda i: i.identity.missing_error,
+        "missing_identity",
+        default=(400, "The request names no contact: send one of the identity fields."),
+        default_key="identity_missing",
+    ),
+    Step(
+        "identity_conflict",
+        "request",
+        lambda i: i.identity.conflict_error,
+        "identity_conflict",
+        default=(400, "The request names more than one contact: send only one of the identity fields."),
+        default_key="identity_conflict",
+    ),
+    Step(
+        "reserved",
+        "request",
+        lambda i: i.reserved.error if i.reserved else None,
+        "reserved_prefix",
+        default=(400, "Event names starting with {prefix} are reserved."),
+        default_key="reserved_prefix",
+    ),
+    Step(
+        "undefined_event",
+        "request",
+        lambda i: i.payload.undefined_event_error,
+        "undefined_event",
+        default=(422, 'No event named "{event}" is defined for this project.'),
+        default_key="undefined_event",
+    ),
+    Step(
+        "payload",
+        "request",
+        lambda i: i.payload.mismatch_error,
+        "payload_schema_mismatch",
+        default=(422, 'The payload does not match the definition of "{event}".'),
+        default_key="payload_invalid",
+    ),
     Step(
         "idempotency_mismatch",
         "request",
         lambda i: i.dedupe.mismatch_error if i.dedupe else None,
         "reused_key_different_body",
     ),
-    Step("store", "server", _fixed("storage_unavailable"), None, "storage_unavailable"),
-    Step("route", "routing", _fixed("route_not_found"), "unknown_route", "route_not_found"),
-    Step("method", "routing", _fixed("method_not_allowed"), "method_not_allowed", "method_not_allowed"),
+    Step(
+        "store",
+        "server",
+        _fixed("storage_unavailable"),
+        None,
+        "storage_unavailable",
+        (503, "The event could not be stored and nothing was accepted; retry later."),
+    ),
+    Step(
+        "route",
+        "routing",
+        _fixed("route_not_found"),
+        "unknown_route",
+        "route_not_found",
+        (404, "No operation is documented at this path."),
+    ),
+    Step(
+        "method",
+        "routing",
+        _fixed("method_not_allowed"),
+        "method_not_allowed",
+        "method_not_allowed",
+        (405, "This path does not take this HTTP method."),
+    ),
 )
+# The connection's own limits (SERVER_ERRORS): answered in the envelope when the catalogue has them,
+# which a block leaving them out gets only if the operation documents their status.
+CONNECTION_DEFAULTS: dict[str, tuple[int, str]] = {
+    "request_timeout": (408, "The request was not received in time."),
+    "headers_too_large": (431, "The request headers are too large."),
+}
+
+
+def default_key(step: str) -> str:
+    """The catalogue key a block that names no error for `step` uses."""
+    key = next(s.default_key for s in STEPS if s.name == step)
+    assert key is not None, step
+    return key
+
+
 # Catalogue keys every x-ingest block must define, whatever else it says.
 FIXED_ERRORS = tuple(step.fixed_key for step in STEPS if step.fixed_key)
 
@@ -474,9 +670,15 @@ class Operation:
     ingest: Ingest | None = None
     read: Read | None = None
     pointer: str = ""  # where the operation is in the document, e.g. `/paths/~1events/post`
+    # Responses documenting a range of statuses, by their key (`4XX`, `5XX`, `default`).
+    ranges: Mapping[str, Response] = field(default_factory=dict)
 
     def response(self, status: int) -> Response | None:
         return self.responses.get(status)
+
+    def documented(self, status: int) -> Response | None:
+        """The response documenting `status`, its own or a range's (`documented`)."""
+        return documented(self.responses, self.ranges, status)
 
     @property
     def request_media_type(self) -> str:

@@ -20,6 +20,7 @@ from tests.conftest import SPECS
 KEY_A, KEY_B = "key_aaaaaaaa", "key_bbbbbbbb"
 CASES = {
     "distinct": ([("one", [KEY_A]), ("two", [KEY_B])], None),
+    "a printable key with spaces inside": ([("one", ["Vendor-API-Key k_1 ~!"])], None),
     "a key twice in one project": ([("one", [KEY_A, KEY_A])], "an API key is listed twice"),
     "a key in two projects": ([("one", [KEY_A]), ("two", [KEY_A])], "an API key is listed twice"),
     "a project id twice": ([("one", [KEY_A]), ("one", [KEY_B])], "project id 'one' is used twice"),

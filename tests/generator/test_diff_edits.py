@@ -646,6 +646,33 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         lambda d: x_ingest(d)["retention"].update(default_days=365),
         {("retention-raised", False, True)},
     ),
+    "a catalogue entry left to its default, then written out as the default": (
+        A,
+        both(v2(), lambda d: x_ingest(d)["errors"]["catalogue"].pop("unauthorized")),
+        both(
+            v2(),
+            lambda d: x_ingest(d)["errors"]["catalogue"].update(
+                unauthorized={
+                    "status": 401,
+                    "fields": {"/name": "unauthorized"},
+                    "message": "The API key is missing or not valid.",
+                }
+            ),
+        ),
+        NONE,
+    ),
+    "a catalogue entry left to its default": (
+        A,
+        None,
+        both(v2(), lambda d: x_ingest(d)["errors"]["catalogue"].pop("unauthorized")),
+        {("error-message-changed", True, True)},  # Arsel's name for it is the default's, its key
+    ),
+    "the failing value's pointer placed in error bodies": (
+        A,
+        None,
+        both(v2(), lambda d: x_ingest(d)["errors"].update(path="/source/pointer")),
+        {("error-envelope-changed", True, True)},
+    ),
     "error catalogue key renamed, same body": (
         A,
         None,
