@@ -553,14 +553,6 @@ STEPS: tuple[Step, ...] = (
         (400, "The request body is not valid JSON."),
     ),
     Step(
-        "envelope",
-        "request",
-        _fixed("invalid_request"),
-        "invalid_envelope",
-        "invalid_request",
-        (400, "The request does not match the documented schema."),
-    ),
-    Step(
         "identity_missing",
         "request",
         lambda i: i.identity.missing_error,
@@ -575,6 +567,14 @@ STEPS: tuple[Step, ...] = (
         "identity_conflict",
         default=(400, "The request names more than one contact: send only one of the identity fields."),
         default_key="identity_conflict",
+    ),
+    Step(
+        "envelope",
+        "request",
+        _fixed("invalid_request"),
+        "invalid_envelope",
+        "invalid_request",
+        (400, "The request does not match the documented schema."),
     ),
     Step(
         "reserved",
