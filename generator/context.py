@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpecError
-from .spec import Operation, ResponseShape, Spec, schema_types
+from .spec import CONTENT_ENCODING, Operation, ResponseShape, Spec, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -22,6 +22,8 @@ _CHALLENGES = {"bearer": "Bearer", "basic": "Basic"}
 _REALM_UNSAFE = re.compile(r'["\\\r\n]')
 # Header parameters OpenAPI says to ignore: the body's media type and the credentials say those.
 _IGNORED_HEADERS = {("header", "accept"), ("header", "content-type"), ("header", "authorization")}
+# The header that names the body's content coding: read by the body's decoder, not checked as a parameter.
+_DECODER_HEADERS = {("header", CONTENT_ENCODING)}
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def credential_parameters(op: Operation) -> set[tuple[str, str]]:
 
 def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
     """The path, query and header parameters the server checks (not the security schemes' keys)."""
-    keys = credential_parameters(op) | _IGNORED_HEADERS
+    keys = credential_parameters(op) | _IGNORED_HEADERS | _DECODER_HEADERS
     return [
         {
             "location": p.location,

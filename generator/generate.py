@@ -339,6 +339,7 @@ def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
         "schemes": server.schemes(op),
         "challenge": server.challenge(op, spec.title),
         "media_types": server.media_types(op),
+        "content_codings": op.content_codings,
         "success_schema": success_schema,
         "success_media_type": success_media_type,
         "success_types": success_types,

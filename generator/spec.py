@@ -23,6 +23,11 @@ ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
 X_INGEST_VERSION = 2
 
 # Placeholders an error message may use; anything else in braces is literal text.
+# The request content codings a generated server decodes (RFC 9110 section 8.4.1), named by an
+# operation's `Content-Encoding` header parameter; `identity` (the body as is) is always accepted.
+CONTENT_CODINGS = ("gzip", "deflate")
+CONTENT_ENCODING = "content-encoding"
+
 PLACEHOLDERS = ("event", "limit", "prefix", "key", "retry_after")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
@@ -482,6 +487,22 @@ class Operation:
     def request_media_type(self) -> str:
         """The first documented request media type, the one clients are shown first."""
         return self.request_media_types[0]
+
+    @property
+    def content_coding_parameter(self) -> Parameter | None:
+        """The documented `Content-Encoding` header parameter, which names the codings accepted."""
+        return next(
+            (p for p in self.parameters if p.location == "header" and p.name.lower() == CONTENT_ENCODING), None
+        )
+
+    @property
+    def content_codings(self) -> tuple[str, ...]:
+        """The codings a request body may be sent in besides `identity`: the `enum` of the
+        `Content-Encoding` header parameter, lower case (lint refuses any the server cannot decode)."""
+        parameter = self.content_coding_parameter
+        values = parameter.schema.get("enum") if parameter else None
+        names = (str(v).lower() for v in values or ())
+        return tuple(dict.fromkeys(n for n in names if n != "identity"))
 
     @property
     def secured(self) -> bool:

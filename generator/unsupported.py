@@ -14,6 +14,7 @@ from .loader import resolve
 from .rules import Finding, rule
 from .samples import event_properties, success_body
 from .spec import (
+    CONTENT_CODINGS,
     Ingest,
     Operation,
     Parameter,
@@ -152,6 +153,38 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
                     f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} is an "
                     "array or object, which is not implemented (only strings, numbers and booleans)",
                 )
+
+
+@rule()
+def content_codings_are_served(spec: Spec) -> Iterator[Finding]:
+    """A `Content-Encoding` header parameter lists, in an optional `enum`, codings the server decodes."""
+    for op in spec.operations:
+        parameter = op.content_coding_parameter
+        if parameter is None:
+            continue
+        where = _parameter(spec, op, parameter)
+        values = parameter.schema.get("enum")
+        known = ", ".join(("identity", *CONTENT_CODINGS))
+        if op.ingest is None:
+            yield where, f"{op.operation_id}: Content-Encoding is only decoded on an ingest operation's body"
+        elif not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            yield (
+                where,
+                f"{op.operation_id}: Content-Encoding needs an `enum` of the codings accepted (of {known})",
+            )
+        elif parameter.required:
+            yield (
+                where,
+                f"{op.operation_id}: a required Content-Encoding is not implemented "
+                "(a body sent as is is always accepted)",
+            )
+        else:
+            for index, value in enumerate(values):
+                if value.lower() not in ("identity", *CONTENT_CODINGS):
+                    yield (
+                        f"{where}/schema/enum/{index}",
+                        f"{op.operation_id}: content coding {value!r} is not implemented (only {known})",
+                    )
 
 
 @rule()
