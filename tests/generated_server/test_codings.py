@@ -23,10 +23,13 @@ from starlette.requests import Request
 from generated_server.sendrealm.bodies import read_decoded_body
 from generated_server.sendrealm.errors import ApiError
 from generated_server.sendrealm.storage import open_storage
+from ingestspec.contract_tests.scenarios import SCENARIOS
+from ingestspec.contract_tests.session import Session
+from ingestspec.contract_tests.target import load_target
 from ingestspec.generator.generate import generate
 from ingestspec.generator.lint import lint
-from tests.conftest import EXAMPLE_CONFIG
-from tests.generated_server.conftest import ACME_KEY
+from tests.conftest import EXAMPLE_CONFIG, SPECS
+from tests.generated_server.conftest import ACME_KEY, GLOBEX_KEY
 from tests.servers import RunningServer, running_server
 from tests.specs import edited, op
 
@@ -175,3 +178,29 @@ def test_a_bomb_is_never_inflated_past_the_limit() -> None:
         tracemalloc.stop()
     assert refused.value.status == 413
     assert peak < 8 * limit, peak
+
+
+def _scenario(spec: Path, base_url: str, name: str) -> Session:
+    target = load_target(spec, base_url, (ACME_KEY, GLOBEX_KEY), EXAMPLE_CONFIG)
+    op = target.spec.ingest_operations[0]
+    assert SCENARIOS[name].skip_reason(target, op) is None
+    session = Session(target, op, name)
+    SCENARIOS[name].run(session)
+    assert session.probes
+    return session
+
+
+def test_the_contract_scenario_sends_each_declared_coding(
+    coded: RunningServer, tmp_path: Path, store_url: str
+) -> None:
+    spec = edited(tmp_path, "sendrealm", codings, "judged")
+    session = _scenario(spec, coded.base_url, "encoded_body")
+    assert [p.headers["Content-Encoding"] for p in session.probes] == ["gzip", "deflate"]
+    assert not session.failures, session.report()
+    # A server that decodes no coding fails it: the shipped Sendrealm server, judged by the same spec.
+    with running_server(
+        "generated_server.sendrealm", EXAMPLE_CONFIG, store_url, "", log_dir=tmp_path
+    ) as plain:
+        assert _scenario(spec, plain.base_url, "encoded_body").failures
+    skipped = load_target(SPECS["sendrealm"], coded.base_url, (ACME_KEY,), EXAMPLE_CONFIG)
+    assert SCENARIOS["encoded_body"].skip_reason(skipped, skipped.spec.ingest_operations[0])

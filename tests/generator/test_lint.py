@@ -70,6 +70,14 @@ def two_envelopes(document: dict[str, Any]) -> None:
     document["paths"]["/other"]["post"]["x-ingest"]["errors"]["catalogue"]["unauthorized"]["status"] = 403
 
 
+def content_encoding(**schema: Any) -> Edit:
+    """The ingest operation takes a Content-Encoding header parameter of this schema (optional unless
+    `required` is given)."""
+    required = schema.pop("required", False)
+    parameter = {"name": "Content-Encoding", "in": "header", "required": required, "schema": schema}
+    return lambda document: op(document).setdefault("parameters", []).append(parameter)
+
+
 def ref_cycle(document: dict[str, Any]) -> None:
     document["components"]["schemas"]["Loop"] = {"$ref": "#/components/schemas/Loop"}
     op(document)["requestBody"]["content"]["application/json"]["schema"] = {
@@ -130,6 +138,21 @@ def two_schemes(document: dict[str, Any]) -> None:
 
 # case -> (edit, where the problem is: a pointer, "{op}" standing for the ingest operation's, a message part)
 BROKEN: dict[str, tuple[Edit, str, str]] = {
+    "a content coding the server cannot decode": (
+        content_encoding(type="string", enum=["gzip", "br"]),
+        "{op}/parameters/0/schema/enum/1",
+        "content coding 'br' is not implemented (only identity, gzip, deflate)",
+    ),
+    "a Content-Encoding without an enum": (
+        content_encoding(type="string"),
+        "{op}/parameters/0",
+        "Content-Encoding needs an `enum` of the codings accepted",
+    ),
+    "a required Content-Encoding": (
+        content_encoding(type="string", enum=["gzip"], required=True),
+        "{op}/parameters/0",
+        "a required Content-Encoding is not implemented",
+    ),
     "example breaks its schema": (
         lambda d: op(d)["requestBody"]["content"]["application/json"]["examples"]["curl"]["value"].update(
             event=7
