@@ -492,7 +492,8 @@ class Operation:
     def content_coding_parameter(self) -> Parameter | None:
         """The documented `Content-Encoding` header parameter, which names the codings accepted."""
         return next(
-            (p for p in self.parameters if p.location == "header" and p.name.lower() == CONTENT_ENCODING), None
+            (p for p in self.parameters if p.location == "header" and p.name.lower() == CONTENT_ENCODING),
+            None,
         )
 
     @property

@@ -139,7 +139,9 @@ def test_a_spec_without_codings_refuses_any(tmp_path: Path, store_url: str) -> N
     ) as server:
         answer = post(server, gzip.compress(orjson.dumps(BODY)), "gzip")
         assert answer.status_code == 415
-        assert answer.json()["errors"][0]["message"] == "content codings are not accepted: send the body as is"
+        assert (
+            answer.json()["errors"][0]["message"] == "content codings are not accepted: send the body as is"
+        )
         assert post(server, orjson.dumps(BODY), "identity").status_code == 202
 
 
