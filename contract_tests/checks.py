@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from ingestspec.generator.spec import ROUTING_ERRORS, Operation, pointer_get
+from ingestspec.generator.validate import is_json
 
 from .catalogue import identify, match_entry, operation_errors, without_details
 from .credentials import HTTP_KINDS
@@ -190,6 +191,14 @@ def success_body_shape(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
     if reply.status != probe.expect.status:
         return
     shape = probe.expect.shape
+    if shape.kind != "json":
+        # A constant text (`OK`, `1`) or no body at all (a 204): exactly that, byte for byte.
+        wanted = (shape.text or "").encode()
+        if reply.content != wanted:
+            raise Mismatch(
+                f"success body is {_excerpt(reply) or 'empty'}, expected {wanted.decode() or 'no body'!r}"
+            )
+        return
     body = reply.json()
     fields = shape.unwrap(body) if isinstance(body, Mapping) else None
     if not isinstance(fields, Mapping):
@@ -258,6 +267,12 @@ def documented_response_schema(ctx: CheckContext, reply: Reply, probe: Probe) ->
     """The body matches the documented schema of its status (formats included)."""
     response = ctx.op.responses[reply.status]
     if response.schema is None:
+        return
+    if response.media_type and not is_json(response.media_type):
+        # A text answer (text/plain `OK`) is judged as the string it is.
+        error = first_error(response.schema, reply.content.decode("utf-8", "replace"))
+        if error is not None:
+            raise Mismatch(f"{reply.status} body does not match its documented schema {error}")
         return
     body = reply.json()
     if body is NOT_JSON:

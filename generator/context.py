@@ -155,6 +155,17 @@ def response_schema(op: Operation, status: int) -> tuple[dict[str, Any], str]:
     return dict(response.schema or {}), response.media_type or "application/json"
 
 
+def constant_body(shape: ResponseShape) -> bytes | None:
+    """The bytes answered for a shape that carries no event's values: its text, or nothing at all
+    (None: a JSON object built from the event)."""
+    return None if shape.kind == "json" else (shape.text or "").encode()
+
+
+def answer_media_type(shape: ResponseShape, documented: str) -> str | None:
+    """The Content-Type of a shape's answer: none when it has no body, else the documented one."""
+    return None if shape.kind == "empty" else documented
+
+
 def numeric_fields(shape: ResponseShape, schema: Mapping[str, Any]) -> dict[str, bool]:
     """For each field of a success body: whether its schema wants a number (stored text is converted)."""
     fields = schema

@@ -363,10 +363,14 @@ def _shape(raw: Mapping[str, Any]) -> ResponseShape:
     return ResponseShape(
         status=raw.get("status", 0),  # a batch item's result has none: its status is its own
         fields=tuple(
-            ResponseField(name, f.get("source"), f.get("const")) for name, f in raw["fields"].items()
+            ResponseField(name, f.get("source"), f.get("const"))
+            for name, f in (raw.get("fields") or {}).items()
         ),
         envelope=raw.get("envelope"),
         header=raw.get("header"),
+        text=raw.get("text"),
+        # Neither fields nor text: the answer has no body (a 204, an empty 202).
+        has_body="fields" in raw or "text" in raw,
     )
 
 

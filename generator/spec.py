@@ -157,12 +157,26 @@ class ResponseField:
 
 @dataclass(frozen=True)
 class ResponseShape:
-    """How the server builds a success body from a stored event."""
+    """How the server builds a success body from a stored event.
+
+    A JSON object of `fields` (under `envelope`); or, where the API documents one, a constant `text`
+    answered verbatim in the documented media type (`OK`, `1`); or no body at all (`kind` "empty":
+    a 204, an empty 202).
+    """
 
     status: int
     fields: tuple[ResponseField, ...]
     envelope: str | None = None
     header: str | None = None
+    text: str | None = None
+    has_body: bool = True
+
+    @property
+    def kind(self) -> str:
+        """`json` (an object of `fields`), `text` (the constant `text`) or `empty` (no body)."""
+        if self.text is not None:
+            return "text"
+        return "json" if self.has_body else "empty"
 
     def render(self, values: Mapping[str, Any]) -> dict[str, Any]:
         body = {f.name: (values[f.source] if f.source else f.const) for f in self.fields}

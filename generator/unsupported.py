@@ -7,6 +7,7 @@ rule says what is unsupported and, where there is one, what the spec could say i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from .spec import (
     Ingest,
     Operation,
     Parameter,
+    ResponseShape,
     SecurityScheme,
     Spec,
     escape,
@@ -469,9 +471,18 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
         shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
         for where, shape in shapes:
             response = op.responses.get(shape.status)
-            if response is None or not response.schema:
-                continue  # lint names an undocumented status
+            if response is None or not response.schema or shape.kind == "empty":
+                continue  # lint names an undocumented status, or a body where none is answered
             check = validator(response.schema)
+            if shape.kind == "text":
+                error = next(check.iter_errors(text_value(shape.text or "", response.media_type)), None)
+                if error is not None:
+                    yield (
+                        _x(op, *where.split("/"), "text"),
+                        f"{op.operation_id}: the {shape.status} text {shape.text!r} does not match the "
+                        f"documented schema: {error.message}",
+                    )
+                continue
             failures = {}
             for field in ingest.identity.fields:
                 error = next(check.iter_errors(success_body(op, shape, field)), None)
@@ -490,32 +501,56 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def success_responses_are_json(spec: Spec) -> Iterator[Finding]:
-    """The success and replay responses are documented as JSON; no header on the success answer."""
+    """The success and replay responses are documented as answered: JSON fields, a text, or no body."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        shapes = [ingest.response] + ([ingest.dedupe.replay] if ingest.dedupe else [])
+        shapes = [("response", ingest.response)]
+        shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
         if ingest.batch:
-            shapes = [ingest.batch.response]  # the only answer of a batch
-        for shape in dict.fromkeys(shapes):
+            shapes = [("batch/response", ingest.batch.response)]  # the only answer of a batch
+        said: set[ResponseShape] = set()
+        for inner, shape in shapes:
             response = op.responses.get(shape.status)
-            if response is None:
-                continue  # lint names an undocumented status
+            if response is None or shape in said:
+                continue  # lint names an undocumented status; a replay shaped as the success is said once
+            said.add(shape)
             where = f"{op.pointer}/responses/{shape.status}"
-            if response.media_type is None:
-                yield where, f"{op.operation_id}: {shape.status} documents no body, but x-ingest answers one"
-            elif not is_json(response.media_type):
-                yield (
-                    f"{where}/content/{escape(response.media_type)}",
-                    f"{op.operation_id}: {shape.status} is documented as {response.media_type}, but the "
-                    "server answers JSON",
-                )
+            problem = _documented_as(shape, response.media_type)
+            if problem is None:
+                continue
+            if response.media_type is not None:
+                where += f"/content/{escape(response.media_type)}"
+            if shape.kind != "json":
+                where = _x(op, *inner.split("/"))
+            yield where, f"{op.operation_id}: {shape.status} {problem}"
         if ingest.response.header:
             yield (
                 _x(op, "response", "header"),
                 f"{op.operation_id}: a header on the success response is not implemented "
                 "(only on the replay)",
             )
+
+
+def _documented_as(shape: ResponseShape, media_type: str | None) -> str | None:
+    """What keeps the answer of `shape` from being the documented response of `media_type`, if anything."""
+    if shape.kind == "empty":
+        return f"is documented with a {media_type} body, but x-ingest answers none" if media_type else None
+    if media_type is None:
+        return "documents no body, but x-ingest answers one"
+    if shape.kind == "json" and not is_json(media_type):
+        return f"is documented as {media_type}, but the server answers JSON"
+    if shape.kind == "text" and is_json(media_type):
+        try:
+            json.loads(shape.text or "")
+        except ValueError:
+            return f"is documented as {media_type}, but the x-ingest text {shape.text!r} is not JSON"
+    return None
+
+
+def text_value(text: str, media_type: str | None) -> Any:
+    """What a constant text body is, judged by its documented schema: its JSON value, or the string."""
+    return json.loads(text) if media_type and is_json(media_type) else text
 
 
 @rule()

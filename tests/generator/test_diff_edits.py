@@ -608,6 +608,18 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         ),
         {("success-response-changed", True, True)},
     ),
+    "x-ingest response text changed": (
+        S,
+        v2(response={"status": 202, "text": "1"}),
+        v2(response={"status": 202, "text": "OK"}),
+        {("success-response-changed", True, True)},
+    ),
+    "x-ingest response's empty object becomes no body": (
+        S,
+        v2(response={"status": 202, "fields": {}}),
+        v2(response={"status": 202}),
+        {("success-response-changed", True, True)},
+    ),
     "rate limit lowered": (S, rate(100), rate(10), {("rate-limit-lowered", True, False)}),
     "rate limit raised": (S, rate(10), rate(100), {("rate-limit-raised", False, True)}),
     "rate limit removed": (

@@ -78,6 +78,19 @@ def content_encoding(**schema: Any) -> Edit:
     return lambda document: op(document).setdefault("parameters", []).append(parameter)
 
 
+def answered(status: int, content: dict[str, Any] | None, **shape: Any) -> Edit:
+    """The success answer is `status` with this x-ingest shape, documented with `content` (None: none)."""
+
+    def edit(document: dict[str, Any]) -> None:
+        responses = op(document)["responses"]
+        documented = responses.pop("202")
+        documented.pop("content")
+        responses[str(status)] = {**documented, **({"content": content} if content else {})}
+        x_ingest(document)["response"] = {"status": status, **shape}
+
+    return edit
+
+
 def ref_cycle(document: dict[str, Any]) -> None:
     document["components"]["schemas"]["Loop"] = {"$ref": "#/components/schemas/Loop"}
     op(document)["requestBody"]["content"]["application/json"]["schema"] = {
@@ -138,6 +151,35 @@ def two_schemes(document: dict[str, Any]) -> None:
 
 # case -> (edit, where the problem is: a pointer, "{op}" standing for the ingest operation's, a message part)
 BROKEN: dict[str, tuple[Edit, str, str]] = {
+    "a 204 documented with a JSON body": (
+        v2(
+            answered(
+                204, {"application/json": {"schema": {"type": "object"}}}, fields={"id": {"source": "id"}}
+            )
+        ),
+        "{op}/responses/204/content",
+        "a 204 answer has no body (RFC 9110), but it is documented with application/json content",
+    ),
+    "a 204 answered with fields": (
+        v2(answered(204, None, fields={"id": {"source": "id"}})),
+        "{op}/responses/204",
+        "204 documents no body, but x-ingest answers one",
+    ),
+    "no body where one is documented": (
+        v2(answered(202, {"application/json": {"schema": {"type": "object"}}})),
+        "{op}/x-ingest/response",
+        "202 is documented with a application/json body, but x-ingest answers none",
+    ),
+    "a text answer documented as JSON that is not JSON": (
+        v2(answered(202, {"application/json": {"schema": {"type": "object"}}}, text="OK")),
+        "{op}/x-ingest/response",
+        "the x-ingest text 'OK' is not JSON",
+    ),
+    "a text answer its schema refuses": (
+        v2(answered(202, {"text/plain": {"schema": {"type": "string", "enum": ["OK"]}}}, text="KO")),
+        "{op}/x-ingest/response/text",
+        "the 202 text 'KO' does not match the documented schema",
+    ),
     "a content coding the server cannot decode": (
         content_encoding(type="string", enum=["gzip", "br"]),
         "{op}/parameters/0/schema/enum/1",
