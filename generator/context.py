@@ -129,8 +129,12 @@ def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 def schemes(op: Operation) -> tuple[tuple[str, str], ...]:
-    """(kind, parameter name) of every scheme the operation accepts, in the spec's order."""
-    return tuple((s.kind, s.parameter or "") for s in op.schemes if s.supported)
+    """(kind, parameter name) of every scheme the operation accepts, in the spec's order; for HTTP
+    basic, which part is the key (`x-ingest-basic`: user, password, both; "" the user name, else the
+    password)."""
+    return tuple(
+        (s.kind, s.basic_key if s.kind == "basic" else s.parameter or "") for s in op.schemes if s.supported
+    )
 
 
 def challenge(op: Operation, realm: str) -> dict[str, str] | None:

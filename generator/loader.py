@@ -18,6 +18,7 @@ import yaml
 from .errors import SpecError, UnresolvedRef
 from .migrate import upgrade, version_of
 from .spec import (
+    BASIC_KEY,
     Batch,
     Dedupe,
     DetailItem,
@@ -176,7 +177,8 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
             kind = str(scheme["scheme"]).lower()
         elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query"):
             kind, parameter = scheme["in"], str(scheme.get("name", ""))
-        schemes[name] = SecurityScheme(name, kind, parameter)
+        part = scheme.get(BASIC_KEY)
+        schemes[name] = SecurityScheme(name, kind, parameter, "" if part is None else str(part))
     return schemes
 
 

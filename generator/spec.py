@@ -27,6 +27,9 @@ X_INGEST_VERSION = 2
 # operation's `Content-Encoding` header parameter; `identity` (the body as is) is always accepted.
 CONTENT_CODINGS = ("gzip", "deflate")
 CONTENT_ENCODING = "content-encoding"
+# Which part of HTTP basic credentials a security scheme's `x-ingest-basic` says is the key.
+BASIC_KEY_PARTS = ("user", "password", "both")
+BASIC_KEY = "x-ingest-basic"
 
 PLACEHOLDERS = ("event", "limit", "prefix", "key", "retry_after")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -117,6 +120,10 @@ class SecurityScheme:
     name: str
     kind: str
     parameter: str | None = None
+    # Which part of HTTP basic credentials is the key (the scheme's `x-ingest-basic`): `user`,
+    # `password` or `both` (the key is `user:password`, both parts checked); "" as before: the user
+    # name, or the password when the user name is empty.
+    basic_key: str = ""
 
     @property
     def supported(self) -> bool:

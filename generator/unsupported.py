@@ -15,6 +15,8 @@ from .loader import resolve
 from .rules import Finding, rule
 from .samples import event_properties, success_body
 from .spec import (
+    BASIC_KEY,
+    BASIC_KEY_PARTS,
     CONTENT_CODINGS,
     Ingest,
     Operation,
@@ -59,6 +61,27 @@ def security_scheme_types(spec: Spec) -> Iterator[Finding]:
                         f"security scheme {scheme.name!r} is {_describe(scheme)}, which the generated "
                         f"server does not implement (it implements {_SUPPORTED_SECURITY})",
                     )
+
+
+@rule()
+def basic_key_parts(spec: Spec) -> Iterator[Finding]:
+    """A security scheme's `x-ingest-basic` is on an HTTP basic scheme and names user, password or both."""
+    for op in spec.operations:
+        for scheme in op.schemes:
+            if not scheme.basic_key:
+                continue
+            where = pointer_of("components", "securitySchemes", scheme.name, BASIC_KEY)
+            if scheme.kind != "basic":
+                yield (
+                    where,
+                    f"security scheme {scheme.name!r}: {BASIC_KEY} is only read on an HTTP basic scheme",
+                )
+            elif scheme.basic_key not in BASIC_KEY_PARTS:
+                yield (
+                    where,
+                    f"security scheme {scheme.name!r}: {BASIC_KEY} is {scheme.basic_key!r}, not one of "
+                    + ", ".join(BASIC_KEY_PARTS),
+                )
 
 
 @rule()

@@ -4,8 +4,10 @@
 """Where a request carries its API key: an operation's OpenAPI `security` schemes, or a body field.
 
 Each scheme is one alternative: the request is admitted when any of them carries a known key.
-bearer: `Authorization: Bearer KEY`; basic: `Authorization: Basic` with the key as user name
-(any password; an empty user name takes the password); header / query: an `apiKey` parameter.
+bearer: `Authorization: Bearer KEY`; basic: `Authorization: Basic` with the key as the part the
+scheme's `x-ingest-basic` names (`user`; `password`; `both`, the key being `user:password` so that
+both parts are checked), or by default the user name (any password; an empty user name takes the
+password); header / query: an `apiKey` parameter.
 A key in a body field (x-ingest `credential_field`) is never stored (the body digest leaves it out)
 and never logged.
 
@@ -23,7 +25,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-# (kind, parameter name) of an operation's schemes, in the spec's order.
+# (kind, parameter name) of an operation's schemes, in the spec's order; for basic, the key's part.
 Schemes = tuple[tuple[str, str], ...]
 
 
@@ -62,7 +64,11 @@ def _read(request: Request, kind: str, parameter: str) -> str | None:
         user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    return user or password
+    if not parameter:
+        return user or password
+    if parameter == "both":
+        return f"{user}:{password}" if user and password else None
+    return password if parameter == "password" else user
 
 
 def in_body(body: dict[str, Any], field: str) -> str | None:

@@ -302,6 +302,12 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         scheme({**APIKEY, "name": "X-Key"}),
         {("security-scheme-type-changed", True, True)},
     ),
+    "basic key moved from the user name to both parts": (
+        S,
+        scheme({"type": "http", "scheme": "basic", "x-ingest-basic": "user"}),
+        scheme({"type": "http", "scheme": "basic", "x-ingest-basic": "both"}),
+        {("security-scheme-type-changed", True, True)},
+    ),
     "apiKey header name in another case": (S, scheme(APIKEY), scheme({**APIKEY, "name": "x-api-key"}), NONE),
     "a second way to send the key": (S, None, two_schemes, {("security-alternative-added", False, True)}),
     "one way to send the key dropped": (

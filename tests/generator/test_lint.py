@@ -151,6 +151,11 @@ def two_schemes(document: dict[str, Any]) -> None:
 
 # case -> (edit, where the problem is: a pointer, "{op}" standing for the ingest operation's, a message part)
 BROKEN: dict[str, tuple[Edit, str, str]] = {
+    "an x-ingest-basic part that is not one": (
+        scheme("siteCredentials", {"type": "http", "scheme": "basic", "x-ingest-basic": "secret"}),
+        "/components/securitySchemes/siteCredentials/x-ingest-basic",
+        "x-ingest-basic is 'secret', not one of user, password, both",
+    ),
     "a 204 documented with a JSON body": (
         v2(
             answered(
