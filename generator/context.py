@@ -159,6 +159,17 @@ def response_schema(op: Operation, status: int) -> tuple[dict[str, Any], str]:
     return dict(response.schema or {}), response.media_type or "application/json"
 
 
+def epoch_as_text(op: Operation) -> bool:
+    """Whether an epoch occurred-at may come as the text of its number: its schema allows a string
+    (constrained by a `pattern`, which lint requires), as SDKs that send `"1733461200000"` have it."""
+    from .samples import event_properties  # samples reads this module's numeric_fields
+
+    ingest = op.ingest
+    if ingest is None or ingest.occurred_at_unit == "rfc3339":
+        return False
+    return "string" in schema_types(event_properties(op).get(ingest.occurred_at_field) or {})
+
+
 def constant_body(shape: ResponseShape) -> bytes | None:
     """The bytes answered for a shape that carries no event's values: its text, or nothing at all
     (None: a JSON object built from the event)."""

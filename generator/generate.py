@@ -340,6 +340,7 @@ def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
         "challenge": server.challenge(op, spec.title),
         "media_types": server.media_types(op),
         "content_codings": op.content_codings,
+        "occurred_at_text": server.epoch_as_text(op),
         "success_schema": success_schema,
         "success_media_type": server.answer_media_type(success, success_media_type),
         "success_types": success_types,

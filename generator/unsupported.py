@@ -474,11 +474,19 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
                     + ("" if types != {"string"} else f" with format {schema.get('format')!r}")
                     + "; or set occurred_at_unit to seconds or milliseconds",
                 )
-        elif not types or not types <= {"integer", "number"}:
+        elif not types or not types <= {"integer", "number", "string"}:
             yield (
                 _x(op, "occurred_at_unit"),
                 f"{op.operation_id}: occurred_at_unit {ingest.occurred_at_unit} needs "
                 f"{ingest.occurred_at_field!r} typed integer or number, not {_type_text(types)}",
+            )
+        elif "string" in types and "pattern" not in schema:
+            # A number sent as its text ("1733461200000") is read when the schema says which texts.
+            yield (
+                _x(op, "occurred_at_unit"),
+                f"{op.operation_id}: occurred_at_unit {ingest.occurred_at_unit} reads a string "
+                f"{ingest.occurred_at_field!r} as the text of a number only when its schema has a "
+                "`pattern` of digits (such as ^[0-9]{1,15}$)",
             )
 
 

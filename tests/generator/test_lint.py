@@ -428,10 +428,20 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "{op}/x-ingest/identity/fields/0/name",
         "must be typed string, integer or number, not boolean",
     ),
-    "an epoch unit on a string field": (
+    "an epoch unit on a string field with no pattern": (
         v2(add(x_ingest, occurred_at_unit="milliseconds")),
         "{op}/x-ingest/occurred_at_unit",
-        "typed integer or number, not string",
+        "only when its schema has a `pattern` of digits",
+    ),
+    "an epoch unit on a boolean field": (
+        v2(
+            lambda d: (
+                request_property(x_ingest(d)["occurred_at_field"], {"type": "boolean"})(d),
+                x_ingest(d).update(occurred_at_unit="seconds"),
+            )
+        ),
+        "{op}/x-ingest/occurred_at_unit",
+        "typed integer or number, not boolean",
     ),
     "an RFC 3339 time in an integer field": (
         lambda d: request_property(x_ingest(d)["occurred_at_field"], {"type": "integer"})(d),
