@@ -19,12 +19,14 @@ from .errors import SpecError, UnresolvedRef
 from .migrate import upgrade, version_of
 from .spec import (
     BASIC_KEY,
+    FORM_MEDIA_TYPE,
     Batch,
     Dedupe,
     DetailItem,
     ErrorEntry,
     ErrorEnvelope,
     Example,
+    FormField,
     Identity,
     IdentityField,
     Ingest,
@@ -45,6 +47,7 @@ from .spec import (
     pointer_of,
     pointer_parts,
 )
+from .validate import is_json
 
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -145,6 +148,14 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
             body = op.get("requestBody") or {}
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
+            form = _form(content)
+            if form is not None and media_type.lower() == FORM_MEDIA_TYPE:
+                # The document the form carries is the request; a JSON media type beside it says the same.
+                json_media = next((m for t, m in content.items() if t.lower() != FORM_MEDIA_TYPE), None)
+                media = json_media or {
+                    **media,
+                    "schema": _form_property(media, form.name).get("contentSchema"),
+                }
             pointer = pointer_of("paths", path, method)
             result.append(
                 Operation(
@@ -163,9 +174,26 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
+                    form=form,
                 )
             )
     return result
+
+
+def _form(content: Mapping[str, Any]) -> FormField | None:
+    """The field of a form-encoded request body that carries a JSON document, if one is declared."""
+    media = next((m for t, m in content.items() if t.lower() == FORM_MEDIA_TYPE), None)
+    if media is None:
+        return None
+    properties = (media.get("schema") or {}).get("properties") or {}
+    for name, schema in properties.items():
+        if isinstance(schema, Mapping) and is_json(str(schema.get("contentMediaType", ""))):
+            return FormField(str(name), schema.get("contentEncoding") == "base64")
+    return None
+
+
+def _form_property(media: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    return ((media.get("schema") or {}).get("properties") or {}).get(name) or {}
 
 
 def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, SecurityScheme]:

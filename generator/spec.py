@@ -130,6 +130,19 @@ class SecurityScheme:
         return self.kind in ("bearer", "basic", "header", "query")
 
 
+# A form-encoded request body (Mixpanel's `data=<base64 JSON>`): the JSON document travels in one
+# field whose schema says `contentMediaType: application/json` (and `contentEncoding: base64`).
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class FormField:
+    """The field of a form-encoded body that carries the JSON document, and whether it is base64."""
+
+    name: str
+    base64: bool = False
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A documented path, query, header or cookie parameter."""
@@ -500,6 +513,9 @@ class Operation:
     ingest: Ingest | None = None
     read: Read | None = None
     pointer: str = ""  # where the operation is in the document, e.g. `/paths/~1events/post`
+    # A form-encoded request media type, and the field carrying the JSON document; `request_schema`
+    # is then that document's schema (the field's `contentSchema`, or the JSON media type's schema).
+    form: FormField | None = None
 
     def response(self, status: int) -> Response | None:
         return self.responses.get(status)

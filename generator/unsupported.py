@@ -18,6 +18,7 @@ from .spec import (
     BASIC_KEY,
     BASIC_KEY_PARTS,
     CONTENT_CODINGS,
+    FORM_MEDIA_TYPE,
     Ingest,
     Operation,
     Parameter,
@@ -121,21 +122,59 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def json_request_bodies(spec: Spec) -> Iterator[Finding]:
-    """Ingest request bodies are named JSON media types (no ranges, no other types)."""
+    """Ingest request bodies are named JSON media types, or a form whose one field carries the JSON."""
     for op in spec.ingest_operations:
         for media_type in op.request_media_types:
+            where = f"{op.pointer}/requestBody/content/{escape(media_type)}"
             if "*" in media_type:
                 yield (
-                    f"{op.pointer}/requestBody/content/{escape(media_type)}",
+                    where,
                     f"{op.operation_id}: request media type range {media_type!r} is not implemented "
                     "(name each JSON media type the operation takes)",
                 )
+            elif media_type.lower() == FORM_MEDIA_TYPE:
+                yield from _form_problems(spec, op, where)
             elif not is_json(media_type):
                 yield (
-                    f"{op.pointer}/requestBody/content/{escape(media_type)}",
+                    where,
                     f"{op.operation_id}: request media type {media_type!r} is not implemented "
-                    "(only application/json and +json types are)",
+                    f"(only application/json, +json types and {FORM_MEDIA_TYPE} carrying JSON are)",
                 )
+
+
+def _form_problems(spec: Spec, op: Operation, where: str) -> Iterator[Finding]:
+    """What keeps a form-encoded body from being read as the JSON document one of its fields carries."""
+    media = pointer_get(spec.document, where) or {}
+    schema = resolve(spec.document, media.get("schema") or {}, spec.path)
+    properties = schema.get("properties") or {} if isinstance(schema, Mapping) else {}
+    carriers = [n for n, p in properties.items() if isinstance(p, Mapping) and "contentMediaType" in p]
+    if op.form is None or len(carriers) != 1:
+        yield (
+            where,
+            f"{op.operation_id}: a {FORM_MEDIA_TYPE} body is read only as one field carrying JSON: "
+            "give exactly one property `contentMediaType: application/json` and its `contentSchema`",
+        )
+        return
+    field = resolve(spec.document, properties[op.form.name], spec.path)
+    inner = f"{where}/schema/properties/{escape(op.form.name)}"
+    encoding = field.get("contentEncoding")
+    if encoding not in (None, "base64"):
+        yield (
+            inner + "/contentEncoding",
+            f"{op.operation_id}: contentEncoding {encoding!r} is not implemented (base64 is)",
+        )
+    others = [t for t in op.request_media_types if t.lower() != FORM_MEDIA_TYPE]
+    if "contentSchema" not in field and not others:
+        yield (
+            inner,
+            f"{op.operation_id}: the form field {op.form.name!r} needs a `contentSchema` (its JSON's)",
+        )
+    elif "contentSchema" in field and others and field["contentSchema"] != dict(op.request_schema):
+        yield (
+            inner + "/contentSchema",
+            f"{op.operation_id}: the form field's contentSchema differs from the {others[0]} schema: "
+            "the server reads one document either way",
+        )
 
 
 @rule()

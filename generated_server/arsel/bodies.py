@@ -6,11 +6,14 @@ its JSON, how request values are stored as text, and answers checked against the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import zlib
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import Request
@@ -112,6 +115,37 @@ async def read_decoded_body(request: Request, limit: int, coding: str) -> bytes:
 def _undecodable(coding: str, reason: str) -> ApiError:
     detail = {"path": "header.Content-Encoding", "message": f"the body is not valid {coding} data: {reason}"}
     return ApiError("invalid_request", details=[detail])
+
+
+# A form body holds a handful of fields; past this many it is not one a client would send.
+MAX_FORM_FIELDS = 32
+
+
+def is_form(request: Request) -> bool:
+    """Whether the body is form-encoded (application/x-www-form-urlencoded)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0]
+    return media_type.strip().lower() == "application/x-www-form-urlencoded"
+
+
+def from_form(raw: bytes, field: str, base64_encoded: bool) -> bytes:
+    """The JSON document a form-encoded body carries in `field` (Mixpanel's `data=<base64 JSON>`)."""
+    try:
+        fields = parse_qs(raw.decode("utf-8"), strict_parsing=bool(raw), max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _bad_form(field, f"the body is not a form: {exc}") from None
+    values = fields.get(field, [])
+    if len(values) != 1:
+        raise _bad_form(field, "required once" if not values else "sent more than once")
+    if not base64_encoded:
+        return values[0].encode()
+    try:
+        return base64.b64decode(values[0], validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad_form(field, "not base64") from None
+
+
+def _bad_form(field: str, message: str) -> ApiError:
+    return ApiError("invalid_request", details=[{"path": f"form.{field}", "message": message}])
 
 
 def parse(raw: bytes) -> dict[str, Any]:
