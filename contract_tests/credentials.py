@@ -1,8 +1,9 @@
 """How a request carries an API key, as the operation's OpenAPI `security` (or `credential_field`) says.
 
 One alternative of the operation's `security` is used: the first whose schemes the suite can send
-(bearer, basic with the key as the part `x-ingest-basic` names, an `apiKey` header or query parameter). An operation whose
-key travels in a body field (`x-ingest` `credential_field`) gets it there instead.
+(bearer, basic with the key as the part `x-ingest-basic` names, an `apiKey` header or query
+parameter). An operation whose key travels in a body field (`x-ingest` `credential_field`) gets it
+there instead.
 """
 
 from __future__ import annotations

@@ -78,6 +78,12 @@ def content_encoding(**schema: Any) -> Edit:
     return lambda document: op(document).setdefault("parameters", []).append(parameter)
 
 
+def epoch_boolean(document: dict[str, Any]) -> None:
+    """Epoch seconds read from a field typed boolean."""
+    request_property(x_ingest(document)["occurred_at_field"], {"type": "boolean"})(document)
+    x_ingest(document).update(occurred_at_unit="seconds")
+
+
 def answered(status: int, content: dict[str, Any] | None, **shape: Any) -> Edit:
     """The success answer is `status` with this x-ingest shape, documented with `content` (None: none)."""
 
@@ -434,12 +440,7 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "only when its schema has a `pattern` of digits",
     ),
     "an epoch unit on a boolean field": (
-        v2(
-            lambda d: (
-                request_property(x_ingest(d)["occurred_at_field"], {"type": "boolean"})(d),
-                x_ingest(d).update(occurred_at_unit="seconds"),
-            )
-        ),
+        v2(epoch_boolean),
         "{op}/x-ingest/occurred_at_unit",
         "typed integer or number, not boolean",
     ),
