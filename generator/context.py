@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import SpecError
-from .spec import CONTENT_ENCODING, Operation, ResponseShape, Spec, schema_types
+from .spec import Operation, ResponseShape, Spec, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -22,8 +22,6 @@ _CHALLENGES = {"bearer": "Bearer", "basic": "Basic"}
 _REALM_UNSAFE = re.compile(r'["\\\r\n]')
 # Header parameters OpenAPI says to ignore: the body's media type and the credentials say those.
 _IGNORED_HEADERS = {("header", "accept"), ("header", "content-type"), ("header", "authorization")}
-# The header that names the body's content coding: read by the body's decoder, not checked as a parameter.
-_DECODER_HEADERS = {("header", CONTENT_ENCODING)}
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,9 @@ def credential_parameters(op: Operation) -> set[tuple[str, str]]:
 
 def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
     """The path, query and header parameters the server checks (not the security schemes' keys)."""
-    keys = credential_parameters(op) | _IGNORED_HEADERS | _DECODER_HEADERS
+    keys = credential_parameters(op) | _IGNORED_HEADERS
+    # Content-Encoding names the body's coding: read by the body's decoder, not checked as a parameter.
+    decoded = op.content_coding_parameter
     return [
         {
             "location": p.location,
@@ -124,7 +124,9 @@ def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
             "slot": slots.get(p.name, "") if p.location == "path" else "",
         }
         for p in op.parameters
-        if p.location in ("path", "query", "header") and (p.location, p.name.lower()) not in keys
+        if p.location in ("path", "query", "header")
+        and (p.location, p.name.lower()) not in keys
+        and p != decoded
     ]
 
 
