@@ -64,7 +64,9 @@ def mask(text: str) -> str:
     replaced by the shell reference to the variable holding it."""
     for index, key in sorted(enumerate(_KEYS), key=lambda pair: -len(pair[1])):
         name = variable(index)
-        text = text.replace(basic_token(key), f"$(printf '%s:' \"${name}\" | base64)")
+        # Each way HTTP basic credentials may carry the key (x-ingest-basic: user, password, both).
+        for part, form in (("", "%s:"), ("password", ":%s"), ("both", "%s")):
+            text = text.replace(basic_token(key, part), f"$(printf '{form}' \"${name}\" | base64)")
         text = text.replace(key, f"${name}")
         encoded = quote(key, safe="")
         if encoded != key:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ingestspec.generator.lint.validate import is_json
 from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation, escape, pointer_get
 
 from .catalogue import error_content, identify, match_entry, operation_errors, without_details
@@ -196,6 +197,14 @@ def success_body_shape(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
     if reply.status != probe.expect.status:
         return
     shape = probe.expect.shape
+    if shape.kind != "json":
+        # A constant text (`OK`, `1`) or no body at all (a 204): exactly that, byte for byte.
+        wanted = (shape.text or "").encode()
+        if reply.content != wanted:
+            raise Mismatch(
+                f"success body is {_excerpt(reply) or 'empty'}, expected {wanted.decode() or 'no body'!r}"
+            )
+        return
     body = reply.json()
     fields = shape.unwrap(body) if isinstance(body, Mapping) else None
     if not isinstance(fields, Mapping):
@@ -264,6 +273,12 @@ def documented_response_schema(ctx: CheckContext, reply: Reply, probe: Probe) ->
     """The body matches the documented schema of its status (formats included)."""
     response = ctx.op.documented(reply.status)
     if response is None or response.schema is None:
+        return
+    if response.media_type and not is_json(response.media_type):
+        # A text answer (text/plain `OK`) is judged as the string it is.
+        error = first_error(response.schema, reply.content.decode("utf-8", "replace"))
+        if error is not None:
+            raise Mismatch(f"{reply.status} body does not match its documented schema {error}")
         return
     body = error_content(ctx.op.ingest, reply) if ctx.op.ingest and reply.status >= 400 else reply.json()
     if body is NOT_JSON:

@@ -1,8 +1,9 @@
 """How a request carries an API key, as the operation's OpenAPI `security` (or `credential_field`) says.
 
 One alternative of the operation's `security` is used: the first whose schemes the suite can send
-(bearer, basic with the key as user name, an `apiKey` header or query parameter). An operation whose
-key travels in a body field (`x-ingest` `credential_field`) gets it there instead.
+(bearer, basic with the key as the part `x-ingest-basic` names, an `apiKey` header or query
+parameter). An operation whose key travels in a body field (`x-ingest` `credential_field`) gets it
+there instead.
 """
 
 from __future__ import annotations
@@ -41,9 +42,12 @@ class Credentials:
         return {**body, **self.body} if self.body and isinstance(body, Mapping) else body
 
 
-def basic_token(key: str) -> str:
-    """HTTP basic credentials with `key` as the user name and no password (Segment's write key)."""
-    return base64.b64encode(f"{key}:".encode()).decode()
+def basic_token(key: str, part: str = "") -> str:
+    """HTTP basic credentials with `key` where the scheme's `x-ingest-basic` puts it: the password
+    (no user name), both (the key is `user:password`), else the user name and no password
+    (Segment's write key)."""
+    text = {"password": f":{key}", "both": key}.get(part, f"{key}:")
+    return base64.b64encode(text.encode()).decode()
 
 
 def scheme_value(scheme: SecurityScheme, key: str) -> tuple[str, str]:
@@ -51,7 +55,7 @@ def scheme_value(scheme: SecurityScheme, key: str) -> tuple[str, str]:
     if scheme.kind == "bearer":
         return AUTHORIZATION, f"Bearer {key}"
     if scheme.kind == "basic":
-        return AUTHORIZATION, "Basic " + basic_token(key)
+        return AUTHORIZATION, "Basic " + basic_token(key, scheme.basic_key)
     assert scheme.parameter is not None
     return scheme.parameter, f"{scheme.prefix} {key}" if scheme.prefix else key
 

@@ -6,8 +6,10 @@ A `Probe` is plain data, so a failure can always be printed as a `curl` line tha
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import shlex
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +150,15 @@ def json_bytes(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encoded(content: bytes, coding: str) -> bytes:
+    """`content` in an HTTP content coding: gzip (RFC 1952) or deflate (the zlib format, RFC 1950)."""
+    if coding == "gzip":
+        return gzip.compress(content)
+    if coding == "deflate":
+        return zlib.compress(content)
+    raise ValueError(f"no encoder for the content coding {coding!r}")
 
 
 def probe(

@@ -19,7 +19,7 @@ from ingestspec.generator.spec.model import ROUTING_ERRORS, STEPS, Operation
 from .bodies import KEY_SLOT
 from .catalogue import identify, match_entry, rate_limit_wait
 from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
-from .exchange import Expectation, Probe, json_bytes, send, send_together
+from .exchange import Expectation, Probe, encoded, json_bytes, send, send_together
 from .payloads import is_valid, minimal_value, violations, with_marker
 from .session import Session, Skip
 from .target import MARK, Target
@@ -169,6 +169,10 @@ def rate_limit(target: Target, op: Operation) -> str | None:
             f"{MAX_RATE_LIMIT_REQUESTS} requests the suite may send to reach it"
         )
     return None
+
+
+def content_codings(target: Target, op: Operation) -> str | None:
+    return None if op.content_codings else "the operation declares no request content coding"
 
 
 def request_examples(target: Target, op: Operation) -> str | None:
@@ -438,6 +442,17 @@ def wrong_content_type(s: Session) -> None:
     s.send(
         s.probe(content=json_bytes(body), media_type="text/plain", expect=s.error("unsupported_media_type"))
     )
+
+
+@scenario(content_codings, batch=True)
+def encoded_body(s: Session) -> None:
+    """A valid request in each content coding the spec declares is accepted, as if sent as is."""
+    for coding in s.op.content_codings:
+        body = _valid_request(s)
+        content = encoded(json_bytes(s.with_key(body)), coding)
+        item = s.probe(content=content, expect=s.accepted(body), carrier=body)
+        item.headers["Content-Encoding"] = coding
+        s.send(item)
 
 
 @scenario()

@@ -6,10 +6,14 @@ its JSON, how request values are stored as text, and answers checked against the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
+import zlib
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import Request
@@ -21,8 +25,11 @@ PAYLOAD_LIMIT_ERROR = "payload_too_large"
 MAX_DETAILS = 10
 
 
-def check_content_type(request: Request, media_types: tuple[str, ...]) -> None:
-    """The media type must be one of `media_types` (type/subtype, lower case); the body not encoded."""
+def check_content_type(
+    request: Request, media_types: tuple[str, ...], codings: tuple[str, ...] = ()
+) -> str | None:
+    """The media type must be one of `media_types` (type/subtype, lower case); the body sent as is or
+    in one of `codings`. Returns the body's coding (None: as is)."""
     media_type, *params = request.headers.get("content-type", "").split(";")
     if media_type.strip().lower() not in media_types:
         raise ApiError("unsupported_media_type")
@@ -31,15 +38,24 @@ def check_content_type(request: Request, media_types: tuple[str, ...]) -> None:
         # JSON is UTF-8 (RFC 8259): a charset may be given only when it says so.
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
             raise ApiError("unsupported_media_type")
-    # The server applies no content coding: a body labelled gzip would be read as the wrong bytes
-    # (RFC 9110 section 15.5.16 answers such a body 415).
-    codings = [c.strip().lower() for v in request.headers.getlist("content-encoding") for c in v.split(",")]
-    if any(coding not in ("", "identity") for coding in codings):
-        detail = {
-            "path": "header.Content-Encoding",
-            "message": "content codings are not accepted: send the body as is",
-        }
-        raise ApiError("unsupported_media_type", details=[detail])
+    # A coding the server does not apply would have the body read as the wrong bytes (RFC 9110
+    # section 15.5.16 answers such a body 415), and so would two codings stacked.
+    headers = request.headers.getlist("content-encoding")
+    if not headers:
+        return None  # nearly every request: no header to split
+    sent = [c.strip().lower() for v in headers for c in v.split(",")]
+    applied = [coding for coding in sent if coding not in ("", "identity")]
+    if not applied:
+        return None
+    if len(applied) == 1 and applied[0] in codings:
+        return applied[0]
+    if codings:
+        message = f"the body may be sent as is or in one content coding of: {', '.join(codings)}"
+    else:
+        message = "content codings are not accepted: send the body as is"
+    raise ApiError(
+        "unsupported_media_type", details=[{"path": "header.Content-Encoding", "message": message}]
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -54,6 +70,85 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# zlib's window bits for each content coding: gzip is RFC 1952; HTTP's "deflate" is the zlib
+# format of RFC 1950 (RFC 9110 section 8.4.1.2), not a raw deflate stream.
+_WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+async def read_decoded_body(request: Request, limit: int, coding: str) -> bytes:
+    """The body decoded from `coding`, refused as soon as its DECODED bytes exceed the limit.
+
+    Each chunk is inflated at most to one byte past what the limit leaves (zlib's `max_length`), so a
+    small body that would inflate to gigabytes (a zip bomb) costs no more than the limit. The sent
+    bytes are held to the limit too. A gzip body may hold several members, one after the other."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+    decoder = zlib.decompressobj(_WINDOW_BITS[coding])
+    chunks: list[bytes] = []
+    received = size = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+        while chunk:
+            try:
+                decoded = decoder.decompress(chunk, limit - size + 1)
+            except zlib.error as exc:
+                raise _undecodable(coding, str(exc)) from None
+            size += len(decoded)
+            if size > limit:
+                raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+            chunks.append(decoded)
+            # Below max_length zlib leaves no unconsumed input; past a stream's end, the rest is the
+            # next gzip member (anything after a zlib stream is an error).
+            chunk = decoder.unconsumed_tail
+            if decoder.eof and decoder.unused_data:
+                if coding != "gzip":
+                    raise _undecodable(coding, "data after the end of the stream")
+                chunk = decoder.unused_data
+                decoder = zlib.decompressobj(_WINDOW_BITS[coding])
+    if not decoder.eof:
+        raise _undecodable(coding, "the body ends before its stream does")
+    return b"".join(chunks)
+
+
+def _undecodable(coding: str, reason: str) -> ApiError:
+    detail = {"path": "header.Content-Encoding", "message": f"the body is not valid {coding} data: {reason}"}
+    return ApiError("invalid_request", details=[detail])
+
+
+# A form body holds a handful of fields; past this many it is not one a client would send.
+MAX_FORM_FIELDS = 32
+
+
+def is_form(request: Request) -> bool:
+    """Whether the body is form-encoded (application/x-www-form-urlencoded)."""
+    media_type = request.headers.get("content-type", "").partition(";")[0]
+    return media_type.strip().lower() == "application/x-www-form-urlencoded"
+
+
+def from_form(raw: bytes, field: str, base64_encoded: bool) -> bytes:
+    """The JSON document a form-encoded body carries in `field` (Mixpanel's `data=<base64 JSON>`)."""
+    try:
+        fields = parse_qs(raw.decode("utf-8"), strict_parsing=bool(raw), max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _bad_form(field, f"the body is not a form: {exc}") from None
+    values = fields.get(field, [])
+    if len(values) != 1:
+        raise _bad_form(field, "required once" if not values else "sent more than once")
+    if not base64_encoded:
+        return values[0].encode()
+    try:
+        return base64.b64decode(values[0], validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad_form(field, "not base64") from None
+
+
+def _bad_form(field: str, message: str) -> ApiError:
+    return ApiError("invalid_request", details=[{"path": f"form.{field}", "message": message}])
 
 
 def parse(raw: bytes) -> dict[str, Any]:

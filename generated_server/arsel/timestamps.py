@@ -9,6 +9,7 @@ Requests may also give a time as a number of seconds or milliseconds since the U
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -80,6 +81,17 @@ def from_epoch(value: float, per_second: int) -> str | None:
         return format_utc(EPOCH + timedelta(seconds=value / per_second))
     except (OverflowError, ValueError):
         return None
+
+
+# A number as text, as SDKs send epoch times ("1733461200000"): decimal digits, a sign, a fraction.
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,9})?")
+
+
+def number_of(text: str) -> int | float | None:
+    """The number a text spells in plain decimal (`"1733461200000"`, `"1733461200.5"`), else None."""
+    if not _NUMBER_TEXT.fullmatch(text):
+        return None
+    return float(text) if "." in text else int(text)
 
 
 def before(timestamp: str, seconds: float) -> str:

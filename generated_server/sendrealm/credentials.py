@@ -5,9 +5,11 @@
 
 Each scheme is one alternative: the request is admitted when any of them carries a known key.
 bearer: `Authorization: Bearer KEY` (an OAuth 2 or OpenID Connect token too: it is a configured key,
-not introspected); basic: `Authorization: Basic` with the key as user name (any password; an empty
-user name takes the password); header / query: an `apiKey` parameter, whose value may have to start
-with a scheme word and a space (`Authorization: Vendor-API-Key KEY`; the word in any case).
+not introspected); basic: `Authorization: Basic` with the key as the part the scheme's
+`x-ingest-basic` names (`user`; `password`; `both`, the key being `user:password` so that both parts
+are checked), or by default the user name (any password; an empty user name takes the password);
+header / query: an `apiKey` parameter, whose value may have to start with a scheme word and a space
+(`Authorization: Vendor-API-Key KEY`; the word in any case).
 A key in a body field (x-ingest `credential_field`) is never stored (the body digest leaves it out)
 and never logged.
 
@@ -25,8 +27,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-# (kind, parameter name, the word before an apiKey's key or "") of an operation's schemes, in the
-# spec's order.
+# (kind, parameter name or for basic the key's part, the word before an apiKey's key or "") of an
+# operation's schemes, in the spec's order.
 Schemes = tuple[tuple[str, str, str], ...]
 
 
@@ -68,7 +70,11 @@ def _read(request: Request, kind: str, parameter: str) -> str | None:
         user, _, password = base64.b64decode(token, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    return user or password
+    if not parameter:
+        return user or password
+    if parameter == "both":
+        return f"{user}:{password}" if user and password else None
+    return password if parameter == "password" else user
 
 
 def in_body(body: dict[str, Any], field: str) -> str | None:

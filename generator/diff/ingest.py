@@ -285,6 +285,8 @@ def _meaning(shape: ResponseShape) -> dict[str, Any]:
         "fields": {f.name: {"source": f.source, "const": key_of(f.const)} for f in shape.fields},
         "envelope": shape.envelope,
         "header": shape.header.lower() if shape.header else None,
+        "body": shape.kind,  # a JSON object, a constant text, or no body at all
+        "text": shape.text,
     }
 
 

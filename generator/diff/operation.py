@@ -75,7 +75,10 @@ def compare_operations(
 
 
 def _signature(scheme: SecurityScheme) -> tuple[str, str]:
-    """What a scheme asks of a request: its kind and, for an apiKey, where (a header in any case)."""
+    """What a scheme asks of a request: its kind and, for an apiKey, where (a header in any case); for
+    HTTP basic, which part is the key (x-ingest-basic)."""
+    if scheme.kind == "basic":
+        return scheme.kind, scheme.basic_key
     parameter = scheme.parameter or ""
     return scheme.kind, parameter.lower() if scheme.kind == "header" else parameter
 

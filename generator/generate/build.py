@@ -339,12 +339,18 @@ def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
         "schemes": server.schemes(op),
         "challenge": server.challenge(op, spec.title),
         "media_types": server.media_types(op),
+        "content_codings": op.content_codings,
+        "occurred_at_text": server.epoch_as_text(op),
         "success_schema": success_schema,
-        "success_media_type": success_media_type,
+        "success_media_type": server.answer_media_type(success, success_media_type),
         "success_types": success_types,
+        "success_constant": server.constant_body(success),
         "replay_schema": replay_schema,
-        "replay_media_type": replay_media_type,
+        "replay_media_type": server.answer_media_type(ingest.dedupe.replay, replay_media_type)
+        if ingest.dedupe and not ingest.batch
+        else "",
         "replay_types": replay_types,
+        "replay_constant": server.constant_body(ingest.dedupe.replay) if ingest.dedupe else None,
         "batch_schemas": batch,
         "result_types": result_types,
         "uses_answered": any(

@@ -113,6 +113,8 @@ def credential_parameters(op: Operation) -> set[tuple[str, str]]:
 def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
     """The path, query and header parameters the server checks (not the security schemes' keys)."""
     keys = credential_parameters(op) | _IGNORED_HEADERS
+    # Content-Encoding names the body's coding: read by the body's decoder, not checked as a parameter.
+    decoded = op.content_coding_parameter
     return [
         {
             "location": p.location,
@@ -122,14 +124,21 @@ def parameters(op: Operation, slots: Mapping[str, str]) -> list[dict[str, Any]]:
             "slot": slots.get(p.name, "") if p.location == "path" else "",
         }
         for p in op.parameters
-        if p.location in ("path", "query", "header") and (p.location, p.name.lower()) not in keys
+        if p.location in ("path", "query", "header")
+        and (p.location, p.name.lower()) not in keys
+        and p != decoded
     ]
 
 
 def schemes(op: Operation) -> tuple[tuple[str, str, str], ...]:
     """(kind, parameter name, the word before the key) of every scheme the operation accepts, in the
-    spec's order."""
-    return tuple((s.kind, s.parameter or "", s.prefix) for s in op.schemes if s.supported)
+    spec's order; for HTTP basic, the parameter is which part is the key (`x-ingest-basic`: user,
+    password, both; "" the user name, else the password)."""
+    return tuple(
+        (s.kind, s.basic_key if s.kind == "basic" else s.parameter or "", s.prefix)
+        for s in op.schemes
+        if s.supported
+    )
 
 
 def challenge(op: Operation, realm: str) -> dict[str, str] | None:
@@ -157,6 +166,28 @@ def response_schema(op: Operation, status: int) -> tuple[dict[str, Any], str]:
     if response is None:
         raise SpecError(op.operation_id, [f"the x-ingest response {status} is not documented"])
     return dict(response.schema or {}), response.media_type or "application/json"
+
+
+def epoch_as_text(op: Operation) -> bool:
+    """Whether an epoch occurred-at may come as the text of its number: its schema allows a string
+    (constrained by a `pattern`, which lint requires), as SDKs that send `"1733461200000"` have it."""
+    from .samples import event_properties  # samples reads this module's numeric_fields
+
+    ingest = op.ingest
+    if ingest is None or ingest.occurred_at_unit == "rfc3339":
+        return False
+    return "string" in schema_types(event_properties(op).get(ingest.occurred_at_field) or {})
+
+
+def constant_body(shape: ResponseShape) -> bytes | None:
+    """The bytes answered for a shape that carries no event's values: its text, or nothing at all
+    (None: a JSON object built from the event)."""
+    return None if shape.kind == "json" else (shape.text or "").encode()
+
+
+def answer_media_type(shape: ResponseShape, documented: str) -> str | None:
+    """The Content-Type of a shape's answer: none when it has no body, else the documented one."""
+    return None if shape.kind == "empty" else documented
 
 
 def numeric_fields(shape: ResponseShape, schema: Mapping[str, Any]) -> dict[str, bool]:

@@ -121,6 +121,25 @@ def success_statuses_are_documented(spec: Spec) -> Iterator[Finding]:
                 )
 
 
+# Statuses whose answer has no body (RFC 9110 sections 15.3.5, 15.3.6 and 15.4.5): a server that writes
+# one breaks the connection (uvicorn drops it), after the event was stored.
+BODILESS_STATUSES = (204, 205, 304)
+
+
+@rule()
+def bodiless_statuses_have_no_content(spec: Spec) -> Iterator[Finding]:
+    """A 204, 205 or 304 response documents no content: HTTP gives those statuses no body."""
+    for op in spec.operations:
+        for status in BODILESS_STATUSES:
+            response = op.responses.get(status)
+            if response is not None and response.media_type is not None:
+                yield (
+                    f"{op.pointer}/responses/{status}/content",
+                    f"{op.operation_id}: a {status} answer has no body (RFC 9110), but it is documented "
+                    f"with {response.media_type} content",
+                )
+
+
 def _answered(op: Operation) -> Iterator[tuple[str, ErrorEntry]]:
     """The catalogue entries the operation's behaviour answers (requests and the server's own failure)."""
     ingest = op.ingest

@@ -7,15 +7,21 @@ rule says what is unsupported and, where there is one, what the spec could say i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..generate.samples import event_properties, success_body
 from ..spec.loader import resolve
 from ..spec.model import (
+    BASIC_KEY,
+    BASIC_KEY_PARTS,
+    CONTENT_CODINGS,
+    FORM_MEDIA_TYPE,
     Ingest,
     Operation,
     Parameter,
+    ResponseShape,
     SecurityScheme,
     Spec,
     escape,
@@ -93,6 +99,27 @@ def api_key_prefixes(spec: Spec) -> Iterator[Finding]:
 
 
 @rule()
+def basic_key_parts(spec: Spec) -> Iterator[Finding]:
+    """A security scheme's `x-ingest-basic` is on an HTTP basic scheme and names user, password or both."""
+    for op in spec.operations:
+        for scheme in op.schemes:
+            if not scheme.basic_key:
+                continue
+            where = pointer_of("components", "securitySchemes", scheme.name, BASIC_KEY)
+            if scheme.kind != "basic":
+                yield (
+                    where,
+                    f"security scheme {scheme.name!r}: {BASIC_KEY} is only read on an HTTP basic scheme",
+                )
+            elif scheme.basic_key not in BASIC_KEY_PARTS:
+                yield (
+                    where,
+                    f"security scheme {scheme.name!r}: {BASIC_KEY} is {scheme.basic_key!r}, not one of "
+                    + ", ".join(BASIC_KEY_PARTS),
+                )
+
+
+@rule()
 def security_requirements_of_one_scheme(spec: Spec) -> Iterator[Finding]:
     """Each security requirement names one scheme (alternatives, not combinations)."""
     for op in spec.operations:
@@ -129,21 +156,59 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def json_request_bodies(spec: Spec) -> Iterator[Finding]:
-    """Ingest request bodies are named JSON media types (no ranges, no other types)."""
+    """Ingest request bodies are named JSON media types, or a form whose one field carries the JSON."""
     for op in spec.ingest_operations:
         for media_type in op.request_media_types:
+            where = f"{op.pointer}/requestBody/content/{escape(media_type)}"
             if "*" in media_type:
                 yield (
-                    f"{op.pointer}/requestBody/content/{escape(media_type)}",
+                    where,
                     f"{op.operation_id}: request media type range {media_type!r} is not implemented "
                     "(name each JSON media type the operation takes)",
                 )
+            elif media_type.lower() == FORM_MEDIA_TYPE:
+                yield from _form_problems(spec, op, where)
             elif not is_json(media_type):
                 yield (
-                    f"{op.pointer}/requestBody/content/{escape(media_type)}",
+                    where,
                     f"{op.operation_id}: request media type {media_type!r} is not implemented "
-                    "(only application/json and +json types are)",
+                    f"(only application/json, +json types and {FORM_MEDIA_TYPE} carrying JSON are)",
                 )
+
+
+def _form_problems(spec: Spec, op: Operation, where: str) -> Iterator[Finding]:
+    """What keeps a form-encoded body from being read as the JSON document one of its fields carries."""
+    media = pointer_get(spec.document, where) or {}
+    schema = resolve(spec.document, media.get("schema") or {}, spec.path)
+    properties = schema.get("properties") or {} if isinstance(schema, Mapping) else {}
+    carriers = [n for n, p in properties.items() if isinstance(p, Mapping) and "contentMediaType" in p]
+    if op.form is None or len(carriers) != 1:
+        yield (
+            where,
+            f"{op.operation_id}: a {FORM_MEDIA_TYPE} body is read only as one field carrying JSON: "
+            "give exactly one property `contentMediaType: application/json` and its `contentSchema`",
+        )
+        return
+    field = resolve(spec.document, properties[op.form.name], spec.path)
+    inner = f"{where}/schema/properties/{escape(op.form.name)}"
+    encoding = field.get("contentEncoding")
+    if encoding not in (None, "base64"):
+        yield (
+            inner + "/contentEncoding",
+            f"{op.operation_id}: contentEncoding {encoding!r} is not implemented (base64 is)",
+        )
+    others = [t for t in op.request_media_types if t.lower() != FORM_MEDIA_TYPE]
+    if "contentSchema" not in field and not others:
+        yield (
+            inner,
+            f"{op.operation_id}: the form field {op.form.name!r} needs a `contentSchema` (its JSON's)",
+        )
+    elif "contentSchema" in field and others and field["contentSchema"] != dict(op.request_schema):
+        yield (
+            inner + "/contentSchema",
+            f"{op.operation_id}: the form field's contentSchema differs from the {others[0]} schema: "
+            "the server reads one document either way",
+        )
 
 
 @rule()
@@ -186,6 +251,38 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
                     f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} is an "
                     "array or object, which is not implemented (only strings, numbers and booleans)",
                 )
+
+
+@rule()
+def content_codings_are_served(spec: Spec) -> Iterator[Finding]:
+    """A `Content-Encoding` header parameter lists, in an optional `enum`, codings the server decodes."""
+    for op in spec.operations:
+        parameter = op.content_coding_parameter
+        if parameter is None:
+            continue
+        where = _parameter(spec, op, parameter)
+        values = parameter.schema.get("enum")
+        known = ", ".join(("identity", *CONTENT_CODINGS))
+        if op.ingest is None:
+            yield where, f"{op.operation_id}: Content-Encoding is only decoded on an ingest operation's body"
+        elif not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            yield (
+                where,
+                f"{op.operation_id}: Content-Encoding needs an `enum` of the codings accepted (of {known})",
+            )
+        elif parameter.required:
+            yield (
+                where,
+                f"{op.operation_id}: a required Content-Encoding is not implemented "
+                "(a body sent as is is always accepted)",
+            )
+        else:
+            for index, value in enumerate(values):
+                if value.lower() not in ("identity", *CONTENT_CODINGS):
+                    yield (
+                        f"{where}/schema/enum/{index}",
+                        f"{op.operation_id}: content coding {value!r} is not implemented (only {known})",
+                    )
 
 
 @rule()
@@ -450,11 +547,19 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
                     + ("" if types != {"string"} else f" with format {schema.get('format')!r}")
                     + "; or set occurred_at_unit to seconds or milliseconds",
                 )
-        elif not types or not types <= {"integer", "number"}:
+        elif not types or not types <= {"integer", "number", "string"}:
             yield (
                 _x(op, "occurred_at_unit"),
                 f"{op.operation_id}: occurred_at_unit {ingest.occurred_at_unit} needs "
                 f"{ingest.occurred_at_field!r} typed integer or number, not {_type_text(types)}",
+            )
+        elif "string" in types and "pattern" not in schema:
+            # A number sent as its text ("1733461200000") is read when the schema says which texts.
+            yield (
+                _x(op, "occurred_at_unit"),
+                f"{op.operation_id}: occurred_at_unit {ingest.occurred_at_unit} reads a string "
+                f"{ingest.occurred_at_field!r} as the text of a number only when its schema has a "
+                "`pattern` of digits (such as ^[0-9]{1,15}$)",
             )
 
 
@@ -470,9 +575,18 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
         shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
         for where, shape in shapes:
             response = op.responses.get(shape.status)
-            if response is None or not response.schema:
-                continue  # lint names an undocumented status
+            if response is None or not response.schema or shape.kind == "empty":
+                continue  # lint names an undocumented status, or a body where none is answered
             check = validator(response.schema)
+            if shape.kind == "text":
+                error = next(check.iter_errors(text_value(shape.text or "", response.media_type)), None)
+                if error is not None:
+                    yield (
+                        _x(op, *where.split("/"), "text"),
+                        f"{op.operation_id}: the {shape.status} text {shape.text!r} does not match the "
+                        f"documented schema: {error.message}",
+                    )
+                continue
             failures = {}
             for field in ingest.identity.fields:
                 error = next(check.iter_errors(success_body(op, shape, field)), None)
@@ -491,32 +605,56 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def success_responses_are_json(spec: Spec) -> Iterator[Finding]:
-    """The success and replay responses are documented as JSON; no header on the success answer."""
+    """The success and replay responses are documented as answered: JSON fields, a text, or no body."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        shapes = [ingest.response] + ([ingest.dedupe.replay] if ingest.dedupe else [])
+        shapes = [("response", ingest.response)]
+        shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
         if ingest.batch:
-            shapes = [ingest.batch.response]  # the only answer of a batch
-        for shape in dict.fromkeys(shapes):
+            shapes = [("batch/response", ingest.batch.response)]  # the only answer of a batch
+        said: set[ResponseShape] = set()
+        for inner, shape in shapes:
             response = op.responses.get(shape.status)
-            if response is None:
-                continue  # lint names an undocumented status
+            if response is None or shape in said:
+                continue  # lint names an undocumented status; a replay shaped as the success is said once
+            said.add(shape)
             where = f"{op.pointer}/responses/{shape.status}"
-            if response.media_type is None:
-                yield where, f"{op.operation_id}: {shape.status} documents no body, but x-ingest answers one"
-            elif not is_json(response.media_type):
-                yield (
-                    f"{where}/content/{escape(response.media_type)}",
-                    f"{op.operation_id}: {shape.status} is documented as {response.media_type}, but the "
-                    "server answers JSON",
-                )
+            problem = _documented_as(shape, response.media_type)
+            if problem is None:
+                continue
+            if response.media_type is not None:
+                where += f"/content/{escape(response.media_type)}"
+            if shape.kind != "json":
+                where = _x(op, *inner.split("/"))
+            yield where, f"{op.operation_id}: {shape.status} {problem}"
         if ingest.response.header:
             yield (
                 _x(op, "response", "header"),
                 f"{op.operation_id}: a header on the success response is not implemented "
                 "(only on the replay)",
             )
+
+
+def _documented_as(shape: ResponseShape, media_type: str | None) -> str | None:
+    """What keeps the answer of `shape` from being the documented response of `media_type`, if anything."""
+    if shape.kind == "empty":
+        return f"is documented with a {media_type} body, but x-ingest answers none" if media_type else None
+    if media_type is None:
+        return "documents no body, but x-ingest answers one"
+    if shape.kind == "json" and not is_json(media_type):
+        return f"is documented as {media_type}, but the server answers JSON"
+    if shape.kind == "text" and is_json(media_type):
+        try:
+            json.loads(shape.text or "")
+        except ValueError:
+            return f"is documented as {media_type}, but the x-ingest text {shape.text!r} is not JSON"
+    return None
+
+
+def text_value(text: str, media_type: str | None) -> Any:
+    """What a constant text body is, judged by its documented schema: its JSON value, or the string."""
+    return json.loads(text) if media_type and is_json(media_type) else text
 
 
 @rule()

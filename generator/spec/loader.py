@@ -16,15 +16,19 @@ import jsonschema
 import yaml
 
 from ..errors import SpecError, UnresolvedRef
+from ..lint.validate import is_json
 from .defaults import Documented, complete
 from .migrate import upgrade, version_of
 from .model import (
+    BASIC_KEY,
+    FORM_MEDIA_TYPE,
     Batch,
     Dedupe,
     DetailItem,
     ErrorEntry,
     ErrorEnvelope,
     Example,
+    FormField,
     Identity,
     IdentityField,
     Ingest,
@@ -148,6 +152,14 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
             body = op.get("requestBody") or {}
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
+            form = _form(content)
+            if form is not None and media_type.lower() == FORM_MEDIA_TYPE:
+                # The document the form carries is the request; a JSON media type beside it says the same.
+                json_media = next((m for t, m in content.items() if t.lower() != FORM_MEDIA_TYPE), None)
+                media = json_media or {
+                    **media,
+                    "schema": _form_property(media, form.name).get("contentSchema"),
+                }
             pointer = pointer_of("paths", path, method)
             responses, ranges = _responses(raw.get("responses") or {}, op.get("responses") or {})
             result.append(
@@ -172,9 +184,26 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     ),
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
+                    form=form,
                 )
             )
     return result
+
+
+def _form(content: Mapping[str, Any]) -> FormField | None:
+    """The field of a form-encoded request body that carries a JSON document, if one is declared."""
+    media = next((m for t, m in content.items() if t.lower() == FORM_MEDIA_TYPE), None)
+    if media is None:
+        return None
+    properties = (media.get("schema") or {}).get("properties") or {}
+    for name, schema in properties.items():
+        if isinstance(schema, Mapping) and is_json(str(schema.get("contentMediaType", ""))):
+            return FormField(str(name), schema.get("contentEncoding") == "base64")
+    return None
+
+
+def _form_property(media: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    return ((media.get("schema") or {}).get("properties") or {}).get(name) or {}
 
 
 def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, SecurityScheme]:
@@ -189,7 +218,14 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
         elif scheme.get("type") in ("oauth2", "openIdConnect"):
             schemes[name] = SecurityScheme(name, "bearer", token_of=str(scheme["type"]))
             continue
-        schemes[name] = SecurityScheme(name, kind, parameter, prefix=str(scheme.get("x-ingest-prefix") or ""))
+        part = scheme.get(BASIC_KEY)
+        schemes[name] = SecurityScheme(
+            name,
+            kind,
+            parameter,
+            prefix=str(scheme.get("x-ingest-prefix") or ""),
+            basic_key="" if part is None else str(part),
+        )
     return schemes
 
 
@@ -397,10 +433,14 @@ def _shape(raw: Mapping[str, Any]) -> ResponseShape:
     return ResponseShape(
         status=raw.get("status", 0),  # a batch item's result has none: its status is its own
         fields=tuple(
-            ResponseField(name, f.get("source"), f.get("const")) for name, f in raw["fields"].items()
+            ResponseField(name, f.get("source"), f.get("const"))
+            for name, f in (raw.get("fields") or {}).items()
         ),
         envelope=raw.get("envelope"),
         header=raw.get("header"),
+        text=raw.get("text"),
+        # Neither fields nor text: the answer has no body (a 204, an empty 202).
+        has_body="fields" in raw or "text" in raw,
     )
 
 

@@ -23,6 +23,14 @@ ROUTING_ERRORS = ("route_not_found", "method_not_allowed")
 X_INGEST_VERSION = 2
 
 # Placeholders an error message may use; anything else in braces is literal text.
+# The request content codings a generated server decodes (RFC 9110 section 8.4.1), named by an
+# operation's `Content-Encoding` header parameter; `identity` (the body as is) is always accepted.
+CONTENT_CODINGS = ("gzip", "deflate")
+CONTENT_ENCODING = "content-encoding"
+# Which part of HTTP basic credentials a security scheme's `x-ingest-basic` says is the key.
+BASIC_KEY_PARTS = ("user", "password", "both")
+BASIC_KEY = "x-ingest-basic"
+
 PLACEHOLDERS = ("event", "limit", "prefix", "key", "retry_after")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
@@ -134,10 +142,27 @@ class SecurityScheme:
     parameter: str | None = None
     token_of: str | None = None  # `oauth2` or `openIdConnect`: a token served as a bearer key
     prefix: str = ""  # the word before the key in an apiKey's value
+    # Which part of HTTP basic credentials is the key (the scheme's `x-ingest-basic`): `user`,
+    # `password` or `both` (the key is `user:password`, both parts checked); "" as before: the user
+    # name, or the password when the user name is empty.
+    basic_key: str = ""
 
     @property
     def supported(self) -> bool:
         return self.kind in ("bearer", "basic", "header", "query")
+
+
+# A form-encoded request body (Mixpanel's `data=<base64 JSON>`): the JSON document travels in one
+# field whose schema says `contentMediaType: application/json` (and `contentEncoding: base64`).
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class FormField:
+    """The field of a form-encoded body that carries the JSON document, and whether it is base64."""
+
+    name: str
+    base64: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,12 +215,26 @@ class ResponseField:
 
 @dataclass(frozen=True)
 class ResponseShape:
-    """How the server builds a success body from a stored event."""
+    """How the server builds a success body from a stored event.
+
+    A JSON object of `fields` (under `envelope`); or, where the API documents one, a constant `text`
+    answered verbatim in the documented media type (`OK`, `1`); or no body at all (`kind` "empty":
+    a 204, an empty 202).
+    """
 
     status: int
     fields: tuple[ResponseField, ...]
     envelope: str | None = None
     header: str | None = None
+    text: str | None = None
+    has_body: bool = True
+
+    @property
+    def kind(self) -> str:
+        """`json` (an object of `fields`), `text` (the constant `text`) or `empty` (no body)."""
+        if self.text is not None:
+            return "text"
+        return "json" if self.has_body else "empty"
 
     def render(self, values: Mapping[str, Any]) -> dict[str, Any]:
         body = {f.name: (values[f.source] if f.source else f.const) for f in self.fields}
@@ -672,6 +711,9 @@ class Operation:
     pointer: str = ""  # where the operation is in the document, e.g. `/paths/~1events/post`
     # Responses documenting a range of statuses, by their key (`4XX`, `5XX`, `default`).
     ranges: Mapping[str, Response] = field(default_factory=dict)
+    # A form-encoded request media type, and the field carrying the JSON document; `request_schema`
+    # is then that document's schema (the field's `contentSchema`, or the JSON media type's schema).
+    form: FormField | None = None
 
     def response(self, status: int) -> Response | None:
         return self.responses.get(status)
@@ -684,6 +726,23 @@ class Operation:
     def request_media_type(self) -> str:
         """The first documented request media type, the one clients are shown first."""
         return self.request_media_types[0]
+
+    @property
+    def content_coding_parameter(self) -> Parameter | None:
+        """The documented `Content-Encoding` header parameter, which names the codings accepted."""
+        return next(
+            (p for p in self.parameters if p.location == "header" and p.name.lower() == CONTENT_ENCODING),
+            None,
+        )
+
+    @property
+    def content_codings(self) -> tuple[str, ...]:
+        """The codings a request body may be sent in besides `identity`: the `enum` of the
+        `Content-Encoding` header parameter, lower case (lint refuses any the server cannot decode)."""
+        parameter = self.content_coding_parameter
+        values = parameter.schema.get("enum") if parameter else None
+        names = (str(v).lower() for v in values or ())
+        return tuple(dict.fromkeys(n for n in names if n != "identity"))
 
     @property
     def secured(self) -> bool:

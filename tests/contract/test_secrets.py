@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ingestspec.contract_tests import apikeys
+from ingestspec.contract_tests.credentials import basic_token
 from ingestspec.contract_tests.target import TargetError, load_target
 from tests.conftest import EXAMPLE_CONFIG, REPO, SPECS
 from tests.contract.conftest import ACME_KEY, BASE_PATHS, GLOBEX_KEY, INGESTSPEC, generated
@@ -72,6 +73,23 @@ def test_masked_forms() -> None:
     assert apikeys.mask("Authorization: Bearer sk_live_abc/def") == f"Authorization: Bearer ${name}"
     assert apikeys.mask("?api_key=sk_live_abc%2Fdef") == f"?api_key=${name}"
     assert "sk_live" not in apikeys.mask("Authorization: Basic c2tfbGl2ZV9hYmMvZGVmOg==")
+
+
+def test_basic_credentials_are_masked_whichever_part_holds_the_key() -> None:
+    key = "site-9:sk_live_secret"
+    apikeys.keep([key])
+    name = apikeys.variable(apikeys._KEYS.index(key))
+    for part, form in (("", "%s:"), ("password", ":%s"), ("both", "%s")):
+        token = basic_token(key, part)
+        masked = apikeys.mask(f"Authorization: Basic {token}")
+        assert masked == f"Authorization: Basic $(printf '{form}' \"${name}\" | base64)"
+        shown = subprocess.run(
+            ["bash", "-c", f"{name}='{key}'; printf '{form}' \"${name}\" | base64"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert shown.stdout.strip() == token  # the curl line sends what was sent
 
 
 def test_keys_from_a_file_skip_comments_and_blank_lines(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from ingestspec.generator.generate import context
 from ingestspec.generator.spec.loader import load_spec
-from ingestspec.generator.spec.model import Operation
+from ingestspec.generator.spec.migrate import upgrade
+from ingestspec.generator.spec.model import Operation, ResponseShape
 from tests.conftest import SPECS
 from tests.specs import edited
 
@@ -37,7 +38,7 @@ def test_credential_and_ignored_headers_are_not_checked_as_parameters(tmp_path: 
 
     op = _operation(tmp_path, edit)
     assert [p["name"] for p in context.parameters(op, {})] == ["X-Trace"]
-    assert context.schemes(op) == (("bearer", ""), ("query", "key"))
+    assert context.schemes(op) == (("bearer", "", ""), ("query", "key", ""))
     assert context.challenge(op, "Sendrealm") == {"WWW-Authenticate": "Bearer"}
 
 
@@ -122,3 +123,38 @@ def test_concrete_paths_are_routed_before_templated_ones(tmp_path: Path) -> None
     spec = load_spec(edited(tmp_path, "sendrealm", edit))
     assert [op.path for op in spec.ingest_operations] == ["/events/{kind}", "/events/batch"]
     assert context.endpoints(spec) == [("ingest_ingest_event", "Ingest"), ("ingest_ingest_kind", "Ingest")]
+
+
+def test_framing_is_decided_from_the_spec(tmp_path: Path) -> None:
+    """Content codings, the basic key's part, text or empty answers and epoch text, per operation."""
+
+    def edit(document: dict[str, Any]) -> None:
+        document["components"]["securitySchemes"]["site"] = {
+            "type": "http",
+            "scheme": "basic",
+            "x-ingest-basic": "both",
+        }
+        operation = document["paths"]["/events"]["post"]
+        operation["security"] = [{"site": []}]
+        operation["parameters"] = [
+            {"name": "content-encoding", "in": "header", "schema": {"enum": ["GZIP", "identity", "deflate"]}},
+            {"name": "X-Trace", "in": "header", "schema": {"type": "integer"}},
+        ]
+        request = document["components"]["schemas"]["IngestEventRequest"]["properties"]
+        request["occurred_at"] = {"type": ["integer", "string"], "pattern": "^[0-9]+$"}
+        operation["x-ingest"] = {**upgrade(operation["x-ingest"]), "occurred_at_unit": "milliseconds"}
+
+    op = _operation(tmp_path, edit)
+    assert op.content_codings == ("gzip", "deflate")
+    assert [p["name"] for p in context.parameters(op, {})] == ["X-Trace"]
+    assert context.schemes(op) == (("basic", "both", ""),)
+    assert context.epoch_as_text(op)
+    plain = load_spec(SPECS["sendrealm"]).ingest_operations[0]
+    assert plain.content_codings == () and not context.epoch_as_text(plain)
+    assert plain.ingest is not None
+    assert context.constant_body(plain.ingest.response) is None
+    empty = ResponseShape(204, (), has_body=False)
+    text = ResponseShape(200, (), text="OK")
+    assert (context.constant_body(empty), context.constant_body(text)) == (b"", b"OK")
+    assert context.answer_media_type(empty, "application/json") is None
+    assert context.answer_media_type(text, "text/plain") == "text/plain"

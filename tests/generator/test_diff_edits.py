@@ -302,6 +302,12 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         scheme({**APIKEY, "name": "X-Key"}),
         {("security-scheme-type-changed", True, True)},
     ),
+    "basic key moved from the user name to both parts": (
+        S,
+        scheme({"type": "http", "scheme": "basic", "x-ingest-basic": "user"}),
+        scheme({"type": "http", "scheme": "basic", "x-ingest-basic": "both"}),
+        {("security-scheme-type-changed", True, True)},
+    ),
     "apiKey header name in another case": (S, scheme(APIKEY), scheme({**APIKEY, "name": "x-api-key"}), NONE),
     "a second way to send the key": (S, None, two_schemes, {("security-alternative-added", False, True)}),
     "one way to send the key dropped": (
@@ -606,6 +612,18 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         lambda d: x_ingest(d)["response"]["fields"].update(
             event_id=x_ingest(d)["response"]["fields"].pop("id")
         ),
+        {("success-response-changed", True, True)},
+    ),
+    "x-ingest response text changed": (
+        S,
+        v2(response={"status": 202, "text": "1"}),
+        v2(response={"status": 202, "text": "OK"}),
+        {("success-response-changed", True, True)},
+    ),
+    "x-ingest response's empty object becomes no body": (
+        S,
+        v2(response={"status": 202, "fields": {}}),
+        v2(response={"status": 202}),
         {("success-response-changed", True, True)},
     ),
     "rate limit lowered": (S, rate(100), rate(10), {("rate-limit-lowered", True, False)}),

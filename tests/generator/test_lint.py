@@ -70,6 +70,33 @@ def two_envelopes(document: dict[str, Any]) -> None:
     document["paths"]["/other"]["post"]["x-ingest"]["errors"]["catalogue"]["unauthorized"]["status"] = 403
 
 
+def content_encoding(**schema: Any) -> Edit:
+    """The ingest operation takes a Content-Encoding header parameter of this schema (optional unless
+    `required` is given)."""
+    required = schema.pop("required", False)
+    parameter = {"name": "Content-Encoding", "in": "header", "required": required, "schema": schema}
+    return lambda document: op(document).setdefault("parameters", []).append(parameter)
+
+
+def epoch_boolean(document: dict[str, Any]) -> None:
+    """Epoch seconds read from a field typed boolean."""
+    request_property(x_ingest(document)["occurred_at_field"], {"type": "boolean"})(document)
+    x_ingest(document).update(occurred_at_unit="seconds")
+
+
+def answered(status: int, content: dict[str, Any] | None, **shape: Any) -> Edit:
+    """The success answer is `status` with this x-ingest shape, documented with `content` (None: none)."""
+
+    def edit(document: dict[str, Any]) -> None:
+        responses = op(document)["responses"]
+        documented = responses.pop("202")
+        documented.pop("content")
+        responses[str(status)] = {**documented, **({"content": content} if content else {})}
+        x_ingest(document)["response"] = {"status": status, **shape}
+
+    return edit
+
+
 def ref_cycle(document: dict[str, Any]) -> None:
     document["components"]["schemas"]["Loop"] = {"$ref": "#/components/schemas/Loop"}
     op(document)["requestBody"]["content"]["application/json"]["schema"] = {
@@ -130,6 +157,55 @@ def two_schemes(document: dict[str, Any]) -> None:
 
 # case -> (edit, where the problem is: a pointer, "{op}" standing for the ingest operation's, a message part)
 BROKEN: dict[str, tuple[Edit, str, str]] = {
+    "an x-ingest-basic part that is not one": (
+        scheme("siteCredentials", {"type": "http", "scheme": "basic", "x-ingest-basic": "secret"}),
+        "/components/securitySchemes/siteCredentials/x-ingest-basic",
+        "x-ingest-basic is 'secret', not one of user, password, both",
+    ),
+    "a 204 documented with a JSON body": (
+        v2(
+            answered(
+                204, {"application/json": {"schema": {"type": "object"}}}, fields={"id": {"source": "id"}}
+            )
+        ),
+        "{op}/responses/204/content",
+        "a 204 answer has no body (RFC 9110), but it is documented with application/json content",
+    ),
+    "a 204 answered with fields": (
+        v2(answered(204, None, fields={"id": {"source": "id"}})),
+        "{op}/responses/204",
+        "204 documents no body, but x-ingest answers one",
+    ),
+    "no body where one is documented": (
+        v2(answered(202, {"application/json": {"schema": {"type": "object"}}})),
+        "{op}/x-ingest/response",
+        "202 is documented with a application/json body, but x-ingest answers none",
+    ),
+    "a text answer documented as JSON that is not JSON": (
+        v2(answered(202, {"application/json": {"schema": {"type": "object"}}}, text="OK")),
+        "{op}/x-ingest/response",
+        "the x-ingest text 'OK' is not JSON",
+    ),
+    "a text answer its schema refuses": (
+        v2(answered(202, {"text/plain": {"schema": {"type": "string", "enum": ["OK"]}}}, text="KO")),
+        "{op}/x-ingest/response/text",
+        "the 202 text 'KO' does not match the documented schema",
+    ),
+    "a content coding the server cannot decode": (
+        content_encoding(type="string", enum=["gzip", "br"]),
+        "{op}/parameters/0/schema/enum/1",
+        "content coding 'br' is not implemented (only identity, gzip, deflate)",
+    ),
+    "a Content-Encoding without an enum": (
+        content_encoding(type="string"),
+        "{op}/parameters/0",
+        "Content-Encoding needs an `enum` of the codings accepted",
+    ),
+    "a required Content-Encoding": (
+        content_encoding(type="string", enum=["gzip"], required=True),
+        "{op}/parameters/0",
+        "a required Content-Encoding is not implemented",
+    ),
     "example breaks its schema": (
         lambda d: op(d)["requestBody"]["content"]["application/json"]["examples"]["curl"]["value"].update(
             event=7
@@ -358,10 +434,15 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "{op}/x-ingest/identity/fields/0/name",
         "must be typed string, integer or number, not boolean",
     ),
-    "an epoch unit on a string field": (
+    "an epoch unit on a string field with no pattern": (
         v2(add(x_ingest, occurred_at_unit="milliseconds")),
         "{op}/x-ingest/occurred_at_unit",
-        "typed integer or number, not string",
+        "only when its schema has a `pattern` of digits",
+    ),
+    "an epoch unit on a boolean field": (
+        v2(epoch_boolean),
+        "{op}/x-ingest/occurred_at_unit",
+        "typed integer or number, not boolean",
     ),
     "an RFC 3339 time in an integer field": (
         lambda d: request_property(x_ingest(d)["occurred_at_field"], {"type": "integer"})(d),
