@@ -17,6 +17,11 @@ case). `python -m arsel --workers 4` runs exactly this.
 
 from __future__ import annotations
 
-from .settings import Settings, build_app
+from .settings import STARTUP_ERRORS, STARTUP_FAILURE, Settings, build_app, refuse_to_start
 
-app = build_app(Settings.from_env())
+try:
+    app = build_app(Settings.from_env())
+except STARTUP_ERRORS as problem:
+    # Every worker process imports this module: each refuses in one line, and uvicorn's supervisor
+    # stops on the status rather than restarting workers that would fail alike.
+    refuse_to_start(problem, STARTUP_FAILURE)

@@ -16,8 +16,8 @@ import uvicorn
 
 from . import config as config_module
 from . import logs
-from .settings import DEFAULT_DB, Settings, build_app, uvicorn_options
-from .storage import StorageConfigError, open_storage
+from .settings import DEFAULT_DB, STARTUP_ERRORS, Settings, build_app, refuse_to_start, uvicorn_options
+from .storage import open_storage
 from .worker import load_handler
 
 # The operations served, as the spec names them.
@@ -73,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.workers <= 1:
         try:
             app = build_app(settings)
-        except (config_module.ConfigError, StorageConfigError) as exc:
-            sys.exit(f"{__package__}: {exc}")  # one line, not a traceback: the fix is the user's
+        except STARTUP_ERRORS as problem:
+            refuse_to_start(problem)
         uvicorn.run(app, host=args.host, port=args.port, **options)
         return
     # Each worker process imports asgi.py, which reads the settings from the environment. The
@@ -83,9 +83,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         config_module.load(settings.config)
         open_storage(settings.db)  # understood, not opened: each worker opens its own
-    except (config_module.ConfigError, StorageConfigError) as exc:
-        sys.exit(f"{__package__}: {exc}")
-    load_handler(settings.handler)
+        load_handler(settings.handler)
+    except STARTUP_ERRORS as problem:
+        refuse_to_start(problem)
     os.environ.update(settings.to_env())
     uvicorn.run(f"{__package__}.asgi:app", host=args.host, port=args.port, workers=args.workers, **options)
 

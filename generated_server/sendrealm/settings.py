@@ -24,15 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 
 from . import logs
+from .config import ConfigError
+from .storage import StorageConfigError
+from .worker import HandlerLoadError
 
 DEFAULT_DB = "sqlite:///var/sendrealm.db"
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -51,6 +55,20 @@ ENV = {
 
 class SettingsError(ValueError):
     """The environment does not say how to run the server."""
+
+
+# What the server refuses to start with: a configuration, database URL, handler or environment the
+# user must mend, so one line names it rather than a traceback.
+STARTUP_ERRORS = (ConfigError, StorageConfigError, HandlerLoadError, SettingsError)
+# uvicorn's exit status for a worker that failed to start: its supervisor (--workers) then stops
+# instead of starting the worker again, and again.
+STARTUP_FAILURE = 3
+
+
+def refuse_to_start(problem: Exception, status: int = 1) -> NoReturn:
+    """Exit with one line on stderr naming `problem`."""
+    print(f"{__package__}: {problem}", file=sys.stderr, flush=True)
+    sys.exit(status)
 
 
 def _flag(value: str, name: str) -> bool:
