@@ -6,6 +6,7 @@ bytes every time, so `--check` can tell stale committed output by comparing file
 
 from __future__ import annotations
 
+import ast
 import difflib
 import hashlib
 import json
@@ -273,10 +274,10 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         files[name] = formatted(name, source)
     files["models.py"] = formatted("models.py", models_source(spec, head))
     # The package's own project files (not Python, so not formatted): its dependencies follow
-    # what it imports, e.g. email-validator only when the models use EmailStr.
+    # what it imports, e.g. email-validator only when the models import EmailStr.
     project = {
         **shared,
-        "uses_email": "EmailStr" in files["models.py"],
+        "uses_email": "EmailStr" in imported_names(files["models.py"]),
         "package_version": package_version(spec),
     }
     for name in PROJECT_FILES:
@@ -285,6 +286,16 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
     files["docs.html"] = docs_html(spec, spec_url="/openapi.yaml", assets_url="/docs/assets", header=head)
     user_files = {name: env.get_template(f"{name}.jinja").render(shared) for name in USER_MODULES}
     return Output(dict(sorted(files.items())), user_files)
+
+
+def imported_names(source: str) -> set[str]:
+    """The names a module's `from ... import` statements bind (its comments and text do not count)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
 
 
 def read_context(spec: Spec, op: Operation) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from ingestspec.generator.cli import main
 from ingestspec.generator.generate import HEADER_WIDTH, USER_MODULES, generate, header_paths
 from tests.conftest import REPO, SPECS
+from tests.specs import edited
 
 
 def test_committed_output_is_what_the_specs_give(api: str) -> None:
@@ -95,3 +97,27 @@ def test_header_paths_too_long_for_a_line_give_way_to_the_bare_names(tmp_path: P
     generate(spec, far)
     lines = [line for path in far.glob("*.py") for line in path.read_text().splitlines()[:3]]
     assert lines and max(map(len, lines)) <= HEADER_WIDTH
+
+
+def _without_email_formats(node: object) -> None:
+    """Drop every `format: email` of a spec document (in place)."""
+    if isinstance(node, dict):
+        if node.get("format") == "email":
+            del node["format"]
+        for value in node.values():
+            _without_email_formats(value)
+    elif isinstance(node, list):
+        for value in node:
+            _without_email_formats(value)
+
+
+def test_email_validator_is_a_dependency_only_when_the_spec_has_format_email(tmp_path: Path) -> None:
+    spec = edited(tmp_path, "arsel", _without_email_formats)
+    out = tmp_path / "plain_api"
+    generate(spec, out)
+    dependencies = tomllib.loads((out / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not [d for d in dependencies if "email" in d], dependencies
+    # models.py still says, in a comment, that EmailStr is stricter than `format: email`.
+    assert "EmailStr" in (out / "models.py").read_text()
+    committed = (REPO / "generated_server" / "arsel" / "pyproject.toml").read_text()
+    assert any(d.startswith("email-validator") for d in tomllib.loads(committed)["project"]["dependencies"])
