@@ -9,6 +9,7 @@ function name; the scenarios run every check in it, the fuzzer runs the ones tha
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -237,15 +238,17 @@ def success_body_shape(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
 @check
 @expects_success
 def event_id_format(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
-    """Ids are of the spec's id format (a UUIDv7, in canonical lower-case form)."""
+    """Ids are the spec's `id_prefix` followed by an id of its `id_format`."""
     assert probe.expect is not None and probe.expect.shape is not None and ctx.op.ingest is not None
-    if reply.status != probe.expect.status or ctx.op.ingest.id_format != "uuid7":
+    if reply.status != probe.expect.status:
         return
     body = reply.json()
     fields = probe.expect.shape.unwrap(body) if isinstance(body, Mapping) else None
     for f in probe.expect.shape.fields:
-        if f.source == "id" and isinstance(fields, Mapping) and not is_uuid7(fields.get(f.name)):
-            raise Mismatch(f"{f.name} {fields.get(f.name)!r} is not a UUIDv7")
+        if f.source == "id" and isinstance(fields, Mapping):
+            problem = event_id_problem(fields.get(f.name), ctx.op.ingest.id_prefix, ctx.op.ingest.id_format)
+            if problem:
+                raise Mismatch(f"{f.name} {fields.get(f.name)!r} {problem}")
 
 
 @check
@@ -345,13 +348,39 @@ def required_headers(ctx: CheckContext, status: int) -> list[str]:
 
 def is_uuid7(value: Any) -> bool:
     """Whether `value` is a UUIDv7 in canonical (lower-case, hyphenated) text."""
+    return _is_uuid(value, 7)
+
+
+def _is_uuid(value: Any, version: int) -> bool:
+    """Whether `value` is a UUID of `version` in canonical (lower-case, hyphenated) text."""
     if not isinstance(value, str):
         return False
     try:
         parsed = uuid.UUID(value)
     except ValueError:
         return False
-    return str(parsed) == value and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    return str(parsed) == value and parsed.version == version and parsed.variant == uuid.RFC_4122
+
+
+# Crockford's base 32; a ULID's first character is at most 7 (its 26 characters hold 128 bits).
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+
+# Each `x-ingest.id_format`: what it is called in a message, and whether a text (after the prefix) is one.
+ID_FORMATS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "uuid7": ("a UUIDv7", is_uuid7),
+    "uuid4": ("a UUIDv4", lambda value: _is_uuid(value, 4)),
+    "ulid": ("a ULID", lambda value: _ULID.fullmatch(value) is not None),
+}
+
+
+def event_id_problem(value: Any, prefix: str, id_format: str) -> str | None:
+    """Why `value` is not `prefix` followed by an id of `id_format` (None when it is)."""
+    name, valid = ID_FORMATS[id_format]
+    if not isinstance(value, str) or not value.startswith(prefix):
+        return f"does not start with the id prefix {prefix!r}" if prefix else f"is not {name}"
+    if not valid(value.removeprefix(prefix)):
+        return f"is not {name} after the prefix {prefix!r}" if prefix else f"is not {name}"
+    return None
 
 
 def uuid7_millis(value: str) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -178,43 +180,61 @@ def contract(
     from .target import TargetError, load_target
     from .transport import TransportProblem, make_transport
 
-    path = spec_path(spec)
+    with _junit_on_usage_problem(junit_xml, spec, base_url):
+        path = spec_path(spec)
+        try:
+            api_keys = apikeys.resolve(api_keys, api_key_file)
+            transport = make_transport(
+                **{
+                    k: passed_on[k]
+                    for k in ("headers", "request_timeout", "tls_verify", "cacert", "cert", "cert_key")
+                },
+                proxy=passed_on["proxy"],
+                rate_limit=passed_on["rate_limit"],
+                max_response_time=passed_on["max_response_time"],
+            )
+            load_target(
+                path,
+                base_url,
+                api_keys,
+                config_path,
+                max_examples=max_examples,
+                seed=seed,
+                transport=transport,
+                check_reachable=not dry_run,
+            )
+        except (apikeys.KeyProblem, TargetError, TransportProblem) as exc:
+            raise UsageProblem(str(exc)) from exc
+        if workers > 1 and importlib.util.find_spec("xdist") is None:
+            raise UsageProblem("--workers needs pytest-xdist installed")
+        extra = [f"--maxfail={max_failures}"] if max_failures else []
+        extra += ["--no-create"] * no_create + (["--dry-run", "--collect-only", "-q"] if dry_run else [])
+        for name, option, repeated in PASSED_ON:
+            value = passed_on.get(name)
+            for one in (value or ()) if repeated else ([value] if value is not None else []):
+                extra += [option, str(one)]
+        code = run_suite(path, base_url, api_keys, config_path, junit_xml, max_examples, seed, workers, extra)
+        if code == 1:
+            raise Failed("the deployment does not conform to the spec")
+        if code != 0:
+            raise UsageProblem(f"the contract suite could not run (pytest exit code {code})")
+
+
+@contextmanager
+def _junit_on_usage_problem(junit_xml: str | None, spec: str, base_url: str) -> Iterator[None]:
+    """With --junit-xml, a run that cannot judge anything (exit 2) still leaves a report: the reason
+    as an errored test case, added to what pytest wrote or in a file of its own. A report left by an
+    earlier run is removed first, so the file always describes this run."""
+    if junit_xml:
+        Path(junit_xml).unlink(missing_ok=True)
     try:
-        api_keys = apikeys.resolve(api_keys, api_key_file)
-        transport = make_transport(
-            **{
-                k: passed_on[k]
-                for k in ("headers", "request_timeout", "tls_verify", "cacert", "cert", "cert_key")
-            },
-            proxy=passed_on["proxy"],
-            rate_limit=passed_on["rate_limit"],
-            max_response_time=passed_on["max_response_time"],
-        )
-        load_target(
-            path,
-            base_url,
-            api_keys,
-            config_path,
-            max_examples=max_examples,
-            seed=seed,
-            transport=transport,
-            check_reachable=not dry_run,
-        )
-    except (apikeys.KeyProblem, TargetError, TransportProblem) as exc:
-        raise UsageProblem(str(exc)) from exc
-    if workers > 1 and importlib.util.find_spec("xdist") is None:
-        raise UsageProblem("--workers needs pytest-xdist installed")
-    extra = [f"--maxfail={max_failures}"] if max_failures else []
-    extra += ["--no-create"] * no_create + (["--dry-run", "--collect-only", "-q"] if dry_run else [])
-    for name, option, repeated in PASSED_ON:
-        value = passed_on.get(name)
-        for one in (value or ()) if repeated else ([value] if value is not None else []):
-            extra += [option, str(one)]
-    code = run_suite(path, base_url, api_keys, config_path, junit_xml, max_examples, seed, workers, extra)
-    if code == 1:
-        raise Failed("the deployment does not conform to the spec")
-    if code != 0:
-        raise UsageProblem(f"the contract suite could not run (pytest exit code {code})")
+        yield
+    except UsageProblem as exc:
+        if junit_xml:
+            from .plugin import add_error_case
+
+            add_error_case(Path(junit_xml), str(exc), f"ingestspec contract: {spec} at {base_url}")
+        raise
 
 
 def run_suite(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -29,6 +29,8 @@ class Record:
     outcome: str
     failures: list[tuple[str, str]] = field(default_factory=list)
     curl: str | None = None
+    # The catalogue key the probe expected, when it expected an error.
+    expected: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,7 +52,7 @@ class Recorder:
     def add(self, record: Record) -> None:
         failures = [(check, apikeys.mask(message)) for check, message in record.failures]
         curl = apikeys.mask(record.curl) if record.curl else record.curl
-        record = Record(record.operation, record.source, record.status, record.outcome, failures, curl)
+        record = replace(record, failures=failures, curl=curl)
         self.kept.append(record)
         if self.directory is not None:
             path = self.directory / f"records-{os.getpid()}.jsonl"

@@ -123,6 +123,40 @@ def render_failures(records: Iterable[Record]) -> str:
     return "\n".join(lines)
 
 
+def configured_errors(op: Operation) -> set[str]:
+    """The catalogue keys whose answer depends on the deployment's configuration rather than the
+    spec alone: each project's payload limit, its event definitions, its idempotency-mismatch rule."""
+    assert op.ingest is not None
+    ingest = op.ingest
+    keys = {ingest.payload.mismatch_error, ingest.payload.undefined_event_error, ingest.payload_limit.error}
+    keys.add(ingest.dedupe.mismatch_error if ingest.dedupe else None)
+    return {key for key in keys if key}
+
+
+def render_config_hint(spec: Spec, records: Iterable[Record], config: str) -> str | None:
+    """One hint when failing replies got, or were expected to get, an answer that depends on the
+    configuration: the suite reads its expectations from --config, so a deployment running with
+    another file (another payload limit, an event defined in one file only) fails these."""
+    ops = {op.operation_id: op for op in spec.ingest_operations}
+    failing = 0
+    names: set[str] = set()
+    for record in records:
+        op = ops.get(record.operation)
+        if record.ok or op is None:
+            continue
+        involved = configured_errors(op) & {record.outcome, record.expected or ""}
+        failing += bool(involved)
+        names |= involved
+    if not failing:
+        return None
+    return (
+        f"Hint: {failing} failing repl{'y' if failing == 1 else 'ies'} got or expected an answer that"
+        f" depends on the server's configuration ({', '.join(sorted(names))}). The suite expects what"
+        f" --config {config} says; if the deployment runs with another configuration (another payload"
+        " limit, an event defined in only one of them), give the suite the deployment's own file."
+    )
+
+
 def render_fuzzing(records: Iterable[Record]) -> str:
     """How many cases each fuzzing mode sent per operation, and the statuses they got."""
     counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))

@@ -153,9 +153,10 @@ def project_scope(target: Target, op: Operation) -> str | None:
     return None
 
 
-def uuid7_ids(target: Target, op: Operation) -> str | None:
+def time_ordered_ids(target: Target, op: Operation) -> str | None:
     assert op.ingest is not None
-    return None if op.ingest.id_format == "uuid7" else f"ids are {op.ingest.id_format}, not uuid7"
+    ordered = ("uuid7", "ulid")
+    return None if op.ingest.id_format in ordered else f"ids are {op.ingest.id_format}, not time-ordered"
 
 
 def rate_limit(target: Target, op: Operation) -> str | None:
@@ -597,10 +598,10 @@ def concurrent_same_key(s: Session) -> None:
         )
 
 
-@scenario(uuid7_ids)
+@scenario(time_ordered_ids)
 def ids_increase(s: Session) -> None:
-    """Event ids are UUIDv7 and increase with time."""
-    from .checks import is_uuid7
+    """Time-ordered event ids (UUIDv7, ULID) increase with time."""
+    from .checks import event_id_problem
 
     event = _accepted_event(s)
     ids: list[str] = []
@@ -608,7 +609,7 @@ def ids_increase(s: Session) -> None:
     for _ in range(4):
         values = _send_accepted(s, s.bodies.valid(event))
         last = s.probes[-1]
-        if values and is_uuid7(values.get("id")):
+        if values and not event_id_problem(values.get("id"), s.ingest.id_prefix, s.ingest.id_format):
             ids.append(str(values["id"]))
         time.sleep(ID_GAP_SECONDS)
     if ids != sorted(set(ids)):

@@ -239,6 +239,7 @@ class Session:
                 outcome=outcome(self.op, item),
                 failures=[(f.check, f.message) for f in failures],
                 curl=item.curl() if failures else None,
+                expected=item.expect.error if item.expect else None,
             )
         )
         return failures
@@ -255,6 +256,7 @@ class Session:
                     outcome(self.op, item),
                     [(check, message)],
                     item.curl(),
+                    item.expect.error if item.expect else None,
                 )
             )
 

@@ -186,11 +186,16 @@ def preflight(target: Target) -> None:
                 statuses[index].append(reply.status_code)
     replies = [status for found in statuses.values() for status in found]
     if replies and all(status == 404 for status in replies):
-        where = f"; the spec puts the API under {target.spec.base_path!r}" if target.spec.base_path else ""
-        raise TargetError(
-            f"every request got 404 at {target.base_url}: is the base path right? Give --base-url "
-            f"as a servers entry of the spec gives it{where}"
+        parts = urlsplit(target.base_url)
+        root, base_path = f"{parts.scheme}://{parts.netloc}", target.spec.base_path
+        where = (
+            f"The spec's servers entries put the API under {base_path!r}, so --base-url should end"
+            f" with it, as in {root}{base_path}."
+            if base_path
+            else "The spec's servers entries have no path, so --base-url should be the URL its paths"
+            f" follow directly, such as {root}."
         )
+        raise TargetError(f"every request got 404 at {target.base_url}: is the base path right? {where}")
     for index, found in statuses.items():
         if found and all(status in (401, 403) for status in found):
             raise TargetError(

@@ -10,7 +10,12 @@ Lines are written to stderr in groups: a WARNING or worse at once, with every li
 others within FLUSH_SECONDS (or once 64 KiB wait). Each write holds whole lines and at most
 PIPE_BUF bytes, so processes sharing one stderr (uvicorn --workers) never interleave within a
 line. A write per line cost about 6% of a server's CPU under load (make bench): the event loop,
-having let go of the GIL for the write, waited to get it back. A process killed with SIGKILL
+having let go of the GIL for the write, waited to get it back.
+
+The server's own lifecycle lines (uvicorn's: started, shutting down, finished) are written at once
+too, with every line before them. After a graceful shutdown on SIGTERM uvicorn raises SIGTERM
+again with its default action, which ends the process without Python's exit handlers; the lines
+of the shutdown would otherwise be lost, in every worker process. A process killed with SIGKILL
 loses what waited; any other exit writes it.
 """
 
@@ -55,6 +60,8 @@ _hash_identities = False
 
 FLUSH_SECONDS = 0.2
 _FLUSH_BYTES = 64 * 1024
+# Loggers whose every line is written at once: the server's lifecycle, a few lines per process.
+_AT_ONCE = frozenset({"uvicorn.error"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -167,7 +174,8 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # as StreamHandler does: a bad record must not break the caller
             self.handleError(record)
             return
-        self._add(line, at_once=record.levelno >= logging.WARNING)  # under the lock (Handler.handle)
+        at_once = record.levelno >= logging.WARNING or record.name in _AT_ONCE
+        self._add(line, at_once=at_once)  # under the lock (Handler.handle)
 
     def queue(self, line: str) -> None:
         """Queue a formatted line of less than WARNING level (log_fields)."""

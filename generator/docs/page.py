@@ -8,6 +8,7 @@ from the `x-ingest` error catalogue shows the exact body of every failure the se
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -17,9 +18,18 @@ import jinja2
 from markupsafe import Markup
 
 from ..generate.samples import placeholder_values
+from ..spec.loader import resolve
 from ..spec.model import STEPS, Ingest, Operation, Spec
 
-__all__ = ["ASSET_FILES", "STEP_ROLES", "assets_dir", "docs_html", "error_bodies", "write_docs"]
+__all__ = [
+    "ASSET_FILES",
+    "STEP_ROLES",
+    "assets_dir",
+    "docs_html",
+    "error_bodies",
+    "page_document",
+    "write_docs",
+]
 
 # The files of the Swagger UI distribution the page loads; the rest (source maps, ES bundles) are not needed.
 ASSET_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png", "favicon-16x16.png")
@@ -167,8 +177,22 @@ def docs_html(spec: Spec, spec_url: str, assets_url: str, header: str = "") -> s
         assets_url=assets_url.rstrip("/"),
         operations=spec.ingest_operations,
         error_bodies=error_bodies,
-        document_json=_script_json(spec.document),
+        document_json=_script_json(page_document(spec)),
     )
+
+
+def page_document(spec: Spec) -> dict[str, Any]:
+    """The spec as the page embeds it: every `$ref` replaced by what it points at (the loader refuses
+    recursive ones), each named schema titled with its name, as Swagger UI shows a `$ref`'d one.
+    Swagger UI resolves `$ref`s against the page's address, and its resolver cannot read a `file:`
+    one: opened from disk, the page showed a "Resolver error" for every `$ref`."""
+    document = copy.deepcopy(spec.document)
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    for name, schema in schemas.items():
+        if isinstance(schema, dict):
+            schema.setdefault("title", name)
+    resolved: dict[str, Any] = resolve(document, document, spec.path)
+    return resolved
 
 
 def _script_json(value: Any) -> Markup:

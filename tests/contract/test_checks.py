@@ -5,8 +5,16 @@ from __future__ import annotations
 import uuid
 
 import orjson
+import pytest
 
-from ingestspec.contract_tests.checks import CHECKS, CheckContext, is_uuid7, run_checks, uuid7_millis
+from ingestspec.contract_tests.checks import (
+    CHECKS,
+    CheckContext,
+    event_id_problem,
+    is_uuid7,
+    run_checks,
+    uuid7_millis,
+)
 from ingestspec.contract_tests.exchange import Expectation, Probe, Reply
 from tests.contract.conftest import offline_target
 
@@ -79,6 +87,35 @@ def test_uuid7_recognition() -> None:
     assert not is_uuid7(UUID7.upper())
     assert not is_uuid7(str(uuid.uuid4()))
     assert uuid7_millis(UUID7) == 0x01957E3A4B5C
+
+
+ULID = "01KBS3Z4J9QX5TQ1W6YV8C2N7M"
+
+
+@pytest.mark.parametrize(
+    ("value", "prefix", "id_format", "problem"),
+    [
+        (UUID7, "", "uuid7", None),
+        ("trk_" + UUID7, "trk_", "uuid7", None),
+        (UUID7, "trk_", "uuid7", "does not start with the id prefix 'trk_'"),
+        (
+            "trk_" + str(uuid.UUID(int=7, version=4)),
+            "trk_",
+            "uuid7",
+            "is not a UUIDv7 after the prefix 'trk_'",
+        ),
+        ("evt_" + str(uuid.UUID(int=7, version=4)), "evt_", "uuid4", None),
+        ("evt_" + UUID7, "evt_", "uuid4", "is not a UUIDv4 after the prefix 'evt_'"),
+        ("evt_" + ULID, "evt_", "ulid", None),
+        (ULID.lower(), "", "ulid", "is not a ULID"),
+        ("8" + ULID[1:], "", "ulid", "is not a ULID"),  # more than 128 bits
+        (12345, "", "uuid7", "is not a UUIDv7"),
+    ],
+)
+def test_an_event_id_is_the_prefix_then_an_id_of_the_format(
+    value: object, prefix: str, id_format: str, problem: str | None
+) -> None:
+    assert event_id_problem(value, prefix, id_format) == problem
 
 
 def test_an_integer_identity_may_be_answered_as_the_number_or_its_text() -> None:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -78,19 +79,40 @@ def test_a_private_ca_is_trusted_through_one_option(tls_server: tuple[str, Path]
     assert "test_constraints[sendEvent] PASSED" in trusted.stdout
 
 
-@pytest.mark.parametrize("api", ["arsel", "sendrealm"])
-def test_a_wrong_base_path_exits_2_with_a_hint(api: str, tmp_path: Path) -> None:
+def errored_cases(junit: Path) -> list[str]:
+    """The error messages of a JUnit file's errored test cases."""
+    root = ElementTree.parse(junit).getroot()
+    return [error.get("message", "") for error in root.iter("error")]
+
+
+@pytest.mark.parametrize(
+    ("api", "hint"),
+    [
+        ("arsel", "The spec's servers entries put the API under '/v1', so --base-url should end with it,"
+                  " as in http://127.0.0.1:{port}/v1."),
+        ("sendrealm", "The spec's servers entries have no path, so --base-url should be the URL its paths"
+                      " follow directly, such as http://127.0.0.1:{port}."),
+    ],
+)  # fmt: skip
+def test_a_wrong_base_path_exits_2_with_a_hint_and_an_errored_junit_case(
+    api: str, hint: str, tmp_path: Path
+) -> None:
     if not generated(api):
         pytest.skip(f"generated_server/{api} has not been generated yet")
     db = f"sqlite:///{tmp_path / 'events.db'}"
     module = f"generated_server.{api}"
+    junit = tmp_path / "junit.xml"
     with running_server(module, EXAMPLE_CONFIG, db, BASE_PATHS[api], log_dir=tmp_path) as server:
-        result = run_contract(SPECS[api], server.base_url + "/api", "--max-examples", "1")
+        port = server.root.rsplit(":", 1)[1]
+        url = server.base_url + "/api"
+        result = run_contract(SPECS[api], url, "--max-examples", "1", "--junit-xml", str(junit))
     assert result.returncode == 2, result.stdout[-2000:]
-    assert "every request got 404" in result.stderr and "base path" in result.stderr, result.stderr
+    reason = f"every request got 404 at {url}: is the base path right? {hint.format(port=port)}"
+    assert reason in " ".join(result.stderr.split()), result.stderr
+    assert errored_cases(junit) == [reason]
 
 
-def test_a_rejected_key_exits_2_with_a_hint(tmp_path: Path) -> None:
+def test_a_rejected_key_exits_2_with_a_hint_and_an_errored_junit_case(tmp_path: Path) -> None:
     api = "sendrealm"
     if not generated(api):
         pytest.skip(f"generated_server/{api} has not been generated yet")
@@ -98,11 +120,37 @@ def test_a_rejected_key_exits_2_with_a_hint(tmp_path: Path) -> None:
     rotated = tmp_path / "rotated.yaml"
     rotated.write_text(EXAMPLE_CONFIG.read_text().replace("_test_key", "_rotated_key"))
     db = f"sqlite:///{tmp_path / 'events.db'}"
+    junit = tmp_path / "junit.xml"
+    junit.write_text("<testsuites><testsuite name='an earlier run' tests='0'/></testsuites>")
     with running_server(f"generated_server.{api}", rotated, db, BASE_PATHS[api], log_dir=tmp_path) as server:
-        result = run_contract(SPECS[api], server.base_url, "--max-examples", "1")
+        result = run_contract(SPECS[api], server.base_url, "--max-examples", "1", "--junit-xml", str(junit))
     assert result.returncode == 2, result.stdout[-2000:]
     assert "every request with API key #1 was refused with 401" in result.stderr, result.stderr
-    assert ACME_KEY not in result.stderr + result.stdout
+    assert ACME_KEY not in result.stderr + result.stdout + junit.read_text()
+    (reason,) = errored_cases(junit)
+    assert reason.startswith("every request with API key #1 was refused with 401")
+    assert "an earlier run" not in junit.read_text()
+
+
+def test_a_server_configured_otherwise_fails_with_one_config_hint(tmp_path: Path) -> None:
+    """The deployment runs with another payload limit and lacks an event definition that --config has."""
+    if not generated("arsel"):
+        pytest.skip("generated_server/arsel has not been generated yet")
+    text = EXAMPLE_CONFIG.read_text()
+    other = tmp_path / "deployed.yaml"
+    other.write_text(
+        text.replace("payload_limit_bytes: 32768", "payload_limit_bytes: 16384").replace(
+            "      signup.completed:", "      signup.started:"
+        )
+    )
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    with running_server("generated_server.arsel", other, db, BASE_PATHS["arsel"], log_dir=tmp_path) as server:
+        result = run_contract(SPECS["arsel"], server.base_url, "--max-examples", "2", "--seed", "1")
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    hints = [line for line in result.stdout.splitlines() if line.startswith("Hint:")]
+    assert len(hints) == 1, result.stdout[-6000:]
+    assert "(event_not_defined, payload_invalid, payload_too_large)" in hints[0]
+    assert f"--config {EXAMPLE_CONFIG} says" in hints[0]
 
 
 def test_dry_run_sends_nothing_and_shows_the_constraint_requests() -> None:

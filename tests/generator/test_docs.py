@@ -143,6 +143,21 @@ def test_the_page_renders_offline_in_headless_chromium(
 
 
 @pytest.mark.timeout(300)
+def test_the_page_opened_from_disk_renders_without_resolver_errors(api: str, tmp_path: Path) -> None:
+    # "open docs/index.html": Swagger UI resolved each $ref against the page's file: address, which
+    # its resolver cannot read, and showed a "Resolver error" per $ref (11 on Arsel).
+    out = tmp_path / "site"
+    assert CliRunner().invoke(main, ["docs", api, "--out", str(out)]).exit_code == 0
+    dom = dump_dom((out / "index.html").as_uri(), tmp_path / "profile")
+    rendered = dom[dom.index('id="swagger-ui"') : dom.index('id="error-bodies"')]
+    operation_id, path, example, unauthorized = EXPECTED[api]
+    assert f">{operation_id}<" in rendered and f'data-path="{path}"' in rendered
+    assert "errors-wrapper" not in rendered and "Resolver error" not in rendered, rendered[:3000]
+    text = re.sub(r"<[^>]+>", "", rendered)
+    assert example in text and unauthorized in text  # examples of the request and of an error response
+
+
+@pytest.mark.timeout(300)
 def test_docs_html_renders_as_a_server_would_serve_it(tmp_path: Path, serve: functools.partial[str]) -> None:
     # The generated servers answer /docs with docs_html(spec, "/openapi.yaml", "/docs/assets"),
     # /docs/assets/* from assets_dir() and /openapi.yaml from the spec: the same layout on disk.

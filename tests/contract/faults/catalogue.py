@@ -202,9 +202,10 @@ def accepting_reserved_names(m: Modules, ingest: Ingest) -> None:
     setattr(m["ingest"], "check_reserved", lambda event_name: None)  # noqa: B010
 
 
-@fault("event ids are UUIDv4", lambda i: i.id_format == "uuid7")
-def non_uuid7_ids(m: Modules, ingest: Ingest) -> None:
-    setattr(m["ingest"], "new_id", lambda: ingest.id_prefix + str(uuid.uuid4()))  # noqa: B010
+@fault("event ids after the prefix are of another format (UUIDv1 for uuid4, else UUIDv4)")
+def wrong_id_format(m: Modules, ingest: Ingest) -> None:
+    other = uuid.uuid1 if ingest.id_format == "uuid4" else uuid.uuid4
+    setattr(m["ingest"], "new_id", lambda: ingest.id_prefix + str(other()))  # noqa: B010
 
 
 @fault("the malformed-JSON message differs from the catalogue")
