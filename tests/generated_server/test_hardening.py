@@ -5,7 +5,9 @@ of a spec with the key in the body (the Amplitude corpus spec) and of one with b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -222,3 +224,63 @@ def test_an_unstorable_number_refuses_only_its_item(tracker: RunningServer, numb
     single = tracker_post(tracker, "/track", b'{"event":"n","userId":"u1","properties":{"n":' + number.encode() + b"}}")
     assert single.status_code == 400
     assert single.json()["code"] == "invalid_request", single.text
+
+
+# --- low: the configuration, the head, the operational endpoints ---------------------------------
+
+
+def test_a_mismatch_policy_the_api_cannot_honour_is_warned_at_load(tracker: RunningServer) -> None:
+    # examples/config.yaml's globex sets idempotency_mismatch: reject; the tracker's replays answer 200.
+    log = tracker.log.read_text()
+    assert "'globex' sets idempotency_mismatch: reject, which this API cannot honour" in log, log[-2000:]
+
+
+def raw_exchange(server: RunningServer, data: bytes) -> bytes:
+    host, port = server.root.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            while chunk := sock.recv(65536):
+                received += chunk
+        return received
+
+
+def test_two_host_headers_are_refused(tracker: RunningServer) -> None:
+    body = b'{"event":"e","userId":"u1"}'
+    head = (
+        b"POST /v1/track HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + ACME_KEY.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    answer = raw_exchange(tracker, head + body)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b"header.Host" in answer
+    one_host = head.replace(b"Host: b.example\r\n", b"")
+    assert raw_exchange(tracker, one_host + body + b"").startswith(b"HTTP/1.1 202 ")
+
+
+def outward_address() -> str | None:
+    """This machine's address on a non-loopback interface, if it has one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address: str = sock.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_metrics_are_behind_a_setting(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    every = ("--host", "0.0.0.0")
+    with running_server("generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=every) as default:
+        assert httpx.get(default.root + "/metrics").status_code == 200  # a loopback client
+        address = outward_address()
+        if address is not None:  # a client on another interface is not
+            other = default.root.replace("127.0.0.1", address)
+            assert httpx.get(other + "/metrics").status_code == 404
+            assert httpx.get(other + "/healthz").status_code == 200
+    extra = ("--metrics", "off")
+    with running_server("generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=extra) as off:
+        assert httpx.get(off.root + "/metrics").status_code == 404
+        assert httpx.get(off.root + "/readyz").status_code == 200
