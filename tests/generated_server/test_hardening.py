@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import importlib
 import socket
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,3 +286,38 @@ def test_metrics_are_behind_a_setting(tmp_path: Path) -> None:
     with running_server("generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=extra) as off:
         assert httpx.get(off.root + "/metrics").status_code == 404
         assert httpx.get(off.root + "/readyz").status_code == 200
+
+
+# --- low: one rate limit for the processes of a deployment ---------------------------------------
+
+CUSTOMERIO = REPO / "tests" / "corpus" / "customerio"
+# A client process: POSTs as fast as it can until `stop_at` (wall clock), prints "time status" per answer.
+HAMMER = """
+import sys, time, httpx
+url, stop_at = sys.argv[1], float(sys.argv[2])
+with httpx.Client(timeout=30, auth=("site_5a1c2f9e7d", "")) as client:
+    while time.time() < stop_at:
+        status = client.post(url, content=b"{}", headers={"Content-Type": "application/json"}).status_code
+        print(time.time(), status, flush=True)
+"""
+
+
+def test_the_rate_limit_holds_across_the_processes_of_a_deployment(tmp_path: Path) -> None:
+    generate(CUSTOMERIO / "openapi.yaml", tmp_path / "customerio_api")
+    extra = ("--workers", "2", "--no-worker")
+    config = CUSTOMERIO / "config.yaml"
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    with running_server("customerio_api", config, db, "", log_dir=tmp_path, pythonpath=tmp_path, extra=extra) as s:
+        time.sleep(2)  # both processes up
+        stop_at = time.time() + 10  # a client process may take seconds to start on a busy machine
+        clients = [
+            subprocess.Popen([sys.executable, "-c", HAMMER, s.root + "/api/v1/events", str(stop_at)], stdout=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        answers = [line.split() for process in clients for line in process.communicate(timeout=60)[0].splitlines()]
+    admitted = sorted(float(at) for at, status in answers if status != b"429")
+    assert any(status == b"429" for _, status in answers), "the clients never reached the limit"
+    # The most admitted in any one second, past the first (the window starts full).
+    busiest = max(sum(1 for t in admitted if start <= t < start + 1) for start in admitted if start >= admitted[0] + 1)
+    print(f"{len(answers)} requests, {len(admitted)} admitted; at most {busiest} admitted in one second (limit 100)")
+    assert 90 <= busiest <= 110, busiest
