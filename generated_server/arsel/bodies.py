@@ -92,12 +92,17 @@ def parse(raw: bytes) -> dict[str, Any] | None:
     return _structured(body, raw)
 
 
-def exact(raw: bytes, body: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+def exact(
+    raw: bytes, body: dict[str, Any] | None, reread: bool = True
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The body and each number in it that would not be stored as sent (JSON Pointer: the number as
     sent). Python's json reads the body a second time, number by number, only when the body may hold
-    such a number or orjson could not read it (1e400 is past a double): call it once the key is known."""
+    such a number or orjson could not read it (1e400 is past a double), and then only when `reread`
+    (the key is known): otherwise a body orjson could not read is malformed JSON."""
     if body is not None and not _maybe_inexact(raw):
         return body, {}
+    if body is None and not reread:
+        raise ApiError("malformed_json")
     try:
         text = raw.decode()
         reread = json.loads(text, parse_int=_integer, parse_float=_number, parse_constant=_no_constant)
