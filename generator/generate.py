@@ -258,7 +258,8 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
         ),
         # Whether any operation can refuse a reused key with another body (dedupe.mismatch_error).
         "mismatch_honoured": any(
-            op.ingest and op.ingest.dedupe and op.ingest.dedupe.mismatch_error for op in spec.ingest_operations
+            op.ingest and op.ingest.dedupe and op.ingest.dedupe.mismatch_error
+            for op in spec.ingest_operations
         ),
     }
     files = {

@@ -51,7 +51,9 @@ def tracker(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     document["paths"]["/track"]["post"]["x-ingest"]["errors"]["details"] = "/errors"
     (tmp / "tracker.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     generate(tmp / "tracker.yaml", tmp / "tracker_hardened")
-    with running_server("tracker_hardened", EXAMPLE_CONFIG, store_url, "/v1", log_dir=tmp, pythonpath=tmp) as server:
+    with running_server(
+        "tracker_hardened", EXAMPLE_CONFIG, store_url, "/v1", log_dir=tmp, pythonpath=tmp
+    ) as server:
         yield server
 
 
@@ -116,7 +118,9 @@ def test_a_small_body_with_an_unknown_key_is_not_read_twice(amplitude: RunningSe
 
 
 def test_a_large_body_must_name_its_key_within_the_pre_auth_cap(amplitude: RunningServer) -> None:
-    events = [amplitude_event(event_properties={"tutorial": "t" * 100}) for _ in range(2 * PRE_AUTH_BYTES // 100)]
+    events = [
+        amplitude_event(event_properties={"tutorial": "t" * 100}) for _ in range(2 * PRE_AUTH_BYTES // 100)
+    ]
     key_first = orjson.dumps({"api_key": AMPLITUDE_KEY, "events": events})
     assert len(key_first) > PRE_AUTH_BYTES
     response = upload(amplitude, key_first)
@@ -125,8 +129,13 @@ def test_a_large_body_must_name_its_key_within_the_pre_auth_cap(amplitude: Runni
     key_last = orjson.dumps({"events": events, "api_key": AMPLITUDE_KEY})
     assert upload(amplitude, key_last).status_code == 401  # the documented trade-off
     # A small body may hold its key anywhere; a key named first that the body does not hold is no key.
-    assert upload(amplitude, orjson.dumps({"events": events[:3], "api_key": AMPLITUDE_KEY})).status_code == 200
-    decoy = b'{"events":[{"user_id":"user-0001","event_type":"e","event_properties":{"api_key":"%s","pad":"%s"}}],"api_key":"x"}'
+    assert (
+        upload(amplitude, orjson.dumps({"events": events[:3], "api_key": AMPLITUDE_KEY})).status_code == 200
+    )
+    decoy = (
+        b'{"events":[{"user_id":"user-0001","event_type":"e",'
+        b'"event_properties":{"api_key":"%s","pad":"%s"}}],"api_key":"x"}'
+    )
     assert upload(amplitude, decoy % (AMPLITUDE_KEY.encode(), b"p" * PRE_AUTH_BYTES)).status_code == 401
 
 
@@ -138,7 +147,9 @@ def nested(depth: int) -> bytes:
 
 
 @pytest.mark.parametrize("depth", [253, MAX_DEPTH])
-def test_nesting_past_the_limit_is_refused_at_write_and_within_it_read_back(tracker: RunningServer, depth: int) -> None:
+def test_nesting_past_the_limit_is_refused_at_write_and_within_it_read_back(
+    tracker: RunningServer, depth: int
+) -> None:
     # The body nests `depth` arrays inside properties inside the body: depth + 2 levels in all.
     raw = b'{"event":"deep","userId":"u1","properties":{"x":' + nested(depth) + b"}}"
     response = tracker_post(tracker, "/track", raw)
@@ -205,8 +216,13 @@ def test_a_repeated_member_is_refused(amplitude: RunningServer, tracker: Running
     assert refused.status_code == 400, refused.text
     assert "repeats a member" in refused.text
     # The same name in two objects is no repetition; an escaped spelling of the same name is.
-    assert tracker_post(tracker, "/track", b'{"event":"e","userId":"u1","properties":{"event":1}}').status_code == 202
-    assert tracker_post(tracker, "/track", b'{"event":"e","userId":"u1","ev\\u0065nt":"f"}').status_code == 400
+    assert (
+        tracker_post(tracker, "/track", b'{"event":"e","userId":"u1","properties":{"event":1}}').status_code
+        == 202
+    )
+    assert (
+        tracker_post(tracker, "/track", b'{"event":"e","userId":"u1","ev\\u0065nt":"f"}').status_code == 400
+    )
 
 
 @pytest.mark.parametrize("number", ["1e-400", "18446744073709551616", "1e400"])
@@ -223,7 +239,9 @@ def test_an_unstorable_number_refuses_only_its_item(tracker: RunningServer, numb
     assert refused["status"] == 400
     assert refused["error"]["errors"][0]["path"] == "/batch/3/properties/n"
     assert number in refused["error"]["errors"][0]["message"]
-    single = tracker_post(tracker, "/track", b'{"event":"n","userId":"u1","properties":{"n":' + number.encode() + b"}}")
+    single = tracker_post(
+        tracker, "/track", b'{"event":"n","userId":"u1","properties":{"n":' + number.encode() + b"}}"
+    )
     assert single.status_code == 400
     assert single.json()["code"] == "invalid_request", single.text
 
@@ -252,7 +270,11 @@ def test_two_host_headers_are_refused(tracker: RunningServer) -> None:
     body = b'{"event":"e","userId":"u1"}'
     head = (
         b"POST /v1/track HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nContent-Type: application/json\r\n"
-        b"Authorization: Bearer " + ACME_KEY.encode() + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        b"Authorization: Bearer "
+        + ACME_KEY.encode()
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
     )
     answer = raw_exchange(tracker, head + body)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
@@ -275,7 +297,9 @@ def outward_address() -> str | None:
 def test_metrics_are_behind_a_setting(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'events.db'}"
     every = ("--host", "0.0.0.0")
-    with running_server("generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=every) as default:
+    with running_server(
+        "generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=every
+    ) as default:
         assert httpx.get(default.root + "/metrics").status_code == 200  # a loopback client
         address = outward_address()
         if address is not None:  # a client on another interface is not
@@ -283,7 +307,9 @@ def test_metrics_are_behind_a_setting(tmp_path: Path) -> None:
             assert httpx.get(other + "/metrics").status_code == 404
             assert httpx.get(other + "/healthz").status_code == 200
     extra = ("--metrics", "off")
-    with running_server("generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=extra) as off:
+    with running_server(
+        "generated_server.sendrealm", EXAMPLE_CONFIG, db, log_dir=tmp_path, extra=extra
+    ) as off:
         assert httpx.get(off.root + "/metrics").status_code == 404
         assert httpx.get(off.root + "/readyz").status_code == 200
 
@@ -307,17 +333,29 @@ def test_the_rate_limit_holds_across_the_processes_of_a_deployment(tmp_path: Pat
     extra = ("--workers", "2", "--no-worker")
     config = CUSTOMERIO / "config.yaml"
     db = f"sqlite:///{tmp_path / 'events.db'}"
-    with running_server("customerio_api", config, db, "", log_dir=tmp_path, pythonpath=tmp_path, extra=extra) as s:
+    with running_server(
+        "customerio_api", config, db, "", log_dir=tmp_path, pythonpath=tmp_path, extra=extra
+    ) as s:
         time.sleep(2)  # both processes up
         stop_at = time.time() + 10  # a client process may take seconds to start on a busy machine
         clients = [
-            subprocess.Popen([sys.executable, "-c", HAMMER, s.root + "/api/v1/events", str(stop_at)], stdout=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-c", HAMMER, s.root + "/api/v1/events", str(stop_at)],
+                stdout=subprocess.PIPE,
+            )
             for _ in range(4)
         ]
-        answers = [line.split() for process in clients for line in process.communicate(timeout=60)[0].splitlines()]
+        answers = [
+            line.split() for process in clients for line in process.communicate(timeout=60)[0].splitlines()
+        ]
     admitted = sorted(float(at) for at, status in answers if status != b"429")
     assert any(status == b"429" for _, status in answers), "the clients never reached the limit"
     # The most admitted in any one second, past the first (the window starts full).
-    busiest = max(sum(1 for t in admitted if start <= t < start + 1) for start in admitted if start >= admitted[0] + 1)
-    print(f"{len(answers)} requests, {len(admitted)} admitted; at most {busiest} admitted in one second (limit 100)")
+    busiest = max(
+        sum(1 for t in admitted if start <= t < start + 1) for start in admitted if start >= admitted[0] + 1
+    )
+    print(
+        f"{len(answers)} requests, {len(admitted)} admitted;"
+        f" at most {busiest} admitted in one second (limit 100)"
+    )
     assert 90 <= busiest <= 110, busiest

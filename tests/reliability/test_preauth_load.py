@@ -41,7 +41,9 @@ def amplitude(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServe
     generate(AMPLITUDE / "openapi.yaml", tmp / "amplitude_load")
     config = AMPLITUDE / "config.yaml"
     extra = ("--no-access-log",)
-    with running_server("amplitude_load", config, sqlite_url(tmp), "", log_dir=tmp, pythonpath=tmp, extra=extra) as s:
+    with running_server(
+        "amplitude_load", config, sqlite_url(tmp), "", log_dir=tmp, pythonpath=tmp, extra=extra
+    ) as s:
         yield s
 
 
@@ -57,9 +59,14 @@ def legitimate_p50(url: str, seconds: float) -> tuple[float, int]:
     with httpx.Client(timeout=30) as client:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            body = {"api_key": KEY, "events": [{"user_id": "user-0001", "event_type": "e", "insert_id": str(uuid.uuid4())}]}
+            body = {
+                "api_key": KEY,
+                "events": [{"user_id": "user-0001", "event_type": "e", "insert_id": str(uuid.uuid4())}],
+            }
             start = time.perf_counter()
-            response = client.post(url, content=orjson.dumps(body), headers={"Content-Type": "application/json"})
+            response = client.post(
+                url, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
+            )
             latencies.append(time.perf_counter() - start)
             assert response.status_code == 200, response.text
     return statistics.median(latencies), len(latencies)
@@ -69,13 +76,13 @@ def legitimate_p50(url: str, seconds: float) -> tuple[float, int]:
 # client on another machine: its own sending takes no time from the legitimate client's (one
 # interpreter lock) nor, as far as the scheduler can help it, from the server. It prints each status.
 ATTACK = """
-import sys, httpx
+import sys, time, httpx
 url, stop_at, body = sys.argv[1], float(sys.argv[2]), sys.stdin.buffer.read()
-import time
+headers = {"Content-Type": "application/json"}
 with httpx.Client(timeout=30) as client:
     while time.time() < stop_at:
         try:
-            print(client.post(url, content=body, headers={"Content-Type": "application/json"}).status_code, flush=True)
+            print(client.post(url, content=body, headers=headers).status_code, flush=True)
         except httpx.TransportError:
             pass  # the server may close a connection it refused before reading all of it
 """
@@ -110,8 +117,9 @@ def test_unauthenticated_large_bodies_leave_a_legitimate_client_its_latency(ampl
             statuses += [int(line) for line in process.stdout.read().split()]
             process.wait(60)
     print(
-        f"legitimate p50 alone {alone * 1000:.1f} ms ({alone_count} requests), with {ATTACKERS} unauthenticated"
-        f" 1 MB senders {attacked * 1000:.1f} ms ({attacked_count} requests); {len(statuses)} hostile requests;"
+        f"legitimate p50 alone {alone * 1000:.1f} ms ({alone_count} requests),"
+        f" with {ATTACKERS} 1 MB senders {attacked * 1000:.1f} ms ({attacked_count} requests);"
+        f" {len(statuses)} hostile requests;"
         f" server CPU {cpu:.2f} s in the attacked {SECONDS:g} s"
     )
     assert statuses and set(statuses) == {401}, set(statuses)
