@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # configuration and handler are loaded here first, so a bad one is refused once, in one
     # message, before any worker starts.
     try:
-        config_module.load(settings.config)
+        config_module.load(settings.config, warn=False)  # each worker warns, once logging is set up
         open_storage(settings.db)  # understood, not opened: each worker opens its own
     except (config_module.ConfigError, StorageConfigError) as exc:
         sys.exit(f"{__package__}: {exc}")

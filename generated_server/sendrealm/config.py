@@ -167,7 +167,8 @@ def digest(api_key: str) -> bytes:
     return hashlib.sha256(api_key.encode()).digest()
 
 
-def load(path: str | Path) -> Config:
+def load(path: str | Path, warn: bool = True) -> Config:
+    """The configuration at `path`; with `warn`, a log line for each setting this API cannot honour."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -201,7 +202,7 @@ def load(path: str | Path) -> Config:
                     f" (already in project {digests[key_digest].id!r})"
                 )
             digests[key_digest] = project
-        if project.idempotency_mismatch == "reject" and not MISMATCH_REJECTABLE:
+        if warn and project.idempotency_mismatch == "reject" and not MISMATCH_REJECTABLE:
             # A warning, not a refusal: one configuration file may serve several APIs.
             logger.warning(
                 "%s: project %r sets idempotency_mismatch: reject, which this API cannot honour: no operation"
