@@ -139,21 +139,33 @@ def _structured(body: Any, raw: bytes) -> dict[str, Any]:
     """`body` once it is an object nested at most MAX_DEPTH levels whose objects repeat no member."""
     if not isinstance(body, dict):
         raise ApiError("invalid_request", details=[{"path": "", "message": "the body must be a JSON object"}])
-    # One serialisation tells both: orjson refuses past 254 levels, so the body below 254 - MAX_DEPTH
-    # arrays fails exactly when it is deeper than MAX_DEPTH; and it writes each member once, so fewer
-    # members in it than in the body as sent means a repeated name, of which the parse kept the last.
-    wrapped: Any = body
-    for _ in range(254 - MAX_DEPTH):
-        wrapped = [wrapped]
-    try:
-        written = orjson.dumps(wrapped, default=str)
-    except orjson.JSONEncodeError as exc:
-        # The other refusal is of a string Python's json read and UTF-8 cannot hold (a lone surrogate).
-        raise (_too_deep() if "Recursion" in str(exc) else ApiError("malformed_json")) from None
-    if _members(raw) != _members(written):
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # fewer brackets cannot nest deeper
+        # orjson refuses past 254 levels: the body below 254 - MAX_DEPTH arrays fails exactly when
+        # it is deeper than MAX_DEPTH.
+        wrapped: Any = body
+        for _ in range(254 - MAX_DEPTH):
+            wrapped = [wrapped]
+        _written(wrapped)
+    # orjson writes each member once, so a body that repeats a name (the parse kept the last) writes
+    # fewer members than were sent. Without \u escapes every colon sent is written back (a member's,
+    # or one in a string), so counting colons tells; with them, the members are counted.
+    written = _written(body)
+    if b"\\u" in raw:
+        repeated = _members(raw) != _members(written)
+    else:
+        repeated = raw.count(b":") != written.count(b":")
+    if repeated:
         detail = {"path": "", "message": "an object repeats a member name: which one is meant is ambiguous"}
         raise ApiError("invalid_request", details=[detail])
     return body
+
+
+def _written(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, default=str)
+    except orjson.JSONEncodeError as exc:
+        # The other refusal is of a string Python's json read and UTF-8 cannot hold (a lone surrogate).
+        raise (_too_deep() if "Recursion" in str(exc) else ApiError("malformed_json")) from None
 
 
 def _too_deep() -> ApiError:
