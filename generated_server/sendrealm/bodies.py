@@ -150,11 +150,9 @@ def _structured(body: Any, raw: bytes) -> dict[str, Any]:
     # fewer members than were sent. Without \u escapes every colon sent is written back (a member's,
     # or one in a string), so counting colons tells; with them, the members are counted.
     written = _written(body)
-    if b"\\u" in raw:
-        repeated = _members(raw) != _members(written)
-    else:
-        repeated = raw.count(b":") != written.count(b":")
-    if repeated:
+    escaped = b"\\u" in raw
+    sent, kept = (_members(raw), _members(written)) if escaped else (raw.count(b":"), written.count(b":"))
+    if sent != kept:
         detail = {"path": "", "message": "an object repeats a member name: which one is meant is ambiguous"}
         raise ApiError("invalid_request", details=[detail])
     return body
