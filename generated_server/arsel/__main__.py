@@ -44,6 +44,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--log-identities", action="store_true", help="log a SHA-256 prefix of identity values"
     )
+    parser.add_argument(
+        "--metrics",
+        choices=("loopback", "open", "off"),
+        default="loopback",
+        help="who may read /metrics (default loopback clients)",
+    )
     return parser.parse_args(argv)
 
 
@@ -66,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         worker=not args.no_worker,
         access_log=not args.no_access_log,
         log_identities=args.log_identities,
+        metrics_access=args.metrics,
     )
     options = uvicorn_options(settings)
     if args.workers <= 1:
@@ -79,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # configuration and handler are loaded here first, so a bad one is refused once, in one
     # message, before any worker starts.
     try:
-        config_module.load(settings.config)
+        config_module.load(settings.config, warn=False)  # each worker warns, once logging is set up
         open_storage(settings.db)  # understood, not opened: each worker opens its own
         load_handler(settings.handler)
     except STARTUP_ERRORS as problem:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,3 +82,21 @@ def in_body(body: dict[str, Any], field: str) -> str | None:
     """The key in the body field, when it is a non-empty string."""
     value = body.get(field)
     return value if isinstance(value, str) and value else None
+
+
+# How many `"field": "key"` members of a body's first bytes are tried as its key, at most.
+MAX_KEYS_IN_PREFIX = 4
+
+
+def prefix_pattern(field: str) -> re.Pattern[bytes]:
+    """A member `"field": "key"` written plainly: no escape in its name or its value."""
+    return re.compile(rb'"' + re.escape(field.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*"([^"\\\x00-\x1f]+)"')
+
+
+def in_prefix(prefix: bytes, pattern: re.Pattern[bytes]) -> Iterator[str]:
+    """The keys the first bytes of a body name plainly, before it is read as JSON (a few at most)."""
+    for _, match in zip(range(MAX_KEYS_IN_PREFIX), pattern.finditer(prefix), strict=False):
+        try:
+            yield match.group(1).decode()
+        except UnicodeDecodeError:
+            continue

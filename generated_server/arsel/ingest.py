@@ -18,7 +18,17 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from . import credentials, hooks, timestamps
-from .bodies import answerable, check_content_type, encode, failures, parse, read_body, text_of
+from .bodies import (
+    answerable,
+    check_content_type,
+    encode,
+    exact,
+    failures,
+    parse,
+    read_body,
+    refuse_inexact,
+    text_of,
+)
 from .config import Config, Project
 from .errors import ApiError
 from .ids import new_id
@@ -85,8 +95,9 @@ class Ingest:
         project = self.authenticate(request)
         check_content_type(request, MEDIA_TYPES)
         raw = await read_body(request, project.payload_limit)
-        body = parse(raw)
+        body, inexact = exact(raw, parse(raw))
         PARAMETERS.check(request)
+        refuse_inexact(inexact)
         new = judge(project, request, body)
         # Built and checked now, so that an answer the spec does not allow refuses the event
         # instead of failing after it was committed.

@@ -16,7 +16,8 @@ and accepts every connection: a client could hold megabytes, or every file the p
   nothing at all is closed without an answer, as there is no request to answer. Deadlines are
   checked every `SWEEP_SECONDS`.
 - Past `MAX_HEAD_BYTES` of head: 431 (`headers_too_large`) and closed.
-- A request that is not HTTP/1.1 (bad framing): 400 (`invalid_request`) and closed.
+- A request that is not HTTP/1.1 (bad framing): 400 (`invalid_request`) and closed; so is one with
+  more than one `Host` header (RFC 9112 section 3.2), which proxies and the app could read apart.
 
 The statuses and bodies come from the catalogue (`errors.py`); a spec whose catalogue lacks
 `request_timeout` or `headers_too_large` gets a plain-text 408 or 431. Each refusal is logged and
@@ -34,6 +35,7 @@ import resource
 import weakref
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .errors import CATALOGUE, MEDIA_TYPE, error_body
@@ -77,6 +79,9 @@ _BUSY = refusal("storage_unavailable", 503, retry=True)
 _HEAD_TOO_LARGE = refusal("headers_too_large", 431)
 _TOO_SLOW = refusal("request_timeout", 408)
 _BAD_FRAMING = refusal("invalid_request", 400, [{"path": "", "message": "the request is not valid HTTP/1.1"}])
+_TWO_HOSTS = refusal(
+    "invalid_request", 400, [{"path": "header.Host", "message": "a request has one Host header"}]
+)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -88,6 +93,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._received = False  # any byte on this connection yet
         self._deadline: float | None = None  # loop time by which this request must be read
+        self._bad_head = (_BAD_FRAMING, "bad_framing")  # how a head the parser stops at is refused
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -114,10 +120,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
-        self._refuse(_BAD_FRAMING, "bad_framing")
+        self._refuse(*self._bad_head)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if sum(name == b"host" for name, _ in self.headers) > 1:
+            self._bad_head = (_TWO_HOSTS, "repeated_host")
+            raise httptools.HttpParserError("more than one Host header")  # answered by send_400_response
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -50,6 +50,7 @@ ENV = {
     "access_log": "INGESTSPEC_ACCESS_LOG",
     "log_identities": "INGESTSPEC_LOG_IDENTITIES",
     "metrics_dir": "INGESTSPEC_METRICS_DIR",
+    "metrics_access": "INGESTSPEC_METRICS_ACCESS",
 }
 
 
@@ -89,6 +90,7 @@ class Settings:
     access_log: bool = True
     log_identities: bool = False
     metrics_dir: str | None = None
+    metrics_access: str = "loopback"  # who may read /metrics: loopback, open or off (app.METRICS_ACCESS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -104,6 +106,7 @@ class Settings:
             access_log=_flag(environ.get(ENV["access_log"], "1"), ENV["access_log"]),
             log_identities=_flag(environ.get(ENV["log_identities"], "0"), ENV["log_identities"]),
             metrics_dir=environ.get(ENV["metrics_dir"]) or None,
+            metrics_access=environ.get(ENV["metrics_access"]) or "loopback",
         )
 
     def to_env(self) -> dict[str, str]:
@@ -117,6 +120,7 @@ class Settings:
             "access_log": "1" if self.access_log else "0",
             "log_identities": "1" if self.log_identities else "0",
             "metrics_dir": self.metrics_directory(),
+            "metrics_access": self.metrics_access,
         }
         return {ENV[key]: value for key, value in values.items()}
 
@@ -141,6 +145,7 @@ def build_app(settings: Settings) -> Starlette:
         worker=settings.worker,
         access_log=settings.access_log,
         metrics_dir=settings.metrics_directory(),
+        metrics_access=settings.metrics_access,
     )
 
 

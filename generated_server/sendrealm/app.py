@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import re
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -45,6 +47,7 @@ GAUGE_TIMEOUT_SECONDS = 2.0
 GC_YOUNG_THRESHOLD = 50_000
 
 access_logger = logging.getLogger("sendrealm.access")
+logger = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -57,9 +60,13 @@ def create_app(
     worker: bool = True,
     access_log: bool = True,
     metrics_dir: str | Path | None = None,
+    metrics_access: str = "loopback",
 ) -> Starlette:
     """The ASGI app. Storage is opened and the worker started by the app's lifespan. With
-    `metrics_dir`, /metrics sums the counters of every process writing there (metrics.py)."""
+    `metrics_dir`, /metrics sums the counters of every process writing there (metrics.py);
+    `metrics_access` says who may read it (METRICS_ACCESS)."""
+    if metrics_access not in METRICS_ACCESS:
+        raise ValueError(f"metrics_access {metrics_access!r}: one of {', '.join(METRICS_ACCESS)}")
     config = config_module.load(config_path)
     storage = open_storage(db_url)
     metrics = Metrics(directory=metrics_dir)
@@ -107,12 +114,22 @@ def create_app(
     async def readyz(request: Request) -> Response:
         # Ready: the store answers and has every migration; liveness (/healthz) asks neither.
         problem = await storage.ready()
-        body = {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+        if problem is None:
+            body = {"status": "ok"}
+        else:
+            # The details (a file path, a driver's error naming host and port) go to the log only.
+            logger.warning("not ready: %s", problem)
+            body = {
+                "status": "unavailable",
+                "reason": "schema out of date" if "schema version" in problem else "store unavailable",
+            }
         return Response(
             orjson.dumps(body), status_code=200 if problem is None else 503, media_type="application/json"
         )
 
     async def metrics_text(request: Request) -> Response:
+        if not may_scrape(metrics_access, request):
+            raise HTTPException(404)  # as for any path the server does not have
         backlog: float
         dead: float
         try:
@@ -158,6 +175,21 @@ def create_app(
     app.add_middleware(DirectRoutes, operations=operations)
     app.add_middleware(AccessLog, metrics=metrics, log=access_log)  # added last: the outer one
     return app
+
+
+# Who may read /metrics: clients on the loopback interface (a scraper on the host or a sidecar; the
+# default), anyone, or no one. A reverse proxy on the same host makes every client loopback: it must
+# not route /metrics, or the setting must be off.
+METRICS_ACCESS = ("loopback", "open", "off")
+
+
+def may_scrape(access: str, request: Request) -> bool:
+    if access in ("open", "off"):
+        return access == "open"
+    try:
+        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:  # not an IP address (a Unix socket's peer): not loopback
+        return False
 
 
 def storage_of(app: Starlette) -> Storage:

@@ -58,18 +58,40 @@ def check_content_type(
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused as soon as it is known to exceed the project's limit (before reading it all)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+# A body whose API key is in one of its fields is read before its key is known: until the key is
+# checked, at most this much of it is read and parsed. A larger body must name a known key plainly
+# (`"field": "key"`, no escapes) within these first bytes, as clients that send the key first do.
+PRE_AUTH_BYTES = 16 * 1024
+# The deepest nesting of objects and arrays a body may have: orjson writes at most 254 levels, and an
+# answer that returns a stored value (GET of an event) wraps it in a few more.
+MAX_DEPTH = 128
+
+
+class Body:
+    """A request body read in steps: up to a first size, then on once more may be read."""
+
+    def __init__(self, request: Request) -> None:
+        self._stream = request.stream()
+        self._declared = request.headers.get("content-length", "")
+        self._chunks: list[bytes] = []
+        self.size = 0
+        self.complete = False
+
+    async def read(self, limit: int, stop: int | None = None) -> bytes:
+        """What was read so far, read on to the end or until more than `stop` bytes are held; the
+        payload limit error as soon as the body is known to exceed `limit` (before reading it all)."""
+        if self._declared.isdigit() and int(self._declared) > limit or self.size > limit:
             raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-        chunks.append(chunk)
-    return b"".join(chunks)
+        while not self.complete and (stop is None or self.size <= stop):
+            chunk = await anext(self._stream, None)
+            if chunk is None:
+                self.complete = True
+                break
+            self.size += len(chunk)
+            if self.size > limit:
+                raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+            self._chunks.append(chunk)
+        return b"".join(self._chunks)
 
 
 # zlib's window bits for each content coding: gzip is RFC 1952; HTTP's "deflate" is the zlib
@@ -151,16 +173,107 @@ def _bad_form(field: str, message: str) -> ApiError:
     return ApiError("invalid_request", details=[{"path": f"form.{field}", "message": message}])
 
 
-def parse(raw: bytes) -> dict[str, Any]:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused as soon as it is known to exceed the project's limit."""
+    return await Body(request).read(limit)
+
+
+def parse(raw: bytes) -> dict[str, Any] | None:
+    """The body's JSON object as orjson reads it; None when orjson cannot read it (`exact` says why)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        return None
+    return _structured(body, raw)
+
+
+def exact(
+    raw: bytes, body: dict[str, Any] | None, reread: bool = True
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The body and each number in it that would not be stored as sent (JSON Pointer: the number as
+    sent). Python's json reads the body a second time, number by number, only when the body may hold
+    such a number or orjson could not read it (1e400 is past a double), and then only when `reread`
+    (the key is known): otherwise a body orjson could not read is malformed JSON."""
+    if body is not None and not _maybe_inexact(raw):
+        return body, {}
+    if body is None and not reread:
+        raise ApiError("malformed_json")
+    try:
+        text = raw.decode()
+        reread = json.loads(text, parse_int=_integer, parse_float=_number, parse_constant=_no_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:  # not JSON (json's own error is a ValueError), or not UTF-8
         raise ApiError("malformed_json") from None
+    found: dict[str, str] = {}
+    _inexact(reread, "", found)
+    if body is None:
+        if not found:  # orjson refused it for another reason (a lone surrogate): not JSON it accepts
+            raise ApiError("malformed_json")
+        body = _structured(reread, raw)
+    return body, found
+
+
+def refuse_inexact(found: dict[str, str]) -> None:
+    """invalid_request naming the numbers of `found` (the first few), if any."""
+    if found:
+        raise ApiError("invalid_request", details=inexact_details(found))
+
+
+def inexact_details(found: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        {
+            "path": path,
+            "message": f"{text} cannot be stored exactly (integers must fit 64 bits, other numbers a double)",
+        }
+        for path, text in list(found.items())[:MAX_DETAILS]
+    ]
+
+
+def _structured(body: Any, raw: bytes) -> dict[str, Any]:
+    """`body` once it is an object nested at most MAX_DEPTH levels whose objects repeat no member."""
     if not isinstance(body, dict):
         raise ApiError("invalid_request", details=[{"path": "", "message": "the body must be a JSON object"}])
-    if _maybe_inexact(raw):
-        check_exact_numbers(raw)
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # fewer brackets cannot nest deeper
+        # orjson refuses past 254 levels: the body below 254 - MAX_DEPTH arrays fails exactly when
+        # it is deeper than MAX_DEPTH.
+        wrapped: Any = body
+        for _ in range(254 - MAX_DEPTH):
+            wrapped = [wrapped]
+        _written(wrapped)
+    # orjson writes each member once, so a body that repeats a name (the parse kept the last) writes
+    # fewer members than were sent. Without \u escapes every colon sent is written back (a member's,
+    # or one in a string), so counting colons tells; with them, the members are counted.
+    written = _written(body)
+    escaped = b"\\u" in raw
+    sent, kept = (_members(raw), _members(written)) if escaped else (raw.count(b":"), written.count(b":"))
+    if sent != kept:
+        detail = {"path": "", "message": "an object repeats a member name: which one is meant is ambiguous"}
+        raise ApiError("invalid_request", details=[detail])
     return body
+
+
+def _written(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, default=str)
+    except orjson.JSONEncodeError as exc:
+        # The other refusal is of a string Python's json read and UTF-8 cannot hold (a lone surrogate).
+        raise (_too_deep() if "Recursion" in str(exc) else ApiError("malformed_json")) from None
+
+
+def _too_deep() -> ApiError:
+    message = f"the body nests objects and arrays more than {MAX_DEPTH} levels deep"
+    return ApiError("invalid_request", details=[{"path": "", "message": message}])
+
+
+# Each JSON string, and the colon after it when it names a member. Outside strings JSON has no quote,
+# so matching strings left to right from the start finds every one of them, whatever they hold.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*+"([ \t\r\n]*:)?')
+
+
+def _members(text: bytes) -> int:
+    strings = _STRING.findall(text)
+    return len(strings) - strings.count(b"")
 
 
 # orjson reads an integer past 64 bits as a double and rounds any number a double cannot hold
@@ -191,6 +304,9 @@ class _Inexact:
     def __init__(self, text: str) -> None:
         self.text = text
 
+    def __str__(self) -> str:
+        return self.text
+
 
 def _integer(text: str) -> int | _Inexact:
     value = int(text)
@@ -203,34 +319,22 @@ def _number(text: str) -> float | _Inexact:
     return value if Decimal(repr(value)) == Decimal(text) else _Inexact(text)
 
 
-def check_exact_numbers(raw: bytes) -> None:
-    """invalid_request naming the first number that would be stored as another one."""
-    try:
-        found = _first_inexact(json.loads(raw, parse_int=_integer, parse_float=_number), "")
-    except RecursionError:
-        raise ApiError(
-            "invalid_request", details=[{"path": "", "message": "the body is nested too deeply"}]
-        ) from None
-    if found is not None:
-        path, text = found
-        message = f"{text} cannot be stored exactly (integers must fit 64 bits, other numbers a double)"
-        raise ApiError("invalid_request", details=[{"path": path, "message": message}])
+def _no_constant(text: str) -> None:
+    raise ValueError(f"{text} is not JSON")  # NaN, Infinity: Python's json reads them, JSON has none
 
 
-def _first_inexact(value: Any, path: str) -> tuple[str, str] | None:
+def _inexact(value: Any, path: str, found: dict[str, str]) -> None:
     if isinstance(value, _Inexact):
-        return path, value.text
+        found[path] = value.text
+        return
     if isinstance(value, dict):
         children: Any = ((key.replace("~", "~0").replace("/", "~1"), item) for key, item in value.items())
     elif isinstance(value, list):
         children = enumerate(value)
     else:
-        return None
+        return
     for token, item in children:
-        found = _first_inexact(item, f"{path}/{token}")
-        if found is not None:
-            return found
-    return None
+        _inexact(item, f"{path}/{token}", found)
 
 
 def text_of(value: Any) -> str:

@@ -10,6 +10,7 @@ spec's `x-ingest` block.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
 DEFAULT_PAYLOAD_LIMIT = 65536
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_IDEMPOTENCY_MISMATCH = "replay"
+# Whether an operation of this API can refuse a reused idempotency key with another body: without one
+# (no x-ingest dedupe.mismatch_error), `idempotency_mismatch: reject` cannot be honoured.
+MISMATCH_REJECTABLE = True
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -178,7 +184,8 @@ def digest(api_key: str) -> bytes:
     return hashlib.sha256(api_key.encode()).digest()
 
 
-def load(path: str | Path) -> Config:
+def load(path: str | Path, warn: bool = True) -> Config:
+    """The configuration at `path`; with `warn`, a log line for each setting this API cannot honour."""
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -212,6 +219,14 @@ def load(path: str | Path) -> Config:
                     f" (already in project {digests[key_digest].id!r})"
                 )
             digests[key_digest] = project
+        if warn and project.idempotency_mismatch == "reject" and not MISMATCH_REJECTABLE:
+            # A warning, not a refusal: one configuration file may serve several APIs.
+            logger.warning(
+                "%s: project %r sets idempotency_mismatch: reject, which this API cannot honour: no operation"
+                " documents an error for a reused key with another body, so the original is replayed",
+                where,
+                project.id,
+            )
         projects.append(project)
     return Config(tuple(projects), digests)
 

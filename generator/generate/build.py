@@ -264,6 +264,11 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
             ),
             "replay",
         ),
+        # Whether any operation can refuse a reused key with another body (dedupe.mismatch_error).
+        "mismatch_honoured": any(
+            op.ingest and op.ingest.dedupe and op.ingest.dedupe.mismatch_error
+            for op in spec.ingest_operations
+        ),
     }
     files = {name: formatted(name, module_source(env, name, shared)) for name in TEMPLATED_MODULES}
     for op in spec.ingest_operations:

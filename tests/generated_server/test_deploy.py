@@ -187,6 +187,7 @@ DISTRIBUTIONS = {
     "yaml": "pyyaml",
     "pydantic": "pydantic",
     "swagger_ui_bundle": "swagger-ui-bundle-v2",
+    "httptools": "httptools",
     "psycopg": "psycopg",
 }
 

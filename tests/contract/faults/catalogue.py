@@ -72,6 +72,28 @@ def _wrap(module: ModuleType, name: str, make: Callable[[Any], Any]) -> None:
     setattr(module, name, make(getattr(module, name)))
 
 
+def _with_limit(m: Modules, change: Callable[[int], int]) -> None:
+    """The body read up to `change(limit)` instead of the limit: by `read_body`, or where the key is
+    in the body (no `read_body`) by each step of `Body.read`."""
+    if hasattr(m["ingest"], "read_body"):
+
+        def make(original: Any) -> Any:
+            async def read_body(request: Any, limit: int) -> bytes:
+                return bytes(await original(request, change(limit)))
+
+            return read_body
+
+        _wrap(m["ingest"], "read_body", make)
+        return
+    body = m["ingest"].Body
+    read = body.read
+
+    async def read_changed(self: Any, limit: int, stop: int | None = None) -> bytes:
+        return bytes(await read(self, change(limit), stop))
+
+    body.read = read_changed
+
+
 def _dedupe(ingest: Ingest) -> bool:
     return ingest.dedupe is not None
 
@@ -122,28 +144,22 @@ def undefined_event_accepted(m: Modules, ingest: Ingest) -> None:
 @fault("a body that is not JSON crashes the handler (500)")
 def server_error_on_bad_json(m: Modules, ingest: Ingest) -> None:
     def make(original: Any) -> Any:
-        def parse(raw: bytes) -> Any:
+        def exact(*args: Any, **kwargs: Any) -> Any:
             try:
-                return original(raw)
+                return original(*args, **kwargs)
             except m["errors"].ApiError as error:
                 if error.key == "malformed_json":
                     raise RuntimeError("unparsed body") from None
                 raise
 
-        return parse
+        return exact
 
-    _wrap(m["ingest"], "parse", make)
+    _wrap(m["ingest"], "exact", make)
 
 
 @fault("the body-size limit is not enforced")
 def oversize_accepted(m: Modules, ingest: Ingest) -> None:
-    def make(original: Any) -> Any:
-        async def read_body(request: Any, limit: int) -> bytes:
-            return bytes(await original(request, limit * 8))
-
-        return read_body
-
-    _wrap(m["ingest"], "read_body", make)
+    _with_limit(m, lambda limit: limit * 8)
     # A key in the body is read after the body, which is then held to its project's limit: that
     # limit is lifted too.
     authenticate = m["ingest"].Ingest.authenticate
