@@ -506,6 +506,16 @@ class Spec:
     base_path: str
     operations: tuple[Operation, ...]
     document: Mapping[str, Any]
+    # What reading an OpenAPI 3.0 file as 3.1 moved: a pointer of `document` -> where the file has it.
+    moved: Mapping[str, str] = field(default_factory=dict)
+
+    def source_pointer(self, pointer: str) -> str:
+        """Where the user's file holds what `pointer` names in `document` (they differ only where a
+        3.0 file was upgraded: `nullable` became a type, a schema's `example` its `examples`)."""
+        for new, old in self.moved.items():
+            if pointer == new or pointer.startswith(new + "/"):
+                return old
+        return pointer
 
     @property
     def ingest_operations(self) -> tuple[Operation, ...]:

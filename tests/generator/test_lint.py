@@ -188,7 +188,7 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
     ),
     "a $ref cycle": (
         ref_cycle,
-        "{op}/requestBody/content/application~1json/schema/$ref",
+        "/components/schemas/Loop/$ref",  # the $ref that closes the cycle
         "recursive $ref #/components/schemas/Loop is not supported",
     ),
     "not OpenAPI": (lambda d: d.pop("info"), "", 'OpenAPI: "info" is a required property'),
