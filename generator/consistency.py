@@ -22,6 +22,7 @@ from .spec import (
     Operation,
     Spec,
     escape,
+    object_fields,
     pointer_get,
     pointer_of,
     pointer_parts,
@@ -72,7 +73,7 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
         ingest = op.ingest
         assert ingest is not None
         x = op.pointer + "/x-ingest"
-        top = op.request_schema.get("properties") or {}
+        top = object_fields(op.request_schema).properties
         properties = event_properties(op)  # for a batch, an item's
         named = [
             (ingest.event_field, "/event_field", properties),

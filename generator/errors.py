@@ -27,7 +27,7 @@ class LoadProblem:
     message: str
 
     def __str__(self) -> str:
-        return self.message
+        return f"#{self.pointer}: {self.message}" if self.pointer else self.message
 
 
 class IngestSpecError(Exception):
@@ -37,7 +37,7 @@ class IngestSpecError(Exception):
         self.source = str(source)
         # A bare message is a problem of the whole file (rule `loads`), placed at its start.
         self.found = [p if isinstance(p, LoadProblem) else LoadProblem("", "loads", p) for p in problems]
-        self.problems = [p.message for p in self.found]
+        self.problems = [str(p) for p in self.found]
         super().__init__(f"{self.source}: " + "; ".join(self.problems))
 
 

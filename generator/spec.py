@@ -59,6 +59,54 @@ def schema_types(schema: Mapping[str, Any]) -> set[str]:
     return set()
 
 
+@dataclass(frozen=True)
+class ObjectFields:
+    """What an object schema says of its fields, read through `allOf`, `anyOf` and `oneOf` as vendors
+    write them: every property any part declares, the fields every valid body has, and for each
+    `anyOf`/`oneOf`, the further fields each branch requires (a body satisfies one branch)."""
+
+    properties: Mapping[str, Any]
+    required: tuple[str, ...]
+    alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
+
+
+def object_fields(schema: Any) -> ObjectFields:
+    """The properties and required fields of `schema`, through `allOf`/`anyOf`/`oneOf` (resolved).
+
+    A property declared in several `allOf` parts gets their keywords together (the nearer part's
+    win a clash); one declared in several branches of an `anyOf`/`oneOf` keeps the first branch's
+    schema. A field is required when the schema or an `allOf` part requires it, or every branch of
+    an `anyOf`/`oneOf` does.
+    """
+    if not isinstance(schema, Mapping):
+        return ObjectFields({}, ())
+    own = schema.get("properties")
+    properties: dict[str, Any] = dict(own) if isinstance(own, Mapping) else {}
+    required = [name for name in schema.get("required") or () if isinstance(name, str)]
+    alternatives: list[tuple[tuple[str, ...], ...]] = []
+    for part in schema.get("allOf") or ():
+        inner = object_fields(part)
+        for name, sub in inner.properties.items():
+            mine = properties.get(name)
+            if isinstance(mine, Mapping) and isinstance(sub, Mapping):
+                properties[name] = {**sub, **mine}
+            elif mine is None:
+                properties[name] = sub
+        required += inner.required
+        alternatives += inner.alternatives
+    for keyword in ("anyOf", "oneOf"):
+        branches = [object_fields(branch) for branch in schema.get(keyword) or ()]
+        if not branches:
+            continue
+        for branch in branches:
+            for name, sub in branch.properties.items():
+                properties.setdefault(name, sub)
+        common = [name for name in branches[0].required if all(name in b.required for b in branches)]
+        required += common
+        alternatives.append(tuple(tuple(n for n in b.required if n not in common) for b in branches))
+    return ObjectFields(properties, tuple(dict.fromkeys(required)), tuple(alternatives))
+
+
 def pointer_get(document: Any, pointer: str) -> Any:
     """The value at `pointer`, or None when any step is missing."""
     node = document

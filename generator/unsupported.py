@@ -20,6 +20,7 @@ from .spec import (
     SecurityScheme,
     Spec,
     escape,
+    object_fields,
     pointer_get,
     pointer_of,
     schema_types,
@@ -166,10 +167,9 @@ def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
                 "(the server refuses a request without one)",
             )
         if op.ingest.event_field and op.ingest.batch is None:
-            required = op.request_schema.get("required") or ()
-            if op.ingest.event_field in (op.request_schema.get("properties") or {}) and (
-                op.ingest.event_field not in required
-            ):
+            fields = object_fields(op.request_schema)
+            required = fields.required
+            if op.ingest.event_field in fields.properties and (op.ingest.event_field not in required):
                 yield (
                     _x(op, "event_field"),
                     f"{op.operation_id}: event field {op.ingest.event_field!r} must be in the request "

@@ -122,3 +122,15 @@ def test_concrete_paths_are_routed_before_templated_ones(tmp_path: Path) -> None
     spec = load_spec(edited(tmp_path, "sendrealm", edit))
     assert [op.path for op in spec.ingest_operations] == ["/events/{kind}", "/events/batch"]
     assert context.endpoints(spec) == [("ingest_ingest_event", "Ingest"), ("ingest_ingest_kind", "Ingest")]
+
+
+def test_a_number_declared_through_allof_is_answered_as_a_number(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        accepted = document["components"]["schemas"]["EventAccepted"]
+        answered = accepted["properties"].pop("resolved_identity_value")
+        accepted["allOf"] = [{"properties": {"resolved_identity_value": {**answered, "type": "integer"}}}]
+
+    op = _operation(tmp_path, edit)
+    assert op.ingest is not None
+    schema, _ = context.response_schema(op, op.ingest.response.status)
+    assert context.numeric_fields(op.ingest.response, schema)["resolved_identity_value"] is True

@@ -591,3 +591,21 @@ def test_a_malformed_document_is_located_without_a_traceback(tmp_path: Path, cas
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
     assert "Traceback" not in result.output
+
+
+def test_fields_declared_and_required_through_allof_and_anyof_are_named(tmp_path: Path) -> None:
+    """Issue 20: vendors declare and require fields inside `allOf`/`anyOf` branches."""
+
+    def branches(document: dict[str, Any]) -> None:
+        schemas = document["components"]["schemas"]
+        request = schemas["SendEventRequest"]
+        timestamp = request["properties"].pop("timestamp")
+        request["required"].remove("event")
+        schemas["Timed"] = {"type": "object", "properties": {"timestamp": timestamp}}
+        request["allOf"] = [
+            {"$ref": "#/components/schemas/Timed"},
+            {"anyOf": [{"required": ["event", "email"]}, {"required": ["event", "contact_id"]}]},
+        ]
+        request.pop("additionalProperties")
+
+    assert lint(edited(tmp_path, "arsel", branches)) == []
