@@ -345,6 +345,8 @@ def documented_request_examples(s: Session) -> None:
     for example in s.op.request_examples:
         body = dict(example.value) if isinstance(example.value, Mapping) else None
         reason = None if body is not None else "not a JSON object"
+        if body is not None and not is_valid(s.op.request_schema, s.with_key(body)):
+            reason = "it breaks the request schema (lint warns of it)"
         name = s.ingest.event_of(body) if body is not None else None
         definition = project.events.get(name) if isinstance(name, str) else None
         payload = body.get(s.ingest.payload.field) if body is not None else None

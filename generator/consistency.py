@@ -33,21 +33,23 @@ from .validate import check_value, is_json
 __all__: list[str] = []
 
 
-@rule()
+@rule("warning")
 def examples_match_their_schema(spec: Spec) -> Iterator[Finding]:
-    """Every request, response and property example matches its schema."""
+    """Every request, response and property example matches its schema (a warning: vendors publish
+    examples that break their own schemas; the suite sends none of those)."""
     for op in spec.operations:
         media = f"{op.pointer}/requestBody/content/{escape(op.request_media_type)}"
         for example in op.request_examples:
             where = _example_pointer(spec, media, example.name)
-            what = f"request example {example.name!r}"
-            yield from check_value(op.request_schema, example.value, where, what, dive=True)
+            yield from _example_findings(
+                op.request_schema, example.value, where, f"request example {example.name!r}"
+            )
         for response in op.responses.values():
             media = f"{op.pointer}/responses/{response.status}/content/{escape(response.media_type or '')}"
             for example in response.examples:
                 where = _example_pointer(spec, media, example.name)
                 what = f"{response.status} example {example.name!r}"
-                yield from check_value(response.schema or {}, example.value, where, what, dive=True)
+                yield from _example_findings(response.schema or {}, example.value, where, what)
     schemas = (spec.document.get("components") or {}).get("schemas") or {}
     for name, schema in schemas.items():
         try:
@@ -57,7 +59,18 @@ def examples_match_their_schema(spec: Spec) -> Iterator[Finding]:
         for prop, sub in (resolved.get("properties") or {}).items():
             for index, value in enumerate(sub.get("examples") or ()):
                 where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)
-                yield from check_value(sub, value, where, f"schema {name}.{prop} example {value!r}")
+                what = f"schema {name}.{prop} example {value!r}"
+                yield from _example_findings(sub, value, where, what, dive=False)
+
+
+def _example_findings(
+    schema: Mapping[str, Any], value: Any, where: str, what: str, dive: bool = True
+) -> Iterator[Finding]:
+    """An example against its schema; `example: null` (what generators write for "none") said as such."""
+    found = list(check_value(schema, value, where, what, dive=dive))
+    if value is None and found:
+        found = [(where, f"{what} is null, which the schema refuses: `example: null` documents no example")]
+    yield from found
 
 
 def _example_pointer(spec: Spec, media: str, name: str) -> str:
@@ -104,7 +117,33 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
                     else "the request schema"
                 )
                 lacks = f"x-ingest names request field {name!r}, which {where} lacks"
-                yield x + inner, f"{op.operation_id}: {lacks}" + did_you_mean(name, schema)
+                nested = _nested_at(schema, name)
+                if nested or "." in name or "/" in name:
+                    # Until fields can be named by JSON Pointer, only top-level ones can be.
+                    lacks += " at its top level: x-ingest can name top-level fields only"
+                    lacks += f" ({name!r} is declared at {nested})" if nested else ""
+                    yield x + inner, f"{op.operation_id}: {lacks}"
+                else:
+                    yield x + inner, f"{op.operation_id}: {lacks}" + did_you_mean(name, schema)
+
+
+def _nested_at(properties: Mapping[str, Any], name: str) -> str | None:
+    """Where a field `name` (or the last part of a dotted or slashed path) is declared below the top
+    level of `properties`, as a JSON Pointer into the body: `/data/attributes/name`."""
+    leaf = re.split(r"[./]", name)[-1]
+    queue = [(pointer_of(key), sub) for key, sub in properties.items()]
+    while queue:
+        at, schema = queue.pop(0)
+        inner = object_fields(schema)
+        items = schema.get("items") if isinstance(schema, Mapping) else None
+        inner_items = object_fields(items).properties if isinstance(items, Mapping) else {}
+        if leaf in inner.properties:
+            return f"{at}/{escape(leaf)}"
+        if leaf in inner_items:
+            return f"{at}/0/{escape(leaf)}"
+        if at.count("/") < 4:
+            queue += [(at + pointer_of(key), sub) for key, sub in inner.properties.items()]
+    return None
 
 
 @rule()
@@ -341,3 +380,17 @@ def success_statuses_are_answered(spec: Spec) -> Iterator[Finding]:
                     f"answers {', '.join(map(str, sorted(answered)))}; list it in documented_only if "
                     "something in front of the server does)",
                 )
+
+
+@rule()
+def base_path_not_repeated(spec: Spec) -> Iterator[Finding]:
+    """The server's base path is not repeated at the start of every path (it would be served twice)."""
+    base = spec.base_path
+    paths = {op.path for op in spec.operations}
+    if base and paths and all(path == base or path.startswith(base + "/") for path in paths):
+        first = min(paths)
+        yield (
+            "/servers/0/url",
+            f"every path starts with {base}, the first server's path, so {first} would be served at "
+            f"{base}{first}; remove {base} from the server URL, or from every path",
+        )

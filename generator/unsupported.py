@@ -78,11 +78,13 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
     """Every ingest operation takes its key by one security requirement or by x-ingest credential_field."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
-        if op.ingest.credential_field and op.security:
+        if op.ingest.credential_field and op.schemes:
+            # An empty requirement (`security: [{}]`) names no scheme: the body's key is the only one.
+            names = ", ".join(repr(s.name) for s in op.schemes)
             yield (
                 _x(op, "credential_field"),
-                f"{op.operation_id}: the key is declared twice, by x-ingest credential_field and by a "
-                "security requirement; keep one",
+                f"{op.operation_id}: the key is declared twice, by x-ingest credential_field and by "
+                f"security scheme {names}; keep one (an empty requirement `{{}}` names no scheme)",
             )
         elif not op.ingest.credential_field and not op.secured:
             where = _requirement(spec, op, 0).rsplit("/", 1)[0] if op.security else op.pointer
