@@ -352,10 +352,15 @@ def _valid_batch(
             return {**generated, batch.items_field: cleaned}
 
         def fits(body: dict[str, Any]) -> bool:
-            # The key of a credential field goes in the wrapper only, never in an item.
+            # The key of a credential field goes in the wrapper only, never in an item. The wrapper's
+            # own numbers keep to those parsers agree on, as each item's do.
             sent = session.with_key(body, key)
             limit_bytes = session.bodies.limit(project)
-            return len(sent_bytes(sent)) <= limit_bytes and is_valid(session.op.request_schema, sent)
+            return (
+                interoperable(sent)
+                and len(sent_bytes(sent)) <= limit_bytes
+                and is_valid(session.op.request_schema, sent)
+            )
 
         return items.map(whole).filter(fits).map(lambda body: (key, body))
 
