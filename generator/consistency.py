@@ -134,8 +134,10 @@ def _nested_at(properties: Mapping[str, Any], name: str) -> str | None:
     queue = [(pointer_of(key), sub) for key, sub in properties.items()]
     while queue:
         at, schema = queue.pop(0)
+        if not isinstance(schema, Mapping):
+            continue
         inner = object_fields(schema)
-        items = schema.get("items") if isinstance(schema, Mapping) else None
+        items = schema.get("items")
         inner_items = object_fields(items).properties if isinstance(items, Mapping) else {}
         if leaf in inner.properties:
             return f"{at}/{escape(leaf)}"

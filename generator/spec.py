@@ -78,8 +78,11 @@ def object_fields(schema: Any) -> ObjectFields:
     schema. A field is required when the schema or an `allOf` part requires it, or every branch of
     an `anyOf`/`oneOf` does.
     """
+    if schema is None or isinstance(schema, bool):
+        return ObjectFields({}, ())  # no schema, or `true`/`false`: no fields named
     if not isinstance(schema, Mapping):
-        return ObjectFields({}, ())
+        # A malformed document (OpenAPI's own rules say where): nothing can be read from it.
+        raise TypeError(f"a schema is an object or a boolean, not {type(schema).__name__}")
     own = schema.get("properties")
     properties: dict[str, Any] = dict(own) if isinstance(own, Mapping) else {}
     required = [name for name in schema.get("required") or () if isinstance(name, str)]

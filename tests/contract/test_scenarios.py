@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from ingestspec.contract_tests.catalogue import documented_error_examples
 from ingestspec.contract_tests.payloads import is_valid
 from ingestspec.contract_tests.scenarios import SCENARIOS, applicable, example_candidates, producers
 from ingestspec.contract_tests.target import load_target
+from ingestspec.generator.lint import lint
+from ingestspec.generator.migrate import upgrade
 from tests.conftest import EXAMPLE_CONFIG
 from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, offline_target
 from tests.specs import edited
@@ -99,3 +102,24 @@ def test_valid_bodies_fill_what_every_branch_requires(tmp_path: Path) -> None:
     body = bodies.valid(event)
     assert is_valid(op.request_schema, body), body
     assert body["channel"] in ("api", "web")
+
+
+def test_examples_of_documented_only_statuses_are_not_judged_by_the_catalogue(tmp_path: Path) -> None:
+    """False alarm B of issue 20: lint and the x-ingest schema exempt them; the suite did not."""
+
+    def vendor_conflict(document: dict[str, Any]) -> None:
+        operation = document["paths"]["/events/send"]["post"]
+        conflict = copy.deepcopy(operation["responses"]["400"])
+        conflict["description"] = "The vendor's own: a duplicate (not answered by this server)."
+        media = conflict["content"]["application/json"]
+        media["examples"] = {"duplicate": {"value": {"message": "Already sent", "code": "duplicate"}}}
+        operation["responses"]["409"] = conflict
+        operation["x-ingest"] = {**upgrade(operation["x-ingest"]), "documented_only": [409]}
+
+    spec = edited(tmp_path, "arsel", vendor_conflict)
+    assert [p for p in lint(spec) if p.severity == "error"] == []
+    target = load_target(
+        spec, "http://127.0.0.1:9", (ACME_KEY, GLOBEX_KEY), EXAMPLE_CONFIG, check_reachable=False
+    )
+    statuses = {status for status, _, _ in documented_error_examples(target.spec.ingest_operations[0])}
+    assert statuses and 409 not in statuses
