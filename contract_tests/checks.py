@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ingestspec.generator.spec import ROUTING_ERRORS, Operation, pointer_get
+from ingestspec.generator.spec import ROUTING_ERRORS, Operation
 
 from .catalogue import identify, match_entry, operation_errors, without_details
 from .credentials import HTTP_KINDS
@@ -303,13 +303,8 @@ def required_headers(ctx: CheckContext, status: int) -> list[str]:
             and ingest.errors.catalogue[limit.error].status == status
         ):
             promised.add("retry-after")
-    document = ctx.target.spec.document
-    declared = pointer_get(document, f"{ctx.op.pointer}/responses/{status}/headers") or {}
     found = []
-    for name in ctx.op.responses[status].headers:
-        header = declared.get(name) if isinstance(declared, Mapping) else None
-        if isinstance(header, Mapping) and isinstance(header.get("$ref"), str):
-            header = pointer_get(document, header["$ref"].removeprefix("#"))
+    for name, header in ctx.op.responses[status].header_objects.items():
         required = isinstance(header, Mapping) and header.get("required") is True
         if required or name.lower() in promised:
             found.append(name)

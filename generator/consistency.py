@@ -38,16 +38,14 @@ def examples_match_their_schema(spec: Spec) -> Iterator[Finding]:
     """Every request, response and property example matches its schema (a warning: vendors publish
     examples that break their own schemas; the suite sends none of those)."""
     for op in spec.operations:
-        media = f"{op.pointer}/requestBody/content/{escape(op.request_media_type)}"
         for example in op.request_examples:
-            where = _example_pointer(spec, media, example.name)
+            where = example.pointer
             yield from _example_findings(
                 op.request_schema, example.value, where, f"request example {example.name!r}"
             )
         for response in op.responses.values():
-            media = f"{op.pointer}/responses/{response.status}/content/{escape(response.media_type or '')}"
             for example in response.examples:
-                where = _example_pointer(spec, media, example.name)
+                where = example.pointer
                 what = f"{response.status} example {example.name!r}"
                 yield from _example_findings(response.schema or {}, example.value, where, what)
     schemas = (spec.document.get("components") or {}).get("schemas") or {}
@@ -71,12 +69,6 @@ def _example_findings(
     if value is None and found:
         found = [(where, f"{what} is null, which the schema refuses: `example: null` documents no example")]
     yield from found
-
-
-def _example_pointer(spec: Spec, media: str, name: str) -> str:
-    if name == "example" and pointer_get(spec.document, media + "/example") is not None:
-        return media + "/example"
-    return f"{media}/examples/{escape(name)}/value"
 
 
 @rule()
@@ -259,7 +251,6 @@ def error_examples_match_the_catalogue(spec: Spec) -> Iterator[Finding]:
             if response.status in ingest.documented_only:
                 continue  # someone else answers it (a gateway): its body is not the catalogue's
             entries = {k: e for k, e in envelope.catalogue.items() if e.status == response.status}
-            media = f"{op.pointer}/responses/{response.status}/content/{escape(response.media_type)}"
             for example in response.examples:
                 if not entries or not isinstance(example.value, Mapping):
                     continue  # an undocumented status or a body that is no envelope: other rules say so
@@ -267,7 +258,7 @@ def error_examples_match_the_catalogue(spec: Spec) -> Iterator[Finding]:
                 if all(mismatches.values()):
                     key, why = min(mismatches.items(), key=lambda item: len(item[1]))
                     yield (
-                        _example_pointer(spec, media, example.name) + why[0][0],
+                        example.pointer + why[0][0],
                         f"{op.operation_id}: {response.status} example {example.name!r} is no body the "
                         f"server answers: nearest catalogue entry {key!r} differs at "
                         + "; ".join(f"{pointer}: {text}" for pointer, text in why),
@@ -322,21 +313,14 @@ def links_name_operations(spec: Spec) -> Iterator[Finding]:
     """Every response link's operationId names an operation of the spec."""
     ids = {op.operation_id for op in spec.operations}
     for op in spec.operations:
-        responses = pointer_get(spec.document, op.pointer + "/responses") or {}
-        for status, response in responses.items():
-            links = (
-                resolve(spec.document, response, spec.path).get("links")
-                if isinstance(response, Mapping)
-                else None
-            )
-            for name, link in (links or {}).items():
-                target = link.get("operationId") if isinstance(link, Mapping) else None
-                if isinstance(target, str) and target not in ids:
-                    yield (
-                        f"{op.pointer}/responses/{escape(status)}/links/{escape(name)}/operationId",
-                        f"{op.operation_id}: link {name!r} names operation {target!r}, which the spec lacks"
-                        + did_you_mean(target, ids),
-                    )
+        for link in op.links:
+            target = link.operation_id
+            if isinstance(target, str) and target not in ids:
+                yield (
+                    f"{op.pointer}/responses/{escape(link.status)}/links/{escape(link.name)}/operationId",
+                    f"{op.operation_id}: link {link.name!r} names operation {target!r}, which the spec lacks"
+                    + did_you_mean(target, ids),
+                )
 
 
 @rule(severity="warning")

@@ -30,6 +30,7 @@ from .spec import (
     IdentityField,
     Ingest,
     KeySource,
+    Link,
     Operation,
     Parameter,
     PayloadLimit,
@@ -144,6 +145,7 @@ def load_spec(path: str | Path) -> Spec:
         operations=operations,
         document=document,
         moved=moved,
+        webhooks=tuple(document.get("webhooks") or ()),
     )
 
 
@@ -179,6 +181,8 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
             body = op.get("requestBody") or {}
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
+            at_media = f"{pointer}/requestBody/content/{escape(media_type)}"
+            owners = ((pointer_of("paths", path), item), (pointer, op))
             result.append(
                 Operation(
                     operation_id=op.get("operationId") or f"{method}_{path}",
@@ -188,14 +192,17 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     description=op.get("description", ""),
                     request_schema=media.get("schema") or {},
                     request_media_types=tuple(content),
-                    request_examples=_examples(media),
-                    responses=_responses(raw.get("responses") or {}, op.get("responses") or {}),
+                    request_examples=_examples(media, at_media),
+                    responses=_responses(raw.get("responses") or {}, op.get("responses") or {}, pointer),
                     security=_security(op.get("security", document.get("security") or []), schemes),
                     parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
                     request_required=bool(body.get("required", False)) if body else False,
                     ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
+                    callbacks=tuple(op.get("callbacks") or ()),
+                    servers=tuple(f"{owner}/servers" for owner, node in owners if node.get("servers")),
+                    links=_links(op.get("responses") or {}),
                 )
             )
     return result
@@ -236,16 +243,26 @@ def _parameters(raw: list[Mapping[str, Any]]) -> tuple[Parameter, ...]:
     )
 
 
-def _examples(media: Mapping[str, Any]) -> tuple[Example, ...]:
+def _examples(media: Mapping[str, Any], at: str) -> tuple[Example, ...]:
+    """The examples of the media type object found at `at`, each with where its value is written."""
     if "example" in media:
-        return (Example("example", media["example"]),)
+        return (Example("example", media["example"], pointer=f"{at}/example"),)
     return tuple(
-        Example(name, ex.get("value"), ex.get("summary"))
+        Example(name, ex.get("value"), ex.get("summary"), f"{at}/examples/{escape(name)}/value")
         for name, ex in (media.get("examples") or {}).items()
     )
 
 
-def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[int, Response]:
+def _links(responses: Mapping[str, Any]) -> tuple[Link, ...]:
+    return tuple(
+        Link(str(status), str(name), link.get("operationId") if isinstance(link, Mapping) else None)
+        for status, response in responses.items()
+        if isinstance(response, Mapping)
+        for name, link in (response.get("links") or {}).items()
+    )
+
+
+def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any], at: str) -> dict[int, Response]:
     responses = {}
     for status, response in resolved.items():
         if not str(status).isdigit():
@@ -260,9 +277,11 @@ def _responses(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[int,
             description=response.get("description", ""),
             media_type=media_type,
             schema=media.get("schema"),
-            examples=_examples(media),
+            examples=_examples(media, f"{at}/responses/{escape(status)}/content/{escape(media_type or '')}"),
             headers=tuple(response.get("headers") or ()),
             schema_name=ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None,
+            media_types=tuple(content),
+            header_objects=dict(response.get("headers") or {}),
         )
     return dict(sorted(responses.items()))
 

@@ -144,11 +144,22 @@ def pointer_set(document: dict[str, Any], pointer: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class Example:
-    """A named example value from the spec."""
+    """A named example value from the spec, and where its value is written (a JSON Pointer)."""
 
     name: str
     value: Any
     summary: str | None = None
+    pointer: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A response link: the response's status key (as written: `202`, `default`), the link's name
+    and the `operationId` it names (None when it names its operation by `operationRef`)."""
+
+    status: str
+    name: str
+    operation_id: Any
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,8 @@ class Response:
     examples: tuple[Example, ...] = ()
     headers: tuple[str, ...] = ()
     schema_name: str | None = None  # the component the schema refers to, which names its generated model
+    media_types: tuple[str, ...] = ()  # every one documented (`media_type` is the first)
+    header_objects: Mapping[str, Any] = field(default_factory=dict)  # each header's object, resolved
 
 
 @dataclass(frozen=True)
@@ -525,6 +538,11 @@ class Operation:
     ingest: Ingest | None = None
     read: Read | None = None
     pointer: str = ""  # where the operation is in the document, e.g. `/paths/~1events/post`
+    # What the server does not serve, kept so lint can refuse it where it is written: callback names,
+    # the pointers of `servers` on the path item or the operation, the links of its responses.
+    callbacks: tuple[str, ...] = ()
+    servers: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
 
     def response(self, status: int) -> Response | None:
         return self.responses.get(status)
@@ -559,6 +577,7 @@ class Spec:
     document: Mapping[str, Any]
     # What reading an OpenAPI 3.0 file as 3.1 moved: a pointer of `document` -> where the file has it.
     moved: Mapping[str, str] = field(default_factory=dict)
+    webhooks: tuple[str, ...] = ()  # names, which the server does not serve
 
     def source_pointer(self, pointer: str) -> str:
         """Where the user's file holds what `pointer` names in `document` (they differ only where a

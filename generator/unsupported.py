@@ -119,14 +119,14 @@ def json_request_bodies(spec: Spec) -> Iterator[Finding]:
 def no_callbacks(spec: Spec) -> Iterator[Finding]:
     """Callbacks are not implemented."""
     for op in spec.operations:
-        if pointer_get(spec.document, op.pointer + "/callbacks"):
+        if op.callbacks:
             yield op.pointer + "/callbacks", f"{op.operation_id}: callbacks are not implemented"
 
 
 @rule()
 def no_webhooks(spec: Spec) -> Iterator[Finding]:
     """Webhooks are not implemented."""
-    for name in spec.document.get("webhooks") or {}:
+    for name in spec.webhooks:
         yield pointer_of("webhooks", name), f"webhook {name!r}: webhooks are not implemented"
 
 
@@ -527,13 +527,12 @@ def _headers_sent(op: Operation, ingest: Ingest) -> dict[str, set[str]]:
 def one_base_path(spec: Spec) -> Iterator[Finding]:
     """No servers on a path item or operation (one base path for the whole spec)."""
     for op in spec.operations:
-        for owner in (op.pointer.rsplit("/", 1)[0], op.pointer):
-            if pointer_get(spec.document, owner + "/servers"):
-                yield (
-                    owner + "/servers",
-                    f"{op.operation_id}: servers on a path or operation are not implemented (every "
-                    "operation is served under the first top-level server's path)",
-                )
+        for where in op.servers:
+            yield (
+                where,
+                f"{op.operation_id}: servers on a path or operation are not implemented (every "
+                "operation is served under the first top-level server's path)",
+            )
 
 
 @rule()

@@ -113,3 +113,27 @@ def test_swagger_2_is_refused_with_the_converter_to_use(tmp_path: Path) -> None:
     assert (problem.rule, problem.pointer) == ("openapi-version", "/swagger")
     assert "npx swagger2openapi" in problem.message
     assert "\n" not in problem.message
+
+
+def test_what_the_server_does_not_serve_is_in_the_model_where_it_is_written(tmp_path: Path) -> None:
+    """Lint's rules read callbacks, webhooks, servers, links and example places from the model."""
+
+    def unserved(document: dict[str, Any]) -> None:
+        operation = op(document)
+        operation["callbacks"] = {"onSent": {}}
+        operation["servers"] = [{"url": "https://eu.example.com"}]
+        operation["responses"]["202"]["links"] = {"status": {"operationId": "getEvent"}}
+        document["webhooks"] = {"eventSent": {}}
+
+    spec = load_spec(edited(tmp_path, "arsel", unserved))
+    operation = spec.ingest_operations[0]
+    assert operation.callbacks == ("onSent",)
+    assert operation.servers == (f"{OP}/servers",)
+    assert [(link.status, link.name, link.operation_id) for link in operation.links] == [
+        ("202", "status", "getEvent")
+    ]
+    assert spec.webhooks == ("eventSent",)
+    example = operation.request_examples[0]
+    media = f"{OP}/requestBody/content/application~1json"
+    assert example.pointer == f"{media}/examples/{example.name}/value"
+    assert operation.responses[400].examples[0].pointer.startswith(f"{OP}/responses/400/content/")
