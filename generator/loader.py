@@ -195,7 +195,7 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     request_examples=_examples(media, at_media),
                     responses=_responses(raw.get("responses") or {}, op.get("responses") or {}, pointer),
                     security=_security(op.get("security", document.get("security") or []), schemes),
-                    parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
+                    parameters=_parameters(owners),
                     request_required=bool(body.get("required", False)) if body else False,
                     ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
@@ -232,14 +232,25 @@ def _security(
     )
 
 
-def _parameters(raw: list[Mapping[str, Any]]) -> tuple[Parameter, ...]:
+def _parameters(owners: tuple[tuple[str, Mapping[str, Any]], ...]) -> tuple[Parameter, ...]:
+    """The parameters of the path item and the operation (`owners`, each with its pointer)."""
     # Operation-level parameters override path-level ones with the same name and location.
-    by_key = {(p.get("name"), p.get("in")): p for p in raw if isinstance(p, Mapping)}
+    by_key = {
+        (p.get("name"), p.get("in")): (f"{at}/parameters/{index}", p)
+        for at, owner in owners
+        for index, p in enumerate(owner.get("parameters") or [])
+        if isinstance(p, Mapping)
+    }
     return tuple(
         Parameter(
-            str(name), str(location), bool(p.get("required", location == "path")), p.get("schema") or {}
+            str(name),
+            str(location),
+            bool(p.get("required", location == "path")),
+            p.get("schema") or {},
+            pointer,
+            "schema" in p,
         )
-        for (name, location), p in by_key.items()
+        for (name, location), (pointer, p) in by_key.items()
     )
 
 

@@ -188,6 +188,8 @@ class Parameter:
     location: str
     required: bool
     schema: Mapping[str, Any]
+    pointer: str = ""  # where it is written: on the operation, or on its path item
+    has_schema: bool = True  # False when given by `content`, which the server does not read
 
 
 @dataclass(frozen=True)

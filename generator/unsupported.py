@@ -16,7 +16,6 @@ from .samples import event_properties, success_body
 from .spec import (
     Ingest,
     Operation,
-    Parameter,
     SecurityScheme,
     Spec,
     escape,
@@ -135,10 +134,10 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
     """Parameters are path, query or header scalars given by `schema`, path ones in the path."""
     for op in spec.operations:
         for parameter in op.parameters:
-            where = _parameter(spec, op, parameter)
+            where = parameter.pointer or op.pointer
             if parameter.location == "cookie":
                 yield where, f"{op.operation_id}: cookie parameter {parameter.name!r} is not implemented"
-            elif "schema" not in (resolve(spec.document, pointer_get(spec.document, where), spec.path) or {}):
+            elif not parameter.has_schema:
                 yield (
                     where,
                     f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} has no `schema` "
@@ -571,19 +570,6 @@ def _requirement(spec: Spec, op: Operation, index: int) -> str:
     raw = pointer_get(spec.document, op.pointer)
     own = isinstance(raw, Mapping) and "security" in raw
     return f"{op.pointer if own else ''}/security/{index}"
-
-
-def _parameter(spec: Spec, op: Operation, parameter: Parameter) -> str:
-    """Where a parameter is written: on the operation, else on its path item."""
-    for owner in (op.pointer, op.pointer.rsplit("/", 1)[0]):
-        raw = resolve(spec.document, pointer_get(spec.document, owner + "/parameters") or [], spec.path)
-        for index, item in enumerate(raw):
-            if isinstance(item, Mapping) and (item.get("name"), item.get("in")) == (
-                parameter.name,
-                parameter.location,
-            ):
-                return f"{owner}/parameters/{index}"
-    return op.pointer
 
 
 def _describe(scheme: SecurityScheme) -> str:
