@@ -10,8 +10,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .errors import SpecError
-from .loader import resolve
 from .rules import Finding, rule
 from .samples import event_properties, placeholder_values
 from .spec import (
@@ -48,17 +46,9 @@ def examples_match_their_schema(spec: Spec) -> Iterator[Finding]:
                 where = example.pointer
                 what = f"{response.status} example {example.name!r}"
                 yield from _example_findings(response.schema or {}, example.value, where, what)
-    schemas = (spec.document.get("components") or {}).get("schemas") or {}
-    for name, schema in schemas.items():
-        try:
-            resolved = resolve(spec.document, schema, spec.path)
-        except SpecError:
-            continue  # a recursive component no operation uses: nothing of it is served
-        for prop, sub in (resolved.get("properties") or {}).items():
-            for index, value in enumerate(sub.get("examples") or ()):
-                where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)
-                what = f"schema {name}.{prop} example {value!r}"
-                yield from _example_findings(sub, value, where, what, dive=False)
+    for found in spec.property_examples:
+        what = f"schema {found.component}.{found.property} example {found.value!r}"
+        yield from _example_findings(found.schema, found.value, found.pointer, what, dive=False)
 
 
 def _example_findings(

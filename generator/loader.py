@@ -36,6 +36,7 @@ from .spec import (
     PayloadLimit,
     PayloadRule,
     Processing,
+    PropertyExample,
     RateLimit,
     Read,
     ReservedPrefixes,
@@ -146,7 +147,22 @@ def load_spec(path: str | Path) -> Spec:
         document=document,
         moved=moved,
         webhooks=tuple(document.get("webhooks") or ()),
+        property_examples=_property_examples(document, path),
     )
+
+
+def _property_examples(document: Mapping[str, Any], source: Path) -> tuple[PropertyExample, ...]:
+    found = []
+    for name, schema in ((document.get("components") or {}).get("schemas") or {}).items():
+        try:
+            resolved = resolve(document, schema, source)
+        except SpecError:
+            continue  # a recursive component no operation uses: nothing of it is served
+        for prop, sub in (resolved.get("properties") or {}).items():
+            for index, value in enumerate(sub.get("examples") or ()):
+                where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)
+                found.append(PropertyExample(name, prop, sub, value, where))
+    return tuple(found)
 
 
 def _as_openapi31(document: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, str]]:

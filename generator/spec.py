@@ -153,6 +153,18 @@ class Example:
 
 
 @dataclass(frozen=True)
+class PropertyExample:
+    """An example given to a property of a component schema, with the property's schema and where
+    the example is written (`/components/schemas/NAME/properties/PROP/examples/0`)."""
+
+    component: str
+    property: str
+    schema: Mapping[str, Any]
+    value: Any
+    pointer: str
+
+
+@dataclass(frozen=True)
 class Link:
     """A response link: the response's status key (as written: `202`, `default`), the link's name
     and the `operationId` it names (None when it names its operation by `operationRef`)."""
@@ -580,6 +592,7 @@ class Spec:
     # What reading an OpenAPI 3.0 file as 3.1 moved: a pointer of `document` -> where the file has it.
     moved: Mapping[str, str] = field(default_factory=dict)
     webhooks: tuple[str, ...] = ()  # names, which the server does not serve
+    property_examples: tuple[PropertyExample, ...] = ()
 
     def source_pointer(self, pointer: str) -> str:
         """Where the user's file holds what `pointer` names in `document` (they differ only where a

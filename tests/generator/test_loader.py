@@ -123,6 +123,7 @@ def test_what_the_server_does_not_serve_is_in_the_model_where_it_is_written(tmp_
         operation["callbacks"] = {"onSent": {}}
         operation["servers"] = [{"url": "https://eu.example.com"}]
         operation["responses"]["202"]["links"] = {"status": {"operationId": "getEvent"}}
+        operation["parameters"] = [{"name": "trace", "in": "header", "content": {"text/plain": {}}}]
         document["webhooks"] = {"eventSent": {}}
 
     spec = load_spec(edited(tmp_path, "arsel", unserved))
@@ -137,3 +138,11 @@ def test_what_the_server_does_not_serve_is_in_the_model_where_it_is_written(tmp_
     media = f"{OP}/requestBody/content/application~1json"
     assert example.pointer == f"{media}/examples/{example.name}/value"
     assert operation.responses[400].examples[0].pointer.startswith(f"{OP}/responses/400/content/")
+    [parameter] = operation.parameters
+    assert (parameter.pointer, parameter.has_schema) == (f"{OP}/parameters/0", False)
+    found = {(e.component, e.property, e.pointer) for e in spec.property_examples}
+    assert (
+        "SendEventRequest",
+        "event",
+        "/components/schemas/SendEventRequest/properties/event/examples/0",
+    ) in found
