@@ -3,11 +3,12 @@
 Vendors publish 3.0.x. The differences that change what a schema accepts are in the Schema Object
 (3.1 adopted JSON Schema 2020-12), so the upgrade rewrites schemas and nothing else, as the OpenAPI
 Initiative's migration guide lists: `nullable: true` becomes a `"null"` type (and a `null` in an
-`enum`), boolean `exclusiveMinimum`/`exclusiveMaximum` become the numbers they qualified, and a
+`enum`), or, beside no `type` (an `allOf: [$ref]` or `$ref` wrapper), `anyOf: [the schema, {type:
+"null"}]`; boolean `exclusiveMinimum`/`exclusiveMaximum` become the numbers they qualified; a
 schema's `example` becomes `examples: [value]`. Media-type and parameter `example`s are valid 3.1
-and stay. The rewrite keeps every other pointer as it was; what moved is returned so lint places
-each problem in the user's file. (No maintained Python converter exists: openapi-spec-validator
-validates either version but converts nothing.)
+and stay. What moved is returned, in the file's own places, so lint places each problem in the
+user's file. (No maintained Python converter exists: openapi-spec-validator validates either
+version but converts nothing.)
 """
 
 from __future__ import annotations
@@ -65,14 +66,23 @@ def _objects(node: Any, at: str, moved: dict[str, str]) -> None:
             _objects(value, where, moved)
 
 
-def _schema(schema: Any, at: str, moved: dict[str, str]) -> None:
-    if not isinstance(schema, dict) or "$ref" in schema:
+def _schema(schema: Any, at: str, moved: dict[str, str], was: str | None = None) -> None:
+    """Upgrade the schema found at `at` in the upgraded document and at `was` in the file."""
+    was = at if was is None else was
+    if not isinstance(schema, dict):
+        return
+    if schema.get("nullable") is True and not isinstance(schema.get("type"), str):
+        # No type to add "null" to (an `allOf`/`$ref` wrapper, an `enum`): null or the schema.
+        inner = {key: value for key, value in schema.items() if key != "nullable"}
+        schema.clear()
+        schema["anyOf"] = [inner, {"type": "null"}]
+        at, schema = f"{at}/anyOf/0", inner
+        moved[at] = was
+    if "$ref" in schema:
         return
     if schema.pop("nullable", False) is True:
-        declared = schema.get("type")
-        if isinstance(declared, str):
-            schema["type"] = [declared, "null"]
-            moved[f"{at}/type/1"] = f"{at}/nullable"
+        schema["type"] = [schema["type"], "null"]
+        moved[f"{at}/type/1"] = f"{was}/nullable"
         if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
             schema["enum"].append(None)
     for bound in ("Minimum", "Maximum"):
@@ -82,16 +92,16 @@ def _schema(schema: Any, at: str, moved: dict[str, str]) -> None:
             del schema[f"exclusive{bound}"]
             if exclusive and limit is not None:
                 schema[f"exclusive{bound}"] = schema.pop(bound.lower())
-                moved[f"{at}/exclusive{bound}"] = f"{at}/{bound.lower()}"
+                moved[f"{at}/exclusive{bound}"] = f"{was}/{bound.lower()}"
     if "example" in schema and "examples" not in schema:
         schema["examples"] = [schema.pop("example")]
-        moved[f"{at}/examples/0"] = f"{at}/example"
+        moved[f"{at}/examples/0"] = f"{was}/example"
     for key in _ONE:
-        _schema(schema.get(key), f"{at}/{key}", moved)
+        _schema(schema.get(key), f"{at}/{key}", moved, f"{was}/{key}")
     for key in _LIST:
         for index, sub in enumerate(schema.get(key) or ()):
-            _schema(sub, f"{at}/{key}/{index}", moved)
+            _schema(sub, f"{at}/{key}/{index}", moved, f"{was}/{key}/{index}")
     for key in _MAP:
         if isinstance(schema.get(key), dict):
             for name, sub in schema[key].items():
-                _schema(sub, f"{at}/{key}/{escape(name)}", moved)
+                _schema(sub, f"{at}/{key}/{escape(name)}", moved, f"{was}/{key}/{escape(name)}")

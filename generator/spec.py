@@ -597,10 +597,11 @@ class Spec:
     def source_pointer(self, pointer: str) -> str:
         """Where the user's file holds what `pointer` names in `document` (they differ only where a
         3.0 file was upgraded: `nullable` became a type, a schema's `example` its `examples`)."""
-        for new, old in self.moved.items():
-            if pointer == new or pointer.startswith(new + "/"):
-                return old
-        return pointer
+        moves = [new for new in self.moved if pointer == new or pointer.startswith(new + "/")]
+        if not moves:
+            return pointer
+        nearest = max(moves, key=len)  # each move is recorded in the file's own places
+        return self.moved[nearest] + pointer[len(nearest) :]
 
     @property
     def ingest_operations(self) -> tuple[Operation, ...]:

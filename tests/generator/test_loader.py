@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -146,3 +147,35 @@ def test_what_the_server_does_not_serve_is_in_the_model_where_it_is_written(tmp_
         "event",
         "/components/schemas/SendEventRequest/properties/event/examples/0",
     ) in found
+
+
+def test_nullable_beside_no_type_is_null_or_the_schema(tmp_path: Path) -> None:
+    text = VENDOR30.read_text()
+    wrapped = (
+        "properties:\n          nullable: true\n          allOf: [{$ref: '#/components/schemas/Props'}]\n"
+    )
+    path = tmp_path / "track.yaml"
+    path.write_text(
+        text.replace(
+            "properties:\n          type: object\n          nullable: true\n"
+            "          additionalProperties: {}\n",
+            wrapped,
+        ).replace(
+            "    Error:\n",
+            "    Props:\n      type: object\n      properties:\n"
+            "        plan: {type: string, example: 7}\n    Error:\n",
+        )
+    )
+    spec = load_spec(path)
+    schema = spec.ingest_operations[0].request_schema["properties"]["properties"]
+    assert schema["anyOf"][1] == {"type": "null"}
+    assert jsonschema.Draft202012Validator(schema).is_valid(None)
+    # A problem inside the wrapped schema is placed where the file writes it.
+    [problem] = lint(path)
+    assert (problem.rule, problem.pointer) == (
+        "examples-match-their-schema",
+        "/components/schemas/Props/properties/plan/example",
+    )
+    assert spec.source_pointer("/components/schemas/Track/properties/properties/anyOf/0/allOf/0") == (
+        "/components/schemas/Track/properties/properties/allOf/0"
+    )
