@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingestspec.generator.config import EventDefinition, Project
-from ingestspec.generator.spec.model import IdentityField, Ingest, Operation
+from ingestspec.generator.spec.model import IdentityField, Ingest, Operation, object_fields
 
 from .payloads import MARKER_PROPERTY, fresh_value, is_valid, minimal_payload, minimal_value, with_marker
 from .target import MARK, Target
@@ -46,7 +46,7 @@ class Bodies:
         self.op = op
         self.ingest: Ingest = op.ingest
         self.schema: Mapping[str, Any] = event_schema(op)
-        self.properties: Mapping[str, Any] = self.schema.get("properties") or {}
+        self.properties: Mapping[str, Any] = object_fields(self.schema).properties
 
     # -- values from the field's own schema -----------------------------------------------------
 
@@ -220,16 +220,35 @@ class Bodies:
         return body
 
     def fill_required(self, body: dict[str, Any]) -> None:
-        """Give every required field the body lacks a valid value (its simplest; now for the time)."""
-        for name in self.schema.get("required") or ():
-            if name in body or name == self.ingest.credential_field:
+        """Give every required field the body lacks a valid value (its simplest; now for the time),
+        through `allOf`, and for each `anyOf`/`oneOf` the fields of the first branch it can fill."""
+        fields = object_fields(self.schema)
+        for name in fields.required:
+            self._filled(body, name)
+        for branches in fields.alternatives:
+            if any(all(self._present(body, n) for n in branch) for branch in branches):
                 continue
-            if name == self.ingest.occurred_at_field:
-                body[name] = self.timestamp()
-                continue
-            found, value = minimal_value(self.schema_of(name))
-            if found:
-                body[name] = value
+            for branch in branches:
+                trial = dict(body)
+                if all(self._filled(trial, name) for name in branch):
+                    body.update(trial)
+                    break
+
+    def _present(self, body: Mapping[str, Any], name: str) -> bool:
+        # The credential field is added when the request is sent.
+        return name in body or name == self.ingest.credential_field
+
+    def _filled(self, body: dict[str, Any], name: str) -> bool:
+        """Whether the body has field `name`, given its simplest valid value when it lacked it."""
+        if self._present(body, name):
+            return True
+        if name == self.ingest.occurred_at_field:
+            body[name] = self.timestamp()
+            return True
+        found, value = minimal_value(self.schema_of(name))
+        if found:
+            body[name] = value
+        return found
 
     def is_marked(self, body: Mapping[str, Any]) -> bool:
         """Whether a body carries the suite's mark somewhere QA can search."""
@@ -275,7 +294,7 @@ def event_schema(op: Operation) -> Mapping[str, Any]:
     assert op.ingest is not None
     if op.ingest.batch is None:
         return op.request_schema
-    items = (op.request_schema.get("properties") or {}).get(op.ingest.batch.items_field) or {}
+    items = object_fields(op.request_schema).properties.get(op.ingest.batch.items_field) or {}
     schema = items.get("items") if isinstance(items, Mapping) else None
     return schema if isinstance(schema, Mapping) else {}
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from ingestspec.generator.lint.validate import is_json
-from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation, escape, pointer_get
+from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation
 
 from .catalogue import error_content, identify, match_entry, operation_errors, without_details
 from .credentials import HTTP_KINDS
@@ -328,15 +328,10 @@ def required_headers(ctx: CheckContext, status: int) -> list[str]:
             and ingest.errors.catalogue[limit.error].status == status
         ):
             promised.add("retry-after")
-    document = ctx.target.spec.document
     response = ctx.op.documented(status)
     assert response is not None
-    declared = pointer_get(document, f"{ctx.op.pointer}/responses/{escape(response.name)}/headers") or {}
     found = []
-    for name in response.headers:
-        header = declared.get(name) if isinstance(declared, Mapping) else None
-        if isinstance(header, Mapping) and isinstance(header.get("$ref"), str):
-            header = pointer_get(document, header["$ref"].removeprefix("#"))
+    for name, header in response.header_objects.items():
         required = isinstance(header, Mapping) and header.get("required") is True
         if required or name.lower() in promised:
             found.append(name)

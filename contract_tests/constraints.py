@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec.model import Operation, schema_types
+from ingestspec.generator.spec.model import Operation, object_fields, schema_types
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .exchange import json_bytes
@@ -98,8 +98,9 @@ def _body_constraints(bodies: Bodies, base: dict[str, Any]) -> Iterator[Constrai
     ingest = bodies.ingest
     left_out = {ingest.credential_field, KEY_SLOT}
     identity = set(ingest.identity.names)
-    properties = schema.get("properties") or {}
-    for name in schema.get("required") or ():
+    fields = object_fields(schema)
+    properties = fields.properties
+    for name in fields.required:
         if name in base and name not in left_out | identity:
             yield from _kept(
                 bodies, Constraint(f"/{name}", "required", "left out", False, _without(base, name))

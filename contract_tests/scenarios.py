@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestspec.generator.spec.model import ROUTING_ERRORS, STEPS, Operation
+from ingestspec.generator.spec.model import ROUTING_ERRORS, STEPS, Operation, object_fields
 
 from .bodies import KEY_SLOT
 from .catalogue import identify, match_entry, rate_limit_wait
@@ -217,10 +217,10 @@ def _request(s: Session, *items: dict[str, Any]) -> dict[str, Any]:
         assert len(items) == 1
         return items[0]
     wrapper: dict[str, Any] = {}
-    properties = s.op.request_schema.get("properties") or {}
-    for name in s.op.request_schema.get("required") or ():
-        if name not in (batch.items_field, s.ingest.credential_field) and name in properties:
-            ok, value = minimal_value(properties[name])
+    fields = object_fields(s.op.request_schema)
+    for name in fields.required:
+        if name not in (batch.items_field, s.ingest.credential_field) and name in fields.properties:
+            ok, value = minimal_value(fields.properties[name])
             if ok:
                 wrapper[name] = value
     # A batch item carries its idempotency key in its body, if anywhere.
@@ -350,6 +350,8 @@ def documented_request_examples(s: Session) -> None:
     for example in s.op.request_examples:
         body = dict(example.value) if isinstance(example.value, Mapping) else None
         reason = None if body is not None else "not a JSON object"
+        if body is not None and not is_valid(s.op.request_schema, s.with_key(body)):
+            reason = "it breaks the request schema (lint warns of it)"
         name = s.ingest.event_of(body) if body is not None else None
         definition = project.events.get(name) if isinstance(name, str) else None
         payload = body.get(s.ingest.payload.field) if body is not None else None
@@ -462,7 +464,7 @@ def invalid_envelope(s: Session) -> None:
     body = s.bodies.valid(_accepted_event(s))
     # A required field other than an identity (whose absence is the identity error, not this one).
     others = {s.ingest.credential_field, *s.ingest.identity.names}
-    required = [n for n in s.op.request_schema.get("required") or () if n not in others]
+    required = [n for n in object_fields(s.op.request_schema).required if n not in others]
     dropped = s.ingest.event_field or next(iter(required), None)
     if dropped is None and s.op.request_schema.get("additionalProperties") is not False:
         raise Skip("the request schema requires no field and allows any other")

@@ -58,7 +58,8 @@ def init_command(spec_name: str, force: bool) -> None:
     show_default=True,
     help="Exit 1 on errors only, or on warnings too.",
 )
-def lint_command(specs: tuple[str, ...], output_format: str, fail_on: str) -> None:
+@click.option("--strict", is_flag=True, help="Warnings fail too (the same as --fail-on warning).")
+def lint_command(specs: tuple[str, ...], output_format: str, fail_on: str, strict: bool) -> None:
     """Check SPECS: OpenAPI 3.1 validity, the x-ingest block, every example, every documented error,
     and nothing declared that the generated server does not implement. Each problem is located as
     file:line:column and the JSON pointer of what it is about, with its rule id and severity.
@@ -68,6 +69,7 @@ def lint_command(specs: tuple[str, ...], output_format: str, fail_on: str) -> No
     found = {path: lint(path) for path in map(spec_path, specs)}
     click.echo(render(found, output_format), nl=output_format != "text")
     problems = [p for listed in found.values() for p in listed]
+    fail_on = "warning" if strict else fail_on
     failing = [p for p in problems if fail_on == "warning" or p.severity == "error"]
     if failing:
         raise Failed(f"lint found {len(failing)} problem(s) at or above {fail_on}")

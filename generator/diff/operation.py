@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..spec.loader import resolve
-from ..spec.model import Operation, Parameter, SecurityScheme, Spec, escape, pointer_get
+from ..spec.model import Operation, Parameter, Response, SecurityScheme, escape
 from .ingest import compare_ingest, compare_read
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector, Impact
 from .schemas import compare_schemas, plain
@@ -23,9 +22,7 @@ def endpoint(op: Operation) -> str:
     return f"{op.method} {op.path}"
 
 
-def compare_operations(
-    old_spec: Spec, old: Operation, new_spec: Spec, new: Operation, out: Collector
-) -> None:
+def compare_operations(old: Operation, new: Operation, out: Collector) -> None:
     """Every change between two versions of one operation."""
     out.pointer = new.pointer
     where = new.operation_id
@@ -41,7 +38,7 @@ def compare_operations(
     _security(old, new, where, out)
     _parameters(old, new, where, out)
     _request_body(old, new, where, out)
-    _responses(old_spec, old, new_spec, new, where, out)
+    _responses(old, new, where, out)
     out.pointer = new.pointer + "/x-ingest"
     if old.ingest is not None and new.ingest is not None:
         compare_ingest(old.ingest, new.ingest, f"{where} x-ingest", out)
@@ -244,9 +241,7 @@ def _media_types(names: Any) -> dict[str, str]:
 # --- responses -----------------------------------------------------------------------------------
 
 
-def _responses(
-    old_spec: Spec, old: Operation, new_spec: Spec, new: Operation, where: str, out: Collector
-) -> None:
+def _responses(old: Operation, new: Operation, where: str, out: Collector) -> None:
     for status in sorted(set(old.responses) | set(new.responses)):
         location = f"{where} response[{status}]"
         before, after = old.responses.get(status), new.responses.get(status)
@@ -276,30 +271,18 @@ def _responses(
                 f"{what} status {status} is now documented",
             )
             continue
-        raw_before = _raw_response(old_spec, old, status)
-        raw_after = _raw_response(new_spec, new, status)
-        _response_media_types(raw_before, raw_after, location, status, out)
+        _response_media_types(before, after, location, status, out)
         at = f"{out.pointer}/content/{escape(after.media_type or '')}/schema"
         compare_schemas(before.schema or {}, after.schema or {}, location, "response", out, at=at)
-        _headers(raw_before, raw_after, location, status, out)
+        _headers(before, after, location, status, out)
     out.pointer = new.pointer
 
 
-def _raw_response(spec: Spec, op: Operation, status: int) -> Mapping[str, Any]:
-    # The path item may be a `$ref` (to components.pathItems): resolve it, then take the method.
-    item = resolve(spec.document, pointer_get(spec.document, op.pointer.rsplit("/", 1)[0]) or {}, spec.path)
-    operation = item.get(op.method.lower()) if isinstance(item, Mapping) else None
-    responses = operation.get("responses") if isinstance(operation, Mapping) else None
-    raw = responses.get(str(status), responses.get(status)) if isinstance(responses, Mapping) else None
-    resolved = resolve(spec.document, raw or {}, spec.path)
-    return resolved if isinstance(resolved, Mapping) else {}
-
-
 def _response_media_types(
-    before: Mapping[str, Any], after: Mapping[str, Any], location: str, status: int, out: Collector
+    before: Response, after: Response, location: str, status: int, out: Collector
 ) -> None:
-    was = _media_types(before.get("content") or {})
-    now = _media_types(after.get("content") or {})
+    was = _media_types(before.media_types)
+    now = _media_types(after.media_types)
     for media_type in sorted(was.keys() - now.keys()):
         out.add(
             "response-media-type-removed",
@@ -322,11 +305,9 @@ def _response_media_types(
         )
 
 
-def _headers(
-    before: Mapping[str, Any], after: Mapping[str, Any], location: str, status: int, out: Collector
-) -> None:
-    was = {str(name).lower(): (str(name), header) for name, header in (before.get("headers") or {}).items()}
-    now = {str(name).lower(): (str(name), header) for name, header in (after.get("headers") or {}).items()}
+def _headers(before: Response, after: Response, location: str, status: int, out: Collector) -> None:
+    was = {str(name).lower(): (str(name), header) for name, header in before.header_objects.items()}
+    now = {str(name).lower(): (str(name), header) for name, header in after.header_objects.items()}
     for key in sorted(set(was) | set(now)):
         old_name, old_header = was.get(key, ("", None))
         new_name, new_header = now.get(key, ("", None))

@@ -32,7 +32,7 @@ def diff_specs(old: Spec, new: Spec, old_label: str | None = None, new_label: st
     came = [op for key, op in new_ops.items() if key not in old_ops]
     for key, old_op in old_ops.items():
         if key in new_ops:
-            compare_operations(old, old_op, new, new_ops[key], out)
+            compare_operations(old_op, new_ops[key], out)
     came_by_id = {op.operation_id: op for op in came}
     for old_op in gone:
         moved = came_by_id.pop(old_op.operation_id, None)
@@ -56,7 +56,7 @@ def diff_specs(old: Spec, new: Spec, old_label: str | None = None, new_label: st
             BOTH,
             f"operation {old_op.operation_id} moved from {endpoint(old_op)} to {endpoint(moved)}",
         )
-        compare_operations(old, old_op, new, moved, out)
+        compare_operations(old_op, moved, out)
     for new_op in came_by_id.values():
         out.pointer = new_op.pointer
         out.add(

@@ -9,7 +9,6 @@ added rather than refusing the old version.
 from __future__ import annotations
 
 import dataclasses
-import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
@@ -20,15 +19,10 @@ from typing import Any
 import yaml
 
 from ..errors import SpecError
-from ..spec.loader import load_spec
-from ..spec.model import FIXED_ERRORS, Spec, pointer_get
+from ..spec.loader import X_INGEST_SCHEMA, load_spec
+from ..spec.model import FIXED_ERRORS, Spec, pointer_get, pointer_of, pointer_parts
 
 __all__ = ["Version", "load_any", "load_version", "spec_at_revision"]
-
-# The loader's words for a fixed catalogue entry an old block lacks.
-_MISSING_FIXED = re.compile(
-    r"(?P<op>/\S*?)/x-ingest\.errors\.catalogue: '(?P<key>[^']+)' is a required property"
-)
 
 
 @dataclass(frozen=True)
@@ -84,6 +78,17 @@ def _at_revision(revision: str, path: str, cwd: str | Path | None = None) -> tup
     raise SpecError(f"{revision}:{path}", problems)
 
 
+def _fixed_entry_lacking(document: Any, parts: tuple[str, ...]) -> bool:
+    """Whether `parts` names a fixed error's catalogue entry that the document lacks."""
+    catalogue = pointer_get(document, pointer_of(*parts[:-1]))
+    return (
+        parts[-4:-1] == ("x-ingest", "errors", "catalogue")
+        and parts[-1] in FIXED_ERRORS
+        and isinstance(catalogue, dict)
+        and parts[-1] not in catalogue
+    )
+
+
 def load_any(path: Path) -> Spec:
     """The spec at `path`, read even when it predates a catalogue entry that later became required."""
     try:
@@ -94,19 +99,18 @@ def load_any(path: Path) -> Spec:
             path, [f"cannot be read ({type(error).__name__}: {error}); `ingestspec lint` says where"]
         ) from error
     except SpecError as error:
-        missing = [_MISSING_FIXED.fullmatch(problem) for problem in error.problems]
-        if not missing or not all(m and m["key"] in FIXED_ERRORS for m in missing):
+        # The loader places a missing entry where it belongs: `<op>/x-ingest/errors/catalogue/<key>`.
+        document = yaml.safe_load(path.read_bytes())
+        missing = [pointer_parts(p.pointer) for p in error.found if p.rule == X_INGEST_SCHEMA]
+        if len(missing) != len(error.found) or not all(_fixed_entry_lacking(document, m) for m in missing):
             raise
-        lacking: dict[str, set[str]] = {}
-        for match in missing:
-            assert match is not None
-            lacking.setdefault(match["op"], set()).add(match["key"])
-    document = yaml.safe_load(path.read_bytes())
-    for op, keys in lacking.items():
-        catalogue = pointer_get(document, f"{op}/x-ingest/errors/catalogue")
-        assert isinstance(catalogue, dict)
-        for key in keys:
-            catalogue[key] = {"status": 500, "message": "(not in this version)"}
+    lacking: dict[str, set[str]] = {}
+    for parts in missing:
+        lacking.setdefault(pointer_of(*parts[:-4]), set()).add(parts[-1])
+        pointer_get(document, pointer_of(*parts[:-1]))[parts[-1]] = {
+            "status": 500,
+            "message": "(not in this version)",
+        }
     with tempfile.TemporaryDirectory(prefix="ingestspec-diff-") as tmp:
         patched = Path(tmp) / path.name
         patched.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError
-from ..spec.model import Operation, ResponseShape, Spec, pointer_parts, schema_types
+from ..spec.model import Operation, ResponseShape, Spec, object_fields, pointer_parts, schema_types
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -194,8 +194,8 @@ def numeric_fields(shape: ResponseShape, schema: Mapping[str, Any]) -> dict[str,
     """For each field of a success body: whether its schema wants a number (stored text is converted)."""
     fields = schema
     if shape.envelope:
-        fields = (schema.get("properties") or {}).get(shape.envelope) or {}
-    properties = fields.get("properties") or {}
+        fields = object_fields(schema).properties.get(shape.envelope) or {}
+    properties = object_fields(fields).properties
     return {f.name: _wants_number(properties.get(f.name) or {}) for f in shape.fields}
 
 
@@ -217,7 +217,7 @@ def batch_schemas(op: Operation, response_schema: Mapping[str, Any]) -> dict[str
     item = items_schema.pop("items", {})
     fields = response_schema
     if batch.response.envelope:
-        fields = (response_schema.get("properties") or {}).get(batch.response.envelope) or {}
+        fields = object_fields(response_schema).properties.get(batch.response.envelope) or {}
     results = next((f.name for f in batch.response.fields if f.source == "results"), None)
-    result = ((fields.get("properties") or {}).get(results) or {}).get("items", {}) if results else {}
+    result = (object_fields(fields).properties.get(results) or {}).get("items", {}) if results else {}
     return {"request": request, "item": dict(item), "result": dict(result)}

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..spec.model import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape
+from ..spec.model import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape, object_fields
 from .context import numeric_fields
 
 __all__ = [
@@ -36,11 +36,11 @@ _TIMESTAMP = "2026-06-01T12:00:00.000Z"
 
 def event_properties(op: Operation) -> Mapping[str, Any]:
     """The schemas of one event's fields: the request's, or for a batch, those of an item of its array."""
-    properties: Mapping[str, Any] = op.request_schema.get("properties") or {}
+    properties = object_fields(op.request_schema).properties
     batch = op.ingest.batch if op.ingest else None
     if batch is not None:
-        items = (properties.get(batch.items_field) or {}).get("items")
-        properties = (items.get("properties") if isinstance(items, Mapping) else None) or {}
+        items = properties.get(batch.items_field)
+        return object_fields(items.get("items") if isinstance(items, Mapping) else None).properties
     return properties
 
 

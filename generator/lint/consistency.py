@@ -10,9 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..errors import SpecError
 from ..generate.samples import event_properties, placeholder_values
-from ..spec.loader import resolve
 from ..spec.model import (
     PLACEHOLDERS,
     ROUTING_ERRORS,
@@ -21,6 +19,7 @@ from ..spec.model import (
     Operation,
     Spec,
     escape,
+    object_fields,
     pointer_get,
     pointer_of,
 )
@@ -31,37 +30,34 @@ from .validate import check_value, is_json
 __all__: list[str] = []
 
 
-@rule()
+@rule("warning")
 def examples_match_their_schema(spec: Spec) -> Iterator[Finding]:
-    """Every request, response and property example matches its schema."""
+    """Every request, response and property example matches its schema (a warning: vendors publish
+    examples that break their own schemas; the suite sends none of those)."""
     for op in spec.operations:
-        media = f"{op.pointer}/requestBody/content/{escape(op.request_media_type)}"
         for example in op.request_examples:
-            where = _example_pointer(spec, media, example.name)
-            what = f"request example {example.name!r}"
-            yield from check_value(op.request_schema, example.value, where, what, dive=True)
+            where = example.pointer
+            yield from _example_findings(
+                op.request_schema, example.value, where, f"request example {example.name!r}"
+            )
         for response in op.responses.values():
-            media = f"{op.pointer}/responses/{response.status}/content/{escape(response.media_type or '')}"
             for example in response.examples:
-                where = _example_pointer(spec, media, example.name)
+                where = example.pointer
                 what = f"{response.status} example {example.name!r}"
-                yield from check_value(response.schema or {}, example.value, where, what, dive=True)
-    schemas = (spec.document.get("components") or {}).get("schemas") or {}
-    for name, schema in schemas.items():
-        try:
-            resolved = resolve(spec.document, schema, spec.path)
-        except SpecError:
-            continue  # a recursive component no operation uses: nothing of it is served
-        for prop, sub in (resolved.get("properties") or {}).items():
-            for index, value in enumerate(sub.get("examples") or ()):
-                where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)
-                yield from check_value(sub, value, where, f"schema {name}.{prop} example {value!r}")
+                yield from _example_findings(response.schema or {}, example.value, where, what)
+    for found in spec.property_examples:
+        what = f"schema {found.component}.{found.property} example {found.value!r}"
+        yield from _example_findings(found.schema, found.value, found.pointer, what, dive=False)
 
 
-def _example_pointer(spec: Spec, media: str, name: str) -> str:
-    if name == "example" and pointer_get(spec.document, media + "/example") is not None:
-        return media + "/example"
-    return f"{media}/examples/{escape(name)}/value"
+def _example_findings(
+    schema: Mapping[str, Any], value: Any, where: str, what: str, dive: bool = True
+) -> Iterator[Finding]:
+    """An example against its schema; `example: null` (what generators write for "none") said as such."""
+    found = list(check_value(schema, value, where, what, dive=dive))
+    if value is None and found:
+        found = [(where, f"{what} is null, which the schema refuses: `example: null` documents no example")]
+    yield from found
 
 
 @rule()
@@ -71,7 +67,7 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
         ingest = op.ingest
         assert ingest is not None
         x = op.pointer + "/x-ingest"
-        top = op.request_schema.get("properties") or {}
+        top = object_fields(op.request_schema).properties
         properties = event_properties(op)  # for a batch, an item's
         named = [
             (ingest.event_field, "/event_field", properties),
@@ -102,7 +98,35 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
                     else "the request schema"
                 )
                 lacks = f"x-ingest names request field {name!r}, which {where} lacks"
-                yield x + inner, f"{op.operation_id}: {lacks}" + did_you_mean(name, schema)
+                nested = _nested_at(schema, name)
+                if nested or "." in name or "/" in name:
+                    # Until fields can be named by JSON Pointer, only top-level ones can be.
+                    lacks += " at its top level: x-ingest can name top-level fields only"
+                    lacks += f" ({name!r} is declared at {nested})" if nested else ""
+                    yield x + inner, f"{op.operation_id}: {lacks}"
+                else:
+                    yield x + inner, f"{op.operation_id}: {lacks}" + did_you_mean(name, schema)
+
+
+def _nested_at(properties: Mapping[str, Any], name: str) -> str | None:
+    """Where a field `name` (or the last part of a dotted or slashed path) is declared below the top
+    level of `properties`, as a JSON Pointer into the body: `/data/attributes/name`."""
+    leaf = re.split(r"[./]", name)[-1]
+    queue = [(pointer_of(key), sub) for key, sub in properties.items()]
+    while queue:
+        at, schema = queue.pop(0)
+        if not isinstance(schema, Mapping):
+            continue
+        inner = object_fields(schema)
+        items = schema.get("items")
+        inner_items = object_fields(items).properties if isinstance(items, Mapping) else {}
+        if leaf in inner.properties:
+            return f"{at}/{escape(leaf)}"
+        if leaf in inner_items:
+            return f"{at}/0/{escape(leaf)}"
+        if at.count("/") < 4:
+            queue += [(at + pointer_of(key), sub) for key, sub in inner.properties.items()]
+    return None
 
 
 @rule()
@@ -240,7 +264,6 @@ def error_examples_match_the_catalogue(spec: Spec) -> Iterator[Finding]:
                 continue  # someone else answers it (a gateway): its body is not the catalogue's
             # The entries this response documents: those of its status, or every one its range covers.
             entries = {k: e for k, e in envelope.catalogue.items() if op.documented(e.status) is response}
-            media = f"{op.pointer}/responses/{escape(response.name)}/content/{escape(response.media_type)}"
             for example in response.examples:
                 if not entries or not isinstance(example.value, str if envelope.text else Mapping):
                     continue  # an undocumented status or a body that is no envelope: other rules say so
@@ -252,7 +275,7 @@ def error_examples_match_the_catalogue(spec: Spec) -> Iterator[Finding]:
                 if all(mismatches.values()):
                     key, why = min(mismatches.items(), key=lambda item: len(item[1]))
                     yield (
-                        _example_pointer(spec, media, example.name) + why[0][0],
+                        example.pointer + why[0][0],
                         f"{op.operation_id}: {response.name} example {example.name!r} is no body the "
                         f"server answers: nearest catalogue entry {key!r} differs at "
                         + "; ".join(f"{pointer}: {text}" for pointer, text in why),
@@ -307,21 +330,14 @@ def links_name_operations(spec: Spec) -> Iterator[Finding]:
     """Every response link's operationId names an operation of the spec."""
     ids = {op.operation_id for op in spec.operations}
     for op in spec.operations:
-        responses = pointer_get(spec.document, op.pointer + "/responses") or {}
-        for status, response in responses.items():
-            links = (
-                resolve(spec.document, response, spec.path).get("links")
-                if isinstance(response, Mapping)
-                else None
-            )
-            for name, link in (links or {}).items():
-                target = link.get("operationId") if isinstance(link, Mapping) else None
-                if isinstance(target, str) and target not in ids:
-                    yield (
-                        f"{op.pointer}/responses/{escape(status)}/links/{escape(name)}/operationId",
-                        f"{op.operation_id}: link {name!r} names operation {target!r}, which the spec lacks"
-                        + did_you_mean(target, ids),
-                    )
+        for link in op.links:
+            target = link.operation_id
+            if isinstance(target, str) and target not in ids:
+                yield (
+                    f"{op.pointer}/responses/{escape(link.status)}/links/{escape(link.name)}/operationId",
+                    f"{op.operation_id}: link {link.name!r} names operation {target!r}, which the spec lacks"
+                    + did_you_mean(target, ids),
+                )
 
 
 @rule(severity="warning")
@@ -367,3 +383,17 @@ def success_statuses_are_answered(spec: Spec) -> Iterator[Finding]:
                     f"answers {', '.join(map(str, sorted(answered)))}; list it in documented_only if "
                     "something in front of the server does)",
                 )
+
+
+@rule()
+def base_path_not_repeated(spec: Spec) -> Iterator[Finding]:
+    """The server's base path is not repeated at the start of every path (it would be served twice)."""
+    base = spec.base_path
+    paths = {op.path for op in spec.operations}
+    if base and paths and all(path == base or path.startswith(base + "/") for path in paths):
+        first = min(paths)
+        yield (
+            "/servers/0/url",
+            f"every path starts with {base}, the first server's path, so {first} would be served at "
+            f"{base}{first}; remove {base} from the server URL, or from every path",
+        )

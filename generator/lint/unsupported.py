@@ -20,11 +20,11 @@ from ..spec.model import (
     FORM_MEDIA_TYPE,
     Ingest,
     Operation,
-    Parameter,
     ResponseShape,
     SecurityScheme,
     Spec,
     escape,
+    object_fields,
     pointer_get,
     pointer_of,
     schema_types,
@@ -138,11 +138,13 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
     """Every ingest operation takes its key by one security requirement or by x-ingest credential_field."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
-        if op.ingest.credential_field and op.security:
+        if op.ingest.credential_field and op.schemes:
+            # An empty requirement (`security: [{}]`) names no scheme: the body's key is the only one.
+            names = ", ".join(repr(s.name) for s in op.schemes)
             yield (
                 _x(op, "credential_field"),
-                f"{op.operation_id}: the key is declared twice, by x-ingest credential_field and by a "
-                "security requirement; keep one",
+                f"{op.operation_id}: the key is declared twice, by x-ingest credential_field and by "
+                f"security scheme {names}; keep one (an empty requirement `{{}}` names no scheme)",
             )
         elif not op.ingest.credential_field and not op.secured:
             where = _requirement(spec, op, 0).rsplit("/", 1)[0] if op.security else op.pointer
@@ -215,14 +217,14 @@ def _form_problems(spec: Spec, op: Operation, where: str) -> Iterator[Finding]:
 def no_callbacks(spec: Spec) -> Iterator[Finding]:
     """Callbacks are not implemented."""
     for op in spec.operations:
-        if pointer_get(spec.document, op.pointer + "/callbacks"):
+        if op.callbacks:
             yield op.pointer + "/callbacks", f"{op.operation_id}: callbacks are not implemented"
 
 
 @rule()
 def no_webhooks(spec: Spec) -> Iterator[Finding]:
     """Webhooks are not implemented."""
-    for name in spec.document.get("webhooks") or {}:
+    for name in spec.webhooks:
         yield pointer_of("webhooks", name), f"webhook {name!r}: webhooks are not implemented"
 
 
@@ -231,10 +233,10 @@ def plain_parameters(spec: Spec) -> Iterator[Finding]:
     """Parameters are path, query or header scalars given by `schema`, path ones in the path."""
     for op in spec.operations:
         for parameter in op.parameters:
-            where = _parameter(spec, op, parameter)
+            where = parameter.pointer or op.pointer
             if parameter.location == "cookie":
                 yield where, f"{op.operation_id}: cookie parameter {parameter.name!r} is not implemented"
-            elif "schema" not in (resolve(spec.document, pointer_get(spec.document, where), spec.path) or {}):
+            elif not parameter.has_schema:
                 yield (
                     where,
                     f"{op.operation_id}: {parameter.location} parameter {parameter.name!r} has no `schema` "
@@ -260,7 +262,7 @@ def content_codings_are_served(spec: Spec) -> Iterator[Finding]:
         parameter = op.content_coding_parameter
         if parameter is None:
             continue
-        where = _parameter(spec, op, parameter)
+        where = parameter.pointer or op.pointer
         values = parameter.schema.get("enum")
         known = ", ".join(("identity", *CONTENT_CODINGS))
         if op.ingest is None:
@@ -297,10 +299,9 @@ def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
                 "(the server refuses a request without one)",
             )
         if op.ingest.event_field and op.ingest.batch is None:
-            required = op.request_schema.get("required") or ()
-            if op.ingest.event_field in (op.request_schema.get("properties") or {}) and (
-                op.ingest.event_field not in required
-            ):
+            fields = object_fields(op.request_schema)
+            required = fields.required
+            if op.ingest.event_field in fields.properties and (op.ingest.event_field not in required):
                 yield (
                     _x(op, "event_field"),
                     f"{op.operation_id}: event field {op.ingest.event_field!r} must be in the request "
@@ -697,13 +698,12 @@ def _headers_sent(op: Operation, ingest: Ingest) -> dict[str, set[str]]:
 def one_base_path(spec: Spec) -> Iterator[Finding]:
     """No servers on a path item or operation (one base path for the whole spec)."""
     for op in spec.operations:
-        for owner in (op.pointer.rsplit("/", 1)[0], op.pointer):
-            if pointer_get(spec.document, owner + "/servers"):
-                yield (
-                    owner + "/servers",
-                    f"{op.operation_id}: servers on a path or operation are not implemented (every "
-                    "operation is served under the first top-level server's path)",
-                )
+        for where in op.servers:
+            yield (
+                where,
+                f"{op.operation_id}: servers on a path or operation are not implemented (every "
+                "operation is served under the first top-level server's path)",
+            )
 
 
 @rule()
@@ -742,19 +742,6 @@ def _requirement(spec: Spec, op: Operation, index: int) -> str:
     raw = pointer_get(spec.document, op.pointer)
     own = isinstance(raw, Mapping) and "security" in raw
     return f"{op.pointer if own else ''}/security/{index}"
-
-
-def _parameter(spec: Spec, op: Operation, parameter: Parameter) -> str:
-    """Where a parameter is written: on the operation, else on its path item."""
-    for owner in (op.pointer, op.pointer.rsplit("/", 1)[0]):
-        raw = resolve(spec.document, pointer_get(spec.document, owner + "/parameters") or [], spec.path)
-        for index, item in enumerate(raw):
-            if isinstance(item, Mapping) and (item.get("name"), item.get("in")) == (
-                parameter.name,
-                parameter.location,
-            ):
-                return f"{owner}/parameters/{index}"
-    return op.pointer
 
 
 def _describe(scheme: SecurityScheme) -> str:

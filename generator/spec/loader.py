@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache, partial
 from importlib import resources
 from pathlib import Path
@@ -15,8 +15,11 @@ from urllib.parse import urlparse
 import jsonschema
 import yaml
 
-from ..errors import SpecError, UnresolvedRef
+from ..errors import LoadProblem, SpecError, UnresolvedRef
+from ..lint.rules import describe
+from ..lint.suggest import did_you_mean
 from ..lint.validate import is_json
+from . import openapi30
 from .defaults import Documented, complete
 from .migrate import upgrade, version_of
 from .model import (
@@ -33,11 +36,13 @@ from .model import (
     IdentityField,
     Ingest,
     KeySource,
+    Link,
     Operation,
     Parameter,
     PayloadLimit,
     PayloadRule,
     Processing,
+    PropertyExample,
     RateLimit,
     Read,
     ReservedPrefixes,
@@ -48,9 +53,22 @@ from .model import (
     Spec,
     default_key,
     documented,
+    escape,
     pointer_of,
     pointer_parts,
 )
+
+# The rules a document breaks when it cannot be read into the model: each problem the loader finds
+# carries one, so lint reports it as found.
+YAML_SYNTAX = describe("yaml-syntax", "The file is valid YAML (JSON is YAML too).")
+OPENAPI_VERSION = describe("openapi-version", "The document is OpenAPI 3.1, or 3.0 (read as 3.1).")
+X_INGEST_SCHEMA = describe("x-ingest-schema", "x-ingest and x-ingest-read blocks match their JSON Schema.")
+X_INGEST_KEY = describe("x-ingest-unknown-key", "x-ingest blocks use only the keys of their schema.")
+REF_RESOLVES = describe("ref-resolves", "Every $ref is local and points at something.")
+REF_RECURSIVE = describe("ref-not-recursive", "No $ref leads back to itself (recursive schemas are refused).")
+CATALOGUE_KEY = describe("catalogue-has-key", "Every error x-ingest names is in its errors catalogue.")
+HAS_INGEST = describe("has-ingest-operation", "At least one operation carries an x-ingest block.")
+LOADS = describe("loads", "The document loads into the spec model.")
 
 _RANGES = ("1XX", "2XX", "3XX", "4XX", "5XX", "default")
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
@@ -75,39 +93,44 @@ def read_document(path: str | Path) -> tuple[dict[str, Any], bytes]:
     try:
         document = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise SpecError(path, [f"not valid YAML: {exc}"]) from exc
+        raise SpecError(path, [LoadProblem("", YAML_SYNTAX, f"not valid YAML: {exc}")]) from exc
     if not isinstance(document, dict):
         raise SpecError(path, ["the document is not a mapping"])
     return document, raw
 
 
-def resolve(document: Mapping[str, Any], node: Any, source: str | Path = "<spec>") -> Any:
-    """`node` with every local `$ref` replaced by what it points at (recursively)."""
+def resolve(document: Mapping[str, Any], node: Any, source: str | Path = "<spec>", at: str = "") -> Any:
+    """`node` (found at pointer `at`) with every local `$ref` replaced by what it points at."""
 
-    def walk(value: Any, seen: tuple[str, ...]) -> Any:
+    def walk(value: Any, seen: tuple[str, ...], at: str) -> Any:
         if isinstance(value, dict):
             ref = value.get("$ref")
             if isinstance(ref, str):
                 if ref in seen:
-                    raise SpecError(source, [f"recursive $ref {ref} is not supported"])
-                target = walk(_pointer(document, ref, source), (*seen, ref))
-                siblings = {k: walk(v, seen) for k, v in value.items() if k != "$ref"}
+                    problem = LoadProblem(
+                        f"{at}/$ref", REF_RECURSIVE, f"recursive $ref {ref} is not supported"
+                    )
+                    raise SpecError(source, [problem])
+                target = walk(_pointer(document, ref, source, f"{at}/$ref"), (*seen, ref), ref[1:])
+                siblings = {k: walk(v, seen, f"{at}/{escape(k)}") for k, v in value.items() if k != "$ref"}
                 return {**target, **siblings} if siblings else target
-            return {k: walk(v, seen) for k, v in value.items()}
+            return {k: walk(v, seen, f"{at}/{escape(k)}") for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, seen) for v in value]
+            return [walk(v, seen, f"{at}/{i}") for i, v in enumerate(value)]
         return value
 
-    return walk(node, ())
+    return walk(node, (), at)
 
 
-def _pointer(document: Mapping[str, Any], ref: str, source: str | Path) -> Any:
+def _pointer(document: Mapping[str, Any], ref: str, source: str | Path, at: str) -> Any:
     if not ref.startswith("#/"):
-        raise UnresolvedRef(source, [f"only local references are supported, got {ref}"])
+        problem = LoadProblem(at, REF_RESOLVES, f"only local references are supported, got {ref}")
+        raise UnresolvedRef(source, [problem])
     node: Any = document
     for part in pointer_parts(ref[1:]):
         if not isinstance(node, Mapping) or part not in node:
-            raise UnresolvedRef(source, [f"{ref} does not resolve"])
+            hint = did_you_mean(part, node) if isinstance(node, Mapping) else ""
+            raise UnresolvedRef(source, [LoadProblem(at, REF_RESOLVES, f"{ref} does not resolve{hint}")])
         node = node[part]
     return node
 
@@ -116,12 +139,11 @@ def load_spec(path: str | Path) -> Spec:
     """Load and check an ingest spec. Raises `SpecError` listing every problem found."""
     path = Path(path)
     document, raw = read_document(path)
-    if not str(document.get("openapi", "")).startswith("3.1"):
-        raise SpecError(path, ["only OpenAPI 3.1 documents are supported"])
+    document, moved = _as_openapi31(document, path)
     info = document.get("info") or {}
     operations = tuple(_operations(document, path))
     if not any(op.ingest for op in operations):
-        raise SpecError(path, ["no operation carries an x-ingest block"])
+        raise SpecError(path, [LoadProblem("/paths", HAS_INGEST, "no operation carries an x-ingest block")])
     return Spec(
         name=path.stem,
         path=path,
@@ -131,7 +153,37 @@ def load_spec(path: str | Path) -> Spec:
         base_path=_base_path(document),
         operations=operations,
         document=document,
+        moved=moved,
+        webhooks=tuple(document.get("webhooks") or ()),
+        property_examples=_property_examples(document, path),
     )
+
+
+def _property_examples(document: Mapping[str, Any], source: Path) -> tuple[PropertyExample, ...]:
+    found = []
+    for name, schema in ((document.get("components") or {}).get("schemas") or {}).items():
+        try:
+            resolved = resolve(document, schema, source)
+        except SpecError:
+            continue  # a recursive component no operation uses: nothing of it is served
+        for prop, sub in (resolved.get("properties") or {}).items():
+            for index, value in enumerate(sub.get("examples") or ()):
+                where = pointer_of("components", "schemas", name, "properties", prop, "examples", index)
+                found.append(PropertyExample(name, prop, sub, value, where))
+    return tuple(found)
+
+
+def _as_openapi31(document: dict[str, Any], path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The document as OpenAPI 3.1 (a 3.0 one upgraded), and where the upgrade moved what it moved."""
+    if "swagger" in document:
+        raise SpecError(path, [LoadProblem("/swagger", OPENAPI_VERSION, openapi30.SWAGGER_HINT)])
+    version = str(document.get("openapi", ""))
+    if version.startswith("3.0"):
+        return openapi30.upgrade(document)
+    if not version.startswith("3.1"):
+        message = "only OpenAPI 3.1 and 3.0 documents are supported"
+        raise SpecError(path, [LoadProblem("/openapi", OPENAPI_VERSION, message)])
+    return document, {}
 
 
 def _base_path(document: Mapping[str, Any]) -> str:
@@ -143,12 +195,13 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
     schemes = _security_schemes(document, source)
     result = []
     for path, raw_item in (document.get("paths") or {}).items():
-        item = resolve(document, raw_item, source)
+        item = resolve(document, raw_item, source, pointer_of("paths", path))
         for method in HTTP_METHODS:
             raw = (raw_item if "$ref" not in raw_item else item).get(method)
             if raw is None:
                 continue
-            op = resolve(document, raw, source)
+            pointer = pointer_of("paths", path, method)
+            op = resolve(document, raw, source, pointer)
             body = op.get("requestBody") or {}
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
@@ -160,8 +213,9 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     **media,
                     "schema": _form_property(media, form.name).get("contentSchema"),
                 }
-            pointer = pointer_of("paths", path, method)
-            responses, ranges = _responses(raw.get("responses") or {}, op.get("responses") or {})
+            at_media = f"{pointer}/requestBody/content/{escape(media_type)}"
+            owners = ((pointer_of("paths", path), item), (pointer, op))
+            responses, ranges = _responses(raw.get("responses") or {}, op.get("responses") or {}, pointer)
             result.append(
                 Operation(
                     operation_id=op.get("operationId") or f"{method}_{path}",
@@ -171,11 +225,11 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     description=op.get("description", ""),
                     request_schema=media.get("schema") or {},
                     request_media_types=tuple(content),
-                    request_examples=_examples(media),
+                    request_examples=_examples(media, at_media),
                     responses=responses,
                     ranges=ranges,
                     security=_security(op.get("security", document.get("security") or []), schemes),
-                    parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
+                    parameters=_parameters(owners),
                     request_required=bool(body.get("required", False)) if body else False,
                     ingest=(
                         _ingest(op["x-ingest"], source, pointer, partial(documented, responses, ranges))
@@ -185,6 +239,9 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
                     form=form,
+                    callbacks=tuple(op.get("callbacks") or ()),
+                    servers=tuple(f"{owner}/servers" for owner, node in owners if node.get("servers")),
+                    links=_links(op.get("responses") or {}),
                 )
             )
     return result
@@ -207,7 +264,8 @@ def _form_property(media: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, SecurityScheme]:
-    raw = resolve(document, (document.get("components") or {}).get("securitySchemes") or {}, source)
+    at = "/components/securitySchemes"
+    raw = resolve(document, (document.get("components") or {}).get("securitySchemes") or {}, source, at)
     schemes = {}
     for name, scheme in raw.items():
         kind, parameter = f"{scheme.get('type')}/{scheme.get('scheme', scheme.get('in', ''))}", None
@@ -239,28 +297,49 @@ def _security(
     )
 
 
-def _parameters(raw: list[Mapping[str, Any]]) -> tuple[Parameter, ...]:
+def _parameters(owners: tuple[tuple[str, Mapping[str, Any]], ...]) -> tuple[Parameter, ...]:
+    """The parameters of the path item and the operation (`owners`, each with its pointer)."""
     # Operation-level parameters override path-level ones with the same name and location.
-    by_key = {(p.get("name"), p.get("in")): p for p in raw if isinstance(p, Mapping)}
+    by_key = {
+        (p.get("name"), p.get("in")): (f"{at}/parameters/{index}", p)
+        for at, owner in owners
+        for index, p in enumerate(owner.get("parameters") or [])
+        if isinstance(p, Mapping)
+    }
     return tuple(
         Parameter(
-            str(name), str(location), bool(p.get("required", location == "path")), p.get("schema") or {}
+            str(name),
+            str(location),
+            bool(p.get("required", location == "path")),
+            p.get("schema") or {},
+            pointer,
+            "schema" in p,
         )
-        for (name, location), p in by_key.items()
+        for (name, location), (pointer, p) in by_key.items()
     )
 
 
-def _examples(media: Mapping[str, Any]) -> tuple[Example, ...]:
+def _examples(media: Mapping[str, Any], at: str) -> tuple[Example, ...]:
+    """The examples of the media type object found at `at`, each with where its value is written."""
     if "example" in media:
-        return (Example("example", media["example"]),)
+        return (Example("example", media["example"], pointer=f"{at}/example"),)
     return tuple(
-        Example(name, ex.get("value"), ex.get("summary"))
+        Example(name, ex.get("value"), ex.get("summary"), f"{at}/examples/{escape(name)}/value")
         for name, ex in (media.get("examples") or {}).items()
     )
 
 
+def _links(responses: Mapping[str, Any]) -> tuple[Link, ...]:
+    return tuple(
+        Link(str(status), str(name), link.get("operationId") if isinstance(link, Mapping) else None)
+        for status, response in responses.items()
+        if isinstance(response, Mapping)
+        for name, link in (response.get("links") or {}).items()
+    )
+
+
 def _responses(
-    raw: Mapping[str, Any], resolved: Mapping[str, Any]
+    raw: Mapping[str, Any], resolved: Mapping[str, Any], at: str
 ) -> tuple[dict[int, Response], dict[str, Response]]:
     """The documented responses by status, and those documenting a range (`4XX`) or `default` by key."""
     responses, ranges = {}, {}
@@ -278,10 +357,12 @@ def _responses(
             description=response.get("description", ""),
             media_type=media_type,
             schema=media.get("schema"),
-            examples=_examples(media),
+            examples=_examples(media, f"{at}/responses/{escape(status)}/content/{escape(media_type or '')}"),
             headers=tuple(response.get("headers") or ()),
             schema_name=ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None,
             range=None if key.isdigit() else str(status),
+            media_types=tuple(content),
+            header_objects=dict(response.get("headers") or {}),
         )
         if key.isdigit():
             responses[int(key)] = entry
@@ -290,18 +371,45 @@ def _responses(
     return dict(sorted(responses.items())), ranges
 
 
-def x_ingest_problems(raw: Any, where: str = "x-ingest") -> list[str]:
-    """What is wrong with an x-ingest block of either version, against that version's schema."""
+def x_ingest_problems(raw: Any, at: str = "/x-ingest") -> list[LoadProblem]:
+    """What is wrong with an x-ingest block of either version (found at `at`), against that
+    version's schema."""
     version = version_of(raw) if isinstance(raw, Mapping) else 2
-    schema = bundled_schema("x-ingest-v1" if version == 1 else "x-ingest")
-    return [
-        f"{where}{_path(e.absolute_path)}: {e.message}"
-        for e in jsonschema.Draft202012Validator(schema).iter_errors(raw)
-    ]
+    return schema_problems(bundled_schema("x-ingest-v1" if version == 1 else "x-ingest"), raw, at)
+
+
+def schema_problems(schema: Mapping[str, Any], raw: Any, at: str) -> list[LoadProblem]:
+    """What is wrong with the block found at pointer `at` against its bundled JSON Schema: an unknown
+    key by name (with the near known one), a missing one at where it belongs."""
+    label = at.rsplit("/", 1)[-1]
+    problems = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(raw):
+        inner = pointer_of(*error.absolute_path)
+        where = f"{label}{inner.replace('/', '.')}"
+        if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+            known = error.schema.get("properties") or {}
+            problems += [
+                LoadProblem(
+                    f"{at}{inner}/{escape(name)}",
+                    X_INGEST_KEY,
+                    f"{label}: unknown key {name!r}" + did_you_mean(str(name), known, listing=True),
+                )
+                for name in error.instance
+                if name not in known
+            ]
+            continue
+        pointer = at + inner
+        if error.validator == "required" and isinstance(error.instance, Mapping):
+            # Placed where the missing key belongs: a tool can tell which one is missing.
+            missing = [n for n in error.validator_value if n not in error.instance]
+            name = next((n for n in missing if error.message == f"{n!r} is a required property"), None)
+            pointer += f"/{escape(name)}" if name is not None else ""
+        problems.append(LoadProblem(pointer, X_INGEST_SCHEMA, f"{where}: {error.message}"))
+    return problems
 
 
 def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Documented) -> Ingest:
-    problems = x_ingest_problems(block, f"{pointer}/x-ingest" if pointer else "x-ingest")
+    problems = x_ingest_problems(block, f"{pointer}/x-ingest")
     if problems:
         raise SpecError(source, problems)
     raw = upgrade(block)
@@ -378,10 +486,32 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Do
     ingest = complete(ingest, documented)
     missing = [key for key in ingest.used_errors() if key not in ingest.errors.catalogue]
     if missing:
+        at = f"{pointer}/x-ingest"
+        known = ((block.get("errors") or {}).get("catalogue")) or {}
         raise SpecError(
-            source, [f"x-ingest refers to error {key!r}, which the catalogue lacks" for key in missing]
+            source,
+            [
+                LoadProblem(
+                    next(_scalars(block, at, key), at),
+                    CATALOGUE_KEY,
+                    f"x-ingest refers to error {key!r}, which the catalogue lacks" + did_you_mean(key, known),
+                )
+                for key in missing
+            ],
         )
     return ingest
+
+
+def _scalars(node: Any, at: str, value: str) -> Iterator[str]:
+    """Pointers of the scalars equal to `value` in `node` (found at `at`), in document order."""
+    if isinstance(node, Mapping):
+        for key, child in node.items():
+            yield from _scalars(child, f"{at}/{escape(key)}", value)
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _scalars(child, f"{at}/{index}", value)
+    elif node == value:
+        yield at
 
 
 def _batch(raw: Mapping[str, Any]) -> Batch:
@@ -394,11 +524,7 @@ def _batch(raw: Mapping[str, Any]) -> Batch:
 
 
 def _read(block: Mapping[str, Any], source: Path, pointer: str) -> Read:
-    schema = bundled_schema("x-ingest-read")
-    problems = [
-        f"{pointer}/x-ingest-read{_path(e.absolute_path)}: {e.message}"
-        for e in jsonschema.Draft202012Validator(schema).iter_errors(block)
-    ]
+    problems = schema_problems(bundled_schema("x-ingest-read"), block, f"{pointer}/x-ingest-read")
     if problems:
         raise SpecError(source, problems)
     return Read(
@@ -442,7 +568,3 @@ def _shape(raw: Mapping[str, Any]) -> ResponseShape:
         # Neither fields nor text: the answer has no body (a 204, an empty 202).
         has_body="fields" in raw or "text" in raw,
     )
-
-
-def _path(parts: Any) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

@@ -67,6 +67,57 @@ def schema_types(schema: Mapping[str, Any]) -> set[str]:
     return set()
 
 
+@dataclass(frozen=True)
+class ObjectFields:
+    """What an object schema says of its fields, read through `allOf`, `anyOf` and `oneOf` as vendors
+    write them: every property any part declares, the fields every valid body has, and for each
+    `anyOf`/`oneOf`, the further fields each branch requires (a body satisfies one branch)."""
+
+    properties: Mapping[str, Any]
+    required: tuple[str, ...]
+    alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
+
+
+def object_fields(schema: Any) -> ObjectFields:
+    """The properties and required fields of `schema`, through `allOf`/`anyOf`/`oneOf` (resolved).
+
+    A property declared in several `allOf` parts gets their keywords together (the nearer part's
+    win a clash); one declared in several branches of an `anyOf`/`oneOf` keeps the first branch's
+    schema. A field is required when the schema or an `allOf` part requires it, or every branch of
+    an `anyOf`/`oneOf` does.
+    """
+    if schema is None or isinstance(schema, bool):
+        return ObjectFields({}, ())  # no schema, or `true`/`false`: no fields named
+    if not isinstance(schema, Mapping):
+        # A malformed document (OpenAPI's own rules say where): nothing can be read from it.
+        raise TypeError(f"a schema is an object or a boolean, not {type(schema).__name__}")
+    own = schema.get("properties")
+    properties: dict[str, Any] = dict(own) if isinstance(own, Mapping) else {}
+    required = [name for name in schema.get("required") or () if isinstance(name, str)]
+    alternatives: list[tuple[tuple[str, ...], ...]] = []
+    for part in schema.get("allOf") or ():
+        inner = object_fields(part)
+        for name, sub in inner.properties.items():
+            mine = properties.get(name)
+            if isinstance(mine, Mapping) and isinstance(sub, Mapping):
+                properties[name] = {**sub, **mine}
+            elif mine is None:
+                properties[name] = sub
+        required += inner.required
+        alternatives += inner.alternatives
+    for keyword in ("anyOf", "oneOf"):
+        branches = [object_fields(branch) for branch in schema.get(keyword) or ()]
+        if not branches:
+            continue
+        for branch in branches:
+            for name, sub in branch.properties.items():
+                properties.setdefault(name, sub)
+        common = [name for name in branches[0].required if all(name in b.required for b in branches)]
+        required += common
+        alternatives.append(tuple(tuple(n for n in b.required if n not in common) for b in branches))
+    return ObjectFields(properties, tuple(dict.fromkeys(required)), tuple(alternatives))
+
+
 def pointer_get(document: Any, pointer: str) -> Any:
     """The value at `pointer`, or None when any step is missing."""
     node = document
@@ -118,11 +169,34 @@ def _slot(node: Any, part: str) -> Any:
 
 @dataclass(frozen=True)
 class Example:
-    """A named example value from the spec."""
+    """A named example value from the spec, and where its value is written (a JSON Pointer)."""
 
     name: str
     value: Any
     summary: str | None = None
+    pointer: str = ""
+
+
+@dataclass(frozen=True)
+class PropertyExample:
+    """An example given to a property of a component schema, with the property's schema and where
+    the example is written (`/components/schemas/NAME/properties/PROP/examples/0`)."""
+
+    component: str
+    property: str
+    schema: Mapping[str, Any]
+    value: Any
+    pointer: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A response link: the response's status key (as written: `202`, `default`), the link's name
+    and the `operationId` it names (None when it names its operation by `operationRef`)."""
+
+    status: str
+    name: str
+    operation_id: Any
 
 
 @dataclass(frozen=True)
@@ -173,6 +247,8 @@ class Parameter:
     location: str
     required: bool
     schema: Mapping[str, Any]
+    pointer: str = ""  # where it is written: on the operation, or on its path item
+    has_schema: bool = True  # False when given by `content`, which the server does not read
 
 
 @dataclass(frozen=True)
@@ -186,6 +262,8 @@ class Response:
     examples: tuple[Example, ...] = ()
     headers: tuple[str, ...] = ()
     schema_name: str | None = None  # the component the schema refers to, which names its generated model
+    media_types: tuple[str, ...] = ()  # every one documented (`media_type` is the first)
+    header_objects: Mapping[str, Any] = field(default_factory=dict)  # each header's object, resolved
     # `4XX`, `5XX` or `default` for a response documenting every status it covers (`status` is then 0).
     range: str | None = None
 
@@ -714,6 +792,11 @@ class Operation:
     # A form-encoded request media type, and the field carrying the JSON document; `request_schema`
     # is then that document's schema (the field's `contentSchema`, or the JSON media type's schema).
     form: FormField | None = None
+    # What the server does not serve, kept so lint can refuse it where it is written: callback names,
+    # the pointers of `servers` on the path item or the operation, the links of its responses.
+    callbacks: tuple[str, ...] = ()
+    servers: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
 
     def response(self, status: int) -> Response | None:
         return self.responses.get(status)
@@ -767,6 +850,19 @@ class Spec:
     base_path: str
     operations: tuple[Operation, ...]
     document: Mapping[str, Any]
+    # What reading an OpenAPI 3.0 file as 3.1 moved: a pointer of `document` -> where the file has it.
+    moved: Mapping[str, str] = field(default_factory=dict)
+    webhooks: tuple[str, ...] = ()  # names, which the server does not serve
+    property_examples: tuple[PropertyExample, ...] = ()
+
+    def source_pointer(self, pointer: str) -> str:
+        """Where the user's file holds what `pointer` names in `document` (they differ only where a
+        3.0 file was upgraded: `nullable` became a type, a schema's `example` its `examples`)."""
+        moves = [new for new in self.moved if pointer == new or pointer.startswith(new + "/")]
+        if not moves:
+            return pointer
+        nearest = max(moves, key=len)  # each move is recorded in the file's own places
+        return self.moved[nearest] + pointer[len(nearest) :]
 
     @property
     def ingest_operations(self) -> tuple[Operation, ...]:

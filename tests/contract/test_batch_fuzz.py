@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from ingestspec.contract_tests.fuzz import _valid_for_deployment, load_schema
+from ingestspec.contract_tests.payloads import interoperable
 from ingestspec.contract_tests.session import Session
 from ingestspec.contract_tests.target import Target, load_target
 from tests.conftest import REPO
@@ -102,3 +103,20 @@ def test_a_body_key_goes_in_the_wrapper_not_in_items(tmp_path: Path) -> None:
     for body in bodies:
         assert body["api_key"] == KEY
         assert all("api_key" not in item for item in body["batch"])
+
+
+def test_the_wrapper_of_a_positive_batch_keeps_to_interoperable_numbers(tmp_path: Path) -> None:
+    """False alarm A of issue 20: only items were held to the numbers parsers agree on, so the
+    wrapper's free properties got integers past 2**53, which the server refuses by design."""
+    path = _spec(tmp_path, False)
+    document = yaml.safe_load(path.read_text())
+    wrapper = document["components"]["schemas"]["Batch"]
+    wrapper["required"] = [*wrapper["required"], "context"]
+    # Near the edge: some drawn integers are past it.
+    near = {"type": "integer", "minimum": 2**53 - 50}
+    wrapper["properties"]["context"] = {"type": "object", "required": ["n"], "properties": {"n": near}}
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    target = load_target(path, "http://127.0.0.1:9", [KEY], _config(tmp_path, 32768), check_reachable=False)
+    bodies = _draw(target, 40)
+    assert bodies
+    assert all(interoperable(body) for body in bodies), [body["context"] for body in bodies]

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from ingestspec.contract_tests.bodies import Bodies
 from ingestspec.contract_tests.catalogue import documented_error_examples
+from ingestspec.contract_tests.payloads import is_valid
 from ingestspec.contract_tests.scenarios import SCENARIOS, applicable, example_candidates, producers
-from tests.contract.conftest import ACME_KEY, offline_target
+from ingestspec.contract_tests.target import load_target
+from ingestspec.generator.lint.linter import lint
+from ingestspec.generator.spec.migrate import upgrade
+from tests.conftest import EXAMPLE_CONFIG
+from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, offline_target
+from tests.specs import edited
 
 
 def skipped(api: str, *keys: str) -> set[str]:
@@ -68,3 +78,54 @@ def test_valid_bodies_follow_the_identity_rule_and_are_marked(api: str) -> None:
     assert len([name for name in op.ingest.identity.names if name in body]) == 1
     assert bodies.is_marked(body)
     assert bodies.undefined_event_name(target.project) not in target.project.events
+
+
+def _required_through_branches(document: dict[str, Any]) -> None:
+    """Arsel's request with fields required as vendors write it: `channel` inside every `anyOf`
+    branch, and one of `region` or `zone` (the body must pick a branch)."""
+    schema = document["components"]["schemas"]["SendEventRequest"]
+    schema["properties"].update(
+        channel={"type": "string", "enum": ["api", "web"]},
+        region={"type": "string", "minLength": 2},
+        zone={"type": "integer", "minimum": 1},
+    )
+    schema["allOf"] = [
+        {"anyOf": [{"required": ["channel"]}, {"required": ["channel", "zone"]}]},
+        {"anyOf": [{"required": ["region"]}, {"required": ["zone"]}]},
+    ]
+
+
+def test_valid_bodies_fill_what_every_branch_requires(tmp_path: Path) -> None:
+    """False alarm C of issue 20: scenario bodies filled only the top-level `required`."""
+    spec = edited(tmp_path, "arsel", _required_through_branches)
+    target = load_target(
+        spec, "http://127.0.0.1:9", (ACME_KEY, GLOBEX_KEY), EXAMPLE_CONFIG, check_reachable=False
+    )
+    op = target.spec.ingest_operations[0]
+    bodies = Bodies(target, op)
+    event = bodies.accepted_event(target.project)
+    assert event is not None
+    body = bodies.valid(event)
+    assert is_valid(op.request_schema, body), body
+    assert body["channel"] in ("api", "web")
+
+
+def test_examples_of_documented_only_statuses_are_not_judged_by_the_catalogue(tmp_path: Path) -> None:
+    """False alarm B of issue 20: lint and the x-ingest schema exempt them; the suite did not."""
+
+    def vendor_conflict(document: dict[str, Any]) -> None:
+        operation = document["paths"]["/events/send"]["post"]
+        conflict = copy.deepcopy(operation["responses"]["400"])
+        conflict["description"] = "The vendor's own: a duplicate (not answered by this server)."
+        media = conflict["content"]["application/json"]
+        media["examples"] = {"duplicate": {"value": {"message": "Already sent", "code": "duplicate"}}}
+        operation["responses"]["409"] = conflict
+        operation["x-ingest"] = {**upgrade(operation["x-ingest"]), "documented_only": [409]}
+
+    spec = edited(tmp_path, "arsel", vendor_conflict)
+    assert [p for p in lint(spec) if p.severity == "error"] == []
+    target = load_target(
+        spec, "http://127.0.0.1:9", (ACME_KEY, GLOBEX_KEY), EXAMPLE_CONFIG, check_reachable=False
+    )
+    statuses = {status for status, _, _ in documented_error_examples(target.spec.ingest_operations[0])}
+    assert statuses and 409 not in statuses

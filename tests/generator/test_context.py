@@ -158,3 +158,15 @@ def test_framing_is_decided_from_the_spec(tmp_path: Path) -> None:
     assert (context.constant_body(empty), context.constant_body(text)) == (b"", b"OK")
     assert context.answer_media_type(empty, "application/json") is None
     assert context.answer_media_type(text, "text/plain") == "text/plain"
+
+
+def test_a_number_declared_through_allof_is_answered_as_a_number(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        accepted = document["components"]["schemas"]["EventAccepted"]
+        answered = accepted["properties"].pop("resolved_identity_value")
+        accepted["allOf"] = [{"properties": {"resolved_identity_value": {**answered, "type": "integer"}}}]
+
+    op = _operation(tmp_path, edit)
+    assert op.ingest is not None
+    schema, _ = context.response_schema(op, op.ingest.response.status)
+    assert context.numeric_fields(op.ingest.response, schema)["resolved_identity_value"] is True

@@ -656,10 +656,10 @@ def test_cli_refuses_what_is_not_a_spec(tmp_path: Path) -> None:
     result = run("arsel", str(tmp_path / "absent.yaml"))
     assert result.exit_code == 2
     broken = tmp_path / "broken.yaml"
-    broken.write_text("openapi: 3.0.0\n")
+    broken.write_text("openapi: 4.0.0\n")
     result = run(str(broken), "arsel")
     assert result.exit_code == 2
-    assert "only OpenAPI 3.1" in result.output
+    assert "#/openapi: only OpenAPI 3.1 and 3.0" in result.output
 
 
 @pytest.fixture

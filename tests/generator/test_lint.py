@@ -264,7 +264,7 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
     ),
     "a $ref cycle": (
         ref_cycle,
-        "{op}/requestBody/content/application~1json/schema/$ref",
+        "/components/schemas/Loop/$ref",  # the $ref that closes the cycle
         "recursive $ref #/components/schemas/Loop is not supported",
     ),
     "not OpenAPI": (lambda d: d.pop("info"), "", 'OpenAPI: "info" is a required property'),
@@ -665,3 +665,101 @@ def test_a_malformed_document_is_located_without_a_traceback(tmp_path: Path, cas
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)  # click's exit, not a crash
     assert "Traceback" not in result.output
+
+
+def test_fields_declared_and_required_through_allof_and_anyof_are_named(tmp_path: Path) -> None:
+    """Issue 20: vendors declare and require fields inside `allOf`/`anyOf` branches."""
+
+    def branches(document: dict[str, Any]) -> None:
+        schemas = document["components"]["schemas"]
+        request = schemas["SendEventRequest"]
+        timestamp = request["properties"].pop("timestamp")
+        request["required"].remove("event")
+        schemas["Timed"] = {"type": "object", "properties": {"timestamp": timestamp}}
+        request["allOf"] = [
+            {"$ref": "#/components/schemas/Timed"},
+            {"anyOf": [{"required": ["event", "email"]}, {"required": ["event", "contact_id"]}]},
+        ]
+        request.pop("additionalProperties")
+
+    assert lint(edited(tmp_path, "arsel", branches)) == []
+
+
+VENDOR30 = Path(__file__).parent / "vendor30" / "track.yaml"
+
+
+def _vendor30(tmp_path: Path, old: str, new: str) -> Path:
+    text = VENDOR30.read_text()
+    assert old in text
+    path = tmp_path / "track.yaml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_an_example_that_breaks_its_schema_is_a_warning_unless_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _vendor30(tmp_path, "value: 12.5\n", "value: -1\n")
+    [problem] = lint(path)
+    assert (problem.rule, problem.severity) == ("examples-match-their-schema", "warning")
+    assert problem.pointer.endswith("/example/value")
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["lint", "track.yaml"]).exit_code == 0
+    assert CliRunner().invoke(main, ["lint", "--strict", "track.yaml"]).exit_code == 1
+
+
+def test_example_null_is_said_to_document_nothing(tmp_path: Path) -> None:
+    path = _vendor30(
+        tmp_path,
+        "event: {type: string, minLength: 1, maxLength: 1024, example: Signed Up}",
+        "event: {type: string, minLength: 1, maxLength: 1024, example: null}",
+    )
+    [problem] = lint(path)
+    assert (problem.rule, problem.severity) == ("examples-match-their-schema", "warning")
+    assert problem.pointer == "/components/schemas/Track/properties/event/example"
+    assert "`example: null` documents no example" in problem.message
+
+
+def test_a_base_path_repeated_in_every_path_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = _vendor30(tmp_path, "url: https://api.trackly.example\n", "url: https://api.trackly.example/v2\n")
+    [problem] = lint(path)
+    assert (problem.rule, problem.pointer) == ("base-path-not-repeated", "/servers/0/url")
+    assert "/v2/track would be served at /v2/v2/track; remove /v2 from the server URL" in problem.message
+
+
+def test_an_empty_security_requirement_is_no_second_key(tmp_path: Path) -> None:
+    assert lint(_vendor30(tmp_path, "security: []\n", "security: [{}]\n")) == []
+
+    def body_key_and_bearer(document: dict[str, Any]) -> None:
+        document["components"] = {
+            **document["components"],
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        }
+        document["security"] = [{}, {"bearer": []}]
+
+    path = tmp_path / "both.yaml"
+    document = yaml.safe_load(VENDOR30.read_text())
+    body_key_and_bearer(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    [problem] = lint(path)
+    assert problem.rule == "ingest-needs-a-key"
+    assert "by x-ingest credential_field and by security scheme 'bearer'" in problem.message
+
+
+def test_a_nested_field_name_is_told_that_only_top_level_fields_can_be_named(tmp_path: Path) -> None:
+    nested = (
+        "context:\n          type: object\n          properties:\n"
+        "            timestamp: {type: string, format: date-time}\n        "
+    )
+    path = _vendor30(tmp_path, "timestamp: {type: string, format: date-time}\n        ", nested)
+    path.write_text(
+        path.read_text().replace(
+            "timestamp: '2026-03-10T22:21:56Z'", "context: {timestamp: '2026-03-10T22:21:56Z'}"
+        )
+    )
+    [problem] = lint(path)
+    assert problem.rule == "named-fields-exist"
+    assert (
+        "x-ingest can name top-level fields only ('timestamp' is declared at /context/timestamp)"
+        in problem.message
+    )
