@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import asdict
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,8 @@ from .spec import (
     Identity,
     IdentityField,
     Ingest,
+    ItemKind,
+    Kinds,
     KeySource,
     Operation,
     Parameter,
@@ -41,8 +44,10 @@ from .spec import (
     ResponseShape,
     SecurityScheme,
     Spec,
+    field_pointer,
     pointer_of,
     pointer_parts,
+    item_schema,
 )
 
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
@@ -159,7 +164,11 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     security=_security(op.get("security", document.get("security") or []), schemes),
                     parameters=_parameters([*(item.get("parameters") or []), *(op.get("parameters") or [])]),
                     request_required=bool(body.get("required", False)) if body else False,
-                    ingest=_ingest(op["x-ingest"], source, pointer) if "x-ingest" in op else None,
+                    ingest=(
+                        _ingest(op["x-ingest"], source, pointer, media.get("schema") or {})
+                        if "x-ingest" in op
+                        else None
+                    ),
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
                 )
@@ -242,13 +251,15 @@ def x_ingest_problems(raw: Any, where: str = "x-ingest") -> list[str]:
     ]
 
 
-def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest:
+def _ingest(
+    block: Mapping[str, Any], source: Path, pointer: str = "", request: Mapping[str, Any] | None = None
+) -> Ingest:
     problems = x_ingest_problems(block, f"{pointer}/x-ingest" if pointer else "x-ingest")
     if problems:
         raise SpecError(source, problems)
     raw = upgrade(block)
-    identity = raw["identity"]
-    payload = raw["payload"]
+    identity = _identity(raw["identity"])
+    payload = _payload(raw["payload"])
     errors = raw["errors"]
     processing = raw.get("processing") or {}
     backoff = processing.get("backoff") or {}
@@ -261,21 +272,8 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
         occurred_at_unit=raw.get("occurred_at_unit", "rfc3339"),
         id_format=raw.get("id_format", "uuid7"),
         id_prefix=raw.get("id_prefix", ""),
-        identity=Identity(
-            mode=identity["mode"],
-            fields=tuple(
-                IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
-                for f in identity["fields"]
-            ),
-            missing_error=identity["missing_error"],
-            conflict_error=identity.get("conflict_error"),
-        ),
-        payload=PayloadRule(
-            field=payload["field"],
-            validation=payload["validation"],
-            mismatch_error=payload["mismatch_error"],
-            undefined_event_error=payload.get("undefined_event_error"),
-        ),
+        identity=identity,
+        payload=payload,
         payload_limit=PayloadLimit(raw["payload_limit"]["default_bytes"], raw["payload_limit"]["error"]),
         response=_shape(raw["response"]),
         errors=ErrorEnvelope(
@@ -297,6 +295,11 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
         dedupe=_dedupe(raw["dedupe"]) if "dedupe" in raw else None,
         rate_limit=RateLimit(**raw["rate_limit"]) if "rate_limit" in raw else None,
         batch=_batch(raw["batch"]) if "batch" in raw else None,
+        kinds=(
+            _kinds(raw["kinds"], raw, identity, payload, item_schema(request or {}, _items(raw)))
+            if "kinds" in raw
+            else None
+        ),
         retention_days=(raw.get("retention") or {}).get("default_days", 90),
         documented_only=tuple(raw.get("documented_only") or ()),
         processing=Processing(
@@ -314,12 +317,68 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str = "") -> Ingest
     return ingest
 
 
+def _identity(raw: Mapping[str, Any]) -> Identity:
+    return Identity(
+        mode=raw["mode"],
+        fields=tuple(
+            IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
+            for f in raw["fields"]
+        ),
+        missing_error=raw["missing_error"],
+        conflict_error=raw.get("conflict_error"),
+    )
+
+
+def _payload(raw: Mapping[str, Any]) -> PayloadRule:
+    return PayloadRule(
+        field=raw["field"],
+        validation=raw["validation"],
+        mismatch_error=raw["mismatch_error"],
+        undefined_event_error=raw.get("undefined_event_error"),
+    )
+
+
+def _items(raw: Mapping[str, Any]) -> str | None:
+    return field_pointer(raw["batch"]["items_field"]) if "batch" in raw else None
+
+
+def _kinds(
+    raw: Mapping[str, Any],
+    block: Mapping[str, Any],
+    identity: Identity,
+    payload: PayloadRule,
+    item: Mapping[str, Any],
+) -> Kinds:
+    """Each kind's rules: what it says itself, the block's own rules for the rest."""
+    openapi = item.get("discriminator") or {}
+    # The x-ingest schema requires `discriminator` when the item schema names none; lint checks it.
+    discriminator = raw.get("discriminator") or str(openapi.get("propertyName", ""))
+    kinds = []
+    for value, rules in raw["by_value"].items():
+        event_field, event_name = block.get("event_field"), block.get("event_name")
+        if "event_field" in rules or "event_name" in rules:
+            event_field, event_name = rules.get("event_field"), rules.get("event_name")
+        own_payload = {**asdict(payload), **(rules.get("payload") or {})}
+        kinds.append(
+            ItemKind(
+                value=value,
+                event_field=event_field,
+                event_name=event_name,
+                identity=_identity(rules["identity"]) if "identity" in rules else identity,
+                payload=_payload(own_payload),
+                pointer=pointer_of("kinds", "by_value", value),
+            )
+        )
+    return Kinds(discriminator, tuple(kinds))
+
+
 def _batch(raw: Mapping[str, Any]) -> Batch:
     return Batch(
         items_field=raw["items_field"],
         max_items=raw["max_items"],
         response=_shape(raw["response"]),
         result=_shape(raw["result"]) if "result" in raw else None,
+        acceptance=raw.get("acceptance", "per_item"),
     )
 
 
