@@ -230,7 +230,9 @@ def identity_read(field: IdentityField, schema: Mapping[str, Any]) -> IdentityRe
     if len(parts) == 1 and not nullable:
         return IdentityRead(field.kind, lowercase, f"{parts[0]!r} in body", f"body[{parts[0]!r}]")
     default = "None" if nullable else "MISSING"
-    return IdentityRead(field.kind, lowercase, f"(value := {read_expr(field.pointer, default)}) is not {default}", "value")
+    return IdentityRead(
+        field.kind, lowercase, f"(value := {read_expr(field.pointer, default)}) is not {default}", "value"
+    )
 
 
 @dataclass(frozen=True)
@@ -309,12 +311,18 @@ def item_reads(op: Operation) -> dict[str, Any]:
         "readers": readers,
         "calls": calls,
         "discriminator": (
-            {"pointer": rules.discriminator, "read": read_expr(rules.discriminator)} if rules.discriminator else None
+            {"pointer": rules.discriminator, "read": read_expr(rules.discriminator)}
+            if rules.discriminator
+            else None
         ),
         "occurred_at": {"pointer": rules.occurred_at, "read": read_expr(rules.occurred_at)},
         "dedupe_key": read_expr(rules.dedupe_key) if rules.dedupe_key else None,
         "credential": (
-            {"pointer": rules.credential, "read": read_expr(rules.credential), "parts": pointer_parts(rules.credential)}
+            {
+                "pointer": rules.credential,
+                "read": read_expr(rules.credential),
+                "parts": pointer_parts(rules.credential),
+            }
             if rules.credential
             else None
         ),
@@ -362,7 +370,9 @@ def checks(op: Operation) -> str:
         text += ", and the answer is sent after the commit."
     else:
         text = f"Checks run in the order the spec documents: {', '.join([*steps, *item])}. "
-        text += "The answer is built and checked against the documented response before the event is committed "
+        text += (
+            "The answer is built and checked against the documented response before the event is committed "
+        )
         text += "to storage" + (" (or its idempotent original found)" if ingest.dedupe else "")
         text += ", and sent only after the commit."
     return textwrap.fill(text, 100)

@@ -29,8 +29,8 @@ from .spec import (
     IdentityField,
     Ingest,
     ItemKind,
-    Kinds,
     KeySource,
+    Kinds,
     Operation,
     Parameter,
     PayloadLimit,
@@ -45,9 +45,9 @@ from .spec import (
     SecurityScheme,
     Spec,
     field_pointer,
+    item_schema,
     pointer_of,
     pointer_parts,
-    item_schema,
 )
 
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")

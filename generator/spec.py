@@ -153,7 +153,7 @@ def required_at(schema: Mapping[str, Any], pointer: str) -> bool:
 
 
 def _requires(schema: Mapping[str, Any], name: str) -> bool:
-    """Whether `schema` requires the member `name`: itself, one of its allOf, or every one of a oneOf/anyOf."""
+    """Whether `schema` requires `name`: itself, one of its allOf, or every branch of a oneOf/anyOf."""
     if name in (schema.get("required") or ()):
         return True
     if any(_requires(sub, name) for sub in schema.get("allOf") or () if isinstance(sub, Mapping)):
@@ -180,7 +180,8 @@ def kind_schema(item: Mapping[str, Any], discriminator: str | None, value: str |
 
     def fixes(branch: Mapping[str, Any]) -> bool:
         return any(
-            s.get("const") == value or value in (s.get("enum") or ()) for s in schemas_at(branch, discriminator)
+            s.get("const") == value or value in (s.get("enum") or ())
+            for s in schemas_at(branch, discriminator)
         )
 
     narrowed = dict(item)
@@ -500,7 +501,8 @@ class ItemRules:
                 found.append((f"{at}/event_field", kind.event, kind))
             found.append((f"{at}/payload/field", kind.payload.pointer, kind))
             found += [
-                (f"{at}/identity/fields/{i}/name", f.pointer, kind) for i, f in enumerate(kind.identity.fields)
+                (f"{at}/identity/fields/{i}/name", f.pointer, kind)
+                for i, f in enumerate(kind.identity.fields)
             ]
         return found
 
