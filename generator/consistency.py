@@ -13,7 +13,7 @@ from typing import Any
 from .errors import SpecError
 from .loader import resolve
 from .rules import Finding, rule
-from .samples import event_properties, placeholder_values
+from .samples import placeholder_values
 from .spec import (
     PLACEHOLDERS,
     ROUTING_ERRORS,
@@ -22,9 +22,12 @@ from .spec import (
     Operation,
     Spec,
     escape,
+    field_pointer,
     pointer_get,
     pointer_of,
     pointer_parts,
+    schema_types,
+    schemas_at,
 )
 from .suggest import did_you_mean
 from .validate import check_value, is_json
@@ -67,43 +70,51 @@ def _example_pointer(spec: Spec, media: str, name: str) -> str:
 
 @rule()
 def named_fields_exist(spec: Spec) -> Iterator[Finding]:
-    """Every request field x-ingest names is a property of the request (or batch item) schema."""
+    """Every field x-ingest names (a name or a JSON Pointer) resolves in the request (or item) schema."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
+        rules = ingest.items
         x = op.pointer + "/x-ingest"
-        top = op.request_schema.get("properties") or {}
-        properties = event_properties(op)  # for a batch, an item's
+        where = "the batch item's schema" if ingest.batch else "the request schema"
+        if rules.items and not any(
+            "array" in schema_types(s) for s in schemas_at(op.request_schema, rules.items)
+        ):
+            yield (
+                f"{x}/batch/items_field",
+                f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "  # type: ignore[union-attr]
+                "of the request schema" + _suggestion(ingest.batch.items_field, op.request_schema),  # type: ignore[union-attr]
+            )
         named = [
-            (ingest.event_field, "/event_field", properties),
-            (ingest.credential_field, "/credential_field", top),
-            (ingest.occurred_at_field, "/occurred_at_field", properties),
-            (ingest.payload.field, "/payload/field", properties),
-            *(
-                (f.name, f"/identity/fields/{i}/name", properties)
-                for i, f in enumerate(ingest.identity.fields)
-            ),
+            (inner, pointer, op.kind_schema(kind) if kind else op.item_schema, where)
+            for inner, pointer, kind in rules.locations()
         ]
-        if ingest.dedupe and ingest.dedupe.key_field:
-            inner = "/dedupe/key/name" if ingest.version > 1 else "/dedupe/key_field"
-            named.append((ingest.dedupe.key_field, inner, properties))
-        if ingest.batch:
-            items = top.get(ingest.batch.items_field)
-            if not isinstance(items, Mapping) or items.get("type") != "array":
-                yield (
-                    f"{x}/batch/items_field",
-                    f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
-                    "of the request schema" + did_you_mean(ingest.batch.items_field, top),
-                )
-        for name, inner, schema in named:
-            if name is not None and name not in schema:
-                where = (
-                    "the batch item's schema"
-                    if ingest.batch and schema is properties
-                    else "the request schema"
-                )
-                lacks = f"x-ingest names request field {name!r}, which {where} lacks"
-                yield x + inner, f"{op.operation_id}: {lacks}" + did_you_mean(name, schema)
+        if rules.credential:
+            named.append(("/credential_field", rules.credential, op.request_schema, "the request schema"))
+        seen = set()
+        for inner, pointer, schema, lacking in named:
+            if inner == "/dedupe/key/name" and ingest.version == 1:
+                inner = "/dedupe/key_field"
+            if (inner, pointer) not in seen and not schemas_at(schema, pointer):
+                seen.add((inner, pointer))  # a rule the kinds share is said once
+                name = _written(pointer)
+                lacks = f"x-ingest names request field {name!r}, which {lacking} lacks"
+                yield x + inner, f"{op.operation_id}: {lacks}" + _suggestion(name, schema)
+
+
+def _written(pointer: str) -> str:
+    """A field as a spec writes it: its plain name at the top level, else its JSON Pointer."""
+    parts = pointer_parts(pointer)
+    return parts[0] if len(parts) == 1 else pointer
+
+
+def _suggestion(name: str, schema: Mapping[str, Any]) -> str:
+    """`did_you_mean` among the members of the object `name` is in."""
+    *parents, last = pointer_parts(field_pointer(name))
+    members = {
+        k: v for s in schemas_at(schema, pointer_of(*parents)) for k, v in (s.get("properties") or {}).items()
+    }
+    return did_you_mean(last, members)
 
 
 @rule()

@@ -338,6 +338,14 @@ def _payload(raw: Mapping[str, Any]) -> PayloadRule:
     )
 
 
+# A kind's rules and the keys that say them.
+_KIND_RULES = (
+    ("event", ("event_field", "event_name")),
+    ("identity", ("identity",)),
+    ("payload", ("payload",)),
+)
+
+
 def _items(raw: Mapping[str, Any]) -> str | None:
     return field_pointer(raw["batch"]["items_field"]) if "batch" in raw else None
 
@@ -367,6 +375,7 @@ def _kinds(
                 identity=_identity(rules["identity"]) if "identity" in rules else identity,
                 payload=_payload(own_payload),
                 pointer=pointer_of("kinds", "by_value", value),
+                own=tuple(rule for rule, keys in _KIND_RULES if any(k in rules for k in keys)),
             )
         )
     return Kinds(discriminator, tuple(kinds))

@@ -410,6 +410,11 @@ class ItemKind:
     identity: Identity
     payload: PayloadRule
     pointer: str = ""
+    own: tuple[str, ...] = ()  # which of "event", "identity", "payload" it says itself
+
+    def at(self, rule: str) -> str:
+        """Where in the x-ingest block a rule of this kind is written: its own, or the block's."""
+        return self.pointer if rule in self.own else ""
 
     @property
     def event(self) -> str | None:
@@ -496,12 +501,11 @@ class ItemRules:
         if self.discriminator:
             found.append(("/kinds/discriminator", self.discriminator, None))
         for kind in self.kinds:
-            at = kind.pointer
             if kind.event:
-                found.append((f"{at}/event_field", kind.event, kind))
-            found.append((f"{at}/payload/field", kind.payload.pointer, kind))
+                found.append((f"{kind.at('event')}/event_field", kind.event, kind))
+            found.append((f"{kind.at('payload')}/payload/field", kind.payload.pointer, kind))
             found += [
-                (f"{at}/identity/fields/{i}/name", f.pointer, kind)
+                (f"{kind.at('identity')}/identity/fields/{i}/name", f.pointer, kind)
                 for i, f in enumerate(kind.identity.fields)
             ]
         return found

@@ -22,7 +22,9 @@ from .spec import (
     escape,
     pointer_get,
     pointer_of,
+    required_at,
     schema_types,
+    schemas_at,
 )
 from .suggest import did_you_mean
 from .validate import is_json, validator
@@ -165,14 +167,16 @@ def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
                 f"{op.operation_id}: an ingest operation's request body must be `required: true` "
                 "(the server refuses a request without one)",
             )
-        if op.ingest.event_field and op.ingest.batch is None:
-            required = op.request_schema.get("required") or ()
-            if op.ingest.event_field in (op.request_schema.get("properties") or {}) and (
-                op.ingest.event_field not in required
-            ):
+        where = "batch item" if op.ingest.batch else "request"
+        for kind in op.ingest.items.kinds:
+            schema = op.kind_schema(kind)
+            # A field the schema lacks is named_fields_exist's finding; one it leaves optional would
+            # let an item without a name pass its schema and then be refused by the server.
+            if kind.event and schemas_at(schema, kind.event) and not required_at(schema, kind.event):
+                of = f" of a {kind.value!r} item" if kind.value is not None else ""
                 yield (
-                    _x(op, "event_field"),
-                    f"{op.operation_id}: event field {op.ingest.event_field!r} must be in the request "
+                    op.pointer + "/x-ingest" + kind.at("event") + "/event_field",
+                    f"{op.operation_id}: event field {kind.event_field!r}{of} must be in the {where} "
                     "schema's `required` (the server refuses an event without a name)",
                 )
 
@@ -262,9 +266,16 @@ def batches_are_served(spec: Spec) -> Iterator[Finding]:
                 f"{op.operation_id}: a batch's idempotency key must be a field of its items, not a "
                 f"{op.ingest.dedupe.key.location} parameter that every item would share",
             )
+        if not batch.names_refusals and batch.acceptance != "all_or_nothing":
+            yield (
+                _x(op, "batch"),
+                f"{op.operation_id}: the batch answer cannot say which items were refused (it has no "
+                "`results`), so answering it would acknowledge items that were not stored: set "
+                "`acceptance: all_or_nothing` (a refused item refuses the whole batch) or answer `results`",
+            )
         answer = _batch_answer(op.ingest)
         response = op.responses.get(batch.response.status)
-        if response is not None and response.schema:
+        if response is not None and response.schema and batch.acceptance != "all_or_nothing":
             error = next(validator(response.schema).iter_errors(answer), None)
             if error is not None:
                 yield (
