@@ -641,7 +641,8 @@ def method_not_allowed(s: Session) -> None:
 @scenario(batch_operation, batch=True)
 def batch_partial_acceptance(s: Session) -> None:
     """A batch of a valid item and one naming no contact: the batch's status, the valid item stored,
-    the other refused in its result with the identity-missing error body."""
+    the other refused in its result with the identity-missing error body; with `acceptance:
+    all_or_nothing`, the whole request refused with that error."""
     batch = s.ingest.batch
     assert batch is not None
     event = _accepted_event(s)
@@ -649,6 +650,9 @@ def batch_partial_acceptance(s: Session) -> None:
     for name in s.ingest.identity.names:
         refused.pop(name, None)
     body = _request(s, s.bodies.valid(event), refused)
+    if batch.acceptance == "all_or_nothing":
+        s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))
+        return
     expect = Expectation(batch.response.status, shape=batch.response, values={"accepted": 1, "rejected": 1})
     item = s.probe(body, expect=expect)
     reply = s.send(item)
