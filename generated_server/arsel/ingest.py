@@ -131,6 +131,7 @@ def judge(project: Project, request: Request, body: Any) -> NewEvent:
         received_at=received_at,
         idempotency_key=None,
         body_hash=None,
+        item=encode(body, ""),  # everything the client sent, kept
     )
 
 

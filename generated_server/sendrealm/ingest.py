@@ -150,6 +150,7 @@ def judge(project: Project, request: Request, body: Any) -> NewEvent:
         received_at=received_at,
         idempotency_key=key,
         body_hash=body_hash(body) if key is not None else None,
+        item=encode(body, ""),  # everything the client sent, kept
     )
 
 
