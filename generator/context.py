@@ -326,7 +326,7 @@ def item_reads(op: Operation) -> dict[str, Any]:
             if rules.credential
             else None
         ),
-        "items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
+        "batch_items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
         "nested": any(
             "at(" in text
             for text in (
