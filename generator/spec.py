@@ -137,6 +137,15 @@ def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return found
 
 
+def properties_of(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The member schemas a schema declares, its allOf/oneOf/anyOf branches' included (first wins)."""
+    found: dict[str, Any] = {}
+    for branch in _branches(schema):
+        for name, sub in (branch.get("properties") or {}).items():
+            found.setdefault(name, sub)
+    return found
+
+
 def required_at(schema: Mapping[str, Any], pointer: str) -> bool:
     """Whether every instance of `schema` has the member at `pointer` (each step required)."""
     nodes = [schema]

@@ -12,7 +12,7 @@ from typing import Any
 
 from .loader import resolve
 from .rules import Finding, rule
-from .samples import event_properties, success_body
+from .samples import success_body
 from .spec import (
     Ingest,
     Operation,
@@ -392,20 +392,29 @@ def documented_errors_are_produced(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def identity_field_types(spec: Spec) -> Iterator[Finding]:
-    """Identity fields are typed string, integer or number."""
+    """Identity fields are typed string, integer or number (and may admit null, which is absent)."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
-        properties = event_properties(op)
-        for index, field in enumerate(op.ingest.identity.fields):
-            if field.name not in properties:
-                continue  # lint's field check names it
-            types = schema_types(properties[field.name])
-            if not types or not types <= _IDENTITY_TYPES:
-                yield (
-                    _x(op, "identity", "fields", index, "name"),
-                    f"{op.operation_id}: identity field {field.name!r} must be typed string, integer "
-                    f"or number, not {_type_text(types)}",
+        seen = set()
+        for kind in op.ingest.items.kinds:
+            for index, field in enumerate(kind.identity.fields):
+                at = (
+                    op.pointer
+                    + "/x-ingest"
+                    + kind.at("identity")
+                    + pointer_of("identity", "fields", index, "name")
                 )
+                schemas = schemas_at(op.kind_schema(kind), field.pointer)
+                if not schemas or at in seen:
+                    continue  # lint's field check names a missing one; a shared rule is said once
+                types = schema_types(schemas[0])
+                if not types - {"null"} or not types - {"null"} <= _IDENTITY_TYPES:
+                    seen.add(at)
+                    yield (
+                        at,
+                        f"{op.operation_id}: identity field {field.name!r} must be typed string, integer "
+                        f"or number, not {_type_text(types)}",
+                    )
 
 
 @rule()
@@ -414,9 +423,10 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        schema = event_properties(op).get(ingest.occurred_at_field)
-        if schema is None:
+        schemas = schemas_at(op.item_schema, ingest.items.occurred_at)
+        if not schemas:
             continue
+        schema = schemas[0]
         types = schema_types(schema)
         if ingest.occurred_at_unit == "rfc3339":
             if types != {"string"} or schema.get("format") != "date-time":
