@@ -504,19 +504,20 @@ class ItemRules:
         Kind-free fields (occurred_at, dedupe key, discriminator) come with kind None; the credential
         and the batch's items are read from the request, not the item, and are not listed.
         """
-        found: list[tuple[str, str, ItemKind | None]] = [("/occurred_at_field", self.occurred_at, None)]
+        found: list[tuple[str, str, ItemKind | None]] = [
+            (f"{kind.at('event')}/event_field", kind.event, kind) for kind in self.kinds if kind.event
+        ]
+        found.append(("/occurred_at_field", self.occurred_at, None))
+        found += [(f"{kind.at('payload')}/payload/field", kind.payload.pointer, kind) for kind in self.kinds]
+        found += [
+            (f"{kind.at('identity')}/identity/fields/{i}/name", f.pointer, kind)
+            for kind in self.kinds
+            for i, f in enumerate(kind.identity.fields)
+        ]
         if self.dedupe_key:
             found.append(("/dedupe/key/name", self.dedupe_key, None))
         if self.discriminator:
             found.append(("/kinds/discriminator", self.discriminator, None))
-        for kind in self.kinds:
-            if kind.event:
-                found.append((f"{kind.at('event')}/event_field", kind.event, kind))
-            found.append((f"{kind.at('payload')}/payload/field", kind.payload.pointer, kind))
-            found += [
-                (f"{kind.at('identity')}/identity/fields/{i}/name", f.pointer, kind)
-                for i, f in enumerate(kind.identity.fields)
-            ]
         return found
 
 
