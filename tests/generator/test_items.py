@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ingestspec.generator import context
+from ingestspec.generator.diff import diff_specs
 from ingestspec.generator.lint import lint
 from ingestspec.generator.loader import load_spec
 from ingestspec.generator.spec import (
@@ -173,3 +174,40 @@ def test_lint_refuses_item_rules_at_their_location(
     assert [(p.pointer, fragment in p.message) for p in problems if "batch" in p.pointer] == [
         (pointer, True)
     ], [str(p) for p in problems]
+
+
+def _import(document: dict[str, Any]) -> dict[str, Any]:
+    block: dict[str, Any] = document["paths"]["/import"]["post"]["x-ingest"]
+    return block
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # A plain name and its pointer are the same field.
+        (lambda d: _batch(d).update(event_field="/event", occurred_at_field="/timestamp"), set()),
+        (
+            lambda d: _import(d)["batch"].update(acceptance="all_or_nothing"),
+            {("batch-acceptance-changed", True, False)},
+        ),
+        (lambda d: _batch(d)["kinds"]["by_value"].pop("page"), {("kind-removed", True, False)}),
+        (
+            lambda d: _batch(d)["kinds"]["by_value"].update(screen={"event_name": "screen"}),
+            {("kind-added", False, True)},
+        ),
+        (
+            lambda d: _kind(d, "identify").update(payload={"field": "/traits"}),
+            {("kind-rules-changed", True, True)},
+        ),
+    ],
+    ids=["pointer-of-a-name", "acceptance", "kind-removed", "kind-added", "kind-rules"],
+)
+def test_diff_compares_item_rules_by_meaning(
+    tmp_path: Path, edit: Any, expected: set[tuple[str, bool, bool]]
+) -> None:
+    def edited(document: dict[str, Any]) -> None:
+        _unshare(document)
+        edit(document)
+
+    changes = diff_specs(load_spec(ITEMS), load_spec(_items(tmp_path, edited))).changes
+    assert {(c.kind, c.breaking_for_clients, c.breaking_for_servers) for c in changes} == expected
