@@ -99,10 +99,12 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             BOTH,
             f"identity mode changed from {before.mode} to {after.mode}",
         )
-    old_names = tuple(_at(n) for n in before.names)
-    new_names = tuple(_at(n) for n in after.names)
-    if set(old_names) != set(new_names):
-        widened, narrowed = set(new_names) - set(old_names), set(old_names) - set(new_names)
+    # Compared by pointer (`userId` is `/userId`), reported as the spec writes them.
+    old_names, new_names = before.names, after.names
+    old_at, new_at = [_at(n) for n in old_names], [_at(n) for n in new_names]
+    if set(old_at) != set(new_at):
+        widened = {n for n in new_names if _at(n) not in old_at}
+        narrowed = {n for n in old_names if _at(n) not in new_at}
         out.add(
             "identity-fields-changed",
             f"{location}.fields",
@@ -114,8 +116,8 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             + (f"; removed {sorted(narrowed)}" if narrowed else ""),
         )
     else:
-        common = [n for n in old_names if n in new_names]
-        reordered = common != [n for n in new_names if n in old_names]
+        common = [n for n in old_at if n in new_at]
+        reordered = common != [n for n in new_at if n in old_at]
         # Under exactly_one the order never decides anything; under first_present it picks the contact.
         if reordered and "first_present" in (before.mode, after.mode):
             out.add(
