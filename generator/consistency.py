@@ -77,13 +77,12 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
         rules = ingest.items
         x = op.pointer + "/x-ingest"
         where = "the batch item's schema" if ingest.batch else "the request schema"
-        if rules.items and not any(
-            "array" in schema_types(s) for s in schemas_at(op.request_schema, rules.items)
-        ):
+        arrays = schemas_at(op.request_schema, rules.items) if rules.items else []
+        if ingest.batch and not any("array" in schema_types(s) for s in arrays):
             yield (
                 f"{x}/batch/items_field",
-                f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "  # type: ignore[union-attr]
-                "of the request schema" + _suggestion(ingest.batch.items_field, op.request_schema),  # type: ignore[union-attr]
+                f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
+                "of the request schema" + _suggestion(ingest.batch.items_field, op.request_schema),
             )
         named = [
             (inner, pointer, op.kind_schema(kind) if kind else op.item_schema, where)

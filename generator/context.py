@@ -184,8 +184,8 @@ def batch_schemas(op: Operation, response_schema: Mapping[str, Any]) -> dict[str
     The request's schema is checked as a whole with its items left out (each item is judged on its
     own); an item's result schema is the `items` of the answer's `results` field.
     """
-    batch = op.ingest.batch if op.ingest else None
-    assert batch is not None
+    assert op.ingest is not None and op.ingest.batch is not None
+    batch = op.ingest.batch
     request = copy.deepcopy(dict(op.request_schema))
     items_schema: Any = request
     for part in pointer_parts(op.ingest.items.items or ""):

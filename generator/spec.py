@@ -169,7 +169,7 @@ def _requires(schema: Mapping[str, Any], name: str) -> bool:
         return True
     return any(
         bool(subs) and all(_requires(sub, name) for sub in subs if isinstance(sub, Mapping))
-        for subs in (schema.get("oneOf"), schema.get("anyOf"))
+        for subs in (schema.get("oneOf") or (), schema.get("anyOf") or ())
     )
 
 

@@ -51,7 +51,7 @@ def stored(store_url: str, *keys: str) -> dict[str, dict[str, Any]]:
     names = ("event", "identity_type", "identity_value", "payload", "occurred_at", "item")
     found = {}
     for key, *values in rows:
-        row = dict(zip(names, values, strict=True))
+        row: dict[str, Any] = dict(zip(names, values, strict=True))
         for name in ("payload", "item"):
             if isinstance(row[name], str | bytes):
                 row[name] = json.loads(row[name])
@@ -69,7 +69,7 @@ def test_the_spec_lints_clean() -> None:
 
 def test_a_mixed_batch_stores_each_kind_by_its_own_rules(items: tuple[RunningServer, str]) -> None:
     server, store_url = items
-    track = {
+    track: dict[str, Any] = {
         "type": "track",
         "messageId": key(),
         "userId": "u1",
@@ -78,13 +78,19 @@ def test_a_mixed_batch_stores_each_kind_by_its_own_rules(items: tuple[RunningSer
         "properties": {"revenue": 14.99},
         "context": {"ip": "24.5.68.47"},
     }
-    identify = {
+    identify: dict[str, Any] = {
         "type": "identify",
         "messageId": key(),
         "anonymousId": "anon-7",
         "context": {"traits": {"plan": "pro"}, "library": {"name": "sdk"}},
     }
-    page = {"type": "page", "messageId": key(), "userId": "u2", "name": "Home", "properties": {"path": "/"}}
+    page: dict[str, Any] = {
+        "type": "page",
+        "messageId": key(),
+        "userId": "u2",
+        "name": "Home",
+        "properties": {"path": "/"},
+    }
     reply = post(server, "/batch", {"batch": [track, identify, page], "sentAt": "2026-06-08T14:15:00Z"})
     assert (reply.status_code, reply.json()) == (200, {"success": True})
     rows = stored(store_url, track["messageId"], identify["messageId"], page["messageId"])
@@ -102,9 +108,9 @@ def test_a_mixed_batch_stores_each_kind_by_its_own_rules(items: tuple[RunningSer
 
 def test_one_refused_item_refuses_a_batch_that_cannot_name_it(items: tuple[RunningServer, str]) -> None:
     server, store_url = items
-    valid = {"type": "track", "messageId": key(), "userId": "u1", "event": "Signed Up"}
+    valid: dict[str, Any] = {"type": "track", "messageId": key(), "userId": "u1", "event": "Signed Up"}
     # null means absent: this item names no contact.
-    nameless = {"type": "page", "messageId": key(), "anonymousId": None}
+    nameless: dict[str, Any] = {"type": "page", "messageId": key(), "anonymousId": None}
     reply = post(server, "/batch", {"batch": [valid, nameless]})
     assert reply.status_code == 400
     assert reply.json()["code"] == "missing_identity"
@@ -114,8 +120,8 @@ def test_one_refused_item_refuses_a_batch_that_cannot_name_it(items: tuple[Runni
 
 def test_an_item_of_an_unknown_kind_is_refused_at_its_discriminator(items: tuple[RunningServer, str]) -> None:
     server, store_url = items
-    valid = {"type": "track", "messageId": key(), "userId": "u1", "event": "Signed Up"}
-    alias = {"type": "alias", "messageId": key(), "userId": "u1", "previousId": "a"}
+    valid: dict[str, Any] = {"type": "track", "messageId": key(), "userId": "u1", "event": "Signed Up"}
+    alias: dict[str, Any] = {"type": "alias", "messageId": key(), "userId": "u1", "previousId": "a"}
     reply = post(server, "/batch", {"batch": [valid, alias]})
     assert (reply.status_code, reply.json()["code"]) == (400, "invalid_request")
     assert [d["path"] for d in reply.json()["details"]] == ["/batch/1/type"]
@@ -125,7 +131,7 @@ def test_an_item_of_an_unknown_kind_is_refused_at_its_discriminator(items: tuple
 def test_an_item_breaking_its_kinds_schema_is_refused(items: tuple[RunningServer, str]) -> None:
     server, store_url = items
     # A track item must name its event: its branch of the oneOf requires it.
-    eventless = {"type": "track", "messageId": key(), "userId": "u1"}
+    eventless: dict[str, Any] = {"type": "track", "messageId": key(), "userId": "u1"}
     reply = post(server, "/batch", {"batch": [eventless]})
     assert (reply.status_code, reply.json()["code"]) == (400, "invalid_request")
     assert all(d["path"].startswith("/batch/0") for d in reply.json()["details"])
@@ -134,7 +140,7 @@ def test_an_item_breaking_its_kinds_schema_is_refused(items: tuple[RunningServer
 
 def test_per_item_results_name_every_refused_item(items: tuple[RunningServer, str]) -> None:
     server, store_url = items
-    sent = [
+    sent: list[dict[str, Any]] = [
         {"type": "track", "messageId": key(), "userId": "u1", "event": "Signed Up"},
         {"type": "track", "messageId": key(), "event": "Signed Up"},  # no contact
         {"type": "identify", "messageId": key(), "userId": "u3", "context": {"traits": {"a": 1}}},
@@ -155,7 +161,7 @@ def test_per_item_results_name_every_refused_item(items: tuple[RunningServer, st
 def test_fields_below_the_top_level_are_read_by_their_pointers(items: tuple[RunningServer, str]) -> None:
     server, store_url = items
     insert_id = key()
-    body = {
+    body: dict[str, Any] = {
         "event": "Played",
         "properties": {"distinct_id": "p-1", "time": 1733461200, "$insert_id": insert_id},
     }
