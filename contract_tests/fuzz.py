@@ -355,7 +355,9 @@ def _valid_batch(
             # The key of a credential field goes in the wrapper only, never in an item.
             sent = session.with_key(body, key)
             limit_bytes = session.bodies.limit(project)
-            return len(sent_bytes(sent)) <= limit_bytes and is_valid(session.op.request_schema, sent)
+            # The wrapper's own fields too keep to numbers parsers agree on, as each item does.
+            fitting = interoperable(sent) and len(sent_bytes(sent)) <= limit_bytes
+            return fitting and is_valid(session.op.request_schema, sent)
 
         return items.map(whole).filter(fits).map(lambda body: (key, body))
 
