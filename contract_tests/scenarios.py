@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestspec.generator.spec import ROUTING_ERRORS, STEPS, Operation
+from ingestspec.generator.spec import (
+    ROUTING_ERRORS,
+    STEPS,
+    Operation,
+    field_pointer,
+    pointer_parts,
+    pointer_set,
+)
 
 from .bodies import KEY_SLOT
 from .catalogue import identify, match_entry, rate_limit_wait
@@ -212,14 +219,16 @@ def _request(s: Session, *items: dict[str, Any]) -> dict[str, Any]:
         assert len(items) == 1
         return items[0]
     wrapper: dict[str, Any] = {}
+    items_at = field_pointer(batch.items_field)
     properties = s.op.request_schema.get("properties") or {}
     for name in s.op.request_schema.get("required") or ():
-        if name not in (batch.items_field, s.ingest.credential_field) and name in properties:
+        if name not in (pointer_parts(items_at)[0], s.ingest.credential_field) and name in properties:
             ok, value = minimal_value(properties[name])
             if ok:
                 wrapper[name] = value
-    # A batch item carries its idempotency key in its body, if anywhere.
-    wrapper[batch.items_field] = [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items]
+    # A batch item carries its idempotency key in its body, if anywhere; the items may be deeper
+    # than the top level (`/data/events`), under objects of their own.
+    pointer_set(wrapper, items_at, [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items])
     return wrapper
 
 
