@@ -416,7 +416,8 @@ def _body(
         body[ingest.payload.field] = payload
         for f in identity_fields:
             value = generated.get(f.name)
-            valid = f.name in generated and is_valid(bodies.schema_of(f.name), value)
+            # null names no one (a nullable identity field sent as null is absent).
+            valid = value is not None and is_valid(bodies.schema_of(f.name), value)
             if marked is not None and f.name == marked.name or not valid:
                 value = bodies.identity_value(f)
                 if shout and f.normalize == "lowercase" and isinstance(value, str):
