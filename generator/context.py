@@ -17,6 +17,7 @@ from .errors import SpecError
 from .spec import (
     IdentityField,
     ItemKind,
+    ItemRules,
     Operation,
     ResponseShape,
     Spec,
@@ -327,18 +328,10 @@ def item_reads(op: Operation) -> dict[str, Any]:
             else None
         ),
         "batch_items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
-        "nested": any(
-            "at(" in text
-            for text in (
-                *(r.payload for r in readers),
-                *(r.text_fields for r in readers),
-                *(i.present for r in readers for i in r.identity),
-                read_expr(rules.occurred_at),
-                read_expr(rules.items) if rules.items else "",
-                read_expr(rules.credential) if rules.credential else "",
-                read_expr(rules.discriminator) if rules.discriminator else "",
-            )
-        ),
+        # Whether any field is read below the top level (the generated `at()` is then imported),
+        # and whether a presence test tells a missing field from a null one (`MISSING`).
+        "nested": any(len(pointer_parts(pointer)) > 1 for pointer in _read_pointers(rules)),
+        "missing": any("MISSING" in i.present for r in readers for i in r.identity),
     }
 
 
@@ -376,3 +369,9 @@ def checks(op: Operation) -> str:
         text += "to storage" + (" (or its idempotent original found)" if ingest.dedupe else "")
         text += ", and sent only after the commit."
     return textwrap.fill(text, 100)
+
+
+def _read_pointers(rules: ItemRules) -> list[str]:
+    """Every pointer the generated code reads: the item's fields, the credential, the batch's items."""
+    found = [pointer for _, pointer, _ in rules.locations()]
+    return found + [p for p in (rules.credential, rules.items) if p]
