@@ -33,6 +33,7 @@ sys.path.insert(0, str(BENCH))
 import bare_app  # noqa: E402
 
 from bench.load import Load, load_for  # noqa: E402
+from ingestspec.generator.spec.loader import load_spec  # noqa: E402
 
 CONFIG = REPO / "examples" / "config.yaml"
 KEY = "be_acme_test_key"
@@ -117,7 +118,8 @@ def functions(api: str) -> dict[str, float]:
     raw = request_for(api, 1)[2]
     body = orjson.loads(raw)
     project = config.project_for(KEY)
-    payload_field = ingest.PAYLOAD_FIELD
+    spec = load_spec(REPO / "openapi" / f"{api}.yaml")
+    payload_field = spec.ingest_operations[0].ingest.payload.field  # type: ignore[union-attr]
     event = storage.StoredEvent.pending(storage.NewEvent(
         uuid7(), "acme", "order.completed", "contact_id", "c671f89b-3ec1-4c58-9ad2-4ef8c2917cda",
         orjson.dumps(body[payload_field]), "2026-06-08T14:15:00.000Z", timestamps.now(), "k", "h",

@@ -290,13 +290,31 @@ class Bodies:
 
 
 def event_schema(op: Operation) -> Mapping[str, Any]:
-    """The schema of one event: the request's, or a batch item's."""
+    """The schema of one event: the request's, or a batch item's; with kinds, the first kind's (the
+    one the block's own rules describe best), its `allOf`/`oneOf` branches merged into one object."""
     assert op.ingest is not None
-    if op.ingest.batch is None:
-        return op.request_schema
-    items = object_fields(op.request_schema).properties.get(op.ingest.batch.items_field) or {}
-    schema = items.get("items") if isinstance(items, Mapping) else None
-    return schema if isinstance(schema, Mapping) else {}
+    if op.ingest.kinds is None:
+        return op.item_schema
+    return _merged(op.kind_schema(op.ingest.items.kinds[0]))
+
+
+def _merged(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One object schema of a schema and the branches every instance meets (allOf, a one-branch
+    oneOf/anyOf): their properties and required members together."""
+    parts = [schema]
+    for key in ("allOf", "oneOf", "anyOf"):
+        branches = [b for b in schema.get(key) or () if isinstance(b, Mapping)]
+        if key == "allOf" or len(branches) == 1:
+            parts += [_merged(b) for b in branches]
+    merged: dict[str, Any] = {
+        k: v for k, v in schema.items() if k not in ("allOf", "oneOf", "anyOf", "discriminator")
+    }
+    merged["properties"] = {k: v for p in parts for k, v in (p.get("properties") or {}).items()}
+    merged["required"] = list(dict.fromkeys(r for p in parts for r in p.get("required") or ()))
+    closed = [p.get("additionalProperties") for p in parts if "additionalProperties" in p]
+    if closed:
+        merged["additionalProperties"] = closed[-1]
+    return merged
 
 
 def representable_time(value: Any, unit: str) -> bool:

@@ -11,6 +11,7 @@ real finding rather than a false alarm.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ingestspec.generator.config import Project
-from ingestspec.generator.spec.model import Batch, Operation
+from ingestspec.generator.spec.model import Batch, Operation, field_pointer, item_get, pointer_set
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
@@ -338,7 +339,8 @@ def _valid_batch(
     batch: Batch,
 ) -> st.SearchStrategy[tuple[Any, str]]:
     """A batch of items each valid for the deployment (so every one must be accepted)."""
-    raw = generated.get(batch.items_field)
+    items_at = field_pointer(batch.items_field)
+    raw = item_get(generated, items_at)
     samples = [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
     limit = min(BATCH_ITEMS, batch.max_items)
 
@@ -351,7 +353,9 @@ def _valid_batch(
         def whole(parts: list[dict[str, Any]]) -> dict[str, Any]:
             # A batch item carries its idempotency key in its body, if anywhere.
             cleaned = [{k: v for k, v in part.items() if k != KEY_SLOT} for part in parts]
-            return {**generated, batch.items_field: cleaned}
+            body = copy.deepcopy(dict(generated))
+            pointer_set(body, items_at, cleaned)
+            return body
 
         def fits(body: dict[str, Any]) -> bool:
             # The key of a credential field goes in the wrapper only, never in an item. The
@@ -414,7 +418,8 @@ def _body(
         body[ingest.payload.field] = payload
         for f in identity_fields:
             value = generated.get(f.name)
-            valid = f.name in generated and is_valid(bodies.schema_of(f.name), value)
+            # null names no one (a nullable identity field sent as null is absent).
+            valid = value is not None and is_valid(bodies.schema_of(f.name), value)
             if marked is not None and f.name == marked.name or not valid:
                 value = bodies.identity_value(f)
                 if shout and f.normalize == "lowercase" and isinstance(value, str):

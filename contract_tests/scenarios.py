@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestspec.generator.spec.model import ROUTING_ERRORS, STEPS, Operation, object_fields
+from ingestspec.generator.spec.model import (
+    ROUTING_ERRORS,
+    STEPS,
+    Operation,
+    field_pointer,
+    object_fields,
+    pointer_parts,
+    pointer_set,
+)
 
 from .bodies import KEY_SLOT
 from .catalogue import identify, match_entry, rate_limit_wait
@@ -217,14 +225,16 @@ def _request(s: Session, *items: dict[str, Any]) -> dict[str, Any]:
         assert len(items) == 1
         return items[0]
     wrapper: dict[str, Any] = {}
+    items_at = field_pointer(batch.items_field)
     fields = object_fields(s.op.request_schema)
     for name in fields.required:
-        if name not in (batch.items_field, s.ingest.credential_field) and name in fields.properties:
+        if name not in (pointer_parts(items_at)[0], s.ingest.credential_field) and name in fields.properties:
             ok, value = minimal_value(fields.properties[name])
             if ok:
                 wrapper[name] = value
-    # A batch item carries its idempotency key in its body, if anywhere.
-    wrapper[batch.items_field] = [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items]
+    # A batch item carries its idempotency key in its body, if anywhere; the items may be deeper
+    # than the top level (`/data/events`), under objects of their own.
+    pointer_set(wrapper, items_at, [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items])
     return wrapper
 
 
@@ -659,7 +669,8 @@ def method_not_allowed(s: Session) -> None:
 @scenario(batch_operation, batch=True)
 def batch_partial_acceptance(s: Session) -> None:
     """A batch of a valid item and one naming no contact: the batch's status, the valid item stored,
-    the other refused in its result with the identity-missing error body."""
+    the other refused in its result with the identity-missing error body; with `acceptance:
+    all_or_nothing`, the whole request refused with that error."""
     batch = s.ingest.batch
     assert batch is not None
     event = _accepted_event(s)
@@ -667,6 +678,9 @@ def batch_partial_acceptance(s: Session) -> None:
     for name in s.ingest.identity.names:
         refused.pop(name, None)
     body = _request(s, s.bodies.valid(event), refused)
+    if batch.acceptance == "all_or_nothing":
+        s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))
+        return
     expect = Expectation(batch.response.status, shape=batch.response, values={"accepted": 1, "rejected": 1})
     item = s.probe(body, expect=expect)
     reply = s.send(item)

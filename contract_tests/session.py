@@ -14,7 +14,14 @@ import httpx
 import orjson
 
 from ingestspec.generator.config import Project
-from ingestspec.generator.spec.model import ROUTING_ERRORS, IdentityField, Operation, ResponseShape
+from ingestspec.generator.spec.model import (
+    ROUTING_ERRORS,
+    IdentityField,
+    Operation,
+    ResponseShape,
+    field_pointer,
+    item_get,
+)
 
 from .bodies import KEY_SLOT, Bodies
 from .catalogue import error_content, identify, rate_limit_wait
@@ -139,7 +146,7 @@ class Session:
         (for a batch: every item accepted)."""
         batch = self.ingest.batch
         if batch is not None:
-            items = body.get(batch.items_field)
+            items = item_get(body, field_pointer(batch.items_field))
             count = len(items) if isinstance(items, list) else 0
             values = {"accepted": count, "rejected": 0}
             return Expectation(batch.response.status, shape=batch.response, values=values)

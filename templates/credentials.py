@@ -75,9 +75,8 @@ def _read(request: Request, kind: str, parameter: str) -> str | None:
     return password if parameter == "password" else user
 
 
-def in_body(body: dict[str, Any], field: str) -> str | None:
-    """The key in the body field, when it is a non-empty string."""
-    value = body.get(field)
+def in_body(value: Any) -> str | None:
+    """The key read from the body's credential field, when it is a non-empty string."""
     return value if isinstance(value, str) and value else None
 
 

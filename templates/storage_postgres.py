@@ -87,6 +87,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, _PG_SCHEMA_V1),
     # A re-driven dead letter stays listed as history: when, and it leaves the dead-letter count.
     (2, 'ALTER TABLE dead_letters ADD COLUMN redriven_at text COLLATE "C"'),
+    # The whole accepted item, every field as received (NULL for events stored before).
+    (3, "ALTER TABLE events ADD COLUMN item json"),
 )
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -96,7 +98,7 @@ _PG_SCHEMA_LOCK = 0x696E67657374
 
 _PG_INSERT = (
     f"INSERT INTO events ({_INSERT_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s) "
+    "VALUES (%s, %s, %s, %s, %s, %s::json, %s, %s, %s, %s, %s, %s::json) "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
 # A batch's rows travel as one JSON text, an array of rows (orjson writes it in C), and the server
@@ -104,7 +106,7 @@ _PG_INSERT = (
 _PG_INSERT_MANY = (
     f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT "
     + ", ".join(
-        f"(item->>{i})::json" if column == "payload" else f"item->>{i}"
+        f"(item->>{i})::json" if column in ("payload", "item") else f"item->>{i}"
         for i, column in enumerate(_INSERT_COLUMNS.split(", "))
     )
     + " FROM json_array_elements(%s::json) WITH ORDINALITY AS batch(item, n) ORDER BY n "

@@ -383,3 +383,29 @@ def checked(validator: Any, body: Any) -> Any:
 def answerable(validator: Any, body: Any) -> bytes:
     """The bytes of `body` once checked against the documented response schema."""
     return orjson.dumps(checked(validator, body))
+
+
+# What `at()` answers for a member an item does not have, where null is a value it may have.
+MISSING: Any = object()
+
+
+def at(item: Any, parts: tuple[str, ...], default: Any = None) -> Any:
+    """The value below the top level of an item, by the reference tokens of its JSON Pointer."""
+    for part in parts:
+        if not isinstance(item, dict) or part not in item:
+            return default
+        item = item[part]
+    return item
+
+
+def without(item: dict[str, Any], parts: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of `item` without the member at `parts` (only the objects on the way are copied)."""
+    head, *rest = parts
+    if head not in item:
+        return item
+    inner = item[head]
+    if not rest:
+        return {name: value for name, value in item.items() if name != head}
+    if not isinstance(inner, dict):
+        return item
+    return {**item, head: without(inner, tuple(rest))}

@@ -3,10 +3,9 @@
 #   ingestspec generate openapi/arsel.yaml --out generated_server/arsel
 """Send Event: POST /v1/events/send (sendEvent).
 
-Checks run in the order the spec documents: API key, Content-Type, body size,
-JSON syntax, identity, request envelope, event definition and
-payload schema. The answer is built and checked against the documented response before the event
-is committed to storage, and sent only after the commit.
+Checks run in the order the spec documents: API key, Content-Type, body size, JSON syntax, identity,
+request envelope, event definition and payload schema. The answer is built and checked against the
+documented response before the event is committed to storage, and sent only after the commit.
 """
 
 from __future__ import annotations
@@ -48,18 +47,8 @@ SCHEMES: credentials.Schemes = (("bearer", "", ""),)
 CHALLENGE: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
 PARAMETERS = Parameters()
 
-EVENT_FIELD = "event"
-OCCURRED_AT_FIELD = "timestamp"
 # How many units of an epoch-number occurred_at make a second (None: it is an RFC 3339 string).
 OCCURRED_AT_PER_SECOND: int | None = None
-PAYLOAD_FIELD = "data"
-# (field, kind, lower-case it), in resolution order.
-IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
-    ("email", "email", False),
-    ("contact_id", "contact_id", False),
-)
-# Request body fields stored as text columns, where PostgreSQL cannot hold a NUL character.
-STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS))
 # The documented request media types (type/subtype, lower case); `charset` may only be utf-8.
 MEDIA_TYPES = ("application/json",)
 SUCCESS_MEDIA_TYPE = "application/json"
@@ -128,14 +117,19 @@ class Ingest:
 
 def judge(project: Project, request: Request, body: Any) -> NewEvent:
     """The event a request body makes, once it passed every check of the block."""
-    identity_field, identity_kind, lowercase = choose_identity(body)
+    identity_kind, identity, lowercase = choose_identity(body)
     check_envelope(body)
-    check_storable(body)
+    check_storable(
+        (
+            ("/event", body.get("event")),
+            ("/email", body.get("email")),
+            ("/contact_id", body.get("contact_id")),
+        )
+    )
     event_name = event_of(body)
-    payload = body.get(PAYLOAD_FIELD, {})
+    payload = body.get("data", {})
     check_payload(project, event_name, payload)
     hooks.check(project.id, event_name, body)  # the user's own checks (hooks.py, created once)
-    identity = body[identity_field]
     received_at = timestamps.now()
     return NewEvent(
         id=new_id(),
@@ -143,22 +137,13 @@ def judge(project: Project, request: Request, body: Any) -> NewEvent:
         event=event_name,
         identity_type=identity_kind,
         identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
-        payload=encode(payload, f"/{PAYLOAD_FIELD}"),
+        payload=encode(payload, "/data"),
         occurred_at=occurred_at(body, received_at),
         received_at=received_at,
         idempotency_key=None,
         body_hash=None,
+        item=encode(body, ""),  # everything the client sent, kept
     )
-
-
-def choose_identity(body: dict[str, Any]) -> tuple[str, str, bool]:
-    """The identity field that names the contact (exactly one)."""
-    present = [field for field in IDENTITY_FIELDS if field[0] in body]
-    if not present:
-        raise ApiError("identity_missing")
-    if len(present) > 1:
-        raise ApiError("identity_conflict")
-    return present[0]
 
 
 def check_envelope(body: dict[str, Any]) -> None:
@@ -166,24 +151,40 @@ def check_envelope(body: dict[str, Any]) -> None:
         raise ApiError("invalid_request", details=failures(_request_validator, body))
 
 
-def check_storable(body: dict[str, Any]) -> None:
+def check_storable(fields: tuple[tuple[str, Any], ...]) -> None:
+    """Fields stored as text columns, where PostgreSQL cannot hold a NUL character: (pointer, value)."""
     details = [
-        {"path": f"/{name}", "message": "must not contain NUL characters"}
-        for name in STORED_TEXT_FIELDS
-        if isinstance(body.get(name), str) and "\x00" in body[name]
+        {"path": path, "message": "must not contain NUL characters"}
+        for path, value in fields
+        if isinstance(value, str) and "\x00" in value
     ]
     if details:
         raise ApiError("invalid_request", details=details)
 
 
+def choose_identity(body: dict[str, Any]) -> tuple[str, Any, bool]:
+    """The contact (exactly one): (kind, value, lower-case it)."""
+    present = []
+    if "email" in body:
+        present.append(("email", body["email"], False))
+    if "contact_id" in body:
+        present.append(("contact_id", body["contact_id"], False))
+    if not present:
+        raise ApiError("identity_missing")
+    if len(present) > 1:
+        raise ApiError("identity_conflict")
+    return present[0]
+
+
 def event_of(body: dict[str, Any]) -> str:
-    """The event's name, from the body's event field."""
-    if body.get(EVENT_FIELD) is None:
-        # The request schema requires the field (lint says so) but may let it be null.
+    """The event's name, from the event field."""
+    name = body.get("event")
+    if name is None:
+        # The schema requires the field (lint says so) but may let it be null.
         raise ApiError(
-            "invalid_request", details=[{"path": f"/{EVENT_FIELD}", "message": "an event name is required"}]
+            "invalid_request", details=[{"path": "/event", "message": "an event name is required"}]
         )
-    return text_of(body[EVENT_FIELD])
+    return text_of(name)
 
 
 def check_payload(project: Project, event_name: str, payload: Any) -> None:
@@ -196,7 +197,7 @@ def check_payload(project: Project, event_name: str, payload: Any) -> None:
 
 
 def occurred_at(body: dict[str, Any], received_at: str) -> str:
-    value = body.get(OCCURRED_AT_FIELD)
+    value = body.get("timestamp")
     if value is None:
         return received_at
     if OCCURRED_AT_PER_SECOND is None:
@@ -204,7 +205,7 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
     else:
         normalized = timestamps.from_epoch(value, OCCURRED_AT_PER_SECOND)
     if normalized is None:
-        detail = {"path": f"/{OCCURRED_AT_FIELD}", "message": f"{value!r} is not a representable date-time"}
+        detail = {"path": "/timestamp", "message": f"{value!r} is not a representable date-time"}
         raise ApiError("invalid_request", details=[detail])
     return normalized
 

@@ -3,10 +3,10 @@
 #   ingestspec generate openapi/sendrealm.yaml --out generated_server/sendrealm
 """Ingest an event: POST /events (ingestEvent).
 
-Checks run in the order the spec documents: API key, Content-Type, body size,
-JSON syntax, identity, request envelope, reserved names, event definition and
-payload schema. The answer is built and checked against the documented response before the event
-is committed to storage (or its idempotent original found), and sent only after the commit.
+Checks run in the order the spec documents: API key, Content-Type, body size, JSON syntax, identity,
+request envelope, reserved names, event definition and payload schema. The answer is built and
+checked against the documented response before the event is committed to storage (or its idempotent
+original found), and sent only after the commit.
 """
 
 from __future__ import annotations
@@ -50,22 +50,11 @@ SCHEMES: credentials.Schemes = (("bearer", "", ""),)
 CHALLENGE: dict[str, str] | None = {"WWW-Authenticate": "Bearer"}
 PARAMETERS = Parameters()
 
-EVENT_FIELD = "event"
-OCCURRED_AT_FIELD = "occurred_at"
 # How many units of an epoch-number occurred_at make a second (None: it is an RFC 3339 string).
 OCCURRED_AT_PER_SECOND: int | None = None
-PAYLOAD_FIELD = "payload"
-# (field, kind, lower-case it), in resolution order.
-IDENTITY_FIELDS: tuple[tuple[str, str, bool], ...] = (
-    ("contact_id", "contact_id", False),
-    ("external_id", "external_id", False),
-    ("email", "email", True),
-)
 RESERVED_PREFIXES = ("sendrealm.",)
 # Where the idempotency key is: (in, name).
 IDEMPOTENCY_KEY = ("body", "idempotency_key")
-# Request body fields stored as text columns, where PostgreSQL cannot hold a NUL character.
-STORED_TEXT_FIELDS = (EVENT_FIELD, *(field[0] for field in IDENTITY_FIELDS), IDEMPOTENCY_KEY[1])
 # The documented request media types (type/subtype, lower case); `charset` may only be utf-8.
 MEDIA_TYPES = ("application/json",)
 SUCCESS_MEDIA_TYPE = "application/json"
@@ -142,16 +131,24 @@ class Ingest:
 
 def judge(project: Project, request: Request, body: Any) -> NewEvent:
     """The event a request body makes, once it passed every check of the block."""
-    identity_field, identity_kind, lowercase = choose_identity(body)
+    identity_kind, identity, lowercase = choose_identity(body)
     check_envelope(body)
     key = idempotency_key(request, body)
-    check_storable(body, key)
+    check_storable(
+        (
+            ("/event", body.get("event")),
+            ("/contact_id", body.get("contact_id")),
+            ("/external_id", body.get("external_id")),
+            ("/email", body.get("email")),
+            ("/idempotency_key", body.get("idempotency_key")),
+        ),
+        key,
+    )
     event_name = event_of(body)
     check_reserved(event_name)
-    payload = body.get(PAYLOAD_FIELD, {})
+    payload = body.get("payload", {})
     check_payload(project, event_name, payload)
     hooks.check(project.id, event_name, body)  # the user's own checks (hooks.py, created once)
-    identity = body[identity_field]
     received_at = timestamps.now()
     return NewEvent(
         id=new_id(),
@@ -159,20 +156,13 @@ def judge(project: Project, request: Request, body: Any) -> NewEvent:
         event=event_name,
         identity_type=identity_kind,
         identity_value=identity.lower() if lowercase and isinstance(identity, str) else text_of(identity),
-        payload=encode(payload, f"/{PAYLOAD_FIELD}"),
+        payload=encode(payload, "/payload"),
         occurred_at=occurred_at(body, received_at),
         received_at=received_at,
         idempotency_key=key,
         body_hash=body_hash(body) if key is not None else None,
+        item=encode(body, ""),  # everything the client sent, kept
     )
-
-
-def choose_identity(body: dict[str, Any]) -> tuple[str, str, bool]:
-    """The identity field that names the contact (first present)."""
-    present = [field for field in IDENTITY_FIELDS if field[0] in body]
-    if not present:
-        raise ApiError("identity_missing")
-    return present[0]
 
 
 def check_envelope(body: dict[str, Any]) -> None:
@@ -182,37 +172,41 @@ def check_envelope(body: dict[str, Any]) -> None:
 
 def idempotency_key(request: Request, body: dict[str, Any]) -> str | None:
     """The request's idempotency key as text, or None when it sends none."""
-    value = body.get(IDEMPOTENCY_KEY[1])
+    value = body.get("idempotency_key")
     return None if value is None else text_of(value)
 
 
-def check_storable(body: dict[str, Any], key: str | None) -> None:
+def check_storable(fields: tuple[tuple[str, Any], ...], key: str | None) -> None:
+    """Fields stored as text columns, where PostgreSQL cannot hold a NUL character: (pointer, value)."""
     details = [
-        {"path": f"/{name}", "message": "must not contain NUL characters"}
-        for name in STORED_TEXT_FIELDS
-        if isinstance(body.get(name), str) and "\x00" in body[name]
+        {"path": path, "message": "must not contain NUL characters"}
+        for path, value in fields
+        if isinstance(value, str) and "\x00" in value
     ]
     if details:
         raise ApiError("invalid_request", details=details)
 
 
+def choose_identity(body: dict[str, Any]) -> tuple[str, Any, bool]:
+    """The contact (first present): (kind, value, lower-case it)."""
+    if "contact_id" in body:
+        return "contact_id", body["contact_id"], False
+    if "external_id" in body:
+        return "external_id", body["external_id"], False
+    if "email" in body:
+        return "email", body["email"], True
+    raise ApiError("identity_missing")
+
+
 def event_of(body: dict[str, Any]) -> str:
-    """The event's name, from the body's event field."""
-    if body.get(EVENT_FIELD) is None:
-        # The request schema requires the field (lint says so) but may let it be null.
+    """The event's name, from the event field."""
+    name = body.get("event")
+    if name is None:
+        # The schema requires the field (lint says so) but may let it be null.
         raise ApiError(
-            "invalid_request", details=[{"path": f"/{EVENT_FIELD}", "message": "an event name is required"}]
+            "invalid_request", details=[{"path": "/event", "message": "an event name is required"}]
         )
-    return text_of(body[EVENT_FIELD])
-
-
-def check_reserved(event_name: str) -> None:
-    # Case-insensitive, so that a system namespace cannot be imitated by changing case; casefold()
-    # also folds the letters lower() leaves apart (U+017F ſ is s).
-    folded = event_name.casefold()
-    for prefix in RESERVED_PREFIXES:
-        if folded.startswith(prefix.casefold()):
-            raise ApiError("reserved_event_name", {"prefix": prefix, "event": event_name})
+    return text_of(name)
 
 
 def check_payload(project: Project, event_name: str, payload: Any) -> None:
@@ -224,8 +218,17 @@ def check_payload(project: Project, event_name: str, payload: Any) -> None:
         raise ApiError("payload_invalid", {"event": event_name}, details)
 
 
+def check_reserved(event_name: str) -> None:
+    # Case-insensitive, so that a system namespace cannot be imitated by changing case; casefold()
+    # also folds the letters lower() leaves apart (U+017F ſ is s).
+    folded = event_name.casefold()
+    for prefix in RESERVED_PREFIXES:
+        if folded.startswith(prefix.casefold()):
+            raise ApiError("reserved_event_name", {"prefix": prefix, "event": event_name})
+
+
 def occurred_at(body: dict[str, Any], received_at: str) -> str:
-    value = body.get(OCCURRED_AT_FIELD)
+    value = body.get("occurred_at")
     if value is None:
         return received_at
     if OCCURRED_AT_PER_SECOND is None:
@@ -233,7 +236,7 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
     else:
         normalized = timestamps.from_epoch(value, OCCURRED_AT_PER_SECOND)
     if normalized is None:
-        detail = {"path": f"/{OCCURRED_AT_FIELD}", "message": f"{value!r} is not a representable date-time"}
+        detail = {"path": "/occurred_at", "message": f"{value!r} is not a representable date-time"}
         raise ApiError("invalid_request", details=[detail])
     return normalized
 

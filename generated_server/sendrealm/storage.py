@@ -70,6 +70,8 @@ class NewEvent(NamedTuple):
     received_at: str
     idempotency_key: str | None
     body_hash: str | None
+    # The whole accepted item as JSON bytes, every field as received (None: a caller without one).
+    item: bytes | None = None
 
 
 class StoredEvent(NamedTuple):
@@ -89,6 +91,7 @@ class StoredEvent(NamedTuple):
     attempts: int
     next_attempt_at: str | None
     last_error: str | None
+    item: bytes | None = None  # the whole accepted item (None: stored before items were kept)
 
     @classmethod
     def pending(cls, event: NewEvent, leased_until: str | None = None) -> StoredEvent:
@@ -96,7 +99,7 @@ class StoredEvent(NamedTuple):
         return cls(
             event.id, event.project_id, event.event, event.identity_type, event.identity_value,
             event.payload, event.occurred_at, event.received_at, event.idempotency_key,
-            event.body_hash, "pending", 0, leased_until, None,
+            event.body_hash, "pending", 0, leased_until, None, event.item,
         )  # fmt: skip
 
 
@@ -268,21 +271,22 @@ def open_storage(url: str) -> Storage:
 
 _COLUMNS = (
     "id, project_id, event, identity_type, identity_value, payload, occurred_at, received_at, "
-    "idempotency_key, body_hash, status, attempts, next_attempt_at, last_error"
+    "idempotency_key, body_hash, status, attempts, next_attempt_at, last_error, item"
 )
 # The columns insert() fills; the rest start at their defaults.
-# What insert() writes: the event, and the lease it may be born with.
-_INSERT_COLUMNS = _COLUMNS.split(", status", 1)[0] + ", next_attempt_at"
+# What insert() writes: the event, the lease it may be born with, and the item as received.
+_INSERT_COLUMNS = _COLUMNS.split(", status", 1)[0] + ", next_attempt_at, item"
 _DEAD_LETTER_COLUMNS = "event_id, project_id, event, payload, attempts, last_error, dead_at"
 _DEAD_LETTER_SELECT = f"SELECT {_DEAD_LETTER_COLUMNS}, redriven_at FROM dead_letters"
 
 
 def _row_to_event(row: Sequence[Any]) -> StoredEvent:
-    payload = row[5]
+    payload, item = row[5], row[14]
     return StoredEvent(
         row[0], row[1], row[2], row[3], row[4],
         payload.encode() if isinstance(payload, str) else bytes(payload),
         row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13],
+        None if item is None else item.encode() if isinstance(item, str) else bytes(item),
     )  # fmt: skip
 
 
@@ -305,12 +309,13 @@ def _insert_params(event: NewEvent, leased_until: str | None = None) -> tuple[ob
     # instead of failing inside the writer, next to other callers' events.
     try:
         payload = event.payload.decode()
+        item = None if event.item is None else event.item.decode()
     except UnicodeDecodeError as exc:
-        raise StorageError(f"event {event.id}: payload is not UTF-8 JSON text") from exc
+        raise StorageError(f"event {event.id}: payload or item is not UTF-8 JSON text") from exc
     return (
         event.id, event.project_id, event.event, event.identity_type, event.identity_value,
         payload, event.occurred_at, event.received_at, event.idempotency_key, event.body_hash,
-        leased_until,
+        leased_until, item,
     )  # fmt: skip
 
 

@@ -96,6 +96,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
     # A re-driven dead letter stays listed as history: when, and it leaves the dead-letter count.
     (2, ("ALTER TABLE dead_letters ADD COLUMN redriven_at TEXT",)),
+    # The whole accepted item, every field as received (NULL for events stored before).
+    (3, ("ALTER TABLE events ADD COLUMN item TEXT",)),
 )
 
 

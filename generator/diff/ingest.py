@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..spec.model import ErrorEntry, Ingest, KeySource, Read, ResponseShape
+from ..spec.model import ErrorEntry, Ingest, KeySource, Read, ResponseShape, field_pointer
 from .model import BOTH, CLIENTS, NEITHER, SERVERS, Collector
 from .schemas import key_of, show
 
@@ -31,14 +31,20 @@ def _attributes(
 
 def compare_ingest(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
     """Every behaviour of two x-ingest blocks of one operation."""
+    # Fields are compared by their JSON Pointer: `userId` and `/userId` are the same field.
+    for attr, kind in (
+        ("event_field", "event-field-changed"),
+        ("credential_field", "credential-field-changed"),
+        ("occurred_at_field", "occurred-at-field-changed"),
+    ):
+        was, now = getattr(old, attr), getattr(new, attr)
+        if _at(was) != _at(now):
+            out.add(kind, f"{where}.{attr}", was, now, BOTH, f"{attr} changed from {was!r} to {now!r}")
     _attributes(
         old,
         new,
         (
-            ("event_field", "event-field-changed"),
             ("event_name", "event-name-changed"),
-            ("credential_field", "credential-field-changed"),
-            ("occurred_at_field", "occurred-at-field-changed"),
             ("occurred_at_unit", "occurred-at-unit-changed"),
             ("id_format", "id-format-changed"),
             ("id_prefix", "id-prefix-changed"),
@@ -54,6 +60,7 @@ def compare_ingest(old: Ingest, new: Ingest, where: str, out: Collector) -> None
     _shape(old.response, new.response, f"{where}.response", "success-response-changed", out)
     _rate_limit(old, new, where, out)
     _batch(old, new, where, out)
+    _kinds(old, new, where, out)
     _documented_only(old, new, where, out)
     if old.retention_days != new.retention_days:
         lowered = new.retention_days < old.retention_days
@@ -92,9 +99,12 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             BOTH,
             f"identity mode changed from {before.mode} to {after.mode}",
         )
+    # Compared by pointer (`userId` is `/userId`), reported as the spec writes them.
     old_names, new_names = before.names, after.names
-    if set(old_names) != set(new_names):
-        widened, narrowed = set(new_names) - set(old_names), set(old_names) - set(new_names)
+    old_at, new_at = [_at(n) for n in old_names], [_at(n) for n in new_names]
+    if set(old_at) != set(new_at):
+        widened = {n for n in new_names if _at(n) not in old_at}
+        narrowed = {n for n in old_names if _at(n) not in new_at}
         out.add(
             "identity-fields-changed",
             f"{location}.fields",
@@ -106,8 +116,8 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             + (f"; removed {sorted(narrowed)}" if narrowed else ""),
         )
     else:
-        common = [n for n in old_names if n in new_names]
-        reordered = common != [n for n in new_names if n in old_names]
+        common = [n for n in old_at if n in new_at]
+        reordered = common != [n for n in new_at if n in old_at]
         # Under exactly_one the order never decides anything; under first_present it picks the contact.
         if reordered and "first_present" in (before.mode, after.mode):
             out.add(
@@ -118,9 +128,9 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 BOTH,
                 f"identity resolution order changed from {' > '.join(old_names)} to {' > '.join(new_names)}",
             )
-    old_fields = {f.name: f for f in before.fields}
+    old_fields = {f.pointer: f for f in before.fields}
     for f in after.fields:
-        was = old_fields.get(f.name)
+        was = old_fields.get(f.pointer)
         if was is not None and (was.kind, was.normalize) != (f.kind, f.normalize):
             out.add(
                 "identity-normalize-changed",
@@ -137,7 +147,7 @@ def _identity(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
 
 def _payload(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
     before, after = old.payload, new.payload
-    if before.field != after.field:
+    if before.pointer != after.pointer:
         out.add(
             "payload-field-changed",
             f"{where}.payload.field",
@@ -319,6 +329,58 @@ def _rate_limit(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
     _error_use(old, new, before.error, after.error, f"{location}.error", out)
 
 
+def _at(name: str | None) -> str | None:
+    return None if name is None else field_pointer(name)
+
+
+def _kinds(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
+    """Items of several kinds: the discriminator, the kinds taken, and each kind's own rules."""
+    before, after = old.items, new.items
+    location = f"{where}.kinds"
+    if before.discriminator != after.discriminator:
+        out.add(
+            "kinds-discriminator-changed",
+            f"{location}.discriminator",
+            before.discriminator,
+            after.discriminator,
+            BOTH,
+            f"the item's kind is read from {after.discriminator or 'nowhere'} instead of "
+            f"{before.discriminator or 'nowhere'}",
+        )
+        return
+    was = {k.value: k for k in before.kinds if k.value is not None}
+    now = {k.value: k for k in after.kinds if k.value is not None}
+    for value in sorted(was.keys() - now.keys()):
+        out.add(
+            "kind-removed",
+            f"{location}.{value}",
+            value,
+            None,
+            CLIENTS,
+            f"items of kind {value!r} are refused",
+        )
+    for value in sorted(now.keys() - was.keys()):
+        out.add(
+            "kind-added", f"{location}.{value}", None, value, SERVERS, f"items of kind {value!r} are taken"
+        )
+    for value in sorted(was.keys() & now.keys()):
+        a, b = was[value], now[value]
+        rules = (
+            lambda k: (k.event, k.event_name),
+            lambda k: (k.identity.mode, tuple(f.pointer for f in k.identity.fields)),
+            lambda k: k.payload.pointer,
+        )
+        if any(rule(a) != rule(b) for rule in rules):
+            out.add(
+                "kind-rules-changed",
+                f"{location}.{value}",
+                {"event": a.event or a.event_name, "payload": a.payload.pointer},
+                {"event": b.event or b.event_name, "payload": b.payload.pointer},
+                BOTH,
+                f"items of kind {value!r} are read by other rules (event, identity or payload)",
+            )
+
+
 def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
     before, after = old.batch, new.batch
     location = f"{where}.batch"
@@ -335,7 +397,7 @@ def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
                 else "the operation no longer takes a batch",
             )
         return
-    if before.items_field != after.items_field:
+    if _at(before.items_field) != _at(after.items_field):
         out.add(
             "batch-items-field-changed",
             f"{location}.items_field",
@@ -343,6 +405,18 @@ def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             after.items_field,
             BOTH,
             f"the batch's events moved from {before.items_field!r} to {after.items_field!r}",
+        )
+    if before.acceptance != after.acceptance:
+        refusing = after.acceptance == "all_or_nothing"
+        out.add(
+            "batch-acceptance-changed",
+            f"{location}.acceptance",
+            before.acceptance,
+            after.acceptance,
+            CLIENTS if refusing else SERVERS,
+            "one refused item now refuses the whole batch"
+            if refusing
+            else "a refused item no longer refuses the whole batch: the others are stored",
         )
     if before.max_items != after.max_items:
         lowered = after.max_items < before.max_items

@@ -355,6 +355,8 @@ def operation_context(spec: Spec, op: Operation) -> dict[str, Any]:
     return {
         "op": op,
         "ingest": ingest,
+        "reads": server.item_reads(op),
+        "checks": server.checks(op),
         "route": route,
         "parameters": server.parameters(op, slots),
         "key_slot": slots.get(ingest.dedupe.key.name) if ingest.dedupe else None,

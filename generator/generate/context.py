@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import copy
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError
-from ..spec.model import Operation, ResponseShape, Spec, object_fields, pointer_parts, schema_types
+from ..spec.model import (
+    IdentityField,
+    ItemKind,
+    ItemRules,
+    Operation,
+    ResponseShape,
+    Spec,
+    admits_null,
+    object_fields,
+    pointer_parts,
+    schema_types,
+    schemas_at,
+)
 
 # OpenAPI path templating: `{name}`, where the name may be any text but a brace or a slash.
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+)\}")
@@ -210,10 +223,12 @@ def batch_schemas(op: Operation, response_schema: Mapping[str, Any]) -> dict[str
     The request's schema is checked as a whole with its items left out (each item is judged on its
     own); an item's result schema is the `items` of the answer's `results` field.
     """
-    batch = op.ingest.batch if op.ingest else None
-    assert batch is not None
+    assert op.ingest is not None and op.ingest.batch is not None
+    batch = op.ingest.batch
     request = copy.deepcopy(dict(op.request_schema))
-    items_schema = ((request.get("properties") or {}).get(batch.items_field)) or {}
+    items_schema: Any = request
+    for part in pointer_parts(op.ingest.items.items or ""):
+        items_schema = (items_schema.get("properties") or {}).get(part) or {}
     item = items_schema.pop("items", {})
     fields = response_schema
     if batch.response.envelope:
@@ -221,3 +236,180 @@ def batch_schemas(op: Operation, response_schema: Mapping[str, Any]) -> dict[str
     results = next((f.name for f in batch.response.fields if f.source == "results"), None)
     result = (object_fields(fields).properties.get(results) or {}).get("items", {}) if results else {}
     return {"request": request, "item": dict(item), "result": dict(result)}
+
+
+def read_expr(pointer: str, default: str = "None", var: str = "body") -> str:
+    """The Python expression that reads the value at `pointer` of the JSON object `var`.
+
+    A top-level member is read with `dict.get` as before pointers existed, so a spec that names
+    plain fields pays nothing for them; a deeper one with the generated `at()`. `default` is the
+    expression's value when a step is missing.
+    """
+    parts = pointer_parts(pointer)
+    if len(parts) == 1:
+        return f"{var}.get({parts[0]!r})" if default == "None" else f"{var}.get({parts[0]!r}, {default})"
+    return f"at({var}, {parts!r}, {default})"
+
+
+@dataclass(frozen=True)
+class IdentityRead:
+    """How the generated code tells whether one identity field is present, and reads it then."""
+
+    kind: str
+    lowercase: bool
+    present: str  # a condition; with a walrus, it binds `value`
+    value: str
+
+
+def identity_read(field: IdentityField, schema: Mapping[str, Any]) -> IdentityRead:
+    """The presence test of an identity field: null is absent when the field's schema admits null."""
+    nullable = admits_null(schemas_at(schema, field.pointer))
+    parts = pointer_parts(field.pointer)
+    lowercase = field.normalize == "lowercase"
+    if len(parts) == 1 and not nullable:
+        return IdentityRead(field.kind, lowercase, f"{parts[0]!r} in body", f"body[{parts[0]!r}]")
+    default = "None" if nullable else "MISSING"
+    return IdentityRead(
+        field.kind, lowercase, f"(value := {read_expr(field.pointer, default)}) is not {default}", "value"
+    )
+
+
+@dataclass(frozen=True)
+class KindReader:
+    """The generated reader of one kind of item: its functions' suffix and what they read."""
+
+    value: str | None
+    suffix: str  # "" for an operation's only kind; `_track` for the kind `track`
+    kind: ItemKind
+    identity: tuple[IdentityRead, ...]
+    event: str | None  # the expression reading the event field (None: the constant name)
+    payload: str  # the expression reading the payload
+    text_fields: str  # a tuple expression of (pointer, value) of the fields stored as text
+
+
+def kind_readers(op: Operation) -> list[KindReader]:
+    """A reader per kind of item the operation takes (one when it declares no kinds)."""
+    assert op.ingest is not None
+    rules = op.ingest.items
+    readers = []
+    suffixes: set[str] = set()
+    for kind in rules.kinds:
+        schema = op.kind_schema(kind)
+        suffix = ""
+        if kind.value is not None:
+            suffix = f"_{identifier(kind.value)}"
+            while suffix in suffixes:
+                suffix += "_"  # two values that read the same as identifiers
+            suffixes.add(suffix)
+        text = [kind.event] if kind.event else []
+        text += [f.pointer for f in kind.identity.fields]
+        text += [rules.dedupe_key] if rules.dedupe_key else []
+        pairs = "".join(f"({p!r}, {read_expr(p)}), " for p in dict.fromkeys(text))
+        readers.append(
+            KindReader(
+                value=kind.value,
+                suffix=suffix,
+                kind=kind,
+                identity=tuple(identity_read(f, schema) for f in kind.identity.fields),
+                event=read_expr(kind.event) if kind.event else None,
+                payload=read_expr(kind.payload.pointer, "{}"),
+                text_fields=f"({pairs})",
+            )
+        )
+    return readers
+
+
+def item_reads(op: Operation) -> dict[str, Any]:
+    """What judge() calls to read an item: the only kind's functions directly, or the kind's reader's.
+
+    With kinds, the item's discriminator picks a reader at request time; without, every call is
+    chosen here, so an operation of one kind pays nothing for kinds.
+    """
+    assert op.ingest is not None
+    rules = op.ingest.items
+    readers = kind_readers(op)
+    own = readers[0]
+    calls = (
+        {
+            "identity": "reader.identity(body)",
+            "event": "reader.event(body)",
+            "payload": "reader.payload(body)",
+            "check_payload": "reader.check_payload",
+            "text_fields": "reader.text_fields(body)",
+        }
+        if rules.discriminator
+        else {
+            "identity": "choose_identity(body)",
+            "event": "event_of(body)",
+            "payload": own.payload,
+            "check_payload": "check_payload",
+            "text_fields": own.text_fields,
+        }
+    )
+    return {
+        "readers": readers,
+        "calls": calls,
+        "discriminator": (
+            {"pointer": rules.discriminator, "read": read_expr(rules.discriminator)}
+            if rules.discriminator
+            else None
+        ),
+        "occurred_at": {"pointer": rules.occurred_at, "read": read_expr(rules.occurred_at)},
+        "dedupe_key": read_expr(rules.dedupe_key) if rules.dedupe_key else None,
+        "credential": (
+            {
+                "pointer": rules.credential,
+                "read": read_expr(rules.credential),
+                "parts": pointer_parts(rules.credential),
+            }
+            if rules.credential
+            else None
+        ),
+        "batch_items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
+        # Whether any field is read below the top level (the generated `at()` is then imported),
+        # and whether a presence test tells a missing field from a null one (`MISSING`).
+        "nested": any(len(pointer_parts(pointer)) > 1 for pointer in _read_pointers(rules)),
+        "missing": any("MISSING" in i.present for r in readers for i in r.identity),
+    }
+
+
+def checks(op: Operation) -> str:
+    """The endpoint module's docstring: the checks in the order the generated code makes them."""
+    ingest = op.ingest
+    assert ingest is not None
+    body_key = bool(ingest.credential_field)
+    rate = ["rate limit"] if ingest.rate_limit else []
+    steps = [] if body_key else ["API key", *rate]
+    steps += ["Content-Type", "body size", "JSON syntax"]
+    steps += ["API key (in the body)", *rate] if body_key else []
+    steps += ["parameters"] if parameters(op, route("", op)[1]) else []
+    item = ["identity", "the item's schema" if ingest.batch else "request envelope"]
+    if ingest.kinds:
+        item.insert(0, f"the item's kind (its {ingest.kinds.discriminator})")
+    item += ["reserved names"] if ingest.reserved else []
+    item += ["event definition and payload schema"]
+    if ingest.batch:
+        steps += ["the request's schema and its number of items"]
+        text = f"Checks run in the order the spec documents: {', '.join(steps)}; then, for each item of "
+        text += f"`{ingest.batch.items_field}` on its own: {', '.join(item)}. "
+        if ingest.batch.acceptance == "all_or_nothing":
+            text += "One refused item refuses the whole request and nothing is stored; otherwise the items "
+        else:
+            text += "A refused item gets its error body in its result; the others "
+        text += "are stored together (concurrent inserts make one group commit)"
+        text += ", each deduplicated on its own" if ingest.dedupe else ""
+        text += ", and the answer is sent after the commit."
+    else:
+        text = f"Checks run in the order the spec documents: {', '.join([*steps, *item])}. "
+        text += (
+            "The answer is built and checked against the documented response before the event is committed "
+        )
+        text += "to storage" + (" (or its idempotent original found)" if ingest.dedupe else "")
+        text += ", and sent only after the commit."
+    return textwrap.fill(text, 100)
+
+
+def _read_pointers(rules: ItemRules) -> list[str]:
+    """Every pointer the generated code reads: the item's fields, the credential, the batch's items."""
+    found = [pointer for _, pointer, _ in rules.locations()]
+    return found + [p for p in (rules.credential, rules.items) if p]

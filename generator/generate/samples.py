@@ -12,7 +12,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..spec.model import PLACEHOLDERS, IdentityField, Ingest, Operation, ResponseShape, object_fields
+from ..spec.model import (
+    PLACEHOLDERS,
+    IdentityField,
+    Ingest,
+    Operation,
+    ResponseShape,
+    item_get,
+    properties_of,
+)
 from .context import numeric_fields
 
 __all__ = [
@@ -36,21 +44,16 @@ _TIMESTAMP = "2026-06-01T12:00:00.000Z"
 
 def event_properties(op: Operation) -> Mapping[str, Any]:
     """The schemas of one event's fields: the request's, or for a batch, those of an item of its array."""
-    properties = object_fields(op.request_schema).properties
-    batch = op.ingest.batch if op.ingest else None
-    if batch is not None:
-        items = properties.get(batch.items_field)
-        return object_fields(items.get("items") if isinstance(items, Mapping) else None).properties
-    return properties
+    return properties_of(op.item_schema)
 
 
 def _events(op: Operation) -> list[Mapping[str, Any]]:
     """The events of the operation's request examples (each item of a batch example)."""
     bodies = [ex.value for ex in op.request_examples if isinstance(ex.value, Mapping)]
-    batch = op.ingest.batch if op.ingest else None
-    if batch is None:
+    items_at = op.ingest.items.items if op.ingest else None
+    if items_at is None:
         return bodies
-    items = [item for body in bodies for item in (body.get(batch.items_field) or [])]
+    items = [item for body in bodies for item in (item_get(body, items_at) or [])]
     return [item for item in items if isinstance(item, Mapping)]
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..generate.samples import event_properties, placeholder_values
+from ..generate.samples import placeholder_values
 from ..spec.model import (
     PLACEHOLDERS,
     ROUTING_ERRORS,
@@ -19,9 +19,12 @@ from ..spec.model import (
     Operation,
     Spec,
     escape,
-    object_fields,
+    field_pointer,
     pointer_get,
     pointer_of,
+    pointer_parts,
+    schema_types,
+    schemas_at,
 )
 from .rules import Finding, rule
 from .suggest import did_you_mean
@@ -62,71 +65,50 @@ def _example_findings(
 
 @rule()
 def named_fields_exist(spec: Spec) -> Iterator[Finding]:
-    """Every request field x-ingest names is a property of the request (or batch item) schema."""
+    """Every field x-ingest names (a name or a JSON Pointer) resolves in the request (or item) schema."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
+        rules = ingest.items
         x = op.pointer + "/x-ingest"
-        top = object_fields(op.request_schema).properties
-        properties = event_properties(op)  # for a batch, an item's
+        where = "the batch item's schema" if ingest.batch else "the request schema"
+        arrays = schemas_at(op.request_schema, rules.items) if rules.items else []
+        if ingest.batch and not any("array" in schema_types(s) for s in arrays):
+            yield (
+                f"{x}/batch/items_field",
+                f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
+                "of the request schema" + _suggestion(ingest.batch.items_field, op.request_schema),
+            )
         named = [
-            (ingest.event_field, "/event_field", properties),
-            (ingest.credential_field, "/credential_field", top),
-            (ingest.occurred_at_field, "/occurred_at_field", properties),
-            (ingest.payload.field, "/payload/field", properties),
-            *(
-                (f.name, f"/identity/fields/{i}/name", properties)
-                for i, f in enumerate(ingest.identity.fields)
-            ),
+            (inner, pointer, op.kind_schema(kind) if kind else op.item_schema, where)
+            for inner, pointer, kind in rules.locations()
         ]
-        if ingest.dedupe and ingest.dedupe.key_field:
-            inner = "/dedupe/key/name" if ingest.version > 1 else "/dedupe/key_field"
-            named.append((ingest.dedupe.key_field, inner, properties))
-        if ingest.batch:
-            items = top.get(ingest.batch.items_field)
-            if not isinstance(items, Mapping) or items.get("type") != "array":
-                yield (
-                    f"{x}/batch/items_field",
-                    f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
-                    "of the request schema" + did_you_mean(ingest.batch.items_field, top),
-                )
-        for name, inner, schema in named:
-            if name is not None and name not in schema:
-                where = (
-                    "the batch item's schema"
-                    if ingest.batch and schema is properties
-                    else "the request schema"
-                )
-                lacks = f"x-ingest names request field {name!r}, which {where} lacks"
-                nested = _nested_at(schema, name)
-                if nested or "." in name or "/" in name:
-                    # Until fields can be named by JSON Pointer, only top-level ones can be.
-                    lacks += " at its top level: x-ingest can name top-level fields only"
-                    lacks += f" ({name!r} is declared at {nested})" if nested else ""
-                    yield x + inner, f"{op.operation_id}: {lacks}"
-                else:
-                    yield x + inner, f"{op.operation_id}: {lacks}" + did_you_mean(name, schema)
+        if rules.credential:
+            named.append(("/credential_field", rules.credential, op.request_schema, "the request schema"))
+        seen = set()
+        for inner, pointer, schema, lacking in named:
+            if inner == "/dedupe/key/name" and ingest.version == 1:
+                inner = "/dedupe/key_field"
+            if (inner, pointer) not in seen and not schemas_at(schema, pointer):
+                seen.add((inner, pointer))  # a rule the kinds share is said once
+                name = _written(pointer)
+                lacks = f"x-ingest names request field {name!r}, which {lacking} lacks"
+                yield x + inner, f"{op.operation_id}: {lacks}" + _suggestion(name, schema)
 
 
-def _nested_at(properties: Mapping[str, Any], name: str) -> str | None:
-    """Where a field `name` (or the last part of a dotted or slashed path) is declared below the top
-    level of `properties`, as a JSON Pointer into the body: `/data/attributes/name`."""
-    leaf = re.split(r"[./]", name)[-1]
-    queue = [(pointer_of(key), sub) for key, sub in properties.items()]
-    while queue:
-        at, schema = queue.pop(0)
-        if not isinstance(schema, Mapping):
-            continue
-        inner = object_fields(schema)
-        items = schema.get("items")
-        inner_items = object_fields(items).properties if isinstance(items, Mapping) else {}
-        if leaf in inner.properties:
-            return f"{at}/{escape(leaf)}"
-        if leaf in inner_items:
-            return f"{at}/0/{escape(leaf)}"
-        if at.count("/") < 4:
-            queue += [(at + pointer_of(key), sub) for key, sub in inner.properties.items()]
-    return None
+def _written(pointer: str) -> str:
+    """A field as a spec writes it: its plain name at the top level, else its JSON Pointer."""
+    parts = pointer_parts(pointer)
+    return parts[0] if len(parts) == 1 else pointer
+
+
+def _suggestion(name: str, schema: Mapping[str, Any]) -> str:
+    """`did_you_mean` among the members of the object `name` is in."""
+    *parents, last = pointer_parts(field_pointer(name))
+    members = {
+        k: v for s in schemas_at(schema, pointer_of(*parents)) for k, v in (s.get("properties") or {}).items()
+    }
+    return did_you_mean(last, members)
 
 
 @rule()

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..generate.samples import event_properties, success_body
+from ..generate.samples import success_body
 from ..spec.loader import resolve
 from ..spec.model import (
     BASIC_KEY,
@@ -24,10 +24,11 @@ from ..spec.model import (
     SecurityScheme,
     Spec,
     escape,
-    object_fields,
     pointer_get,
     pointer_of,
+    required_at,
     schema_types,
+    schemas_at,
 )
 from .rules import Finding, rule
 from .suggest import did_you_mean
@@ -298,13 +299,16 @@ def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
                 f"{op.operation_id}: an ingest operation's request body must be `required: true` "
                 "(the server refuses a request without one)",
             )
-        if op.ingest.event_field and op.ingest.batch is None:
-            fields = object_fields(op.request_schema)
-            required = fields.required
-            if op.ingest.event_field in fields.properties and (op.ingest.event_field not in required):
+        where = "batch item" if op.ingest.batch else "request"
+        for kind in op.ingest.items.kinds:
+            schema = op.kind_schema(kind)
+            # A field the schema lacks is named_fields_exist's finding; one it leaves optional would
+            # let an item without a name pass its schema and then be refused by the server.
+            if kind.event and schemas_at(schema, kind.event) and not required_at(schema, kind.event):
+                of = f" of a {kind.value!r} item" if kind.value is not None else ""
                 yield (
-                    _x(op, "event_field"),
-                    f"{op.operation_id}: event field {op.ingest.event_field!r} must be in the request "
+                    op.pointer + "/x-ingest" + kind.at("event") + "/event_field",
+                    f"{op.operation_id}: event field {kind.event_field!r}{of} must be in the {where} "
                     "schema's `required` (the server refuses an event without a name)",
                 )
 
@@ -394,9 +398,16 @@ def batches_are_served(spec: Spec) -> Iterator[Finding]:
                 f"{op.operation_id}: a batch's idempotency key must be a field of its items, not a "
                 f"{op.ingest.dedupe.key.location} parameter that every item would share",
             )
+        if not batch.names_refusals and batch.acceptance != "all_or_nothing":
+            yield (
+                _x(op, "batch"),
+                f"{op.operation_id}: the batch answer cannot say which items were refused (it has no "
+                "`results`), so answering it would acknowledge items that were not stored: set "
+                "`acceptance: all_or_nothing` (a refused item refuses the whole batch) or answer `results`",
+            )
         answer = _batch_answer(op.ingest)
         response = op.responses.get(batch.response.status)
-        if response is not None and response.schema:
+        if response is not None and response.schema and batch.acceptance != "all_or_nothing":
             error = next(validator(response.schema).iter_errors(answer), None)
             if error is not None:
                 yield (
@@ -513,20 +524,29 @@ def documented_errors_are_produced(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def identity_field_types(spec: Spec) -> Iterator[Finding]:
-    """Identity fields are typed string, integer or number."""
+    """Identity fields are typed string, integer or number (and may admit null, which is absent)."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
-        properties = event_properties(op)
-        for index, field in enumerate(op.ingest.identity.fields):
-            if field.name not in properties:
-                continue  # lint's field check names it
-            types = schema_types(properties[field.name])
-            if not types or not types <= _IDENTITY_TYPES:
-                yield (
-                    _x(op, "identity", "fields", index, "name"),
-                    f"{op.operation_id}: identity field {field.name!r} must be typed string, integer "
-                    f"or number, not {_type_text(types)}",
+        seen = set()
+        for kind in op.ingest.items.kinds:
+            for index, field in enumerate(kind.identity.fields):
+                at = (
+                    op.pointer
+                    + "/x-ingest"
+                    + kind.at("identity")
+                    + pointer_of("identity", "fields", index, "name")
                 )
+                schemas = schemas_at(op.kind_schema(kind), field.pointer)
+                if not schemas or at in seen:
+                    continue  # lint's field check names a missing one; a shared rule is said once
+                types = schema_types(schemas[0])
+                if not types - {"null"} or not types - {"null"} <= _IDENTITY_TYPES:
+                    seen.add(at)
+                    yield (
+                        at,
+                        f"{op.operation_id}: identity field {field.name!r} must be typed string, integer "
+                        f"or number, not {_type_text(types)}",
+                    )
 
 
 @rule()
@@ -535,9 +555,10 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        schema = event_properties(op).get(ingest.occurred_at_field)
-        if schema is None:
+        schemas = schemas_at(op.item_schema, ingest.items.occurred_at)
+        if not schemas:
             continue
+        schema = schemas[0]
         types = schema_types(schema)
         if ingest.occurred_at_unit == "rfc3339":
             if types != {"string"} or schema.get("format") != "date-time":

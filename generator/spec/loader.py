@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from functools import cache, partial
 from importlib import resources
 from pathlib import Path
@@ -35,7 +36,9 @@ from .model import (
     Identity,
     IdentityField,
     Ingest,
+    ItemKind,
     KeySource,
+    Kinds,
     Link,
     Operation,
     Parameter,
@@ -54,6 +57,8 @@ from .model import (
     default_key,
     documented,
     escape,
+    field_pointer,
+    item_schema,
     pointer_of,
     pointer_parts,
 )
@@ -232,7 +237,13 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     parameters=_parameters(owners),
                     request_required=bool(body.get("required", False)) if body else False,
                     ingest=(
-                        _ingest(op["x-ingest"], source, pointer, partial(documented, responses, ranges))
+                        _ingest(
+                            op["x-ingest"],
+                            source,
+                            pointer,
+                            partial(documented, responses, ranges),
+                            media.get("schema") or {},
+                        )
                         if "x-ingest" in op
                         else None
                     ),
@@ -408,13 +419,19 @@ def schema_problems(schema: Mapping[str, Any], raw: Any, at: str) -> list[LoadPr
     return problems
 
 
-def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Documented) -> Ingest:
+def _ingest(
+    block: Mapping[str, Any],
+    source: Path,
+    pointer: str,
+    documented: Documented,
+    request: Mapping[str, Any] | None = None,
+) -> Ingest:
     problems = x_ingest_problems(block, f"{pointer}/x-ingest")
     if problems:
         raise SpecError(source, problems)
     raw = upgrade(block)
-    identity = raw["identity"]
-    payload = raw["payload"]
+    identity = _identity(raw["identity"])
+    payload = _payload(raw["payload"])
     errors = raw["errors"]
     processing = raw.get("processing") or {}
     backoff = processing.get("backoff") or {}
@@ -427,23 +444,8 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Do
         occurred_at_unit=raw.get("occurred_at_unit", "rfc3339"),
         id_format=raw.get("id_format", "uuid7"),
         id_prefix=raw.get("id_prefix", ""),
-        identity=Identity(
-            mode=identity["mode"],
-            fields=tuple(
-                IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
-                for f in identity["fields"]
-            ),
-            missing_error=identity.get("missing_error", default_key("identity_missing")),
-            conflict_error=identity.get("conflict_error")
-            or (default_key("identity_conflict") if identity["mode"] == "exactly_one" else None),
-        ),
-        payload=PayloadRule(
-            field=payload["field"],
-            validation=payload["validation"],
-            mismatch_error=payload.get("mismatch_error", default_key("payload")),
-            undefined_event_error=payload.get("undefined_event_error")
-            or (default_key("undefined_event") if payload["validation"] == "required" else None),
-        ),
+        identity=identity,
+        payload=payload,
         payload_limit=PayloadLimit(
             raw["payload_limit"]["default_bytes"],
             raw["payload_limit"].get("error", default_key("size")),
@@ -474,6 +476,11 @@ def _ingest(block: Mapping[str, Any], source: Path, pointer: str, documented: Do
         if "rate_limit" in raw
         else None,
         batch=_batch(raw["batch"]) if "batch" in raw else None,
+        kinds=(
+            _kinds(raw["kinds"], raw, identity, payload, item_schema(request or {}, _items(raw)))
+            if "kinds" in raw
+            else None
+        ),
         retention_days=(raw.get("retention") or {}).get("default_days", 90),
         documented_only=tuple(raw.get("documented_only") or ()),
         processing=Processing(
@@ -514,12 +521,79 @@ def _scalars(node: Any, at: str, value: str) -> Iterator[str]:
         yield at
 
 
+def _identity(raw: Mapping[str, Any]) -> Identity:
+    return Identity(
+        mode=raw["mode"],
+        fields=tuple(
+            IdentityField(f["name"], f.get("kind", f["name"]), f.get("normalize", "none"))
+            for f in raw["fields"]
+        ),
+        missing_error=raw.get("missing_error", default_key("identity_missing")),
+        conflict_error=raw.get("conflict_error")
+        or (default_key("identity_conflict") if raw["mode"] == "exactly_one" else None),
+    )
+
+
+def _payload(raw: Mapping[str, Any]) -> PayloadRule:
+    return PayloadRule(
+        field=raw["field"],
+        validation=raw["validation"],
+        mismatch_error=raw.get("mismatch_error", default_key("payload")),
+        undefined_event_error=raw.get("undefined_event_error")
+        or (default_key("undefined_event") if raw["validation"] == "required" else None),
+    )
+
+
+# A kind's rules and the keys that say them.
+_KIND_RULES = (
+    ("event", ("event_field", "event_name")),
+    ("identity", ("identity",)),
+    ("payload", ("payload",)),
+)
+
+
+def _items(raw: Mapping[str, Any]) -> str | None:
+    return field_pointer(raw["batch"]["items_field"]) if "batch" in raw else None
+
+
+def _kinds(
+    raw: Mapping[str, Any],
+    block: Mapping[str, Any],
+    identity: Identity,
+    payload: PayloadRule,
+    item: Mapping[str, Any],
+) -> Kinds:
+    """Each kind's rules: what it says itself, the block's own rules for the rest."""
+    openapi = item.get("discriminator") or {}
+    # The x-ingest schema requires `discriminator` when the item schema names none; lint checks it.
+    discriminator = raw.get("discriminator") or str(openapi.get("propertyName", ""))
+    kinds = []
+    for value, rules in raw["by_value"].items():
+        event_field, event_name = block.get("event_field"), block.get("event_name")
+        if "event_field" in rules or "event_name" in rules:
+            event_field, event_name = rules.get("event_field"), rules.get("event_name")
+        own_payload = {**asdict(payload), **(rules.get("payload") or {})}
+        kinds.append(
+            ItemKind(
+                value=value,
+                event_field=event_field,
+                event_name=event_name,
+                identity=_identity(rules["identity"]) if "identity" in rules else identity,
+                payload=_payload(own_payload),
+                pointer=pointer_of("kinds", "by_value", value),
+                own=tuple(rule for rule, keys in _KIND_RULES if any(k in rules for k in keys)),
+            )
+        )
+    return Kinds(discriminator, tuple(kinds))
+
+
 def _batch(raw: Mapping[str, Any]) -> Batch:
     return Batch(
         items_field=raw["items_field"],
         max_items=raw["max_items"],
         response=_shape(raw["response"]),
         result=_shape(raw["result"]) if "result" in raw else None,
+        acceptance=raw.get("acceptance", "per_item"),
     )
 
 

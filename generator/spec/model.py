@@ -167,6 +167,121 @@ def _slot(node: Any, part: str) -> Any:
     return part
 
 
+def field_pointer(name: str) -> str:
+    """The JSON Pointer of a field x-ingest names: a pointer as written, a plain name its top-level member.
+
+    `/context/traits` is inside the item; `userId` is `/userId`, so every spec written before
+    pointers reads the same.
+    """
+    return name if name.startswith("/") else pointer_of(name)
+
+
+def item_get(item: Any, pointer: str, default: Any = None) -> Any:
+    """The value at `pointer` in a JSON object, through objects only; `default` when a step is missing."""
+    node = item
+    for part in pointer_parts(pointer):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def schemas_at(schema: Mapping[str, Any], pointer: str) -> list[Mapping[str, Any]]:
+    """The (resolved) schemas a member at `pointer` of an instance of `schema` may be judged by.
+
+    Walks `properties` and, at each step, the branches of `allOf`, `oneOf` and `anyOf`; empty
+    when no branch declares the member (lint then says the pointer does not resolve).
+    """
+    found = [schema]
+    for part in pointer_parts(pointer):
+        found = [
+            sub
+            for node in found
+            for branch in _branches(node)
+            if isinstance(sub := (branch.get("properties") or {}).get(part), Mapping)
+        ]
+    return found
+
+
+def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A schema and every schema its `allOf`, `oneOf` and `anyOf` combine, recursively."""
+    found = [schema]
+    for key in ("allOf", "oneOf", "anyOf"):
+        for sub in schema.get(key) or ():
+            if isinstance(sub, Mapping):
+                found += _branches(sub)
+    return found
+
+
+def properties_of(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The member schemas a schema declares, its allOf/oneOf/anyOf branches' included (first wins)."""
+    found: dict[str, Any] = {}
+    for branch in _branches(schema):
+        for name, sub in (branch.get("properties") or {}).items():
+            found.setdefault(name, sub)
+    return found
+
+
+def required_at(schema: Mapping[str, Any], pointer: str) -> bool:
+    """Whether every instance of `schema` has the member at `pointer` (each step required)."""
+    nodes = [schema]
+    for part in pointer_parts(pointer):
+        if not all(_requires(node, part) for node in nodes):
+            return False
+        nodes = [
+            sub
+            for node in nodes
+            for branch in _branches(node)
+            if isinstance(sub := (branch.get("properties") or {}).get(part), Mapping)
+        ]
+    return True
+
+
+def _requires(schema: Mapping[str, Any], name: str) -> bool:
+    """Whether `schema` requires `name`: itself, one of its allOf, or every branch of a oneOf/anyOf."""
+    if name in (schema.get("required") or ()):
+        return True
+    if any(_requires(sub, name) for sub in schema.get("allOf") or () if isinstance(sub, Mapping)):
+        return True
+    return any(
+        bool(subs) and all(_requires(sub, name) for sub in subs if isinstance(sub, Mapping))
+        for subs in (schema.get("oneOf") or (), schema.get("anyOf") or ())
+    )
+
+
+def item_schema(request: Mapping[str, Any], items: str | None) -> Mapping[str, Any]:
+    """The schema of one item: the request's, or the `items` of the batch array at pointer `items`."""
+    if items is None:
+        return request
+    arrays = schemas_at(request, items)
+    return next((a["items"] for a in arrays if isinstance(a.get("items"), Mapping)), {})
+
+
+def kind_schema(item: Mapping[str, Any], discriminator: str | None, value: str | None) -> Mapping[str, Any]:
+    """The schema items of one kind meet: the item schema with only the `oneOf`/`anyOf` branches
+    that fix the discriminator to `value` (by `const` or `enum`); the whole schema when none does."""
+    if discriminator is None:
+        return item
+
+    def fixes(branch: Mapping[str, Any]) -> bool:
+        return any(
+            s.get("const") == value or value in (s.get("enum") or ())
+            for s in schemas_at(branch, discriminator)
+        )
+
+    narrowed = dict(item)
+    for key in ("oneOf", "anyOf"):
+        branches = [b for b in item.get(key) or () if isinstance(b, Mapping)]
+        if any(fixes(b) for b in branches):
+            narrowed[key] = [b for b in branches if fixes(b)]
+    return narrowed
+
+
+def admits_null(schemas: list[Mapping[str, Any]]) -> bool:
+    """Whether any of the schemas a member is judged by lets it be null (`type: [string, "null"]`)."""
+    return any("null" in schema_types(s) or s.get("const", 0) is None for s in schemas)
+
+
 @dataclass(frozen=True)
 class Example:
     """A named example value from the spec, and where its value is written (a JSON Pointer)."""
@@ -331,6 +446,10 @@ class IdentityField:
     kind: str
     normalize: str = "none"
 
+    @property
+    def pointer(self) -> str:
+        return field_pointer(self.name)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -354,6 +473,10 @@ class PayloadRule:
     validation: str  # "required" | "when_defined"
     mismatch_error: str
     undefined_event_error: str | None = None
+
+    @property
+    def pointer(self) -> str:
+        return field_pointer(self.field)
 
 
 @dataclass(frozen=True)
@@ -426,6 +549,131 @@ class Batch:
     max_items: int
     response: ResponseShape
     result: ResponseShape | None = None
+    # "per_item": refused items are named in the answer's results, the others stored;
+    # "all_or_nothing": any refused item refuses the whole request, and nothing is stored.
+    acceptance: str = "per_item"
+
+    @property
+    def names_refusals(self) -> bool:
+        """Whether the success answer can say which items were refused (it carries `results`)."""
+        return any(f.source == "results" for f in self.response.fields)
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """The rules of one kind of item: how its event name, identity and payload are read.
+
+    An operation without `kinds` has one kind (`value` None) made of its block's own rules; with
+    `kinds`, each value of the discriminator has its own, falling back to the block's for what it
+    does not say. `pointer` is where its rules are written in the x-ingest block.
+    """
+
+    value: str | None
+    event_field: str | None
+    event_name: str | None
+    identity: Identity
+    payload: PayloadRule
+    pointer: str = ""
+    own: tuple[str, ...] = ()  # which of "event", "identity", "payload" it says itself
+
+    def at(self, rule: str) -> str:
+        """Where in the x-ingest block a rule of this kind is written: its own, or the block's."""
+        return self.pointer if rule in self.own else ""
+
+    @property
+    def event(self) -> str | None:
+        """The JSON Pointer of the event field (None: the constant `event_name`)."""
+        return field_pointer(self.event_field) if self.event_field else None
+
+    def event_of(self, item: Mapping[str, Any]) -> Any:
+        return item_get(item, self.event) if self.event else self.event_name
+
+    def identity_of(self, item: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
+        """The identity field that names the contact and its value; null is absent. None: none does."""
+        present = [(f, v) for f in self.identity.fields if (v := item_get(item, f.pointer)) is not None]
+        return present[0] if present else None
+
+
+@dataclass(frozen=True)
+class Kinds:
+    """Items of several kinds in one operation (Segment's track, identify, page... in one batch).
+
+    The value at `discriminator` (a name or a JSON Pointer into the item; by default the OpenAPI
+    `discriminator.propertyName` of the item schema) chooses the kind; an unknown value is an
+    invalid request.
+    """
+
+    discriminator: str
+    kinds: tuple[ItemKind, ...]
+
+    @property
+    def pointer(self) -> str:
+        return field_pointer(self.discriminator)
+
+
+@dataclass(frozen=True)
+class ReadEvent:
+    """What the item rules read out of one item (the model's own reading, for tests and the suite)."""
+
+    kind: ItemKind
+    event: Any
+    identity: tuple[IdentityField, Any] | None
+    payload: Any
+    occurred_at: Any
+
+
+@dataclass(frozen=True)
+class ItemRules:
+    """How one event is read out of a request item: its kind, its fields located by JSON Pointer,
+    its payload. The server's generated reader (context.py), lint, diff and the contract suite all
+    take it from here, so a new body shape is one change here.
+    """
+
+    kinds: tuple[ItemKind, ...]
+    discriminator: str | None  # the JSON Pointer of the kind's field (None: one kind)
+    occurred_at: str
+    credential: str | None
+    dedupe_key: str | None
+    items: str | None  # where a batch's items are in the request body (None: the body is the item)
+
+    def kind_of(self, item: Mapping[str, Any]) -> ItemKind | None:
+        """The kind an item is of (the only one without a discriminator); None for an unknown value."""
+        if self.discriminator is None:
+            return self.kinds[0]
+        value = item_get(item, self.discriminator)
+        return next((k for k in self.kinds if k.value == value), None)
+
+    def read(self, item: Mapping[str, Any]) -> ReadEvent | None:
+        """The event an item makes, as the server reads it (before its checks); None: no known kind."""
+        kind = self.kind_of(item)
+        if kind is None:
+            return None
+        payload = item_get(item, kind.payload.pointer, {})
+        return ReadEvent(
+            kind, kind.event_of(item), kind.identity_of(item), payload, item_get(item, self.occurred_at)
+        )
+
+    def locations(self) -> list[tuple[str, str, ItemKind | None]]:
+        """Every field the rules read from an item: (where in x-ingest, its JSON Pointer, its kind).
+
+        Kind-free fields (occurred_at, dedupe key, discriminator) come with kind None; the credential
+        and the batch's items are read from the request, not the item, and are not listed.
+        """
+        found: list[tuple[str, str, ItemKind | None]] = [
+            (f"{kind.at('event')}/event_field", kind.event, kind) for kind in self.kinds if kind.event
+        ]
+        found.append(("/occurred_at_field", self.occurred_at, None))
+        found += [(f"{kind.at('payload')}/payload/field", kind.payload.pointer, kind) for kind in self.kinds]
+        found += [
+            (f"{kind.at('identity')}/identity/fields/{i}/name", f.pointer, kind)
+            for kind in self.kinds
+            for i, f in enumerate(kind.identity.fields)
+        ]
+        if self.dedupe_key:
+            found.append(("/dedupe/key/name", self.dedupe_key, None))
+        if self.discriminator:
+            found.append(("/kinds/discriminator", self.discriminator, None))
+        return found
 
 
 @dataclass(frozen=True)
@@ -584,14 +832,33 @@ class Ingest:
     # gateway in front of it does): lint does not ask the server to produce them.
     documented_only: tuple[int, ...] = ()
     processing: Processing = field(default_factory=Processing)
+    kinds: Kinds | None = None  # items of several kinds, each with its own rules
+
+    @property
+    def items(self) -> ItemRules:
+        """How one event is read out of an item of this operation."""
+        own = ItemKind(None, self.event_field, self.event_name, self.identity, self.payload)
+        key = self.dedupe.key_field if self.dedupe else None
+        return ItemRules(
+            kinds=self.kinds.kinds if self.kinds else (own,),
+            discriminator=self.kinds.pointer if self.kinds else None,
+            occurred_at=field_pointer(self.occurred_at_field),
+            credential=field_pointer(self.credential_field) if self.credential_field else None,
+            dedupe_key=field_pointer(key) if key else None,
+            items=field_pointer(self.batch.items_field) if self.batch else None,
+        )
 
     def event_of(self, body: Mapping[str, Any]) -> Any:
         """The event name a request body names (the operation's constant name when it has one)."""
-        return body.get(self.event_field) if self.event_field else self.event_name
+        read = self.items.read(body)
+        return read.event if read else None
 
     def used_errors(self) -> tuple[str, ...]:
         """Catalogue keys this behaviour refers to, in the order the server checks them."""
         keys = [step.error(self) for step in STEPS if step.role == "request"]
+        for kind in self.kinds.kinds if self.kinds else ():  # each kind's own identity and payload errors
+            keys += [kind.identity.missing_error, kind.identity.conflict_error]
+            keys += [kind.payload.undefined_event_error, kind.payload.mismatch_error]
         return tuple(dict.fromkeys(k for k in keys if k))
 
     def server_errors(self) -> tuple[str, ...]:
@@ -831,6 +1098,16 @@ class Operation:
     def secured(self) -> bool:
         """Whether every request must carry a key (an empty alternative makes the key optional)."""
         return bool(self.security) and all(self.security)
+
+    @property
+    def item_schema(self) -> Mapping[str, Any]:
+        """The schema one item of the operation meets: the request's, or a batch item's."""
+        return item_schema(self.request_schema, self.ingest.items.items if self.ingest else None)
+
+    def kind_schema(self, kind: ItemKind) -> Mapping[str, Any]:
+        """The schema the items of one kind meet (the item schema, narrowed to the kind's branches)."""
+        assert self.ingest is not None
+        return kind_schema(self.item_schema, self.ingest.items.discriminator, kind.value)
 
     @property
     def schemes(self) -> tuple[SecurityScheme, ...]:

@@ -554,8 +554,11 @@ def test_a_batch_names_the_fields_of_its_items(tmp_path: Path) -> None:
 
     problems = lint(edited(tmp_path, "arsel", edit))
     assert [p.message.split(": at ")[0] for p in problems] == [
+        "sendEvent: the batch answer cannot say which items were refused (it has no `results`), so "
+        "answering it would acknowledge items that were not stored: set `acceptance: all_or_nothing` "
+        "(a refused item refuses the whole batch) or answer `results`",
         "sendEvent: the 202 body the server answers a batch with (here one refused item) cannot match the "
-        "documented schema"
+        "documented schema",
     ]
 
     def elsewhere(document: dict[str, Any]) -> None:

@@ -65,8 +65,17 @@ async def test_a_store_of_the_previous_release_is_upgraded_on_start(rt: Runtime,
         assert await storage.redrive(DEAD) is True
         assert await storage.backlog() == (2, 0)
         assert (await storage.get("acme", DEAD)).attempts == 0
+        # Version 3 keeps the whole item: none for the events stored before, the new ones' as sent.
+        assert pending.item is None
+        now = "2026-06-08T14:15:00.000Z"
+        item = b'{"event":"e","context":{"traits":{"plan":"pro"}}}'
+        new = rt.storage.NewEvent(
+            "0190f3a0-0000-7000-8000-000000000009", "acme", "e", None, None, b"{}", now, now, None, None, item
+        )
+        await storage.insert(new)
+        assert (await storage.get("acme", new.id)).item == item
     versions = run_sql(store_url, "SELECT version FROM schema_version ORDER BY version")
-    assert [v for (v,) in versions] == [1, 2]
+    assert [v for (v,) in versions] == [1, 2, 3]
 
 
 async def test_migrations_run_once_when_processes_start_together(rt: Runtime, store_url: str) -> None:
@@ -77,14 +86,14 @@ async def test_migrations_run_once_when_processes_start_together(rt: Runtime, st
         assert await store.ready() is None
         await store.close()
     versions = run_sql(store_url, "SELECT version FROM schema_version ORDER BY version")
-    assert [v for (v,) in versions] == [1, 2]
+    assert [v for (v,) in versions] == [1, 2, 3]
 
 
 async def test_a_store_missing_a_migration_is_not_ready(rt: Runtime, store_url: str) -> None:
     async with rt.storage.open_storage(store_url) as storage:
         assert await storage.ready() is None
-        run_sql(store_url, "DELETE FROM schema_version WHERE version = 2")
-        assert "schema version 1" in str(await storage.ready())
+        run_sql(store_url, "DELETE FROM schema_version WHERE version = 3")
+        assert "schema version 2" in str(await storage.ready())
 
 
 async def test_a_store_newer_than_the_server_is_refused(rt: Runtime, store_url: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from ingestspec.generator.spec.model import Ingest, Operation
+from ingestspec.generator.spec.model import Ingest, Operation, item_get
 
 Modules = dict[str, ModuleType]  # "app", "ingest", "errors", "config", "timestamps", ... of one server
 Rewrite = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
@@ -190,12 +190,13 @@ def limit_off_by_one(m: Modules, ingest: Ingest) -> None:
     lambda i: i.identity.mode == "exactly_one",
 )
 def identity_conflict_accepted(m: Modules, ingest: Ingest) -> None:
-    fields = m["ingest"].IDENTITY_FIELDS
-
     def make(original: Any) -> Any:
         def choose_identity(body: dict[str, Any]) -> Any:
-            present = [f for f in fields if f[0] in body]
-            return present[0] if present else original(body)
+            present = ingest.items.kinds[0].identity_of(body)
+            if present is None:
+                return original(body)
+            field, value = present
+            return field.kind, value, field.normalize == "lowercase"
 
         return choose_identity
 
@@ -204,13 +205,29 @@ def identity_conflict_accepted(m: Modules, ingest: Ingest) -> None:
 
 @fault("identity fields are resolved in reverse order", lambda i: i.identity.mode == "first_present")
 def wrong_resolution_order(m: Modules, ingest: Ingest) -> None:
-    setattr(m["ingest"], "IDENTITY_FIELDS", tuple(reversed(m["ingest"].IDENTITY_FIELDS)))  # noqa: B010
+    def make(original: Any) -> Any:
+        def choose_identity(body: dict[str, Any]) -> Any:
+            for field in reversed(ingest.identity.fields):
+                value = item_get(body, field.pointer)
+                if value is not None:
+                    return field.kind, value, field.normalize == "lowercase"
+            return original(body)
+
+        return choose_identity
+
+    _wrap(m["ingest"], "choose_identity", make)
 
 
 @fault("identities are not lower-cased", lambda i: any(f.normalize == "lowercase" for f in i.identity.fields))
 def no_email_normalisation(m: Modules, ingest: Ingest) -> None:
-    fields = tuple((name, kind, False) for name, kind, _ in m["ingest"].IDENTITY_FIELDS)
-    setattr(m["ingest"], "IDENTITY_FIELDS", fields)  # noqa: B010
+    def make(original: Any) -> Any:
+        def choose_identity(body: dict[str, Any]) -> Any:
+            kind, value, _ = original(body)
+            return kind, value, False
+
+        return choose_identity
+
+    _wrap(m["ingest"], "choose_identity", make)
 
 
 @fault("reserved event names are accepted", lambda i: i.reserved is not None)
