@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from ingestspec.generator.cli.usage import Failed, UsageProblem, spec_path
+from ingestspec.generator.cli.failures import Failed, UsageProblem
+from ingestspec.generator.cli.spec_names import spec_path
 
 from . import apikeys
 from .depth import DEFAULT_MAX_EXAMPLES, FUZZ_ENV
