@@ -23,6 +23,7 @@ from ..spec.model import (
     pointer_get,
     pointer_of,
     pointer_parts,
+    properties_of,
     schema_types,
     schemas_at,
 )
@@ -103,12 +104,30 @@ def _written(pointer: str) -> str:
 
 
 def _suggestion(name: str, schema: Mapping[str, Any]) -> str:
-    """`did_you_mean` among the members of the object `name` is in."""
+    """`did_you_mean` among the members of the object `name` is in, or, for a member declared deeper
+    (`timestamp` at `/context/timestamp`), the pointer that names it."""
     *parents, last = pointer_parts(field_pointer(name))
     members = {
         k: v for s in schemas_at(schema, pointer_of(*parents)) for k, v in (s.get("properties") or {}).items()
     }
+    deeper = _declared_below(schema, pointer_of(*parents), last)
+    if last not in members and deeper:
+        where = pointer_of(*parents) or "its top level"
+        return f" at {where}: it is declared at {deeper}; name it by that JSON Pointer"
     return did_you_mean(last, members)
+
+
+def _declared_below(schema: Mapping[str, Any], at: str, name: str, depth: int = 4) -> str | None:
+    """The first pointer below `at` (breadth first, at most `depth` levels) where `name` is declared."""
+    queue = [at]
+    while queue:
+        here = queue.pop(0)
+        members = {k for s in schemas_at(schema, here) for k in properties_of(s)}
+        if here != at and name in members:
+            return f"{here}/{escape(name)}"
+        if here.count("/") - at.count("/") < depth:
+            queue += [f"{here}/{escape(member)}" for member in sorted(members)]
+    return None
 
 
 @rule()

@@ -214,12 +214,8 @@ def _branches(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def properties_of(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The member schemas a schema declares, its allOf/oneOf/anyOf branches' included (first wins)."""
-    found: dict[str, Any] = {}
-    for branch in _branches(schema):
-        for name, sub in (branch.get("properties") or {}).items():
-            found.setdefault(name, sub)
-    return found
+    """The member schemas a schema declares, its allOf/oneOf/anyOf branches' included."""
+    return dict(object_fields(schema).properties)
 
 
 def required_at(schema: Mapping[str, Any], pointer: str) -> bool:
@@ -239,14 +235,7 @@ def required_at(schema: Mapping[str, Any], pointer: str) -> bool:
 
 def _requires(schema: Mapping[str, Any], name: str) -> bool:
     """Whether `schema` requires `name`: itself, one of its allOf, or every branch of a oneOf/anyOf."""
-    if name in (schema.get("required") or ()):
-        return True
-    if any(_requires(sub, name) for sub in schema.get("allOf") or () if isinstance(sub, Mapping)):
-        return True
-    return any(
-        bool(subs) and all(_requires(sub, name) for sub in subs if isinstance(sub, Mapping))
-        for subs in (schema.get("oneOf") or (), schema.get("anyOf") or ())
-    )
+    return name in object_fields(schema).required
 
 
 def item_schema(request: Mapping[str, Any], items: str | None) -> Mapping[str, Any]:

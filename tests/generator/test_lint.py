@@ -749,7 +749,7 @@ def test_an_empty_security_requirement_is_no_second_key(tmp_path: Path) -> None:
     assert "by x-ingest credential_field and by security scheme 'bearer'" in problem.message
 
 
-def test_a_nested_field_name_is_told_that_only_top_level_fields_can_be_named(tmp_path: Path) -> None:
+def test_a_field_declared_deeper_is_named_by_its_pointer(tmp_path: Path) -> None:
     nested = (
         "context:\n          type: object\n          properties:\n"
         "            timestamp: {type: string, format: date-time}\n        "
@@ -762,7 +762,4 @@ def test_a_nested_field_name_is_told_that_only_top_level_fields_can_be_named(tmp
     )
     [problem] = lint(path)
     assert problem.rule == "named-fields-exist"
-    assert (
-        "x-ingest can name top-level fields only ('timestamp' is declared at /context/timestamp)"
-        in problem.message
-    )
+    assert "it is declared at /context/timestamp; name it by that JSON Pointer" in problem.message
