@@ -60,8 +60,12 @@ def serve_command(
     argv += ["--handler", handler] if handler else []
     argv += ["--no-worker"] if no_worker else []
     argv += ["--no-access-log"] if no_access_log else []
-    refused = getattr(sys.modules.get(f"{folder.name}.worker"), "HandlerLoadError", ValueError)
-    try:
-        server.main(argv)
-    except refused as exc:
-        raise UsageProblem(str(exc)) from exc
+    # The package refuses a handler it cannot load in its own line (exit 1); checked here first, the
+    # command refuses it as any other usage problem (exit 2, one line).
+    worker = sys.modules[f"{folder.name}.worker"]
+    if handler:
+        try:
+            worker.load_handler(handler)
+        except worker.HandlerLoadError as exc:
+            raise UsageProblem(str(exc)) from exc
+    server.main(argv)
