@@ -1,4 +1,4 @@
-"""Fixtures for the runtime modules: the templates rendered into a package, and fresh stores."""
+"""Fixtures for the runtime modules: the templates copied into a package, and fresh stores."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import jinja2
 import psycopg
 import pytest
 
@@ -53,19 +52,13 @@ class Runtime:
 
 @pytest.fixture(scope="session")
 def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    """Render the runtime templates into a fresh package and import it."""
+    """Copy the runtime modules (plain Python in templates/) into a fresh package and import it."""
     package = f"ingestspec_rt_{uuid.uuid4().hex[:8]}"
     directory = tmp_path_factory.mktemp("runtime") / package
     directory.mkdir()
     (directory / "__init__.py").write_text("")
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
     for name in MODULES:
-        text = env.get_template(f"{name}.py.jinja").render(header="# test")
-        (directory / f"{name}.py").write_text(text)
+        (directory / f"{name}.py").write_text((TEMPLATES / f"{name}.py").read_text())
     spec = importlib.util.spec_from_file_location(
         package, directory / "__init__.py", submodule_search_locations=[str(directory)]
     )
