@@ -56,7 +56,7 @@ site: $(STAMP)
 
 ## The tests: lint, stale-output check, the documentation site, then pytest with a real PostgreSQL server.
 test: $(STAMP) lint check-generated site
-	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/pytest -q -n 2 --timeout 600
+	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/pytest -q -n 2 --timeout 600 -m 'not deep'
 
 test-deep: $(STAMP)
 	INGESTSPEC_TEST_PG=$(PG_URL) INGESTSPEC_FUZZ_EXAMPLES=500 $(BIN)/pytest -q -n 2 --timeout 3600

@@ -71,7 +71,9 @@ def test_the_spec_uses_what_the_other_specs_do_not() -> None:
     assert "pattern" in op.request_schema["properties"]["phone"]
 
 
-@pytest.mark.parametrize("seed", ["1", "2", "3"])
+@pytest.mark.parametrize(
+    "seed", ["1", pytest.param("2", marks=pytest.mark.deep), pytest.param("3", marks=pytest.mark.deep)]
+)
 def test_the_generated_server_passes(server: RunningServer, seed: str) -> None:
     result = contract(server.base_url, "--max-examples", EXAMPLES, "--seed", seed)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]

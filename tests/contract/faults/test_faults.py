@@ -80,6 +80,7 @@ def constraint_cases() -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.deep
 @pytest.mark.parametrize(("api", "fault"), constraint_cases())
 def test_the_constraint_phase_catches_it_on_every_seed(api: str, fault: str, tmp_path: Path) -> None:
     if not generated(api):
