@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import pytest
 import requests
 import yaml
 from hypothesis import HealthCheck, settings
