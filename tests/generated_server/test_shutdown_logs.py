@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,11 @@ def test_sigterm_writes_the_shutdown_lines_of_every_process(workers: int, tmp_pa
     extra = ["--workers", str(workers)]
     server = start_server("generated_server.arsel", EXAMPLE_CONFIG, db, "/v1", log_dir=tmp_path, extra=extra)
     try:
+        # The first worker answering is not every worker started: wait for each one's startup line.
+        deadline = time.monotonic() + 30
+        while server.log.read_text().count("Application startup complete.") < workers:
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
         # A request answered just before the signal: its access line is among the last ones held.
         assert httpx.get(f"{server.root}/v1/no-such-route", timeout=10).status_code == 404
         server.process.send_signal(signal.SIGTERM)
