@@ -551,7 +551,8 @@ def identity_field_types(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
-    """The occurred-at field's schema matches its unit (RFC 3339 string or epoch number)."""
+    """The occurred-at field's schema matches its unit (RFC 3339 string or epoch number; it may admit
+    null, which is absent: the receive time is used)."""
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
@@ -559,7 +560,7 @@ def occurred_at_matches_its_unit(spec: Spec) -> Iterator[Finding]:
         if not schemas:
             continue
         schema = schemas[0]
-        types = schema_types(schema)
+        types = schema_types(schema) - {"null"}
         if ingest.occurred_at_unit == "rfc3339":
             if types != {"string"} or schema.get("format") != "date-time":
                 yield (

@@ -42,17 +42,21 @@ class Served:
     def detections(self) -> tuple[Detection, ...]:
         return (Detection(self.fault, self.detector, self.fault_xfail), *self.more_faults)
 
+    folder: Path = HERE  # where the spec's folder is (tests/vendor_files for published files)
+
     @property
     def spec(self) -> Path:
-        return HERE / self.name / "openapi.yaml"
+        """`openapi.yaml`, or `openapi.json` where the vendor publishes JSON."""
+        yaml_spec = self.folder / self.name / "openapi.yaml"
+        return yaml_spec if yaml_spec.exists() else yaml_spec.with_suffix(".json")
 
     @property
     def config(self) -> Path:
-        return HERE / self.name / "config.yaml"
+        return self.folder / self.name / "config.yaml"
 
     @property
     def package(self) -> str:
-        return f"corpus_{self.name}"
+        return f"{self.folder.name}_{self.name}"
 
     def keys(self) -> tuple[str, str]:
         """The first key of the first two projects: `--api-key K1 --api-key K2`."""

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,12 +72,9 @@ class Deployment:
         return self.verdicts[seed]
 
 
-@pytest.fixture(scope="module", params=SERVED, ids=lambda case: case.name)
-def deployment(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    case: Served = request.param
-    folder = tmp_path_factory.mktemp(case.name)
+@contextmanager
+def deployed(case: Served, folder: Path) -> Iterator[Deployment]:
+    """`ingestspec generate` into `folder`, and the package served on SQLite by a real process."""
     generated = run(BIN / "ingestspec", "generate", case.spec, "--out", folder / case.package)
     if generated.returncode != 0:
         pytest.fail(f"generate {case.spec}: {shown(generated)}")
@@ -87,6 +85,15 @@ def deployment(
         case.package, case.config, db, spec.base_path, log_dir=folder, pythonpath=folder
     ) as server:
         found.server = server
+        yield found
+
+
+@pytest.fixture(scope="module", params=SERVED, ids=lambda case: case.name)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    case: Served = request.param
+    with deployed(case, tmp_path_factory.mktemp(case.name)) as found:
         yield found
 
 
@@ -158,8 +165,13 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_reply(
 def test_the_contract_suite_catches_a_relevant_fault(
     deployment: Deployment, detection: Detection, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    case = deployment.case
     expect_failure(request, detection.xfail)
+    assert_fault_caught(deployment, detection, tmp_path)
+
+
+def assert_fault_caught(deployment: Deployment, detection: Detection, tmp_path: Path) -> None:
+    """The fault installed in the deployment's package is caught by its detector (exit 1)."""
+    case = deployment.case
     correct = failed_tests(deployment.verdict(1).stdout)
     if detection.detector in correct:
         pytest.xfail(

@@ -1,0 +1,103 @@
+"""Vendors' published OpenAPI files, with only an `x-ingest` block added, through the user's loop.
+
+Each `tests/vendor_files/<vendor>/` holds the file as the vendor publishes it (or cut to its ingest
+operations, the kept lines unchanged: `SOURCE.md` says what was cut), the block added, and a
+deployment's `config.yaml`. For each: `ingestspec lint` exit 0; `ingestspec generate`; the package
+served by a real process on a loopback port; the vendor's documented example request sent and
+answered with the documented status, its events stored; `ingestspec contract` exit 0 on three
+seeds (seed 1 in `make test`, 2 and 3 in `make test-deep`); and one fault relevant to the API,
+installed in the same package (`tests/corpus/faulty.py`), caught by the suite. The loop's parts are
+the corpus's (`tests/corpus/test_corpus.py`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingestspec.generator.spec.model import Operation, item_get
+from tests.corpus.cases import Served
+from tests.corpus.test_corpus import (
+    BIN,
+    SEEDS,
+    Deployment,
+    assert_fault_caught,
+    deployed,
+    run,
+    shown,
+)
+from tests.vendor_files.documented import documented_requests
+
+HERE = Path(__file__).resolve().parent
+
+VENDORS: tuple[Served, ...] = (
+    # JSON:API, every field nested in data.attributes, errors as `4XX`/`5XX` with `errors[]`,
+    # success 202 with no body; the key is the whole `Klaviyo-API-Key <key>` header value.
+    Served("klaviyo", "ignored_auth", "missing_api_key", folder=HERE),
+)
+
+
+@pytest.fixture(scope="module", params=VENDORS, ids=lambda case: case.name)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    with deployed(request.param, tmp_path_factory.mktemp(request.param.name)) as found:
+        yield found
+
+
+@pytest.mark.parametrize("case", VENDORS, ids=lambda case: case.name)
+def test_lint_accepts_the_published_file_with_its_block(case: Served) -> None:
+    result = run(BIN / "ingestspec", "lint", case.spec)
+    assert result.returncode == 0, shown(result)
+
+
+def stored(deployment: Deployment) -> int:
+    with sqlite3.connect(deployment.folder / "events.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def key_headers(operation: Operation, key: str) -> dict[str, str]:
+    """The first project's key sent as the operation's first security scheme says."""
+    scheme = operation.schemes[0]
+    if scheme.kind == "bearer":
+        return {"Authorization": f"Bearer {key}"}
+    if scheme.kind == "basic":
+        return {"Authorization": "Basic " + httpx.BasicAuth(key, "")._auth_header.split(" ", 1)[1]}
+    assert scheme.kind == "header", scheme.kind
+    return {scheme.parameter: key}
+
+
+def test_the_documented_example_is_answered_as_documented_and_stored(deployment: Deployment) -> None:
+    assert deployment.server is not None
+    operation = deployment.operation
+    ingest = operation.ingest
+    assert ingest is not None
+    status = ingest.batch.response.status if ingest.batch else ingest.response.status
+    assert operation.documented(status) is not None, f"{status} is not documented"
+    headers = key_headers(operation, deployment.case.keys()[0])
+    for example in documented_requests(operation):
+        before = stored(deployment)
+        reply = httpx.post(
+            deployment.server.base_url + operation.path,
+            json=example.body,
+            headers={**headers, **example.headers, "Content-Type": operation.request_media_type},
+            timeout=10,
+        )
+        assert reply.status_code == status, (example.name, reply.status_code, reply.text)
+        items = item_get(example.body, ingest.items.items) if ingest.items.items else [example.body]
+        assert stored(deployment) == before + len(items), example.name
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_contract_suite_passes_on_the_generated_server(deployment: Deployment, seed: int) -> None:
+    result = deployment.verdict(seed)
+    assert result.returncode == 0, shown(result)
+
+
+def test_the_contract_suite_catches_a_relevant_fault(deployment: Deployment, tmp_path: Path) -> None:
+    for detection in deployment.case.detections():
+        assert_fault_caught(deployment, detection, tmp_path / detection.fault)
