@@ -22,6 +22,7 @@ from .model import (
     ErrorEnvelope,
     Ingest,
     Response,
+    object_fields,
     pointer_of,
     pointer_parts,
     schema_types,
@@ -58,7 +59,7 @@ def schema_at(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any]:
     for part in pointer_parts(pointer):
         if not isinstance(node, Mapping):
             return {}
-        node = node.get("items") if part.isdigit() else (node.get("properties") or {}).get(part)
+        node = node.get("items") if part.isdigit() else object_fields(node).properties.get(part)
     return node if isinstance(node, Mapping) else {}
 
 
@@ -88,10 +89,12 @@ def _constants(errors: ErrorEnvelope, key: str, status: int, schema: Mapping[str
         choices = [node["const"]] if "const" in node else list(node.get("enum") or ())
         if choices:
             found[pointer] = key if key in choices else choices[0]
-        elif "object" in types or "properties" in node:
-            properties = node.get("properties") or {}
-            for name in node.get("required") or ():
-                walk(properties.get(name) or {}, pointer + pointer_of(name))
+        elif "default" in node:  # the schema's own value (RFC 7807's `type`: about:blank)
+            found[pointer] = node["default"]
+        elif "object" in types or "properties" in node or "allOf" in node:
+            fields = object_fields(node)  # members an `allOf` part requires, as vendors write them
+            for name in fields.required:
+                walk(fields.properties.get(name) or {}, pointer + pointer_of(name))
         elif "array" in types:
             if any(p and p.startswith(pointer + "/0/") for p in placed):
                 walk(node.get("items") or {}, pointer + "/0")

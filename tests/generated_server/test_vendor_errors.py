@@ -245,3 +245,35 @@ def test_a_head_too_large_is_answered_in_the_envelope_its_range_documents(
             {"status": "431", "code": "headers_too_large", "detail": "The request headers are too large."}
         ]
     }
+
+
+# RFC 7807 problem details as OpenMeter publishes them: each status's schema an `allOf` of the one
+# that requires `type` (a URI defaulting to about:blank), `title`, `detail` and `instance`.
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "default": "about:blank"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "format": "uri"},
+    },
+}
+
+
+def problem_details(document: dict[str, Any]) -> None:
+    jsonapi(document)
+    block = x_ingest(document)
+    block["errors"] = {"media_type": "application/problem+json", "message": "/detail", "status": "/status"}
+    for response in ("4XX", "default"):
+        op(document)["responses"][response]["content"] = {
+            "application/problem+json": {"schema": {"type": "object", "allOf": [PROBLEM]}}
+        }
+
+
+def test_default_entries_fill_what_an_allof_part_requires_and_take_its_defaults(tmp_path: Path) -> None:
+    path = edited(tmp_path, "arsel", problem_details)
+    assert lint(path) == []
+    entry = load_spec(path).ingest_operations[0].ingest.errors.catalogue["unauthorized"]  # type: ignore[union-attr]
+    assert entry.fields == {"/type": "about:blank", "/title": "unauthorized", "/instance": "unauthorized"}
