@@ -75,10 +75,17 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
         where = "the batch item's schema" if ingest.batch else "the request schema"
         arrays = schemas_at(op.request_schema, rules.items) if rules.items else []
         if ingest.batch and not any("array" in schema_types(s) for s in arrays):
+            bare = "array" in schema_types(op.request_schema)  # Mixpanel's /import: `[{...}, ...]`
             yield (
                 f"{x}/batch/items_field",
                 f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
-                "of the request schema" + _suggestion(ingest.batch.items_field, op.request_schema),
+                "of the request schema"
+                + (
+                    ": the request body is itself the array, which is not served yet (x-ingest "
+                    "reads the items from an array member of a JSON object body)"
+                    if bare
+                    else _suggestion(ingest.batch.items_field, op.request_schema)
+                ),
             )
         named = [
             (inner, pointer, op.kind_schema(kind) if kind else op.item_schema, where)

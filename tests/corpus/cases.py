@@ -136,7 +136,10 @@ REFUSED: tuple[Refused, ...] = (
     Refused(
         "mixpanel_array",
         (
-            ("/paths/~1import/post/x-ingest/batch/items_field", "is not an array of the request schema"),
+            (
+                "/paths/~1import/post/x-ingest/batch/items_field",
+                "is not an array of the request schema: the request body is itself the array, which is not served yet",
+            ),
             ("/paths/~1import/post/x-ingest/event_field", "which the batch item's schema lacks"),
             (
                 "/paths/~1import/post/x-ingest/occurred_at_field",
