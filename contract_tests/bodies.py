@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingestspec.generator.config import EventDefinition, Project
-from ingestspec.generator.spec.model import IdentityField, Ingest, Operation, object_fields
+from ingestspec.generator.spec.model import IdentityField, Ingest, Operation, merged_schema, object_fields
 
 from .payloads import MARKER_PROPERTY, fresh_value, is_valid, minimal_payload, minimal_value, with_marker
 from .target import MARK, Target
@@ -295,26 +295,7 @@ def event_schema(op: Operation) -> Mapping[str, Any]:
     assert op.ingest is not None
     if op.ingest.kinds is None:
         return op.item_schema
-    return _merged(op.kind_schema(op.ingest.items.kinds[0]))
-
-
-def _merged(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """One object schema of a schema and the branches every instance meets (allOf, a one-branch
-    oneOf/anyOf): their properties and required members together."""
-    parts = [schema]
-    for key in ("allOf", "oneOf", "anyOf"):
-        branches = [b for b in schema.get(key) or () if isinstance(b, Mapping)]
-        if key == "allOf" or len(branches) == 1:
-            parts += [_merged(b) for b in branches]
-    merged: dict[str, Any] = {
-        k: v for k, v in schema.items() if k not in ("allOf", "oneOf", "anyOf", "discriminator")
-    }
-    merged["properties"] = {k: v for p in parts for k, v in (p.get("properties") or {}).items()}
-    merged["required"] = list(dict.fromkeys(r for p in parts for r in p.get("required") or ()))
-    closed = [p.get("additionalProperties") for p in parts if "additionalProperties" in p]
-    if closed:
-        merged["additionalProperties"] = closed[-1]
-    return merged
+    return merged_schema(op.kind_schema(op.ingest.items.kinds[0]))
 
 
 def representable_time(value: Any, unit: str) -> bool:
