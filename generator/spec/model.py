@@ -213,6 +213,25 @@ def item_get(item: Any, pointer: str, default: Any = None) -> Any:
     return node
 
 
+def item_pop(item: Any, pointer: str) -> Any:
+    """Remove the member at `pointer` of a JSON object (through objects only) and return its value;
+    None when a step is missing."""
+    *parents, last = pointer_parts(pointer) or ("",)
+    holder = item_get(item, pointer_of(*parents))
+    return holder.pop(last, None) if isinstance(holder, dict) else None
+
+
+def member_schema(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any]:
+    """The schema of the member at `pointer` of an instance of `schema`, each step read through
+    `object_fields` (its parts' keywords together); empty (anything) when a step is not declared."""
+    node: Any = schema
+    for part in pointer_parts(pointer):
+        node = object_fields(node).properties.get(part) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            return {}
+    return node
+
+
 def schemas_at(schema: Mapping[str, Any], pointer: str) -> list[Mapping[str, Any]]:
     """The (resolved) schemas a member at `pointer` of an instance of `schema` may be judged by.
 
