@@ -10,13 +10,28 @@ is given the operation's email identity instead, when it has one.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ingestspec.generator.config import EventDefinition, Project
-from ingestspec.generator.spec.model import IdentityField, Ingest, Operation, object_fields
+from ingestspec.generator.spec.model import (
+    IdentityField,
+    Ingest,
+    Operation,
+    field_pointer,
+    item_get,
+    item_pop,
+    leaves,
+    member_schema,
+    merged_schema,
+    object_fields,
+    pointer_of,
+    pointer_set,
+    schemas_at,
+)
 
 from .payloads import MARKER_PROPERTY, fresh_value, is_valid, minimal_payload, minimal_value, with_marker
 from .target import MARK, Target
@@ -38,7 +53,10 @@ class Event:
 
 
 class Bodies:
-    """Builds valid and deliberately broken request bodies for one operation of the target."""
+    """Builds valid and deliberately broken request bodies for one operation of the target.
+
+    Every field x-ingest names is written, read and removed at its JSON Pointer, as the model's item
+    rules (`Ingest.items`) locate it: `/properties/distinct_id` is inside `properties`."""
 
     def __init__(self, target: Target, op: Operation) -> None:
         assert op.ingest is not None
@@ -47,13 +65,65 @@ class Bodies:
         self.ingest: Ingest = op.ingest
         self.schema: Mapping[str, Any] = event_schema(op)
         self.properties: Mapping[str, Any] = object_fields(self.schema).properties
+        self.rules = self.ingest.items
+        self.kind = self.rules.kinds[0]  # the kind `event_schema` describes
+
+    # -- where the fields are -------------------------------------------------------------------
+
+    @property
+    def identity_fields(self) -> tuple[IdentityField, ...]:
+        return self.kind.identity.fields
+
+    @property
+    def payload_at(self) -> str:
+        return self.kind.payload.pointer
+
+    def identity_pointers(self) -> tuple[str, ...]:
+        return tuple(f.pointer for f in self.identity_fields)
+
+    def without_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of `body` naming no contact: every identity field removed where it is."""
+        result = copy.deepcopy(dict(body))
+        for pointer in self.identity_pointers():
+            item_pop(result, pointer)
+        return result
+
+    def with_field(self, body: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
+        """A copy of `body` with the field x-ingest names `name` (a name or a pointer) set to `value`."""
+        result = copy.deepcopy(dict(body))
+        pointer_set(result, field_pointer(name), copy.deepcopy(value))
+        return result
+
+    def with_payload(self, body: Mapping[str, Any], payload: Any) -> dict[str, Any] | None:
+        """A copy of `body` with another payload, keeping the item's other fields that live inside
+        the payload (`/properties/distinct_id` in a payload `/properties`); None when `payload`
+        cannot hold them (not an object)."""
+        inside = [
+            (pointer, value)
+            for _, pointer, kind in self.rules.locations()
+            if kind in (None, self.kind)
+            and pointer.startswith(self.payload_at + "/")
+            and (value := item_get(body, pointer)) is not None
+        ]
+        if inside and not isinstance(payload, dict):
+            return None
+        result = self.with_field(body, self.payload_at, payload)
+        for pointer, value in inside:
+            pointer_set(result, pointer, value)
+        return result
+
+    def with_dedupe_key(self, body: Mapping[str, Any], key: Any) -> dict[str, Any]:
+        """A copy of `body` with the idempotency key `key` at its pointer (`KEY_SLOT` when it
+        travels in a header or the path)."""
+        if self.rules.dedupe_key:
+            return self.with_field(body, self.rules.dedupe_key, key)
+        return {**copy.deepcopy(dict(body)), KEY_SLOT: key}
 
     # -- values from the field's own schema -----------------------------------------------------
 
     def schema_of(self, name: str) -> Mapping[str, Any]:
-        """The request schema of a body field (empty: anything)."""
-        schema = self.properties.get(name)
-        return schema if isinstance(schema, Mapping) else {}
+        """The request schema of a field x-ingest names (a name or a JSON Pointer; empty: anything)."""
+        return member_schema(self.schema, field_pointer(name))
 
     def fitting(self, schema: Mapping[str, Any], candidates: Iterable[Any]) -> Any:
         """The first candidate the schema accepts, else a fresh value drawn from the schema (its
@@ -67,8 +137,8 @@ class Bodies:
         """The schema of the idempotency key, wherever it travels."""
         assert self.ingest.dedupe is not None
         key = self.ingest.dedupe.key
-        if key.location == "body":
-            return self.schema_of(key.name)
+        if self.rules.dedupe_key:
+            return self.schema_of(self.rules.dedupe_key)
         for parameter in self.op.parameters:
             if parameter.location == key.location and parameter.name.lower() == key.name.lower():
                 return parameter.schema
@@ -90,7 +160,7 @@ class Bodies:
             value = int(moment.timestamp() * 1000)
         else:
             value = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        schema = self.schema_of(self.ingest.occurred_at_field)
+        schema = self.schema_of(self.rules.occurred_at)
         if is_valid(schema, value):
             return value
         return minimal_value(schema)[1]
@@ -113,7 +183,7 @@ class Bodies:
     def payload_schema(self, definition: EventDefinition) -> Mapping[str, Any]:
         """What a payload of this event must satisfy: the definition and the request schema's own
         schema of the payload field alike."""
-        field = self.schema_of(self.ingest.payload.field)
+        field = self.schema_of(self.payload_at)
         return {"allOf": [definition.schema, field]} if field else definition.schema
 
     def nameable(self, name: str) -> bool:
@@ -122,7 +192,7 @@ class Bodies:
 
     def undefined_event_name(self, project: Project) -> str:
         """An event name the project does not define and no reserved prefix covers."""
-        schema = self.schema_of(self.ingest.event_field or "")
+        schema = self.schema_of(self.kind.event or "")
         run = self.target.run_id
         for name in (f"{MARK}.undefined.{run}", f"{MARK}_undefined_{run}".replace("-", "_")):
             while name in project.events or self.reserved_prefix(name):
@@ -137,7 +207,7 @@ class Bodies:
 
     def reserved_name(self, prefix: str) -> str | None:
         """An event name under `prefix` that the event field's schema accepts, if any."""
-        schema = self.schema_of(self.ingest.event_field or "")
+        schema = self.schema_of(self.kind.event or "")
         run = self.target.run_id
         for name in (f"{prefix}{MARK}.{run}", f"{prefix}{MARK}_{run}".replace("-", "_"), prefix):
             if is_valid(schema, name):
@@ -186,14 +256,14 @@ class Bodies:
 
     def marked_field(self) -> IdentityField | None:
         """The identity field whose value can carry the mark (an email first), if any."""
-        fields = self.ingest.identity.fields
+        fields = self.identity_fields
         fits = [f for f in fields if any(is_valid(self.schema_of(f.name), v) for v in self._marks(f))]
         emails = [f for f in fits if self.schema_of(f.name).get("format") == "email" or f.kind == "email"]
         return emails[0] if emails else fits[0] if fits else None
 
     def one_identity(self) -> dict[str, Any]:
         """A single identity field with a valid (marked when possible) value."""
-        field = self.marked_field() or self.ingest.identity.fields[0]
+        field = self.marked_field() or self.identity_fields[0]
         return {field.name: self.identity_value(field)}
 
     # -- whole bodies ---------------------------------------------------------------------------
@@ -206,79 +276,90 @@ class Bodies:
         dedupe_key: Any = None,
         occurred_at: Any = None,
     ) -> dict[str, Any]:
-        """A body the server must accept: event, payload, one identity, a fresh idempotency key (in
-        `KEY_SLOT` when it travels outside the body), every other required field from its schema."""
-        body: dict[str, Any] = {self.ingest.event_field: event.name} if self.ingest.event_field else {}
-        body.update(identity if identity is not None else self.one_identity())
-        body[self.ingest.payload.field] = event.payload
+        """A body the server must accept: event, payload, one identity (by field name), a fresh
+        idempotency key (in `KEY_SLOT` when it travels outside the body), every other required field
+        from its schema; each field where its pointer says."""
+        body: dict[str, Any] = {}
+        if self.kind.event:
+            pointer_set(body, self.kind.event, event.name)
+        # The payload first: the other fields may live inside it (`/properties/distinct_id`).
+        pointer_set(body, self.payload_at, copy.deepcopy(event.payload))
+        for name, value in (identity if identity is not None else self.one_identity()).items():
+            pointer_set(body, field_pointer(name), value)
         if occurred_at is not None:
-            body[self.ingest.occurred_at_field] = occurred_at
+            pointer_set(body, self.rules.occurred_at, occurred_at)
         if self.ingest.dedupe:
-            key = dedupe_key if dedupe_key is not None else self.fresh_key()
-            body[self.ingest.dedupe.key_field or KEY_SLOT] = key
+            body = self.with_dedupe_key(body, dedupe_key if dedupe_key is not None else self.fresh_key())
         self.fill_required(body)
         return body
 
     def fill_required(self, body: dict[str, Any]) -> None:
         """Give every required field the body lacks a valid value (its simplest; now for the time),
-        through `allOf`, and for each `anyOf`/`oneOf` the fields of the first branch it can fill."""
-        fields = object_fields(self.schema)
+        through `allOf`, and for each `anyOf`/`oneOf` the fields of the first branch it can fill; the
+        same inside each object member the body has (but the payload, which its definition decides)."""
+        self._fill(body, self.schema, "")
+
+    def _fill(self, node: dict[str, Any], schema: Mapping[str, Any], at: str) -> None:
+        fields = object_fields(schema)
         for name in fields.required:
-            self._filled(body, name)
+            self._filled(node, name, at)
         for branches in fields.alternatives:
-            if any(all(self._present(body, n) for n in branch) for branch in branches):
+            if any(all(self._present(node, n, at) for n in branch) for branch in branches):
                 continue
             for branch in branches:
-                trial = dict(body)
-                if all(self._filled(trial, name) for name in branch):
-                    body.update(trial)
+                trial = dict(node)
+                if all(self._filled(trial, name, at) for name in branch):
+                    node.update(trial)
                     break
+        for name, value in node.items():
+            sub = fields.properties.get(name)
+            inner = at + pointer_of(name)
+            if isinstance(value, dict) and isinstance(sub, Mapping) and inner != self.payload_at:
+                self._fill(value, sub, inner)
 
-    def _present(self, body: Mapping[str, Any], name: str) -> bool:
+    def _present(self, node: Mapping[str, Any], name: str, at: str) -> bool:
         # The credential field is added when the request is sent.
-        return name in body or name == self.ingest.credential_field
+        return name in node or at + pointer_of(name) == self.rules.credential
 
-    def _filled(self, body: dict[str, Any], name: str) -> bool:
-        """Whether the body has field `name`, given its simplest valid value when it lacked it."""
-        if self._present(body, name):
+    def _filled(self, node: dict[str, Any], name: str, at: str) -> bool:
+        """Whether the object at `at` has member `name`, given its simplest valid value when it lacked it."""
+        if self._present(node, name, at):
             return True
-        if name == self.ingest.occurred_at_field:
-            body[name] = self.timestamp()
+        pointer = at + pointer_of(name)
+        if pointer == self.rules.occurred_at:
+            node[name] = self.timestamp()
             return True
-        found, value = minimal_value(self.schema_of(name))
+        found, value = minimal_value(self.schema_of(pointer))
         if found:
-            body[name] = value
+            node[name] = value
         return found
 
     def is_marked(self, body: Mapping[str, Any]) -> bool:
         """Whether a body carries the suite's mark somewhere QA can search."""
-        for name, value in body.items():
-            if name == self.ingest.payload.field and isinstance(value, Mapping):
-                if value.get(MARKER_PROPERTY) == self.target.run_id:
-                    return True
-            elif isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
-                return True
+        payload = item_get(body, self.payload_at)
+        if isinstance(payload, Mapping) and payload.get(MARKER_PROPERTY) == self.target.run_id:
+            return True
+        mark = f"{MARK}-{self.target.run_id}"
+        if any(isinstance(value, str) and value.startswith(mark) for value in leaves(body).values()):
+            return True
         return str(self.ingest.event_of(body) or "").startswith(MARK)
 
     def marked(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A valid body (one a fuzzer drew) carrying the run's mark: a fresh marked idempotency key,
         the marker in its payload, else a marked identity; unchanged if marking would break it."""
-        result = dict(body)
-        key_field = self.ingest.dedupe.key_field if self.ingest.dedupe else None
-        if key_field and key_field in self.properties:
-            result[key_field] = self.fresh_key()
-        payload = result.get(self.ingest.payload.field)
+        result = copy.deepcopy(dict(body))
+        key_at = self.rules.dedupe_key
+        if key_at and schemas_at(self.schema, key_at):
+            pointer_set(result, key_at, self.fresh_key())
+        payload = item_get(result, self.payload_at)
         if isinstance(payload, dict):
             definition = self.target.project.events.get(str(self.ingest.event_of(result)))
-            schema = (
-                self.payload_schema(definition) if definition else self.schema_of(self.ingest.payload.field)
-            )
-            result[self.ingest.payload.field] = with_marker(schema, payload, self.target.run_id)
+            schema = self.payload_schema(definition) if definition else self.schema_of(self.payload_at)
+            pointer_set(result, self.payload_at, with_marker(schema, payload, self.target.run_id))
         marked = self.marked_field()
         if not self.is_marked(result) and marked is not None:
-            for name in self.ingest.identity.names:
-                result.pop(name, None)
-            result[marked.name] = self.identity_value(marked)
+            result = self.without_identity(result)
+            pointer_set(result, marked.pointer, self.identity_value(marked))
         return result if is_valid(self.schema, result) else dict(body)
 
     def payload_fits(self, definition: EventDefinition | None, payload: Any) -> bool:
@@ -295,26 +376,7 @@ def event_schema(op: Operation) -> Mapping[str, Any]:
     assert op.ingest is not None
     if op.ingest.kinds is None:
         return op.item_schema
-    return _merged(op.kind_schema(op.ingest.items.kinds[0]))
-
-
-def _merged(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """One object schema of a schema and the branches every instance meets (allOf, a one-branch
-    oneOf/anyOf): their properties and required members together."""
-    parts = [schema]
-    for key in ("allOf", "oneOf", "anyOf"):
-        branches = [b for b in schema.get(key) or () if isinstance(b, Mapping)]
-        if key == "allOf" or len(branches) == 1:
-            parts += [_merged(b) for b in branches]
-    merged: dict[str, Any] = {
-        k: v for k, v in schema.items() if k not in ("allOf", "oneOf", "anyOf", "discriminator")
-    }
-    merged["properties"] = {k: v for p in parts for k, v in (p.get("properties") or {}).items()}
-    merged["required"] = list(dict.fromkeys(r for p in parts for r in p.get("required") or ()))
-    closed = [p.get("additionalProperties") for p in parts if "additionalProperties" in p]
-    if closed:
-        merged["additionalProperties"] = closed[-1]
-    return merged
+    return merged_schema(op.kind_schema(op.ingest.items.kinds[0]))
 
 
 def representable_time(value: Any, unit: str) -> bool:

@@ -23,9 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec.model import Operation, object_fields, schema_types
+from ingestspec.generator.spec.model import (
+    Operation,
+    item_get,
+    object_fields,
+    pointer_of,
+    pointer_parts,
+    schema_types,
+)
 
 from .bodies import KEY_SLOT, Bodies, representable_time
+from .credentials import credentials
 from .exchange import json_bytes
 from .payloads import MARKER_PROPERTY, is_valid, minimal_value
 from .session import Session, Skip
@@ -95,9 +103,8 @@ def derive(bodies: Bodies, base: dict[str, Any]) -> Iterator[Constraint]:
 
 def _body_constraints(bodies: Bodies, base: dict[str, Any]) -> Iterator[Constraint]:
     schema = bodies.schema
-    ingest = bodies.ingest
-    left_out = {ingest.credential_field, KEY_SLOT}
-    identity = set(ingest.identity.names)
+    left_out = {pointer_parts(bodies.rules.credential or "/")[0], KEY_SLOT}
+    identity = {f.name for f in bodies.identity_fields}
     fields = object_fields(schema)
     properties = fields.properties
     for name in fields.required:
@@ -154,17 +161,14 @@ def _with_field(bodies: Bodies, base: dict[str, Any], name: str) -> dict[str, An
     body can hold it."""
     if name in base:
         return base
-    ingest = bodies.ingest
-    fields = {f.name: f for f in ingest.identity.fields}
+    fields = {f.name: f for f in bodies.identity_fields}
     if name in fields:
-        others = [n for n in ingest.identity.names if n in base]
         value = bodies.identity_value(fields[name])
         if value is None:
             return None
-        body = {k: v for k, v in base.items() if k not in others}
-        body[name] = value
+        body = bodies.with_field(bodies.without_identity(base), name, value)
         return body if is_valid(bodies.schema, _sent(body)) else None
-    if name == ingest.occurred_at_field:
+    if pointer_of(name) == bodies.rules.occurred_at:
         body = {**base, name: bodies.timestamp()}
     else:
         found, value = minimal_value(bodies.schema_of(name))
@@ -177,9 +181,8 @@ def _with_field(bodies: Bodies, base: dict[str, Any], name: str) -> dict[str, An
 def _inside_allowed(bodies: Bodies, name: str) -> bool:
     """Whether a bound of field `name` can be tried inside: not the event name or payload (whose
     values the project's definitions decide), nor the idempotency key (a short one may replay)."""
-    ingest = bodies.ingest
-    dedupe_field = ingest.dedupe.key_field if ingest.dedupe else None
-    return name not in {ingest.event_field, ingest.payload.field, dedupe_field}
+    rules = bodies.rules
+    return pointer_of(name) not in {bodies.kind.event, bodies.payload_at, rules.dedupe_key}
 
 
 # -- one value's constraints --------------------------------------------------------------------
@@ -333,11 +336,14 @@ def _kept(bodies: Bodies, constraint: Constraint) -> Iterator[Constraint]:
     valid = is_valid(bodies.schema, sent)
     if valid != constraint.inside:
         return
+    read = bodies.rules.read(sent)
+    if read is None or read.identity is None:
+        return  # no contact named: the identity rule answers first (missing_identity's business)
     if len(json_bytes(_keyed(bodies, sent))) > bodies.limit(bodies.target.project):
         return
     if constraint.inside:
         ingest = bodies.ingest
-        moment = sent.get(ingest.occurred_at_field)
+        moment = item_get(sent, bodies.rules.occurred_at)
         if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
             return
         if not bodies.is_marked(sent):
@@ -346,8 +352,8 @@ def _kept(bodies: Bodies, constraint: Constraint) -> Iterator[Constraint]:
 
 
 def _keyed(bodies: Bodies, body: dict[str, Any]) -> dict[str, Any]:
-    credential = bodies.ingest.credential_field
-    return {**body, credential: bodies.target.key} if credential else body
+    keyed: dict[str, Any] = credentials(bodies.op, bodies.target.key).into(body)
+    return keyed
 
 
 def _sent(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -432,11 +438,12 @@ def planned(target: Target, op: Operation) -> list[tuple[str, str]]:
 def _fresh_key(s: Session, constraint: Constraint) -> dict[str, Any]:
     """The constraint's body with a fresh idempotency key (unless the key is what it is about), so no
     request of the phase is answered as a replay of another."""
-    dedupe = s.ingest.dedupe
     body = dict(constraint.body)
-    if dedupe is None:
+    if s.ingest.dedupe is None:
         return body
-    slot = dedupe.key_field or KEY_SLOT
-    if slot in body and constraint.where != f"/{slot}":
-        body[slot] = s.bodies.fresh_key()
+    key_at = s.bodies.rules.dedupe_key
+    if key_at is None:
+        return {**body, KEY_SLOT: s.bodies.fresh_key()} if KEY_SLOT in body else body
+    if item_get(body, key_at) is not None and constraint.where != key_at:
+        return s.bodies.with_dedupe_key(body, s.bodies.fresh_key())
     return body

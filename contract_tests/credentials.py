@@ -9,12 +9,13 @@ there instead.
 from __future__ import annotations
 
 import base64
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec.model import Operation, SecurityScheme
+from ingestspec.generator.spec.model import Operation, SecurityScheme, field_pointer, pointer_set
 
 # Kinds of `Authorization` header schemes, and the header they use.
 AUTHORIZATION = "Authorization"
@@ -27,7 +28,7 @@ class Credentials:
 
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
-    body: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, str] = field(default_factory=dict)  # by the field's JSON Pointer
 
     def url(self, url: str) -> str:
         """`url` with the query parameters added."""
@@ -38,8 +39,14 @@ class Credentials:
         return urlunsplit(parts._replace(query=query))
 
     def into(self, body: Any) -> Any:
-        """A JSON body with the body field set (bodies that are not objects are left alone)."""
-        return {**body, **self.body} if self.body and isinstance(body, Mapping) else body
+        """A copy of a JSON body with the key at its field's pointer (bodies that are not objects
+        are left alone)."""
+        if not self.body or not isinstance(body, Mapping):
+            return body
+        result = copy.deepcopy(dict(body))
+        for pointer, key in self.body.items():
+            pointer_set(result, pointer, key)
+        return result
 
 
 def basic_token(key: str, part: str = "") -> str:
@@ -82,7 +89,7 @@ def credentials(op: Operation, key: str | None) -> Credentials:
     if key is None:
         return Credentials()
     if op.ingest is not None and op.ingest.credential_field:
-        return Credentials(body={op.ingest.credential_field: key})
+        return Credentials(body={field_pointer(op.ingest.credential_field): key})
     return for_schemes(alternative(op), key)
 
 

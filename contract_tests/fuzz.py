@@ -392,46 +392,47 @@ def _body(
         payloads = payload_strategy(schema).map(partial(with_marker, schema, run_id=run_id))
         events.append(st.tuples(st.just(name), payloads))
     # The event the case names itself (the operation's constant name when it has one).
-    own_name = generated.get(ingest.event_field) if ingest.event_field else ingest.event_name
+    rules, kind = bodies.rules, bodies.kind
+    own_name = item_get(generated, kind.event) if kind.event else kind.event_name
     if (
         ingest.payload.validation == "when_defined"
         and isinstance(own_name, str)
         and own_name not in project.events
         and not bodies.reserved_prefix(own_name)
     ):
-        events.append(st.just((own_name, generated.get(ingest.payload.field, {MARKER_PROPERTY: run_id}))))
-    fields = ingest.identity.fields
-    if ingest.identity.mode == "exactly_one":
+        own_payload = item_get(generated, bodies.payload_at, {MARKER_PROPERTY: run_id})
+        events.append(st.just((own_name, own_payload)))
+    fields = bodies.identity_fields
+    if kind.identity.mode == "exactly_one":
         chosen = st.sampled_from(fields).map(lambda f: [f])
     else:
         chosen = st.lists(st.sampled_from(fields), min_size=1, unique_by=lambda f: f.name)
     marked = bodies.marked_field()
     # Fields a server stores as text, which PostgreSQL cannot hold with a NUL character in it.
-    key_field = ingest.dedupe.key_field if ingest.dedupe else None
-    stored_text = [name for name in (*ingest.identity.names, ingest.event_field, key_field) if name]
+    stored_text = [p for p in (*bodies.identity_pointers(), kind.event, rules.dedupe_key) if p]
 
     def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
         (name, payload), identity_fields, shout = parts
-        body = {k: v for k, v in generated.items() if k not in ingest.identity.names}
-        if ingest.event_field:
-            body[ingest.event_field] = name
-        body[ingest.payload.field] = payload
+        body = bodies.without_identity(generated)
+        if kind.event:
+            pointer_set(body, kind.event, name)
+        body = bodies.with_payload(body, payload) or bodies.with_field(body, bodies.payload_at, payload)
         for f in identity_fields:
-            value = generated.get(f.name)
+            value = item_get(generated, f.pointer)
             # null names no one (a nullable identity field sent as null is absent).
-            valid = value is not None and is_valid(bodies.schema_of(f.name), value)
+            valid = value is not None and is_valid(bodies.schema_of(f.pointer), value)
             if marked is not None and f.name == marked.name or not valid:
                 value = bodies.identity_value(f)
                 if shout and f.normalize == "lowercase" and isinstance(value, str):
                     value = value.upper()
-            body[f.name] = value
+            pointer_set(body, f.pointer, value)
         if ingest.dedupe:
-            body[ingest.dedupe.key_field or KEY_SLOT] = bodies.fresh_key()
+            body = bodies.with_dedupe_key(body, bodies.fresh_key())
         bodies.fill_required(body)
         if not bodies.is_marked(body) and marked is not None:
-            for f in fields:
-                body.pop(f.name, None)
-            body[marked.name] = bodies.identity_value(marked)
+            body = bodies.with_field(
+                bodies.without_identity(body), marked.pointer, bodies.identity_value(marked)
+            )
         return body
 
     def fits(body: dict[str, Any]) -> bool:
@@ -440,13 +441,13 @@ def _body(
         sent = {k: v for k, v in keyed.items() if k != KEY_SLOT}
         if not interoperable(body) or len(sent_bytes(sent)) > limit:
             return False
-        moment = body.get(ingest.occurred_at_field)
+        moment = item_get(body, rules.occurred_at)
         if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
             return False
-        if any("\x00" in str(body.get(name, "")) for name in stored_text):
+        if any("\x00" in str(item_get(body, pointer, "")) for pointer in stored_text):
             return False
         if not is_valid(bodies.schema, sent):
             return False
-        return definition is None or is_valid(definition.schema, body[ingest.payload.field])
+        return definition is None or is_valid(definition.schema, item_get(body, bodies.payload_at))
 
     return st.tuples(st.one_of(events), chosen, st.booleans()).map(build).filter(fits)

@@ -8,6 +8,7 @@ the scenario is skipped with that reason. Nothing here names a vendor, a field o
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ from ingestspec.generator.spec.model import (
     STEPS,
     Operation,
     field_pointer,
+    item_get,
+    item_pop,
     object_fields,
+    pointer_of,
     pointer_parts,
     pointer_set,
 )
@@ -227,8 +231,10 @@ def _request(s: Session, *items: dict[str, Any]) -> dict[str, Any]:
     wrapper: dict[str, Any] = {}
     items_at = field_pointer(batch.items_field)
     fields = object_fields(s.op.request_schema)
+    credential = s.bodies.rules.credential
+    holders = {pointer_parts(p)[0] for p in (items_at, credential) if p}
     for name in fields.required:
-        if name not in (pointer_parts(items_at)[0], s.ingest.credential_field) and name in fields.properties:
+        if name not in holders and name in fields.properties:
             ok, value = minimal_value(fields.properties[name])
             if ok:
                 wrapper[name] = value
@@ -261,9 +267,7 @@ def success(s: Session) -> None:
 @scenario()
 def missing_identity(s: Session) -> None:
     """A request naming no contact gets the identity-missing error."""
-    body = s.bodies.valid(_accepted_event(s))
-    for name in s.ingest.identity.names:
-        body.pop(name, None)
+    body = s.bodies.without_identity(s.bodies.valid(_accepted_event(s)))
     s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))
 
 
@@ -305,9 +309,8 @@ def undefined_event(s: Session) -> None:
     project = s.target.project
     name = s.bodies.undefined_event_name(project)
     event = _accepted_event(s)
-    body = s.bodies.valid(event)
-    body[s.ingest.event_field] = name
-    body[s.ingest.payload.field] = {"contract_test": s.target.run_id}
+    body = s.bodies.with_field(s.bodies.valid(event), s.ingest.event_field, name)
+    body = s.bodies.with_payload(body, {"contract_test": s.target.run_id}) or body
     if s.ingest.payload.validation == "required":
         assert s.ingest.payload.undefined_event_error is not None
         s.send(s.probe(body, expect=s.error(s.ingest.payload.undefined_event_error, event=name)))
@@ -323,8 +326,9 @@ def payload_schema_mismatch(s: Session) -> None:
         for event in s.bodies.defined_events(project):
             assert event.definition is not None
             for _, payload in list(violations(event.definition.schema, event.payload))[:3]:
-                body = s.bodies.valid(event)
-                body[s.ingest.payload.field] = payload
+                body = s.bodies.with_payload(s.bodies.valid(event), payload)
+                if body is None:
+                    continue  # the item's other fields live inside the payload, which this breaks
                 s.send(
                     s.probe(body, key=key, expect=s.error(s.ingest.payload.mismatch_error, event=event.name))
                 )
@@ -343,8 +347,7 @@ def reserved_prefix(s: Session) -> None:
         name = s.bodies.reserved_name(prefix)
         if name is None:
             continue
-        body = s.bodies.valid(event)
-        body[s.ingest.event_field] = name
+        body = s.bodies.with_field(s.bodies.valid(event), s.ingest.event_field, name)
         s.send(s.probe(body, expect=s.error(s.ingest.reserved.error, prefix=prefix)))
         sent += 1
     if not sent:
@@ -364,7 +367,7 @@ def documented_request_examples(s: Session) -> None:
             reason = "it breaks the request schema (lint warns of it)"
         name = s.ingest.event_of(body) if body is not None else None
         definition = project.events.get(name) if isinstance(name, str) else None
-        payload = body.get(s.ingest.payload.field) if body is not None else None
+        payload = item_get(body, s.bodies.payload_at) if body is not None else None
         if reason is None and (not isinstance(name, str) or s.bodies.reserved_prefix(name)):
             reason = f"its event {name!r} is not one a project can accept"
         elif reason is None and definition is None and s.ingest.payload.validation == "required":
@@ -375,12 +378,11 @@ def documented_request_examples(s: Session) -> None:
             reasons.append(f"{example.name}: {reason}")
             continue
         if definition is not None and isinstance(payload, dict):
-            body[s.ingest.payload.field] = with_marker(
-                s.bodies.payload_schema(definition), payload, s.target.run_id
-            )
+            marked = with_marker(s.bodies.payload_schema(definition), payload, s.target.run_id)
+            body = s.bodies.with_field(body, s.bodies.payload_at, marked)
         if s.ingest.dedupe:
             # The documented key was surely used before: a fresh one makes the example a new event.
-            body[s.ingest.dedupe.key_field or KEY_SLOT] = s.bodies.fresh_key()
+            body = s.bodies.with_dedupe_key(body, s.bodies.fresh_key())
         if len(json_bytes(s.with_key(body))) > s.bodies.limit(project):
             reasons.append(f"{example.name}: larger than project {project.id}'s limit")
             continue
@@ -472,14 +474,16 @@ def encoded_body(s: Session) -> None:
 def invalid_envelope(s: Session) -> None:
     """A body missing the event field, or with an undeclared top-level field, gets invalid_request."""
     body = s.bodies.valid(_accepted_event(s))
-    # A required field other than an identity (whose absence is the identity error, not this one).
-    others = {s.ingest.credential_field, *s.ingest.identity.names}
-    required = [n for n in object_fields(s.op.request_schema).required if n not in others]
-    dropped = s.ingest.event_field or next(iter(required), None)
+    # A required member other than one holding an identity (whose absence is the identity error,
+    # not this one) or the key.
+    holders = {pointer_parts(p)[0] for p in (*s.bodies.identity_pointers(), s.bodies.rules.credential) if p}
+    required = [pointer_of(n) for n in object_fields(s.op.request_schema).required if n not in holders]
+    dropped = s.bodies.kind.event or next(iter(required), None)
     if dropped is None and s.op.request_schema.get("additionalProperties") is not False:
         raise Skip("the request schema requires no field and allows any other")
     if dropped is not None:
-        missing = {k: v for k, v in body.items() if k != dropped}
+        missing = copy.deepcopy(body)
+        item_pop(missing, dropped)
         s.send(s.probe(missing, expect=s.error("invalid_request")))
     if s.op.request_schema.get("additionalProperties") is False:
         s.send(
@@ -535,7 +539,7 @@ def reused_key_different_body(s: Session) -> None:
         if original is None:
             continue
         other_time = s.bodies.timestamp(datetime(2001, 2, 3, 4, 5, 6, 789000, UTC))
-        second = {**first, s.ingest.occurred_at_field: other_time}
+        second = s.bodies.with_field(first, s.bodies.rules.occurred_at, other_time)
         policy = project.idempotency_mismatch or dedupe_spec.on_body_mismatch
         if policy == "reject" and dedupe_spec.mismatch_error:
             expect = s.error(dedupe_spec.mismatch_error, key=idem)
@@ -646,7 +650,7 @@ def definitions_per_project(s: Session) -> None:
     assert event.definition is not None
     broken = next(iter(violations(event.definition.schema, event.payload)), None)
     if broken is not None:
-        body[s.ingest.payload.field] = broken[1]
+        body = s.bodies.with_payload(body, broken[1]) or body
     s.send(s.probe(body, expect=s.accepted(body)))
 
 
@@ -674,9 +678,7 @@ def batch_partial_acceptance(s: Session) -> None:
     batch = s.ingest.batch
     assert batch is not None
     event = _accepted_event(s)
-    refused = s.bodies.valid(event)
-    for name in s.ingest.identity.names:
-        refused.pop(name, None)
+    refused = s.bodies.without_identity(s.bodies.valid(event))
     body = _request(s, s.bodies.valid(event), refused)
     if batch.acceptance == "all_or_nothing":
         s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))

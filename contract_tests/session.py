@@ -166,10 +166,9 @@ class Session:
 
     def _known(self, body: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {"event": self.ingest.event_of(body)}
-        if self.ingest.occurred_at_field in body:
-            values["occurred_at"] = as_rfc3339(
-                body[self.ingest.occurred_at_field], self.ingest.occurred_at_unit
-            )
+        moment = item_get(body, self.ingest.items.occurred_at)
+        if moment is not None:
+            values["occurred_at"] = as_rfc3339(moment, self.ingest.occurred_at_unit)
         resolved = self.resolved_identity(body)
         identity_types: tuple[str, ...] = ()
         if resolved is not None:
@@ -179,15 +178,16 @@ class Session:
         return {"values": values, "identity_types": identity_types}
 
     def resolved_identity(self, body: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
-        """The identity field the spec says wins for `body`, and its value after normalisation."""
-        for field in self.ingest.identity.fields:
-            value = body.get(field.name)
-            if isinstance(value, str):
-                return field, value.lower() if field.normalize == "lowercase" else value
-            if value is not None:
-                # A number is stored and answered as its text.
-                return field, json_text(value)
-        return None
+        """The identity field the spec says wins for `body` (read where the item rules locate it),
+        and its value after normalisation."""
+        read = self.ingest.items.read(body)
+        if read is None or read.identity is None:
+            return None
+        field, value = read.identity
+        if isinstance(value, str):
+            return field, value.lower() if field.normalize == "lowercase" else value
+        # A number is stored and answered as its text.
+        return field, json_text(value)
 
     # -- sending --------------------------------------------------------------------------------
 

@@ -188,14 +188,16 @@ class Storage(ABC):
 
     @abstractmethod
     async def dead_letter(self, event_id: str, error: str) -> None:
-        """Record the last failed attempt, mark the event dead and copy it into dead_letters."""
+        """Record the last failed attempt, mark the event dead and copy it, whole item included, into
+        dead_letters."""
 
     @abstractmethod
     async def dead_letters(
         self, project_id: str | None = None, *, redriven: bool = False
     ) -> list[dict[str, object]]:
-        """Dead-lettered events, oldest first; payload is the JSON text as bytes. With `redriven`,
-        also those re-driven since (their `redriven_at` set), kept as history."""
+        """Dead-lettered events, oldest first; payload and the whole item (None: stored before
+        items were kept) are JSON text as bytes. With `redriven`, also those re-driven since (their
+        `redriven_at` set), kept as history."""
 
     @abstractmethod
     async def redrive(self, event_id: str) -> bool:
@@ -273,7 +275,8 @@ _COLUMNS = (
 # The columns insert() fills; the rest start at their defaults.
 # What insert() writes: the event, the lease it may be born with, and the item as received.
 _INSERT_COLUMNS = _COLUMNS.split(", status", 1)[0] + ", next_attempt_at, item"
-_DEAD_LETTER_COLUMNS = "event_id, project_id, event, payload, attempts, last_error, dead_at"
+# A dead letter keeps the whole item too (`item`, NULL for events stored before items were kept).
+_DEAD_LETTER_COLUMNS = "event_id, project_id, event, payload, attempts, last_error, dead_at, item"
 _DEAD_LETTER_SELECT = f"SELECT {_DEAD_LETTER_COLUMNS}, redriven_at FROM dead_letters"
 
 
@@ -288,7 +291,7 @@ def _row_to_event(row: Sequence[Any]) -> StoredEvent:
 
 
 def _row_to_dead_letter(row: Sequence[Any]) -> dict[str, object]:
-    payload = row[3]
+    payload, item = row[3], row[7]
     return {
         "event_id": row[0],
         "project_id": row[1],
@@ -297,7 +300,8 @@ def _row_to_dead_letter(row: Sequence[Any]) -> dict[str, object]:
         "attempts": row[4],
         "last_error": row[5],
         "dead_at": row[6],
-        "redriven_at": row[7],
+        "item": None if item is None else item.encode() if isinstance(item, str) else bytes(item),
+        "redriven_at": row[8],
     }
 
 

@@ -95,6 +95,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, ("ALTER TABLE dead_letters ADD COLUMN redriven_at TEXT",)),
     # The whole accepted item, every field as received (NULL for events stored before).
     (3, ("ALTER TABLE events ADD COLUMN item TEXT",)),
+    # A dead letter keeps the whole item as well; those written before get their event's.
+    (
+        4,
+        (
+            "ALTER TABLE dead_letters ADD COLUMN item TEXT",
+            "UPDATE dead_letters SET item = "
+            "(SELECT item FROM events WHERE events.id = dead_letters.event_id)",
+        ),
+    ),
 )
 
 
@@ -474,16 +483,18 @@ class SQLiteStorage(Storage):
         def op(conn: sqlite3.Connection) -> None:
             row = conn.execute(
                 "UPDATE events SET status = 'dead', attempts = attempts + 1, last_error = ?, "
-                "next_attempt_at = NULL WHERE id = ? RETURNING id, project_id, event, payload, attempts",
+                "next_attempt_at = NULL WHERE id = ? "
+                "RETURNING id, project_id, event, payload, attempts, item",
                 (error, event_id),
             ).fetchone()
             if row is None:
                 return
             conn.execute(
-                f"INSERT INTO dead_letters ({_DEAD_LETTER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO dead_letters ({_DEAD_LETTER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (event_id) DO UPDATE SET attempts = excluded.attempts, "
-                "last_error = excluded.last_error, dead_at = excluded.dead_at, redriven_at = NULL",
-                (*row, error, dead_at),
+                "last_error = excluded.last_error, dead_at = excluded.dead_at, item = excluded.item, "
+                "redriven_at = NULL",
+                (*row[:5], error, dead_at, row[5]),
             )
 
         await self._write(op, savepoint=True)

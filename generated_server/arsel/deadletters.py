@@ -4,12 +4,13 @@
 """`python -m <package> deadletters list|show|retry`: the events the worker gave up on.
 
     list  [--project P] [--all]   one JSON line per dead letter, oldest first (--all: re-driven too)
-    show  EVENT_ID                the dead letter and its stored event, payload included
+    show  EVENT_ID                the dead letter and its stored event, payload and whole item included
     retry EVENT_ID... | --all     pending again with a fresh round of attempts; a running server's
                                   worker picks them up. The dead letter is kept, with redriven_at.
 
-The store is `--db`, else INGESTSPEC_DB, else the server's default. `list` leaves the payload
-and identity out; `show` is the one way to read them, for the person investigating.
+The store is `--db`, else INGESTSPEC_DB, else the server's default. `list` leaves the payload,
+the item and the identity out; `show` is the one way to read them, for the person investigating.
+A re-driven event is handled again as it was stored: its whole item, every field as received.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _listed(letter: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in letter.items() if key != "payload"}
+    return {key: value for key, value in letter.items() if key not in ("payload", "item")}
 
 
 async def _run(args: argparse.Namespace, out: Any) -> int:
@@ -89,7 +90,12 @@ async def _show(storage: Storage, event_id: str, out: Any) -> int:
         print(f"no dead letter for event {event_id}", file=sys.stderr)
         return 1
     event = await storage.get(str(letter["project_id"]), event_id)
-    shown: dict[str, Any] = {**_listed(letter), "payload": orjson.loads(letter["payload"])}  # type: ignore[arg-type]
+    item = letter["item"]
+    shown: dict[str, Any] = {
+        **_listed(letter),
+        "payload": orjson.loads(letter["payload"]),  # type: ignore[arg-type]
+        "item": None if item is None else orjson.loads(item),  # type: ignore[arg-type]
+    }
     if event is not None:
         shown["event"] = {
             "status": event.status,

@@ -92,6 +92,12 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (2, 'ALTER TABLE dead_letters ADD COLUMN redriven_at text COLLATE "C"'),
     # The whole accepted item, every field as received (NULL for events stored before).
     (3, "ALTER TABLE events ADD COLUMN item json"),
+    # A dead letter keeps the whole item as well; those written before get their event's.
+    (
+        4,
+        "ALTER TABLE dead_letters ADD COLUMN item json;"
+        " UPDATE dead_letters SET item = events.item FROM events WHERE events.id = dead_letters.event_id",
+    ),
 )
 
 READY_TIMEOUT_SECONDS = 2.0
@@ -449,11 +455,12 @@ class PostgresStorage(Storage):
             "WITH dead AS ("
             "  UPDATE events SET status = 'dead', attempts = attempts + 1, last_error = %s,"
             "  next_attempt_at = NULL WHERE id = %s"
-            "  RETURNING id, project_id, event, payload, attempts, last_error)"
+            "  RETURNING id, project_id, event, payload, attempts, last_error, item)"
             f" INSERT INTO dead_letters ({_DEAD_LETTER_COLUMNS})"
-            " SELECT id, project_id, event, payload, attempts, last_error, %s FROM dead"
+            " SELECT id, project_id, event, payload, attempts, last_error, %s, item FROM dead"
             " ON CONFLICT (event_id) DO UPDATE SET attempts = excluded.attempts,"
-            " last_error = excluded.last_error, dead_at = excluded.dead_at, redriven_at = NULL",
+            " last_error = excluded.last_error, dead_at = excluded.dead_at, item = excluded.item,"
+            " redriven_at = NULL",
             (error, event_id, utc_now()),
         )
 

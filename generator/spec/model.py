@@ -76,6 +76,12 @@ class ObjectFields:
     properties: Mapping[str, Any]
     required: tuple[str, ...]
     alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    # What the schema and the parts every instance meets (`allOf`, a one-branch `anyOf`/`oneOf`) say
+    # of other members (`additionalProperties`; the last part saying it wins); None: none says.
+    additional: Any = None
+
+
+_COMBINATORS = ("allOf", "anyOf", "oneOf")
 
 
 def object_fields(schema: Any) -> ObjectFields:
@@ -95,8 +101,10 @@ def object_fields(schema: Any) -> ObjectFields:
     properties: dict[str, Any] = dict(own) if isinstance(own, Mapping) else {}
     required = [name for name in schema.get("required") or () if isinstance(name, str)]
     alternatives: list[tuple[tuple[str, ...], ...]] = []
+    additional = schema.get("additionalProperties")
     for part in schema.get("allOf") or ():
         inner = object_fields(part)
+        additional = additional if inner.additional is None else inner.additional
         for name, sub in inner.properties.items():
             mine = properties.get(name)
             if isinstance(mine, Mapping) and isinstance(sub, Mapping):
@@ -105,17 +113,36 @@ def object_fields(schema: Any) -> ObjectFields:
                 properties[name] = sub
         required += inner.required
         alternatives += inner.alternatives
-    for keyword in ("anyOf", "oneOf"):
+    for keyword in _COMBINATORS[1:]:
         branches = [object_fields(branch) for branch in schema.get(keyword) or ()]
         if not branches:
             continue
         for branch in branches:
             for name, sub in branch.properties.items():
                 properties.setdefault(name, sub)
+        if len(branches) == 1 and branches[0].additional is not None:
+            additional = branches[0].additional  # one branch: every instance meets it, as an allOf part
         common = [name for name in branches[0].required if all(name in b.required for b in branches)]
         required += common
         alternatives.append(tuple(tuple(n for n in b.required if n not in common) for b in branches))
-    return ObjectFields(properties, tuple(dict.fromkeys(required)), tuple(alternatives))
+    return ObjectFields(properties, tuple(dict.fromkeys(required)), tuple(alternatives), additional)
+
+
+def merged_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """One object schema with what `object_fields` reads through `allOf` and `anyOf`/`oneOf`: every
+    property, the required members and `additionalProperties` written on the schema itself. An
+    `anyOf`/`oneOf` of several branches is kept, so the choice between them still holds."""
+    fields = object_fields(schema)
+    merged = {k: v for k, v in schema.items() if k not in (*_COMBINATORS, "discriminator")}
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key) or ()
+        if len(branches) > 1:
+            merged[key] = branches
+    merged["properties"] = dict(fields.properties)
+    merged["required"] = list(fields.required)
+    if fields.additional is not None:
+        merged["additionalProperties"] = fields.additional
+    return merged
 
 
 def pointer_get(document: Any, pointer: str) -> Any:
@@ -183,6 +210,25 @@ def item_get(item: Any, pointer: str, default: Any = None) -> Any:
         if not isinstance(node, Mapping) or part not in node:
             return default
         node = node[part]
+    return node
+
+
+def item_pop(item: Any, pointer: str) -> Any:
+    """Remove the member at `pointer` of a JSON object (through objects only) and return its value;
+    None when a step is missing."""
+    *parents, last = pointer_parts(pointer) or ("",)
+    holder = item_get(item, pointer_of(*parents))
+    return holder.pop(last, None) if isinstance(holder, dict) else None
+
+
+def member_schema(schema: Mapping[str, Any], pointer: str) -> Mapping[str, Any]:
+    """The schema of the member at `pointer` of an instance of `schema`, each step read through
+    `object_fields` (its parts' keywords together); empty (anything) when a step is not declared."""
+    node: Any = schema
+    for part in pointer_parts(pointer):
+        node = object_fields(node).properties.get(part) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            return {}
     return node
 
 

@@ -141,6 +141,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'events.db'}" if request.param == "sqlite" else fresh_postgres_url()
 
 
+def whole_item(n: int) -> bytes:
+    """The item event `n` of `dead_events` was sent as: more than its payload."""
+    item = {"event": "order.completed", "email": f"person{n}@example.com", "order_id": f"A-{n}"}
+    return json.dumps({**item, "context": {"ip": f"10.0.0.{n}"}}, separators=(",", ":")).encode()
+
+
 async def dead_events(url: str, count: int) -> list[str]:
     """Store `count` events and dead-letter them, as the worker does after its last attempt."""
     ids = []
@@ -149,7 +155,7 @@ async def dead_events(url: str, count: int) -> list[str]:
             now = utc_now()
             event = NewEvent(
                 uuid7(), "acme", "order.completed", "email", f"person{n}@example.com",
-                b'{"order_id":"A-%d"}' % n, now, now, None, None,
+                b'{"order_id":"A-%d"}' % n, now, now, None, None, whole_item(n),
             )  # fmt: skip
             await storage.insert(event)
             await storage.dead_letter(event.id, f"RuntimeError: failure {n}")
@@ -177,8 +183,10 @@ def test_deadletters_list_show_and_retry(store: str) -> None:
         (second, 1, "RuntimeError: failure 1"),
     ]
     assert "payload" not in listed[0] and "example.com" not in json.dumps(listed)
+    assert "item" not in listed[0]
     [shown] = deadletters(store, "show", second)
     assert shown["payload"] == {"order_id": "A-1"}
+    assert shown["item"] == json.loads(whole_item(1))  # every field the client sent
     assert (shown["event"]["status"], shown["event"]["identity_value"]) == ("dead", "person1@example.com")
     assert deadletters(store, "retry", first) == [{"event_id": first, "redriven": True}]
     assert [x["event_id"] for x in deadletters(store, "list")] == [second]
@@ -193,6 +201,26 @@ def test_deadletters_list_show_and_retry(store: str) -> None:
     ]
     assert deadletters(store, "retry", "--all") == [{"event_id": second, "redriven": True}]
     assert deadletters(store, "list") == []
+
+
+def test_a_dead_letter_keeps_the_whole_item_and_its_replay_hands_it_to_the_handler(store: str) -> None:
+    [dead] = asyncio.run(dead_events(store, 1))
+    letters = asyncio.run(letters_of(store))
+    assert [(x["event_id"], x["item"]) for x in letters] == [(dead, whole_item(0))]
+    assert deadletters(store, "retry", dead) == [{"event_id": dead, "redriven": True}]
+    # What the worker claims for the handler once re-driven: the whole item, as stored.
+    [claimed] = asyncio.run(claim(store))
+    assert (claimed.id, claimed.item) == (dead, whole_item(0))
+
+
+async def letters_of(url: str) -> list[dict[str, Any]]:
+    async with open_storage(url) as storage:
+        return await storage.dead_letters(redriven=True)
+
+
+async def claim(url: str) -> list[Any]:
+    async with open_storage(url) as storage:
+        return await storage.claim_due(utc_now(), 10, 30.0)
 
 
 async def fetch(url: str, event_id: str) -> Any:

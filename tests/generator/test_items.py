@@ -211,3 +211,25 @@ def test_diff_compares_item_rules_by_meaning(
 
     changes = diff_specs(load_spec(ITEMS), load_spec(_items(tmp_path, edited))).changes
     assert {(c.kind, c.breaking_for_clients, c.breaking_for_servers) for c in changes} == expected
+
+
+def test_the_suite_reads_a_kind_schema_through_the_model_s_object_fields(tmp_path: Path) -> None:
+    # A member declared in two allOf parts keeps both parts' keywords (object_fields' rule), and a
+    # part's additionalProperties holds for the merged schema.
+    from ingestspec.contract_tests.bodies import event_schema
+
+    def edit(document: dict[str, Any]) -> None:
+        track = document["components"]["schemas"]["Track"]["allOf"][1]
+        track["properties"]["userId"] = {"pattern": "^u"}
+        track["additionalProperties"] = False
+
+    schema = event_schema(load_spec(_items(tmp_path, edit)).operation("batch"))
+    assert schema["properties"]["userId"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^u",
+    }
+    assert schema["additionalProperties"] is False
+    assert {"type", "event"} <= set(schema["required"])
+    assert "allOf" not in schema and "discriminator" not in schema

@@ -74,8 +74,30 @@ async def test_a_store_of_the_previous_release_is_upgraded_on_start(rt: Runtime,
         )
         await storage.insert(new)
         assert (await storage.get("acme", new.id)).item == item
+        # Version 4 keeps the item in dead letters: none for the one written before.
+        assert letter["item"] is None
     versions = run_sql(store_url, "SELECT version FROM schema_version ORDER BY version")
-    assert [v for (v,) in versions] == [1, 2, 3]
+    assert [v for (v,) in versions] == [1, 2, 3, 4]
+
+
+async def test_dead_letters_written_before_version_4_get_their_events_item(
+    rt: Runtime, store_url: str
+) -> None:
+    now = "2026-06-08T14:15:00.000Z"
+    item = b'{"event":"e","userId":"u1","context":{"traits":{"plan":"pro"}}}'
+    new = rt.storage.NewEvent(
+        "0190f3a0-0000-7000-8000-00000000000a", "acme", "e", "user", "u1", b"{}", now, now, None, None, item
+    )
+    async with rt.storage.open_storage(store_url) as storage:
+        await storage.insert(new)
+        await storage.dead_letter(new.id, "boom")
+    # The store as version 3 left it: dead letters without the item column.
+    run_sql(
+        store_url, "ALTER TABLE dead_letters DROP COLUMN item;\nDELETE FROM schema_version WHERE version = 4"
+    )
+    async with rt.storage.open_storage(store_url) as storage:
+        [letter] = await storage.dead_letters()
+        assert (letter["event_id"], letter["item"]) == (new.id, item)
 
 
 async def test_migrations_run_once_when_processes_start_together(rt: Runtime, store_url: str) -> None:
@@ -86,14 +108,14 @@ async def test_migrations_run_once_when_processes_start_together(rt: Runtime, st
         assert await store.ready() is None
         await store.close()
     versions = run_sql(store_url, "SELECT version FROM schema_version ORDER BY version")
-    assert [v for (v,) in versions] == [1, 2, 3]
+    assert [v for (v,) in versions] == [1, 2, 3, 4]
 
 
 async def test_a_store_missing_a_migration_is_not_ready(rt: Runtime, store_url: str) -> None:
     async with rt.storage.open_storage(store_url) as storage:
         assert await storage.ready() is None
-        run_sql(store_url, "DELETE FROM schema_version WHERE version = 3")
-        assert "schema version 2" in str(await storage.ready())
+        run_sql(store_url, "DELETE FROM schema_version WHERE version = 4")
+        assert "schema version 3" in str(await storage.ready())
 
 
 async def test_a_store_newer_than_the_server_is_refused(rt: Runtime, store_url: str) -> None:
