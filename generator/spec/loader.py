@@ -140,14 +140,18 @@ def _pointer(document: Mapping[str, Any], ref: str, source: str | Path, at: str)
     return node
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Load and check an ingest spec. Raises `SpecError` listing every problem found."""
+def load_spec(path: str | Path, ingest_required: bool = True) -> Spec:
+    """Load and check an ingest spec. Raises `SpecError` listing every problem found.
+
+    `ingest_required=False` reads an API that has no x-ingest block yet (a vendor's published file,
+    which `ingestspec init --from` proposes a block for).
+    """
     path = Path(path)
     document, raw = read_document(path)
     document, moved = _as_openapi31(document, path)
     info = document.get("info") or {}
     operations = tuple(_operations(document, path))
-    if not any(op.ingest for op in operations):
+    if ingest_required and not any(op.ingest for op in operations):
         raise SpecError(path, [LoadProblem("/paths", HAS_INGEST, "no operation carries an x-ingest block")])
     return Spec(
         name=path.stem,
