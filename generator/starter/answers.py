@@ -66,7 +66,8 @@ def success(op: Operation, batch: bool) -> tuple[Block, Block | None]:
         one = {name: {"const": int(count["source"] == "accepted")} for name, count in counts.items()}
         shape["fields"] = Guess({**fields, **one}, "from the documented schema and example")
         return shape, None
-    answer: Block = {"status": Guess(status, said), "fields": Guess({**fields, **counts}, "the counts the schema names")}
+    why = "the documented schema, and the counts it names" if counts else shape["fields"].reason
+    answer: Block = {"status": Guess(status, said), "fields": Guess({**fields, **counts}, why)}
     return shape, answer
 
 
@@ -117,7 +118,8 @@ def envelope(op: Operation) -> tuple[Block, ErrorEnvelope | None]:
     if _text(media):
         return {"media_type": Guess(media, f"{said}: the body is the message")}, ErrorEnvelope(media, "", {})
     found = _members(response.schema or {})
-    message = _best(found, MESSAGE_NAMES, {"string"})
+    # The message is the body's own, or its first error's (JSON:API), not a member of a details list.
+    message = _best([f for f in found if _in_errors(f)], MESSAGE_NAMES, {"string"})
     block: Block = {"media_type": Guess(media, said)}
     if message is None:
         block["message"] = todo("no string member is named like the message (message, detail, error)", "/TODO")
@@ -159,6 +161,12 @@ def _members(schema: Mapping[str, Any], prefix: str = "", depth: int = 4) -> lis
         elif depth > 1 and "array" in field.types and isinstance(sub.get("items"), Mapping):
             found += _members(sub["items"], field.pointer + "/0", depth - 1)
     return found
+
+
+def _in_errors(field: Field) -> bool:
+    """Whether the member is the body's own or its first error's (arrays named error/errors only)."""
+    parts = field.parts
+    return all(normal(parts[i - 1]) in ("errors", "error") for i, part in enumerate(parts) if part == "0" and i)
 
 
 def _best(found: list[Field], names: tuple[str, ...], types: set[str]) -> Field | None:

@@ -183,8 +183,8 @@ def identity(fields: list[Field], op: Operation, taken: set[str]) -> Block:
         if normal(f.name) == "email":
             entry["normalize"] = "lowercase"
         candidates.append(entry)
-    texts = " ".join([op.description, *(f.text() for f in ranked)]).lower()
-    exclusive = re.search(r"not both|exactly one|only one of|mutually exclusive", texts)
+    said = [op.description, *(r.description for r in op.responses.values()), *(f.text() for f in ranked)]
+    exclusive = re.search(r"\b(?:not|never) both\b|exactly one|only one of|mutually exclusive", " ".join(said).lower())
     names = ", ".join(_quoted(f.written) for f in ranked)
     return {
         "mode": Guess(

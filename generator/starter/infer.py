@@ -47,7 +47,8 @@ def select(spec: Spec, wanted: tuple[str, ...]) -> list[Operation]:
     if unknown:
         known = ", ".join(sorted(op.operation_id for op in spec.operations))
         raise UnknownOperation(f"no operation {', '.join(map(repr, unknown))} in the file (it has: {known})")
-    return list(dict.fromkeys(by_name.get(name) or by_name[_route(name)] for name in wanted))
+    chosen = {op.pointer: op for op in (by_name.get(name) or by_name[_route(name)] for name in wanted)}
+    return list(chosen.values())
 
 
 def _route(name: str) -> str:
