@@ -208,7 +208,8 @@ def occurred_at(fields: list[Field], examples: Iterable[Any]) -> Block:
         said = "format: date-time" if found.schema.get("format") == "date-time" else "a string"
         block["occurred_at_field"] = Guess(found.written, f"named like the event's time, {said} (RFC 3339)")
         return block
-    value = next((v for v in (_value_at(e, found.pointer) for e in examples) if isinstance(v, int | float)), None)
+    values = [*(_value_at(e, found.pointer) for e in examples), *(found.schema.get("examples") or ())]
+    value = next((v for v in values if isinstance(v, int | float) and not isinstance(v, bool)), None)
     if re.search(r"milli|\bms\b", text):
         unit, why = "milliseconds", "its description says milliseconds"
     elif re.search(r"\bseconds?\b|unix|epoch", text):
