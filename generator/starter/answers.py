@@ -29,7 +29,15 @@ from ..spec.model import (
 from .fields import Field, normal
 from .proposal import Block, Guess, todo
 
-ACCEPTED = ("accepted", "eventsingested", "numrecordsimported", "successcount", "count", "ingested", "received")
+ACCEPTED = (
+    "accepted",
+    "eventsingested",
+    "numrecordsimported",
+    "successcount",
+    "count",
+    "ingested",
+    "received",
+)
 REJECTED = ("rejected", "failcount", "failed", "failedcount", "errorscount")
 ID_NAMES = ("id", "eventid", "uuid")
 MESSAGE_NAMES = ("message", "detail", "error", "msg", "errormessage", "description", "title", "reason")
@@ -45,7 +53,8 @@ def _text(media_type: str) -> bool:
 
 
 def success(op: Operation, batch: bool) -> tuple[Block, Block | None]:
-    """The `response` shape, and for a batch its `batch.response` (the counts it documents)."""
+    """The `response` shape, and for a batch its `batch.response` (the counts it documents); None
+    when the success has no JSON body, which a batch answer cannot be yet."""
     statuses = sorted(s for s in op.responses if 200 <= s < 300)
     if not statuses:
         return {"status": todo("the file documents no 2xx answer: the status answered", 200)}, None
@@ -53,25 +62,33 @@ def success(op: Operation, batch: bool) -> tuple[Block, Block | None]:
     response = op.responses[status]
     said = f"the documented {status}"
     if response.media_type is None:
-        return {"status": Guess(status, f"{said}, with no body")}, ({"status": Guess(status)} if batch else None)
+        return {"status": Guess(status, f"{said}, with no body")}, None
     if _text(response.media_type):
         example = next((e.value for e in response.examples if isinstance(e.value, str)), None)
-        text = Guess(example, f"{said}'s example ({response.media_type})") if example else Guess("OK", "a guess: the text answered")
-        return {"status": Guess(status, said), "text": text}, ({"status": Guess(status)} if batch else None)
-    example = next((e.value for e in response.examples if isinstance(e.value, Mapping)), {})
-    fields, counts = _fields(response.schema or {}, example, status)
+        text = (
+            Guess(example, f"{said}'s example ({response.media_type})")
+            if example
+            else Guess("OK", "a guess: the text answered")
+        )
+        return {"status": Guess(status, said), "text": text}, None
+    documented: Mapping[str, Any] = next(
+        (e.value for e in response.examples if isinstance(e.value, Mapping)), {}
+    )
+    fields, counts = _fields(response.schema or {}, documented, status)
+    why = "from the documented schema and example" if fields or counts else ""
     shape: Block = {"status": Guess(status, f"{said} ({response.media_type})")}
-    shape["fields"] = Guess(fields, "from the documented schema and example") if fields else Guess({}, "")
     if not batch:  # one event: a count of accepted events is 1
         one = {name: {"const": int(count["source"] == "accepted")} for name, count in counts.items()}
-        shape["fields"] = Guess({**fields, **one}, "from the documented schema and example")
+        shape["fields"] = Guess({**fields, **one}, why)
         return shape, None
-    why = "the documented schema, and the counts it names" if counts else shape["fields"].reason
+    shape["fields"] = Guess(fields, why)
     answer: Block = {"status": Guess(status, said), "fields": Guess({**fields, **counts}, why)}
     return shape, answer
 
 
-def _fields(schema: Mapping[str, Any], example: Mapping[str, Any], status: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _fields(
+    schema: Mapping[str, Any], example: Mapping[str, Any], status: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A success body's members as x-ingest fields (a source or a constant), and a batch's counts."""
     described = object_fields(schema)
     fields: dict[str, Any] = {}
@@ -122,7 +139,9 @@ def envelope(op: Operation) -> tuple[Block, ErrorEnvelope | None]:
     message = _best([f for f in found if _in_errors(f)], MESSAGE_NAMES, {"string"})
     block: Block = {"media_type": Guess(media, said)}
     if message is None:
-        block["message"] = todo("no string member is named like the message (message, detail, error)", "/TODO")
+        block["message"] = todo(
+            "no string member is named like the message (message, detail, error)", "/TODO"
+        )
         return block, None
     block["message"] = Guess(message.pointer, f"a string named like the message ({message.name})")
     status = _best(found, STATUS_NAMES, {"integer", "number"}) or _jsonapi_status(found)
@@ -166,11 +185,17 @@ def _members(schema: Mapping[str, Any], prefix: str = "", depth: int = 4) -> lis
 def _in_errors(field: Field) -> bool:
     """Whether the member is the body's own or its first error's (arrays named error/errors only)."""
     parts = field.parts
-    return all(normal(parts[i - 1]) in ("errors", "error") for i, part in enumerate(parts) if part == "0" and i)
+    return all(
+        normal(parts[i - 1]) in ("errors", "error") for i, part in enumerate(parts) if part == "0" and i
+    )
 
 
 def _best(found: list[Field], names: tuple[str, ...], types: set[str]) -> Field | None:
-    ranked = [(names.index(normal(f.name)), len(f.parts), f) for f in found if normal(f.name) in names and f.types & types]
+    ranked = [
+        (names.index(normal(f.name)), len(f.parts), f)
+        for f in found
+        if normal(f.name) in names and f.types & types
+    ]
     return min(ranked, key=lambda r: r[:2])[2] if ranked else None
 
 
@@ -220,7 +245,11 @@ def example_entries(op: Operation, model: ErrorEnvelope | None, keys: set[str]) 
     found: dict[str, Guess] = {}
     if model is None or model.text:
         return found
-    placed = {p for p in (model.message_pointer, model.status_pointer, model.details_pointer, model.path_pointer) if p}
+    placed = {
+        p
+        for p in (model.message_pointer, model.status_pointer, model.details_pointer, model.path_pointer)
+        if p
+    }
     for status, response in op.responses.items():
         if status < 400 or response.media_type != model.media_type:
             continue

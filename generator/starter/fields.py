@@ -172,7 +172,9 @@ def identity(fields: list[Field], op: Operation, taken: set[str]) -> Block:
     if not ranked:
         return {
             "mode": Guess("first_present"),
-            "fields": todo("no field is named like a contact (user_id, anonymous_id, email...)", [{"name": "TODO"}]),
+            "fields": todo(
+                "no field is named like a contact (user_id, anonymous_id, email...)", [{"name": "TODO"}]
+            ),
         }
     candidates = []
     for f in ranked:
@@ -184,7 +186,9 @@ def identity(fields: list[Field], op: Operation, taken: set[str]) -> Block:
             entry["normalize"] = "lowercase"
         candidates.append(entry)
     said = [op.description, *(r.description for r in op.responses.values()), *(f.text() for f in ranked)]
-    exclusive = re.search(r"\b(?:not|never) both\b|exactly one|only one of|mutually exclusive", " ".join(said).lower())
+    exclusive = re.search(
+        r"\b(?:not|never) both\b|exactly one|only one of|mutually exclusive", " ".join(said).lower()
+    )
     names = ", ".join(_quoted(f.written) for f in ranked)
     return {
         "mode": Guess(
@@ -237,13 +241,21 @@ def payload(fields: list[Field]) -> Block:
     found = best(fields, PAYLOAD_NAMES, lambda f: f.is_object or not f.types)
     validation = Guess("when_defined", "events are accepted as sent until config.yaml defines them")
     if found is None:
-        return {"field": todo("no object field is named like the properties (properties, data...)"), "validation": validation}
-    return {"field": Guess(found.written, "an object named like the event's properties"), "validation": validation}
+        return {
+            "field": todo("no object field is named like the properties (properties, data...)"),
+            "validation": validation,
+        }
+    return {
+        "field": Guess(found.written, "an object named like the event's properties"),
+        "validation": validation,
+    }
 
 
 def dedupe_key(fields: list[Field], op: Operation, taken: set[str]) -> Guess | None:
     """Where the idempotency key travels: an `Idempotency-Key`-like header, else a body field."""
-    header = next((p for p in op.parameters if p.location == "header" and "idempotency" in p.name.lower()), None)
+    header = next(
+        (p for p in op.parameters if p.location == "header" and "idempotency" in p.name.lower()), None
+    )
     if header:
         return Guess({"in": "header", "name": header.name}, f"the header parameter {header.name}")
     found = best(fields, DEDUPE_NAMES, lambda f: f.scalar and f.pointer not in taken)
@@ -262,14 +274,18 @@ def credential(request: list[Field], op: Operation) -> tuple[Block, str]:
         for scheme in op.schemes:
             said = {"bearer": "Authorization: Bearer KEY", "basic": "HTTP basic"}.get(scheme.kind, "")
             if scheme.kind in ("header", "query"):
-                said = f"the {scheme.kind} {scheme.parameter}" + (f" with the prefix {scheme.prefix}" if scheme.prefix else "")
+                said = f"the {scheme.kind} {scheme.parameter}" + (
+                    f" with the prefix {scheme.prefix}" if scheme.prefix else ""
+                )
             if scheme.token_of:
                 said = f"{scheme.token_of} served as a bearer token checked against the configured keys"
             notes.append(f"{scheme.name} ({said or scheme.kind})")
         return {}, "the key: by the security scheme " + ", ".join(notes)
     found = best([f for f in request if len(f.parts) == 1], CREDENTIAL_NAMES, lambda f: f.scalar)
     if found:
-        return {"credential_field": Guess(found.written, "no security scheme; a body field named like a key")}, ""
+        return {
+            "credential_field": Guess(found.written, "no security scheme; a body field named like a key")
+        }, ""
     reason = "no security scheme and no body field named like a key (api_key, token): name the key's field"
     return {"credential_field": todo(reason)}, ""
 

@@ -12,10 +12,21 @@ from typing import Any
 
 from ..spec.model import Operation, Spec, field_pointer, schemas_at
 from . import answers, fields
-from .proposal import Block, Guess, todo
+from .proposal import Block, Guess, plain, todo
 
 # Words in a path that say an operation takes events.
-INGEST_WORDS = ("track", "event", "import", "batch", "identify", "ingest", "capture", "collect", "upload", "page")
+INGEST_WORDS = (
+    "track",
+    "event",
+    "import",
+    "batch",
+    "identify",
+    "ingest",
+    "capture",
+    "collect",
+    "upload",
+    "page",
+)
 
 
 class UnknownOperation(LookupError):
@@ -70,7 +81,11 @@ def _item_examples(op: Operation, array: fields.Field | None, bare: str) -> list
     if bare:
         return [v[0] for v in values if isinstance(v, list) and v]
     if array is not None:
-        return [v[array.name][0] for v in values if isinstance(v, Mapping) and isinstance(v.get(array.name), list) and v[array.name]]
+        return [
+            v[array.name][0]
+            for v in values
+            if isinstance(v, Mapping) and isinstance(v.get(array.name), list) and v[array.name]
+        ]
     return values
 
 
@@ -84,7 +99,11 @@ def propose(op: Operation) -> tuple[Block, str]:
     credential, note = fields.credential(fields.members(op.request_schema, depth=1), op)
     block.update(credential)
     block.update(fields.occurred_at(found, _item_examples(op, array, bare)))
-    taken = {field_pointer(str(v.value)) for v in block.values() if isinstance(v, Guess) and isinstance(v.value, str)}
+    taken = {
+        field_pointer(str(v.value))
+        for v in block.values()
+        if isinstance(v, Guess) and isinstance(v.value, str)
+    }
     key = fields.dedupe_key(found, op, taken)
     if key is not None and key.value["in"] == "body":
         taken.add(field_pointer(key.value["name"]))
@@ -108,14 +127,23 @@ def propose(op: Operation) -> tuple[Block, str]:
     if array is not None or bare:
         batch_block = fields.batch(array) if array else _bare(op)
         batch_block["acceptance"] = Guess("all_or_nothing", "the documented answer names no refused item")
-        batch_block["response"] = batch_answer or {"status": todo("the batch's answer", 200)}
+        if batch_answer is None or "fields" not in batch_answer:
+            status = plain(response).get("status", 200)
+            reason = "the documented success has no JSON body, which a batch answer cannot be yet"
+            batch_block["response"] = todo(reason, {"status": status, "fields": {}})
+        else:
+            batch_block["response"] = batch_answer
         block["batch"] = batch_block
     block["response"] = response
     errors, model = answers.envelope(op)
     used = ["authenticate", "media_type", "size", "json", "identity_missing", "envelope", "payload", "store"]
     used += ["route", "method"] + (["rate_limit"] if "rate_limit" in block else [])
     identity = block["identity"]
-    if isinstance(identity, dict) and isinstance(identity["mode"], Guess) and identity["mode"].value == "exactly_one":
+    if (
+        isinstance(identity, dict)
+        and isinstance(identity["mode"], Guess)
+        and identity["mode"].value == "exactly_one"
+    ):
         used.append("identity_conflict")
     catalogue, answered = answers.catalogue(op, model, used)
     if catalogue:
@@ -133,7 +161,9 @@ def _bare(op: Operation) -> Block:
     limit = op.request_schema.get("maxItems")
     return {
         "items_field": todo("the body is a bare JSON array, which x-ingest cannot name yet"),
-        "max_items": Guess(limit if isinstance(limit, int) else fields.DEFAULT_MAX_ITEMS, "the array's maxItems"),
+        "max_items": Guess(
+            limit if isinstance(limit, int) else fields.DEFAULT_MAX_ITEMS, "the array's maxItems"
+        ),
     }
 
 
@@ -145,6 +175,7 @@ def _kinds(item: Mapping[str, Any], block: Block) -> Block | None:
         return None
     name = str(discriminator.get("propertyName", ""))
     payload = block["payload"]
+    assert isinstance(payload, dict)
     by_value: dict[str, Any] = {}
     for branch in branches:
         values = [s.get("const") for s in schemas_at(branch, field_pointer(name))]
@@ -155,7 +186,7 @@ def _kinds(item: Mapping[str, Any], block: Block) -> Block | None:
         event = fields.best(members, fields.EVENT_NAMES, lambda f: f.scalar)
         rules: dict[str, Any] = {"event_field": event.written} if event else {"event_name": value}
         own = fields.payload(members)["field"]
-        if isinstance(payload, dict) and isinstance(own, Guess) and not own.todo and own.value != payload["field"].value:  # type: ignore[union-attr]
+        if isinstance(own, Guess) and not own.todo and own.value != plain(payload)["field"]:
             rules["payload"] = {"field": own.value}
         by_value[value] = rules
     if not by_value:

@@ -63,7 +63,8 @@ def propose_file(path: Path, wanted: tuple[str, ...] = (), output_name: str | No
     if not chosen:
         posts = ", ".join(f"{op.method} {op.path}" for op in spec.operations) or "none"
         raise NothingToPropose(
-            f"{path}: no POST operation looks like event ingest (operations: {posts}); name one with --operation"
+            f"{path}: no POST operation looks like event ingest (operations: {posts}); "
+            "name one with --operation"
         )
     proposals = tuple(Proposal(op, *infer.propose(op)) for op in chosen)
     text = path.read_text(encoding="utf-8")

@@ -99,7 +99,9 @@ def test_init_from_proposes_blocks_lint_passes_but_for_its_todos(tmp_path: Path)
         out.write_text(proposed.spec_text, encoding="utf-8")
         todos = [pointer for p in proposed.proposals for pointer, _ in p.todos]
         # A TODO batch array leaves the item's fields unplaced: lint names them as a consequence.
-        bare = {p.operation.pointer for p in proposed.proposals for t, _ in p.todos if t.endswith("/items_field")}
+        bare = {
+            p.operation.pointer for p in proposed.proposals for t, _ in p.todos if t.endswith("/items_field")
+        }
         unnamed = [
             str(problem)
             for problem in lint(out)
@@ -107,8 +109,8 @@ def test_init_from_proposes_blocks_lint_passes_but_for_its_todos(tmp_path: Path)
             and not any(problem.pointer.startswith(t) for t in todos)
             and not (problem.rule == "named-fields-exist" and problem.pointer.split("/x-ingest")[0] in bare)
         ]
-        assert not unnamed, f"{_name(source)}: lint fails on what the proposal did not mark TODO:\n" + "\n".join(
-            unnamed
+        assert not unnamed, (
+            f"{_name(source)}: lint fails on what the proposal did not mark TODO:\n" + "\n".join(unnamed)
         )
         try:
             hand = load_spec(source)
@@ -125,7 +127,9 @@ def test_init_from_proposes_blocks_lint_passes_but_for_its_todos(tmp_path: Path)
             agreed += sum(said.values())
             compared += len(said)
             missed = ", ".join(k for k, v in said.items() if not v) or "-"
-            table.append(f"{_name(source)} {op.operation_id}: {sum(said.values())}/{len(said)} (differs: {missed})")
+            table.append(
+                f"{_name(source)} {op.operation_id}: {sum(said.values())}/{len(said)} (differs: {missed})"
+            )
     print("\n".join([*table, f"overall: {agreed}/{compared} = {agreed / compared:.0%}"]))
     assert agreed / compared >= AGREEMENT_FLOOR, "\n".join(table)
 

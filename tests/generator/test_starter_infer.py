@@ -134,9 +134,15 @@ def test_an_idempotency_header_and_an_exclusive_identity(tmp_path: Path) -> None
     body = {
         "type": "object",
         "description": "Send identity or user_id, never both.",
-        "properties": {"event": {"type": "string"}, "identity": {"type": "string"}, "user_id": {"type": "integer"}},
+        "properties": {
+            "event": {"type": "string"},
+            "identity": {"type": "string"},
+            "user_id": {"type": "integer"},
+        },
     }
-    document = api(body, parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}])
+    document = api(
+        body, parameters=[{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}]
+    )
     document["paths"]["/track"]["post"]["description"] = "Send identity or user_id, never both."
     block = proposed(tmp_path, document)
     assert block["dedupe"]["key"] == {"in": "header", "name": "Idempotency-Key"}
@@ -176,7 +182,10 @@ def test_a_batch_array_and_its_counts(tmp_path: Path) -> None:
         "items_field": "events",
         "max_items": 500,
         "acceptance": "all_or_nothing",
-        "response": {"status": 200, "fields": {"code": {"const": 200}, "events_ingested": {"source": "accepted"}}},
+        "response": {
+            "status": 200,
+            "fields": {"code": {"const": 200}, "events_ingested": {"source": "accepted"}},
+        },
     }
     assert block["response"] == {"status": 200, "fields": {"code": {"const": 200}}}
     assert block["event_field"] == "event"  # read in the item
@@ -201,7 +210,10 @@ def test_a_bodiless_success_a_text_success_and_a_text_error(tmp_path: Path) -> N
         "status": 400,  # no 413 documented
         "message": "The request body is larger than {limit} bytes.",
     }
-    responses["200"] = {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}, "example": "1"}}}
+    responses["200"] = {
+        "description": "ok",
+        "content": {"text/plain": {"schema": {"type": "string"}, "example": "1"}},
+    }
     del responses["204"]
     assert proposed(tmp_path, api(EVENT, responses))["response"] == {"status": 200, "text": "1"}
 
@@ -258,7 +270,10 @@ def test_the_catalogue_lists_only_what_differs_from_the_defaults(tmp_path: Path)
         "400": {
             "description": "bad",
             "content": {
-                "application/json": {"schema": nested, "example": {"error": {"code": "bad_json", "message": "Bad JSON."}}}
+                "application/json": {
+                    "schema": nested,
+                    "example": {"error": {"code": "bad_json", "message": "Bad JSON."}},
+                }
             },
         },
         "401": {"description": "key", "content": content},
@@ -269,7 +284,11 @@ def test_the_catalogue_lists_only_what_differs_from_the_defaults(tmp_path: Path)
     errors = plain(block)["errors"]
     assert errors["message"] == "/error/message"
     catalogue = errors["catalogue"]
-    assert catalogue["malformed_json"] == {"status": 400, "message": "Bad JSON.", "fields": {"/error/code": "bad_json"}}
+    assert catalogue["malformed_json"] == {
+        "status": 400,
+        "message": "Bad JSON.",
+        "fields": {"/error/code": "bad_json"},
+    }
     assert catalogue["payload_too_large"]["status"] == 400  # no 413 documented: moved to the 400
     assert catalogue["payload_too_large"]["fields"] == {"/error/code": "payload_too_large"}
     assert "unauthorized" not in catalogue  # its default 401 is documented
@@ -297,7 +316,9 @@ def test_an_openapi_30_file_is_read_as_the_loader_reads_it(tmp_path: Path) -> No
 
 def test_operations_are_chosen_by_id_or_route(tmp_path: Path) -> None:
     document = api(EVENT)
-    document["paths"]["/health"] = {"get": {"operationId": "health", "responses": {"200": {"description": "ok"}}}}
+    document["paths"]["/health"] = {
+        "get": {"operationId": "health", "responses": {"200": {"description": "ok"}}}
+    }
     path = tmp_path / "vendor.yaml"
     path.write_text(yaml.safe_dump(document))
     spec = load_spec(path, ingest_required=False)
@@ -333,3 +354,14 @@ def test_a_json_file_stays_json(tmp_path: Path) -> None:
 def test_a_referenced_path_item_cannot_take_a_block_by_text(tmp_path: Path) -> None:
     with pytest.raises(emit.CannotInsert):
         emit.insert("paths:\n  /a: {$ref: '#/x'}\nx: 1\n", [("/paths/~1a/post", {}, "")])
+
+
+def test_a_batch_answered_with_no_body_is_a_todo(tmp_path: Path) -> None:
+    body = {"type": "object", "properties": {"events": {"type": "array", "items": EVENT}}}
+    responses = {
+        "202": {"description": "queued"},
+        "400": {"description": "bad", "content": {"application/json": {"schema": ERROR}}},
+    }
+    block, _ = infer.propose(operation(tmp_path, api(body, responses)))
+    assert "/batch/response" in dict(todos(block))
+    assert plain(block)["response"] == {"status": 202}
