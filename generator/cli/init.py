@@ -87,4 +87,6 @@ def _from_vendor(source: Path, operations: tuple[str, ...], output: str | None, 
         click.echo(f"{op.operation_id} ({op.method} {op.path}): x-ingest proposed")
         for pointer, why in proposal.todos:
             click.echo(f"  #{pointer}: {why}")
+        if "TODO" in proposal.note:  # outside the block: the security scheme's own extension
+            click.echo(f"  {proposal.note}")
     click.echo(f"wrote {', '.join(str(path) for path in written)}; next: ingestspec lint {written[0]}")

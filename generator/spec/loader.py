@@ -305,7 +305,12 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
         declared, prefix = str(scheme.get("type", "")), scheme.get("x-ingest-prefix")
         if declared in ("oauth2", "openIdConnect"):
             schemes[name] = SecurityScheme(
-                name, "bearer", token_of=declared, declared_type=declared, prefix_written=prefix
+                name,
+                "bearer",
+                token_of=declared,
+                declared_type=declared,
+                prefix_written=prefix,
+                description=str(scheme.get("description") or ""),
             )
             continue
         part = scheme.get(BASIC_KEY)
@@ -317,6 +322,7 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
             basic_key="" if part is None else str(part),
             declared_type=declared,
             prefix_written=prefix,
+            description=str(scheme.get("description") or ""),
         )
     return schemes
 

@@ -327,6 +327,7 @@ class SecurityScheme:
     declared_type: str = ""  # the scheme's `type` as written (`apiKey`, `http`, `oauth2`...)
     # `x-ingest-prefix` as written (None: absent), for lint to judge; any YAML value, so not hashed.
     prefix_written: object = field(default=None, compare=False)
+    description: str = field(default="", compare=False)
 
     @property
     def supported(self) -> bool:

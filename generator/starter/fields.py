@@ -61,6 +61,8 @@ BATCH_NAMES = ("events", "batch", "data", "records", "items")
 # Calls named by their path rather than by a field (Segment's identify, page...).
 CALLS = ("identify", "page", "screen", "group", "alias")
 _SCALARS = {"string", "integer", "number"}
+# An apiKey value a description shows with a scheme word first: `Klaviyo-API-Key your-private-api-key`.
+_PREFIX = re.compile(r"\b([A-Za-z][\w.-]*) (?:<[^>]*>|\{[^}]*\}|your[\w-]*|KEY|API_KEY|\[[^\]]*\])")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(KiB|KB|kB|MiB|MB|bytes)\b")
 _UNITS = {"kib": 1024, "kb": 1024, "mib": 1024 * 1024, "mb": 1024 * 1024, "bytes": 1}
 DEFAULT_LIMIT = 1024 * 1024
@@ -280,7 +282,15 @@ def credential(request: list[Field], op: Operation) -> tuple[Block, str]:
             if scheme.token_of:
                 said = f"{scheme.token_of} served as a bearer token checked against the configured keys"
             notes.append(f"{scheme.name} ({said or scheme.kind})")
-        return {}, "the key: by the security scheme " + ", ".join(notes)
+            word = (
+                _PREFIX.search(scheme.description) if scheme.kind == "header" and not scheme.prefix else None
+            )
+            if word:
+                notes.append(
+                    f"TODO: its description shows the value as {word.group(0)!r}: add "
+                    f"`x-ingest-prefix: {word.group(1)}` to components.securitySchemes.{scheme.name}"
+                )
+        return {}, "the key: by the security scheme " + "; ".join(notes)
     found = best([f for f in request if len(f.parts) == 1], CREDENTIAL_NAMES, lambda f: f.scalar)
     if found:
         return {

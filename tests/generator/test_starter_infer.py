@@ -365,3 +365,17 @@ def test_a_batch_answered_with_no_body_is_a_todo(tmp_path: Path) -> None:
     block, _ = infer.propose(operation(tmp_path, api(body, responses)))
     assert "/batch/response" in dict(todos(block))
     assert plain(block)["response"] == {"status": 202}
+
+
+def test_an_api_key_s_scheme_word_in_its_description_is_a_note_to_add_the_prefix(tmp_path: Path) -> None:
+    security = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "Send `Authorization: Vendor-API-Key <your key>`.",
+    }
+    _, note = infer.propose(operation(tmp_path, api(EVENT, security=security)))
+    assert "add `x-ingest-prefix: Vendor-API-Key` to components.securitySchemes.key" in note
+    security["x-ingest-prefix"] = "Vendor-API-Key"
+    _, note = infer.propose(operation(tmp_path, api(EVENT, security=security)))
+    assert note.endswith("(the header Authorization with the prefix Vendor-API-Key)")
