@@ -117,7 +117,10 @@ def members(schema: Mapping[str, Any], depth: int = 6) -> list[Field]:
     found: list[Field] = []
 
     def walk(node: Mapping[str, Any], prefix: str, required: bool, level: int) -> None:
-        described = object_fields(node)
+        try:
+            described = object_fields(node)
+        except TypeError:
+            return  # a malformed schema (OpenAPI's own rules, which lint reports, say where)
         inner = []
         for name, sub in described.properties.items():
             if not isinstance(sub, Mapping):

@@ -30,12 +30,16 @@ INGEST_WORDS = (
 
 
 class UnknownOperation(LookupError):
-    """`--operation` named something the file does not have."""
+    """`--operation` named something the file does not have, or an operation that has its block."""
 
 
 def candidates(spec: Spec) -> list[Operation]:
     """The POST operations that look like event ingest."""
-    return [op for op in spec.operations if op.method == "POST" and _looks_like_ingest(op)]
+    return [
+        op
+        for op in spec.operations
+        if op.method == "POST" and op.ingest is None and op.read is None and _looks_like_ingest(op)
+    ]
 
 
 def _looks_like_ingest(op: Operation) -> bool:
@@ -59,6 +63,11 @@ def select(spec: Spec, wanted: tuple[str, ...]) -> list[Operation]:
         known = ", ".join(sorted(op.operation_id for op in spec.operations))
         raise UnknownOperation(f"no operation {', '.join(map(repr, unknown))} in the file (it has: {known})")
     chosen = {op.pointer: op for op in (by_name.get(name) or by_name[_route(name)] for name in wanted)}
+    blocked = [op.operation_id for op in chosen.values() if op.ingest is not None or op.read is not None]
+    if blocked:
+        raise UnknownOperation(
+            f"{', '.join(blocked)} already has an x-ingest block (or x-ingest-read): edit it instead"
+        )
     return list(chosen.values())
 
 

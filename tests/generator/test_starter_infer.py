@@ -379,3 +379,34 @@ def test_an_api_key_s_scheme_word_in_its_description_is_a_note_to_add_the_prefix
     security["x-ingest-prefix"] = "Vendor-API-Key"
     _, note = infer.propose(operation(tmp_path, api(EVENT, security=security)))
     assert note.endswith("(the header Authorization with the prefix Vendor-API-Key)")
+
+
+def test_an_operation_with_its_block_is_left_alone(tmp_path: Path) -> None:
+    source = tmp_path / "vendor.yaml"
+    source.write_text(yaml.safe_dump(api(EVENT)))
+    (tmp_path / "with.yaml").write_text(propose_file(source).spec_text)
+    spec = load_spec(tmp_path / "with.yaml")
+    assert infer.candidates(spec) == []
+    with pytest.raises(infer.UnknownOperation, match="track already has an x-ingest block"):
+        infer.select(spec, ("track",))
+
+
+def test_a_form_carrying_json_is_read_as_the_json_it_carries(tmp_path: Path) -> None:
+    form = {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentEncoding": "base64",
+                "contentSchema": EVENT,
+            },
+        },
+    }
+    document = api(EVENT)
+    document["paths"]["/track"]["post"]["requestBody"]["content"] = {
+        "application/x-www-form-urlencoded": {"schema": form}
+    }
+    block = proposed(tmp_path, document)
+    assert (block["event_field"], block["credential_field"]) == ("event", "api_key")
+    assert block["identity"]["fields"][0] == {"name": "user_id", "kind": "user"}
