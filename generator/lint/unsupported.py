@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..generate.samples import success_body
-from ..spec.loader import resolve
 from ..spec.model import (
     BASIC_KEY,
     BASIC_KEY_PARTS,
@@ -24,7 +23,6 @@ from ..spec.model import (
     SecurityScheme,
     Spec,
     escape,
-    pointer_get,
     pointer_of,
     required_at,
     schema_types,
@@ -54,10 +52,10 @@ def security_scheme_types(spec: Spec) -> Iterator[Finding]:
                 reported.add(scheme.name)
                 if scheme.kind == "undeclared":
                     yield (
-                        _requirement(spec, op, index) + "/" + escape(scheme.name),
+                        _requirement(op, index) + "/" + escape(scheme.name),
                         f"security requirement names scheme {scheme.name!r}, "
                         "which components.securitySchemes does not declare"
-                        + did_you_mean(scheme.name, _declared_schemes(spec)),
+                        + did_you_mean(scheme.name, [s.name for s in spec.security_schemes]),
                     )
                 else:
                     yield (
@@ -83,13 +81,12 @@ def tokens_are_keys(spec: Spec) -> Iterator[Finding]:
 @rule()
 def api_key_prefixes(spec: Spec) -> Iterator[Finding]:
     """x-ingest-prefix is on an apiKey scheme and is one word (the key follows it after a space)."""
-    schemes = (spec.document.get("components") or {}).get("securitySchemes") or {}
-    for name, scheme in schemes.items():
-        prefix = scheme.get("x-ingest-prefix") if isinstance(scheme, Mapping) else None
+    for scheme in spec.security_schemes:
+        name, prefix = scheme.name, scheme.prefix_written
         if prefix is None:
             continue
         where = pointer_of("components", "securitySchemes", name, "x-ingest-prefix")
-        if scheme.get("type") != "apiKey":
+        if scheme.declared_type != "apiKey":
             yield where, f"security scheme {name!r}: x-ingest-prefix is for apiKey schemes only"
         elif not isinstance(prefix, str) or not prefix or not all(33 <= ord(c) <= 126 for c in prefix):
             yield (
@@ -128,7 +125,7 @@ def security_requirements_of_one_scheme(spec: Spec) -> Iterator[Finding]:
             if len(alternative) > 1:
                 names = ", ".join(s.name for s in alternative)
                 yield (
-                    _requirement(spec, op, index),
+                    _requirement(op, index),
                     f"{op.operation_id}: a security requirement combining several schemes ({names}) "
                     "is not implemented; list them as alternatives (one per requirement object)",
                 )
@@ -148,7 +145,7 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
                 f"security scheme {names}; keep one (an empty requirement `{{}}` names no scheme)",
             )
         elif not op.ingest.credential_field and not op.secured:
-            where = _requirement(spec, op, 0).rsplit("/", 1)[0] if op.security else op.pointer
+            where = op.security_pointer if op.security else op.pointer
             yield (
                 where,
                 f"{op.operation_id}: an ingest operation needs an API key on every request (it scopes "
@@ -170,7 +167,7 @@ def json_request_bodies(spec: Spec) -> Iterator[Finding]:
                     "(name each JSON media type the operation takes)",
                 )
             elif media_type.lower() == FORM_MEDIA_TYPE:
-                yield from _form_problems(spec, op, where)
+                yield from _form_problems(op, where)
             elif not is_json(media_type):
                 yield (
                     where,
@@ -179,11 +176,9 @@ def json_request_bodies(spec: Spec) -> Iterator[Finding]:
                 )
 
 
-def _form_problems(spec: Spec, op: Operation, where: str) -> Iterator[Finding]:
+def _form_problems(op: Operation, where: str) -> Iterator[Finding]:
     """What keeps a form-encoded body from being read as the JSON document one of its fields carries."""
-    media = pointer_get(spec.document, where) or {}
-    schema = resolve(spec.document, media.get("schema") or {}, spec.path)
-    properties = schema.get("properties") or {} if isinstance(schema, Mapping) else {}
+    properties = (op.form_schema or {}).get("properties") or {}
     carriers = [n for n, p in properties.items() if isinstance(p, Mapping) and "contentMediaType" in p]
     if op.form is None or len(carriers) != 1:
         yield (
@@ -192,7 +187,7 @@ def _form_problems(spec: Spec, op: Operation, where: str) -> Iterator[Finding]:
             "give exactly one property `contentMediaType: application/json` and its `contentSchema`",
         )
         return
-    field = resolve(spec.document, properties[op.form.name], spec.path)
+    field = properties[op.form.name]
     inner = f"{where}/schema/properties/{escape(op.form.name)}"
     encoding = field.get("contentEncoding")
     if encoding not in (None, "base64"):
@@ -687,9 +682,9 @@ def required_headers_are_sent(spec: Spec) -> Iterator[Finding]:
         ingest = op.ingest
         assert ingest is not None
         sent = _headers_sent(op, ingest)
-        raw = resolve(spec.document, pointer_get(spec.document, op.pointer + "/responses") or {}, spec.path)
-        for status, response in raw.items():
-            for name, header in ((response or {}).get("headers") or {}).items():
+        for response in (*op.responses.values(), *op.ranges.values()):
+            status = response.name
+            for name, header in response.header_objects.items():
                 required = isinstance(header, Mapping) and header.get("required")
                 if required and name.lower() not in sent.get(str(status), set()):
                     yield (
@@ -750,20 +745,14 @@ def dedupe_key_is_declared(spec: Spec) -> Iterator[Finding]:
             )
 
 
-def _declared_schemes(spec: Spec) -> list[str]:
-    return list((spec.document.get("components") or {}).get("securitySchemes") or {})
-
-
 def _x(op: Operation, *tokens: object) -> str:
     """A pointer into the operation's x-ingest block."""
     return op.pointer + "/x-ingest" + pointer_of(*tokens)
 
 
-def _requirement(spec: Spec, op: Operation, index: int) -> str:
+def _requirement(op: Operation, index: int) -> str:
     """Where the operation's `index`th security requirement is written: on it, or at the top."""
-    raw = pointer_get(spec.document, op.pointer)
-    own = isinstance(raw, Mapping) and "security" in raw
-    return f"{op.pointer if own else ''}/security/{index}"
+    return f"{op.security_pointer}/{index}"
 
 
 def _describe(scheme: SecurityScheme) -> str:

@@ -41,7 +41,7 @@ def complete(ingest: Ingest, documented: Documented) -> Ingest:
     for key, default in wanted.items():
         if key and default and key not in catalogue:
             status, message = default
-            fields = _constants(errors, key, status, error_schema(errors, documented(status)))
+            fields = constants(errors, key, status, error_schema(errors, documented(status)))
             catalogue[key] = ErrorEntry(key, status, message, fields, default=True)
     return replace(ingest, errors=replace(errors, catalogue=catalogue))
 
@@ -77,7 +77,7 @@ def _status_as_text(
     return False
 
 
-def _constants(errors: ErrorEnvelope, key: str, status: int, schema: Mapping[str, Any]) -> dict[str, Any]:
+def constants(errors: ErrorEnvelope, key: str, status: int, schema: Mapping[str, Any]) -> dict[str, Any]:
     """A constant for every required member of the error schema the envelope does not place."""
     placed = {errors.message_pointer, errors.status_pointer, errors.details_pointer, errors.path_pointer}
     found: dict[str, Any] = {}

@@ -140,14 +140,19 @@ def _pointer(document: Mapping[str, Any], ref: str, source: str | Path, at: str)
     return node
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Load and check an ingest spec. Raises `SpecError` listing every problem found."""
+def load_spec(path: str | Path, ingest_required: bool = True) -> Spec:
+    """Load and check an ingest spec. Raises `SpecError` listing every problem found.
+
+    `ingest_required=False` reads an API that has no x-ingest block yet (a vendor's published file,
+    which `ingestspec init --from` proposes a block for).
+    """
     path = Path(path)
     document, raw = read_document(path)
     document, moved = _as_openapi31(document, path)
     info = document.get("info") or {}
-    operations = tuple(_operations(document, path))
-    if not any(op.ingest for op in operations):
+    schemes = _security_schemes(document, path)
+    operations = tuple(_operations(document, path, schemes))
+    if ingest_required and not any(op.ingest for op in operations):
         raise SpecError(path, [LoadProblem("/paths", HAS_INGEST, "no operation carries an x-ingest block")])
     return Spec(
         name=path.stem,
@@ -161,6 +166,7 @@ def load_spec(path: str | Path) -> Spec:
         moved=moved,
         webhooks=tuple(document.get("webhooks") or ()),
         property_examples=_property_examples(document, path),
+        security_schemes=tuple(schemes.values()),
     )
 
 
@@ -196,8 +202,9 @@ def _base_path(document: Mapping[str, Any]) -> str:
     return urlparse(str(servers[0].get("url", "/"))).path.rstrip("/")
 
 
-def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
-    schemes = _security_schemes(document, source)
+def _operations(
+    document: Mapping[str, Any], source: Path, schemes: Mapping[str, SecurityScheme]
+) -> list[Operation]:
     result = []
     for path, raw_item in (document.get("paths") or {}).items():
         item = resolve(document, raw_item, source, pointer_of("paths", path))
@@ -250,6 +257,8 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
                     read=_read(op["x-ingest-read"], source, pointer) if "x-ingest-read" in op else None,
                     pointer=pointer,
                     form=form,
+                    form_schema=_form_schema(content),
+                    security_pointer=f"{pointer}/security" if "security" in op else "/security",
                     callbacks=tuple(op.get("callbacks") or ()),
                     servers=tuple(f"{owner}/servers" for owner, node in owners if node.get("servers")),
                     links=_links(op.get("responses") or {}),
@@ -270,6 +279,15 @@ def _form(content: Mapping[str, Any]) -> FormField | None:
     return None
 
 
+def _form_schema(content: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The (resolved) schema of a form-encoded request media type, when the operation takes one."""
+    media = next((m for t, m in content.items() if t.lower() == FORM_MEDIA_TYPE), None)
+    if media is None:
+        return None
+    schema = media.get("schema")
+    return schema if isinstance(schema, Mapping) else {}
+
+
 def _form_property(media: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return ((media.get("schema") or {}).get("properties") or {}).get(name) or {}
 
@@ -284,16 +302,27 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
             kind = str(scheme["scheme"]).lower()
         elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query"):
             kind, parameter = scheme["in"], str(scheme.get("name", ""))
-        elif scheme.get("type") in ("oauth2", "openIdConnect"):
-            schemes[name] = SecurityScheme(name, "bearer", token_of=str(scheme["type"]))
+        declared, prefix = str(scheme.get("type", "")), scheme.get("x-ingest-prefix")
+        if declared in ("oauth2", "openIdConnect"):
+            schemes[name] = SecurityScheme(
+                name,
+                "bearer",
+                token_of=declared,
+                declared_type=declared,
+                prefix_written=prefix,
+                description=str(scheme.get("description") or ""),
+            )
             continue
         part = scheme.get(BASIC_KEY)
         schemes[name] = SecurityScheme(
             name,
             kind,
             parameter,
-            prefix=str(scheme.get("x-ingest-prefix") or ""),
+            prefix=str(prefix or ""),
             basic_key="" if part is None else str(part),
+            declared_type=declared,
+            prefix_written=prefix,
+            description=str(scheme.get("description") or ""),
         )
     return schemes
 

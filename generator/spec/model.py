@@ -370,6 +370,10 @@ class SecurityScheme:
     # `password` or `both` (the key is `user:password`, both parts checked); "" as before: the user
     # name, or the password when the user name is empty.
     basic_key: str = ""
+    declared_type: str = ""  # the scheme's `type` as written (`apiKey`, `http`, `oauth2`...)
+    # `x-ingest-prefix` as written (None: absent), for lint to judge; any YAML value, so not hashed.
+    prefix_written: object = field(default=None, compare=False)
+    description: str = field(default="", compare=False)
 
     @property
     def supported(self) -> bool:
@@ -1094,6 +1098,9 @@ class Operation:
     # A form-encoded request media type, and the field carrying the JSON document; `request_schema`
     # is then that document's schema (the field's `contentSchema`, or the JSON media type's schema).
     form: FormField | None = None
+    form_schema: Mapping[str, Any] | None = None  # the form media type's own schema, when one is declared
+    # Where the operation's security requirements are written: on it, or the document's.
+    security_pointer: str = "/security"
     # What the server does not serve, kept so lint can refuse it where it is written: callback names,
     # the pointers of `servers` on the path item or the operation, the links of its responses.
     callbacks: tuple[str, ...] = ()
@@ -1166,6 +1173,7 @@ class Spec:
     moved: Mapping[str, str] = field(default_factory=dict)
     webhooks: tuple[str, ...] = ()  # names, which the server does not serve
     property_examples: tuple[PropertyExample, ...] = ()
+    security_schemes: tuple[SecurityScheme, ...] = ()  # every declared scheme, in the file's order
 
     def source_pointer(self, pointer: str) -> str:
         """Where the user's file holds what `pointer` names in `document` (they differ only where a
