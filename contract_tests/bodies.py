@@ -10,13 +10,25 @@ is given the operation's email identity instead, when it has one.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ingestspec.generator.config import EventDefinition, Project
-from ingestspec.generator.spec.model import IdentityField, Ingest, Operation, object_fields
+from ingestspec.generator.spec.model import (
+    IdentityField,
+    Ingest,
+    Operation,
+    field_pointer,
+    item_get,
+    object_fields,
+    pointer_of,
+    pointer_parts,
+    pointer_set,
+    schemas_at,
+)
 
 from .payloads import MARKER_PROPERTY, fresh_value, is_valid, minimal_payload, minimal_value, with_marker
 from .target import MARK, Target
@@ -26,6 +38,43 @@ from .target import MARK, Target
 KEY_SLOT = "\x00idempotency-key"
 # Values drawn for fields that could not carry the marker, shared so none is drawn twice in a run.
 _DRAWN: set[str] = set()
+_ABSENT = object()
+
+
+# A field x-ingest names is a plain name (a top-level member) or a JSON Pointer into the body
+# (`/data/attributes/time`): bodies are read and written at the field's pointer, always as sent.
+
+
+def get_field(body: Any, name: str, default: Any = None) -> Any:
+    """The value of field `name` in a request body (`default` when absent)."""
+    return item_get(body, field_pointer(name), default)
+
+
+def has_field(body: Any, name: str) -> bool:
+    return item_get(body, field_pointer(name), _ABSENT) is not _ABSENT
+
+
+def put_field(body: dict[str, Any], name: str, value: Any) -> None:
+    """Set field `name` in place, making the objects on its way (copy a shared body first)."""
+    pointer_set(body, field_pointer(name), value)
+
+
+def without_fields(body: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """A deep copy of `body` without the fields `names` (the objects on their way kept)."""
+    result = copy.deepcopy(dict(body))
+    for name in names:
+        *parents, last = pointer_parts(field_pointer(name))
+        parent = item_get(result, pointer_of(*parents), None)
+        if isinstance(parent, dict):
+            parent.pop(last, None)
+    return result
+
+
+def nested_under(name: str, outer: tuple[str, ...]) -> bool:
+    """Whether field `name` is at or inside the member at path `outer` (so changing that member
+    changes the field)."""
+    parts = pointer_parts(field_pointer(name))
+    return parts[: len(outer)] == outer
 
 
 @dataclass(frozen=True)
@@ -51,8 +100,11 @@ class Bodies:
     # -- values from the field's own schema -----------------------------------------------------
 
     def schema_of(self, name: str) -> Mapping[str, Any]:
-        """The request schema of a body field (empty: anything)."""
-        schema = self.properties.get(name)
+        """The request schema of a body field, a name or a JSON Pointer (empty: anything)."""
+        schema = self.properties.get(name) if not name.startswith("/") else None
+        if schema is None and name:
+            found = schemas_at(self.schema, field_pointer(name))
+            schema = found[0] if found else None
         return schema if isinstance(schema, Mapping) else {}
 
     def fitting(self, schema: Mapping[str, Any], candidates: Iterable[Any]) -> Any:
@@ -192,7 +244,7 @@ class Bodies:
         return emails[0] if emails else fits[0] if fits else None
 
     def one_identity(self) -> dict[str, Any]:
-        """A single identity field with a valid (marked when possible) value."""
+        """A single identity field with a valid (marked when possible) value, by its name."""
         field = self.marked_field() or self.ingest.identity.fields[0]
         return {field.name: self.identity_value(field)}
 
@@ -208,14 +260,20 @@ class Bodies:
     ) -> dict[str, Any]:
         """A body the server must accept: event, payload, one identity, a fresh idempotency key (in
         `KEY_SLOT` when it travels outside the body), every other required field from its schema."""
-        body: dict[str, Any] = {self.ingest.event_field: event.name} if self.ingest.event_field else {}
-        body.update(identity if identity is not None else self.one_identity())
-        body[self.ingest.payload.field] = event.payload
+        body: dict[str, Any] = {}
+        if self.ingest.event_field:
+            put_field(body, self.ingest.event_field, event.name)
+        for name, value in (identity if identity is not None else self.one_identity()).items():
+            put_field(body, name, value)
+        put_field(body, self.ingest.payload.field, copy.deepcopy(event.payload))
         if occurred_at is not None:
-            body[self.ingest.occurred_at_field] = occurred_at
+            put_field(body, self.ingest.occurred_at_field, occurred_at)
         if self.ingest.dedupe:
             key = dedupe_key if dedupe_key is not None else self.fresh_key()
-            body[self.ingest.dedupe.key_field or KEY_SLOT] = key
+            if self.ingest.dedupe.key_field:
+                put_field(body, self.ingest.dedupe.key_field, key)
+            else:
+                body[KEY_SLOT] = key
         self.fill_required(body)
         return body
 
@@ -229,56 +287,62 @@ class Bodies:
             if any(all(self._present(body, n) for n in branch) for branch in branches):
                 continue
             for branch in branches:
-                trial = dict(body)
+                trial = copy.deepcopy(body)
                 if all(self._filled(trial, name) for name in branch):
                     body.update(trial)
                     break
+        for name, sub in fields.properties.items():
+            # A member holding fields named by pointer (`data` of `/data/attributes/time`): what its
+            # own objects require is filled too.
+            if isinstance(body.get(name), dict) and isinstance(sub, Mapping):
+                fill_nested(body[name], sub)
 
     def _present(self, body: Mapping[str, Any], name: str) -> bool:
         # The credential field is added when the request is sent.
-        return name in body or name == self.ingest.credential_field
+        return has_field(body, name) or name == self.ingest.credential_field
 
     def _filled(self, body: dict[str, Any], name: str) -> bool:
         """Whether the body has field `name`, given its simplest valid value when it lacked it."""
         if self._present(body, name):
             return True
         if name == self.ingest.occurred_at_field:
-            body[name] = self.timestamp()
+            put_field(body, name, self.timestamp())
             return True
         found, value = minimal_value(self.schema_of(name))
         if found:
-            body[name] = value
+            put_field(body, name, value)
         return found
 
     def is_marked(self, body: Mapping[str, Any]) -> bool:
         """Whether a body carries the suite's mark somewhere QA can search."""
-        for name, value in body.items():
-            if name == self.ingest.payload.field and isinstance(value, Mapping):
-                if value.get(MARKER_PROPERTY) == self.target.run_id:
-                    return True
-            elif isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
+        payload = get_field(body, self.ingest.payload.field)
+        if isinstance(payload, Mapping) and payload.get(MARKER_PROPERTY) == self.target.run_id:
+            return True
+        key_field = self.ingest.dedupe.key_field if self.ingest.dedupe else None
+        named = [get_field(body, n) for n in (*self.ingest.identity.names, key_field) if n]
+        for value in [*named, *(v for k, v in body.items() if k != self.ingest.payload.field)]:
+            if isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
                 return True
         return str(self.ingest.event_of(body) or "").startswith(MARK)
 
     def marked(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A valid body (one a fuzzer drew) carrying the run's mark: a fresh marked idempotency key,
         the marker in its payload, else a marked identity; unchanged if marking would break it."""
-        result = dict(body)
+        result = copy.deepcopy(dict(body))
         key_field = self.ingest.dedupe.key_field if self.ingest.dedupe else None
-        if key_field and key_field in self.properties:
-            result[key_field] = self.fresh_key()
-        payload = result.get(self.ingest.payload.field)
+        if key_field and self.schema_of(key_field):
+            put_field(result, key_field, self.fresh_key())
+        payload = get_field(result, self.ingest.payload.field)
         if isinstance(payload, dict):
             definition = self.target.project.events.get(str(self.ingest.event_of(result)))
             schema = (
                 self.payload_schema(definition) if definition else self.schema_of(self.ingest.payload.field)
             )
-            result[self.ingest.payload.field] = with_marker(schema, payload, self.target.run_id)
+            put_field(result, self.ingest.payload.field, with_marker(schema, payload, self.target.run_id))
         marked = self.marked_field()
         if not self.is_marked(result) and marked is not None:
-            for name in self.ingest.identity.names:
-                result.pop(name, None)
-            result[marked.name] = self.identity_value(marked)
+            result = without_fields(result, self.ingest.identity.names)
+            put_field(result, marked.name, self.identity_value(marked))
         return result if is_valid(self.schema, result) else dict(body)
 
     def payload_fits(self, definition: EventDefinition | None, payload: Any) -> bool:
@@ -287,6 +351,20 @@ class Bodies:
     def limit(self, project: Project) -> int:
         """The project's request-body cap: its own, else the spec's default."""
         return project.payload_limit_bytes or self.ingest.payload_limit.default_bytes
+
+
+def fill_nested(value: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Give an object the members its schema requires that it lacks (their simplest values), and
+    the same inside each object member it has."""
+    fields = object_fields(schema)
+    for name in fields.required:
+        if name not in value:
+            found, simplest = minimal_value(fields.properties.get(name) or {})
+            if found:
+                value[name] = simplest
+    for name, sub in fields.properties.items():
+        if isinstance(value.get(name), dict) and isinstance(sub, Mapping):
+            fill_nested(value[name], sub)
 
 
 def event_schema(op: Operation) -> Mapping[str, Any]:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec.model import Operation, object_fields, schema_types
+from ingestspec.generator.spec.model import Operation, field_pointer, object_fields, schema_types
 
-from .bodies import KEY_SLOT, Bodies, representable_time
+from .bodies import KEY_SLOT, Bodies, get_field, has_field, nested_under, put_field, representable_time
 from .exchange import json_bytes
 from .payloads import MARKER_PROPERTY, is_valid, minimal_value
 from .session import Session, Skip
@@ -101,7 +101,7 @@ def _body_constraints(bodies: Bodies, base: dict[str, Any]) -> Iterator[Constrai
     fields = object_fields(schema)
     properties = fields.properties
     for name in fields.required:
-        if name in base and name not in left_out | identity:
+        if name in base and name not in left_out | identity and not _holds_identity(bodies, (name,)):
             yield from _kept(
                 bodies, Constraint(f"/{name}", "required", "left out", False, _without(base, name))
             )
@@ -111,6 +111,12 @@ def _body_constraints(bodies: Bodies, base: dict[str, Any]) -> Iterator[Constrai
         )
     for name, sub in properties.items():
         if name in left_out or not isinstance(sub, Mapping):
+            continue
+        if name not in identity and _holds_identity(bodies, (name,)):
+            # Breaking the object an identity is named inside (`data` of `/data/.../email`) takes the
+            # identity away: the server's identity check answers before its schema check.
+            if isinstance(base.get(name), Mapping) and isinstance(sub.get("properties"), Mapping):
+                yield from _nested(bodies, base, (name,), sub)
             continue
         start = _with_field(bodies, base, name)
         if start is None:
@@ -131,7 +137,7 @@ def _nested(
     value = _at(body, path)
     where = "/" + "/".join(path)
     for name in schema.get("required") or ():
-        if name in value:
+        if name in value and not _holds_identity(bodies, (*path, name)):
             changed = _set(body, path, {k: v for k, v in value.items() if k != name})
             yield from _kept(bodies, Constraint(f"{where}/{name}", "required", "left out", False, changed))
     if schema.get("additionalProperties") is False:
@@ -141,11 +147,16 @@ def _nested(
         if name not in value or not isinstance(sub, Mapping):
             continue
         for keyword, detail, wrong, inside in _values(bodies, sub, value[name]):
-            if not inside:
+            if not inside and not _holds_identity(bodies, (*path, name)):
                 changed = _set(body, (*path, name), wrong)
                 yield from _kept(bodies, Constraint(f"{where}/{name}", keyword, detail, False, changed))
         if isinstance(value[name], Mapping) and isinstance(sub.get("properties"), Mapping):
             yield from _nested(bodies, body, (*path, name), sub)
+
+
+def _holds_identity(bodies: Bodies, path: tuple[str, ...]) -> bool:
+    """Whether an identity field is named at or inside the member at `path`."""
+    return any(nested_under(name, path) for name in bodies.ingest.identity.names)
 
 
 def _with_field(bodies: Bodies, base: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -337,7 +348,7 @@ def _kept(bodies: Bodies, constraint: Constraint) -> Iterator[Constraint]:
         return
     if constraint.inside:
         ingest = bodies.ingest
-        moment = sent.get(ingest.occurred_at_field)
+        moment = get_field(sent, ingest.occurred_at_field)
         if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
             return
         if not bodies.is_marked(sent):
@@ -436,7 +447,11 @@ def _fresh_key(s: Session, constraint: Constraint) -> dict[str, Any]:
     body = dict(constraint.body)
     if dedupe is None:
         return body
-    slot = dedupe.key_field or KEY_SLOT
-    if slot in body and constraint.where != f"/{slot}":
-        body[slot] = s.bodies.fresh_key()
+    if dedupe.key_field is None:
+        if KEY_SLOT in body:
+            body[KEY_SLOT] = s.bodies.fresh_key()
+        return body
+    if has_field(body, dedupe.key_field) and constraint.where != field_pointer(dedupe.key_field):
+        body = copy.deepcopy(body)
+        put_field(body, dedupe.key_field, s.bodies.fresh_key())
     return body

@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 from ingestspec.generator.config import Project
 from ingestspec.generator.spec.model import Batch, Operation, field_pointer, item_get, pointer_set
 
-from .bodies import KEY_SLOT, Bodies, representable_time
+from .bodies import KEY_SLOT, Bodies, get_field, put_field, representable_time, without_fields
 from .catalogue import rate_limit_wait
 from .checks import GENERAL, Failure
 from .credentials import credentials
@@ -392,14 +392,15 @@ def _body(
         payloads = payload_strategy(schema).map(partial(with_marker, schema, run_id=run_id))
         events.append(st.tuples(st.just(name), payloads))
     # The event the case names itself (the operation's constant name when it has one).
-    own_name = generated.get(ingest.event_field) if ingest.event_field else ingest.event_name
+    own_name = get_field(generated, ingest.event_field) if ingest.event_field else ingest.event_name
     if (
         ingest.payload.validation == "when_defined"
         and isinstance(own_name, str)
         and own_name not in project.events
         and not bodies.reserved_prefix(own_name)
     ):
-        events.append(st.just((own_name, generated.get(ingest.payload.field, {MARKER_PROPERTY: run_id}))))
+        own_payload = get_field(generated, ingest.payload.field, {MARKER_PROPERTY: run_id})
+        events.append(st.just((own_name, own_payload)))
     fields = ingest.identity.fields
     if ingest.identity.mode == "exactly_one":
         chosen = st.sampled_from(fields).map(lambda f: [f])
@@ -412,26 +413,28 @@ def _body(
 
     def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
         (name, payload), identity_fields, shout = parts
-        body = {k: v for k, v in generated.items() if k not in ingest.identity.names}
+        body = without_fields(generated, ingest.identity.names)
         if ingest.event_field:
-            body[ingest.event_field] = name
-        body[ingest.payload.field] = payload
+            put_field(body, ingest.event_field, name)
+        put_field(body, ingest.payload.field, payload)
         for f in identity_fields:
-            value = generated.get(f.name)
+            value = get_field(generated, f.name)
             # null names no one (a nullable identity field sent as null is absent).
             valid = value is not None and is_valid(bodies.schema_of(f.name), value)
             if marked is not None and f.name == marked.name or not valid:
                 value = bodies.identity_value(f)
                 if shout and f.normalize == "lowercase" and isinstance(value, str):
                     value = value.upper()
-            body[f.name] = value
+            put_field(body, f.name, value)
         if ingest.dedupe:
-            body[ingest.dedupe.key_field or KEY_SLOT] = bodies.fresh_key()
+            if ingest.dedupe.key_field:
+                put_field(body, ingest.dedupe.key_field, bodies.fresh_key())
+            else:
+                body[KEY_SLOT] = bodies.fresh_key()
         bodies.fill_required(body)
         if not bodies.is_marked(body) and marked is not None:
-            for f in fields:
-                body.pop(f.name, None)
-            body[marked.name] = bodies.identity_value(marked)
+            body = without_fields(body, ingest.identity.names)
+            put_field(body, marked.name, bodies.identity_value(marked))
         return body
 
     def fits(body: dict[str, Any]) -> bool:
@@ -440,13 +443,13 @@ def _body(
         sent = {k: v for k, v in keyed.items() if k != KEY_SLOT}
         if not interoperable(body) or len(sent_bytes(sent)) > limit:
             return False
-        moment = body.get(ingest.occurred_at_field)
+        moment = get_field(body, ingest.occurred_at_field)
         if moment is not None and not representable_time(moment, ingest.occurred_at_unit):
             return False
-        if any("\x00" in str(body.get(name, "")) for name in stored_text):
+        if any("\x00" in str(get_field(body, name, "")) for name in stored_text):
             return False
         if not is_valid(bodies.schema, sent):
             return False
-        return definition is None or is_valid(definition.schema, body[ingest.payload.field])
+        return definition is None or is_valid(definition.schema, get_field(body, ingest.payload.field))
 
     return st.tuples(st.one_of(events), chosen, st.booleans()).map(build).filter(fits)

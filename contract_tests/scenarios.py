@@ -8,6 +8,7 @@ the scenario is skipped with that reason. Nothing here names a vendor, a field o
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from ingestspec.generator.spec.model import (
     pointer_set,
 )
 
-from .bodies import KEY_SLOT
+from .bodies import KEY_SLOT, get_field, put_field, without_fields
 from .catalogue import identify, match_entry, rate_limit_wait
 from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
 from .exchange import Expectation, Probe, encoded, json_bytes, send, send_together
@@ -261,9 +262,7 @@ def success(s: Session) -> None:
 @scenario()
 def missing_identity(s: Session) -> None:
     """A request naming no contact gets the identity-missing error."""
-    body = s.bodies.valid(_accepted_event(s))
-    for name in s.ingest.identity.names:
-        body.pop(name, None)
+    body = without_fields(s.bodies.valid(_accepted_event(s)), s.ingest.identity.names)
     s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))
 
 
@@ -306,8 +305,8 @@ def undefined_event(s: Session) -> None:
     name = s.bodies.undefined_event_name(project)
     event = _accepted_event(s)
     body = s.bodies.valid(event)
-    body[s.ingest.event_field] = name
-    body[s.ingest.payload.field] = {"contract_test": s.target.run_id}
+    put_field(body, s.ingest.event_field, name)
+    put_field(body, s.ingest.payload.field, {"contract_test": s.target.run_id})
     if s.ingest.payload.validation == "required":
         assert s.ingest.payload.undefined_event_error is not None
         s.send(s.probe(body, expect=s.error(s.ingest.payload.undefined_event_error, event=name)))
@@ -324,7 +323,7 @@ def payload_schema_mismatch(s: Session) -> None:
             assert event.definition is not None
             for _, payload in list(violations(event.definition.schema, event.payload))[:3]:
                 body = s.bodies.valid(event)
-                body[s.ingest.payload.field] = payload
+                put_field(body, s.ingest.payload.field, payload)
                 s.send(
                     s.probe(body, key=key, expect=s.error(s.ingest.payload.mismatch_error, event=event.name))
                 )
@@ -344,7 +343,7 @@ def reserved_prefix(s: Session) -> None:
         if name is None:
             continue
         body = s.bodies.valid(event)
-        body[s.ingest.event_field] = name
+        put_field(body, s.ingest.event_field, name)
         s.send(s.probe(body, expect=s.error(s.ingest.reserved.error, prefix=prefix)))
         sent += 1
     if not sent:
@@ -358,13 +357,13 @@ def documented_request_examples(s: Session) -> None:
     sent, reasons = 0, []
     project = s.target.project
     for example in s.op.request_examples:
-        body = dict(example.value) if isinstance(example.value, Mapping) else None
+        body = copy.deepcopy(dict(example.value)) if isinstance(example.value, Mapping) else None
         reason = None if body is not None else "not a JSON object"
         if body is not None and not is_valid(s.op.request_schema, s.with_key(body)):
             reason = "it breaks the request schema (lint warns of it)"
         name = s.ingest.event_of(body) if body is not None else None
         definition = project.events.get(name) if isinstance(name, str) else None
-        payload = body.get(s.ingest.payload.field) if body is not None else None
+        payload = get_field(body, s.ingest.payload.field) if body is not None else None
         if reason is None and (not isinstance(name, str) or s.bodies.reserved_prefix(name)):
             reason = f"its event {name!r} is not one a project can accept"
         elif reason is None and definition is None and s.ingest.payload.validation == "required":
@@ -375,12 +374,14 @@ def documented_request_examples(s: Session) -> None:
             reasons.append(f"{example.name}: {reason}")
             continue
         if definition is not None and isinstance(payload, dict):
-            body[s.ingest.payload.field] = with_marker(
-                s.bodies.payload_schema(definition), payload, s.target.run_id
-            )
+            marked = with_marker(s.bodies.payload_schema(definition), payload, s.target.run_id)
+            put_field(body, s.ingest.payload.field, marked)
         if s.ingest.dedupe:
             # The documented key was surely used before: a fresh one makes the example a new event.
-            body[s.ingest.dedupe.key_field or KEY_SLOT] = s.bodies.fresh_key()
+            if s.ingest.dedupe.key_field:
+                put_field(body, s.ingest.dedupe.key_field, s.bodies.fresh_key())
+            else:
+                body[KEY_SLOT] = s.bodies.fresh_key()
         if len(json_bytes(s.with_key(body))) > s.bodies.limit(project):
             reasons.append(f"{example.name}: larger than project {project.id}'s limit")
             continue
@@ -479,8 +480,7 @@ def invalid_envelope(s: Session) -> None:
     if dropped is None and s.op.request_schema.get("additionalProperties") is not False:
         raise Skip("the request schema requires no field and allows any other")
     if dropped is not None:
-        missing = {k: v for k, v in body.items() if k != dropped}
-        s.send(s.probe(missing, expect=s.error("invalid_request")))
+        s.send(s.probe(without_fields(body, [dropped]), expect=s.error("invalid_request")))
     if s.op.request_schema.get("additionalProperties") is False:
         s.send(
             s.probe({**body, f"{MARK.replace('-', '_')}_undeclared": 1}, expect=s.error("invalid_request"))
@@ -535,7 +535,8 @@ def reused_key_different_body(s: Session) -> None:
         if original is None:
             continue
         other_time = s.bodies.timestamp(datetime(2001, 2, 3, 4, 5, 6, 789000, UTC))
-        second = {**first, s.ingest.occurred_at_field: other_time}
+        second = copy.deepcopy(first)
+        put_field(second, s.ingest.occurred_at_field, other_time)
         policy = project.idempotency_mismatch or dedupe_spec.on_body_mismatch
         if policy == "reject" and dedupe_spec.mismatch_error:
             expect = s.error(dedupe_spec.mismatch_error, key=idem)
@@ -646,7 +647,7 @@ def definitions_per_project(s: Session) -> None:
     assert event.definition is not None
     broken = next(iter(violations(event.definition.schema, event.payload)), None)
     if broken is not None:
-        body[s.ingest.payload.field] = broken[1]
+        put_field(body, s.ingest.payload.field, broken[1])
     s.send(s.probe(body, expect=s.accepted(body)))
 
 
@@ -674,9 +675,7 @@ def batch_partial_acceptance(s: Session) -> None:
     batch = s.ingest.batch
     assert batch is not None
     event = _accepted_event(s)
-    refused = s.bodies.valid(event)
-    for name in s.ingest.identity.names:
-        refused.pop(name, None)
+    refused = without_fields(s.bodies.valid(event), s.ingest.identity.names)
     body = _request(s, s.bodies.valid(event), refused)
     if batch.acceptance == "all_or_nothing":
         s.send(s.probe(body, expect=s.error(s.ingest.identity.missing_error)))

@@ -23,7 +23,7 @@ from ingestspec.generator.spec.model import (
     item_get,
 )
 
-from .bodies import KEY_SLOT, Bodies
+from .bodies import KEY_SLOT, Bodies, get_field
 from .catalogue import error_content, identify, rate_limit_wait
 from .checks import CheckContext, Failure, run_checks
 from .credentials import Credentials, credentials
@@ -166,10 +166,9 @@ class Session:
 
     def _known(self, body: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {"event": self.ingest.event_of(body)}
-        if self.ingest.occurred_at_field in body:
-            values["occurred_at"] = as_rfc3339(
-                body[self.ingest.occurred_at_field], self.ingest.occurred_at_unit
-            )
+        moment = get_field(body, self.ingest.occurred_at_field)
+        if moment is not None:  # null is absent: the receive time
+            values["occurred_at"] = as_rfc3339(moment, self.ingest.occurred_at_unit)
         resolved = self.resolved_identity(body)
         identity_types: tuple[str, ...] = ()
         if resolved is not None:
@@ -181,7 +180,7 @@ class Session:
     def resolved_identity(self, body: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
         """The identity field the spec says wins for `body`, and its value after normalisation."""
         for field in self.ingest.identity.fields:
-            value = body.get(field.name)
+            value = get_field(body, field.name)
             if isinstance(value, str):
                 return field, value.lower() if field.normalize == "lowercase" else value
             if value is not None:
