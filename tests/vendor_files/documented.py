@@ -59,9 +59,7 @@ def sample(schema: Mapping[str, Any], required: bool = True) -> Any:
     kind = types if isinstance(types, str) else next((t for t in types or () if t != "null"), None)
     if kind == "object" or "properties" in schema:
         needed = set(schema.get("required", ()))
-        members = {
-            name: sample(part, name in needed) for name, part in schema.get("properties", {}).items()
-        }
+        members = {name: sample(part, name in needed) for name, part in schema.get("properties", {}).items()}
         found = {name: value for name, value in members.items() if value is not _NOTHING}
         return found if found or required else _NOTHING
     if kind == "array":
@@ -84,4 +82,5 @@ def documented_requests(operation: Operation) -> Iterator[DocumentedRequest]:
         for example in operation.request_examples:
             yield DocumentedRequest(example.name, example.value, headers)
     else:
-        yield DocumentedRequest("sampled from the fields' examples", sample(operation.request_schema), headers)
+        body = sample(operation.request_schema)
+        yield DocumentedRequest("sampled from the fields' examples", body, headers)

@@ -20,13 +20,17 @@ import httpx
 import pytest
 
 from ingestspec.generator.spec.model import Operation, item_get
-from tests.corpus.cases import Served
+from tests.corpus.cases import Refused, Served
 from tests.corpus.test_corpus import (
     BIN,
     SEEDS,
     Deployment,
     assert_fault_caught,
+    assert_generate_refuses_and_writes_nothing,
+    assert_lint_refuses_for_those_reasons_only,
+    assert_lint_refuses_naming_each_place,
     deployed,
+    expect_failure,
     run,
     shown,
 )
@@ -34,14 +38,73 @@ from tests.vendor_files.documented import documented_requests
 
 HERE = Path(__file__).resolve().parent
 
-VENDORS: tuple[Served, ...] = (
+SERVED: tuple[Served, ...] = (
     # JSON:API, every field nested in data.attributes, errors as `4XX`/`5XX` with `errors[]`,
-    # success 202 with no body; the key is the whole `Klaviyo-API-Key <key>` header value.
+    # success 202 with no body; the key is the whole `Klaviyo-API-Key <key>` header value. The
+    # suite's false alarm on fields named by a JSON Pointer below the top level is fixed (bodies are
+    # read and written at the field's pointer, contract_tests/bodies.py).
     Served("klaviyo", "ignored_auth", "missing_api_key", folder=HERE),
+)
+_EVENTS = "/paths/~1events/post"
+_TRACK = "/paths/~1v1~1track/post"
+_UNDOCUMENTED = "which is not a documented response"
+REFUSED: tuple[Refused, ...] = (
+    # Only 202 and 401 documented (the 400, 413, 415, 422, 503 every server answers are not);
+    # the body is not `required` although every anyOf branch needs `event_name`.
+    Refused(
+        "intercom",
+        (
+            (f"{_EVENTS}/x-ingest/errors", "'malformed_json' answers 400, " + _UNDOCUMENTED),
+            (f"{_EVENTS}/requestBody", "request body must be `required: true`"),
+        ),
+        folder=HERE,
+    ),
+    # `servers: [{url: /v1}]` and `/v1/track`; no 415/422/503; `event` not required.
+    Refused(
+        "rudderstack",
+        (
+            (f"{_TRACK}/x-ingest/errors", "'unsupported_media_type' answers 415, " + _UNDOCUMENTED),
+            ("/servers/0/url", "/v1/track would be served at /v1/v1/track"),
+            (f"{_TRACK}/x-ingest/event_field", "must be in the request schema's `required`"),
+        ),
+        folder=HERE,
+    ),
+    # The key may come as a cookie (the console's session), an alternative to the bearer token.
+    Refused(
+        "openmeter",
+        (("/components/securitySchemes/CloudCookieAuth", "is apiKey in cookie"),),
+        folder=HERE,
+    ),
+    # /track answers a batch with the text `1`, which a batch answer cannot be yet (and /import's
+    # body is itself the array of events: see tests/corpus mixpanel_array).
+    Refused(
+        "mixpanel",
+        (
+            ("/paths/~1track/post/x-ingest/batch/response/text", "unknown key 'text'"),
+            ("/paths/~1track/post/x-ingest/batch/response/fields", "'fields' is a required property"),
+        ),
+        folder=HERE,
+    ),
 )
 
 
-@pytest.fixture(scope="module", params=VENDORS, ids=lambda case: case.name)
+def test_every_vendor_folder_is_a_case() -> None:
+    folders = {p.parent.name for p in HERE.glob("*/SOURCE.md")}
+    assert folders == {c.name for c in SERVED} | {c.name for c in REFUSED}
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.name)
+def test_lint_refuses_what_is_not_served_naming_each_place(case: Refused, tmp_path: Path) -> None:
+    assert_lint_refuses_naming_each_place(case)
+    assert_generate_refuses_and_writes_nothing(case, tmp_path)
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.name)
+def test_lint_refuses_for_those_reasons_only(case: Refused) -> None:
+    assert_lint_refuses_for_those_reasons_only(case)
+
+
+@pytest.fixture(scope="module", params=SERVED, ids=lambda case: case.name)
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
@@ -49,7 +112,7 @@ def deployment(
         yield found
 
 
-@pytest.mark.parametrize("case", VENDORS, ids=lambda case: case.name)
+@pytest.mark.parametrize("case", SERVED, ids=lambda case: case.name)
 def test_lint_accepts_the_published_file_with_its_block(case: Served) -> None:
     result = run(BIN / "ingestspec", "lint", case.spec)
     assert result.returncode == 0, shown(result)
@@ -93,11 +156,16 @@ def test_the_documented_example_is_answered_as_documented_and_stored(deployment:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_the_contract_suite_passes_on_the_generated_server(deployment: Deployment, seed: int) -> None:
+def test_the_contract_suite_passes_on_the_generated_server(
+    deployment: Deployment, seed: int, request: pytest.FixtureRequest
+) -> None:
+    expect_failure(request, deployment.case.contract_xfail)
     result = deployment.verdict(seed)
     assert result.returncode == 0, shown(result)
 
 
 def test_the_contract_suite_catches_a_relevant_fault(deployment: Deployment, tmp_path: Path) -> None:
     for detection in deployment.case.detections():
-        assert_fault_caught(deployment, detection, tmp_path / detection.fault)
+        folder = tmp_path / detection.fault
+        folder.mkdir()
+        assert_fault_caught(deployment, detection, folder)
