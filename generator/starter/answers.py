@@ -2,8 +2,9 @@
 envelope, and the catalogue entries whose default status the file does not document.
 
 Every error the block does not list gets its catalogue default (`spec/defaults.py`, its body derived
-from the error schema), so the proposal lists only an entry whose default status is not documented
-(moved to a status the file does document, with the constants the error schema requires), and says
+from the error schema), so the proposal lists only: an entry for each documented error example (the
+body the file shows, so the server answers it), an entry whose default status is not documented
+(moved to a status the file does document, with the constants the error schema requires); and says
 in `documented_only` which documented statuses nothing of the block answers.
 """
 
@@ -23,7 +24,6 @@ from ..spec.model import (
     object_fields,
     pointer_get,
     pointer_of,
-    pointer_parts,
     schema_types,
 )
 from .fields import Field, normal
@@ -135,8 +135,9 @@ def envelope(op: Operation) -> tuple[Block, ErrorEnvelope | None]:
     if _text(media):
         return {"media_type": Guess(media, f"{said}: the body is the message")}, ErrorEnvelope(media, "", {})
     found = _members(response.schema or {})
-    # The message is the body's own, or its first error's (JSON:API), not a member of a details list.
-    message = _best([f for f in found if _in_errors(f)], MESSAGE_NAMES, {"string"})
+    # The message and status are the body's own, or its first error's (JSON:API), not a detail's.
+    own = [f for f in found if _in_errors(f)]
+    message = _best(own, MESSAGE_NAMES, {"string"})
     block: Block = {"media_type": Guess(media, said)}
     if message is None:
         block["message"] = todo(
@@ -144,7 +145,7 @@ def envelope(op: Operation) -> tuple[Block, ErrorEnvelope | None]:
         )
         return block, None
     block["message"] = Guess(message.pointer, f"a string named like the message ({message.name})")
-    status = _best(found, STATUS_NAMES, {"integer", "number"}) or _jsonapi_status(found)
+    status = _best(own, STATUS_NAMES, {"integer", "number"}) or _jsonapi_status(own)
     if status:
         block["status"] = Guess(status.pointer, "the status repeated in the body")
     path = next((f for f in found if f.parts[-2:] == ("source", "pointer")), None)
@@ -258,8 +259,7 @@ def example_entries(op: Operation, model: ErrorEnvelope | None, keys: set[str]) 
             message = pointer_get(body, model.message_pointer) if isinstance(body, Mapping) else None
             if not isinstance(message, str):
                 continue
-            arrays = frozenset(p for p in leaves_arrays(model.message_pointer))
-            fields = {p: v for p, v in leaves(body, walk=arrays).items() if p not in placed}
+            fields = {p: v for p, v in leaves(body, walk=model.arrays()).items() if p not in placed}
             words = " ".join([message, *map(str, fields.values())]).lower()
             key = next((k for k, clues in _CLUES if any(c in words for c in clues)), _BY_STATUS.get(status))
             if key is None or key not in keys or key in found:
@@ -269,12 +269,6 @@ def example_entries(op: Operation, model: ErrorEnvelope | None, keys: set[str]) 
                 entry["fields"] = fields
             found[key] = Guess(entry, f"the documented {status} example {example.name!r}")
     return found
-
-
-def leaves_arrays(pointer: str) -> list[str]:
-    """The arrays a member pointer steps through (`/errors` for `/errors/0/detail`)."""
-    parts = pointer_parts(pointer)
-    return [pointer_of(*parts[:i]) for i, part in enumerate(parts) if i and part.isdigit()]
 
 
 def catalogue(op: Operation, model: ErrorEnvelope | None, used: list[str]) -> tuple[Block, set[int]]:

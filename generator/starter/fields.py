@@ -303,17 +303,17 @@ def credential(request: list[Field], op: Operation) -> tuple[Block, str]:
     return {"credential_field": todo(reason)}, ""
 
 
-def batch_array(request: Mapping[str, Any]) -> tuple[Field | None, str]:
-    """The array of events in a batch request, or why the request is one event (or a bare array)."""
+def batch_array(request: Mapping[str, Any]) -> tuple[Field | None, bool]:
+    """The array of events in a batch request (None: one event), and whether the body is a bare array."""
     if "array" in schema_types(request):
-        return None, "bare"
+        return None, True
     arrays = [
         f
         for f in members(request, depth=1)
         if "array" in f.types and isinstance(f.schema.get("items"), Mapping) and _objects(f.schema["items"])
     ]
     found = best(arrays, BATCH_NAMES) or (arrays[0] if arrays else None)
-    return found, ""
+    return found, False
 
 
 def _objects(items: Mapping[str, Any]) -> bool:

@@ -76,7 +76,7 @@ def _route(name: str) -> str:
     return f"{method.upper()} {path.strip()}"
 
 
-def _item_schema(op: Operation, array: fields.Field | None, bare: str) -> Mapping[str, Any]:
+def _item_schema(op: Operation, array: fields.Field | None, bare: bool) -> Mapping[str, Any]:
     if bare:
         items = op.request_schema.get("items")
         return items if isinstance(items, Mapping) else {}
@@ -85,7 +85,7 @@ def _item_schema(op: Operation, array: fields.Field | None, bare: str) -> Mappin
     return op.request_schema
 
 
-def _item_examples(op: Operation, array: fields.Field | None, bare: str) -> list[Any]:
+def _item_examples(op: Operation, array: fields.Field | None, bare: bool) -> list[Any]:
     values = [e.value for e in op.request_examples]
     if bare:
         return [v[0] for v in values if isinstance(v, list) and v]
