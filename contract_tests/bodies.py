@@ -185,14 +185,17 @@ class Bodies:
         return self.fitting(self.schema_of(field.name), self._marks(field))
 
     def marked_field(self) -> IdentityField | None:
-        """The identity field whose value can carry the mark (an email first), if any."""
-        fields = self.ingest.identity.fields
+        """The identity field of the body whose value can carry the mark (an email first), if any."""
+        fields = self.ingest.identity.in_body
         fits = [f for f in fields if any(is_valid(self.schema_of(f.name), v) for v in self._marks(f))]
         emails = [f for f in fits if self.schema_of(f.name).get("format") == "email" or f.kind == "email"]
         return emails[0] if emails else fits[0] if fits else None
 
     def one_identity(self) -> dict[str, Any]:
-        """A single identity field with a valid (marked when possible) value."""
+        """A single identity field with a valid (marked when possible) value; none when the path
+        names the contact (the probe fills every path parameter)."""
+        if self.ingest.identity.always_named:
+            return {}
         field = self.marked_field() or self.ingest.identity.fields[0]
         return {field.name: self.identity_value(field)}
 
@@ -210,7 +213,7 @@ class Bodies:
         `KEY_SLOT` when it travels outside the body), every other required field from its schema."""
         body: dict[str, Any] = {self.ingest.event_field: event.name} if self.ingest.event_field else {}
         body.update(identity if identity is not None else self.one_identity())
-        body[self.ingest.payload.field] = event.payload
+        self.put_payload(body, event.payload)
         if occurred_at is not None:
             body[self.ingest.occurred_at_field] = occurred_at
         if self.ingest.dedupe:
@@ -218,6 +221,22 @@ class Bodies:
             body[self.ingest.dedupe.key_field or KEY_SLOT] = key
         self.fill_required(body)
         return body
+
+    def put_payload(self, body: dict[str, Any], payload: Any) -> None:
+        """`payload` where the payload field is: its member, or (the empty pointer) the body's own
+        members, as a profile update's attributes are."""
+        if self.ingest.payload.field == "" and isinstance(payload, Mapping):
+            body.update(payload)
+        else:
+            body[self.ingest.payload.field] = payload
+
+    def payload_of(self, body: Mapping[str, Any]) -> Any:
+        """The payload a body carries (the whole body for the empty pointer)."""
+        return body if self.ingest.payload.field == "" else body.get(self.ingest.payload.field)
+
+    def fits_schema(self, body: Mapping[str, Any]) -> bool:
+        """Whether the request's (or item's) schema takes `body`, an idempotency key kept aside."""
+        return is_valid(self.schema, {k: v for k, v in body.items() if k != KEY_SLOT})
 
     def fill_required(self, body: dict[str, Any]) -> None:
         """Give every required field the body lacks a valid value (its simplest; now for the time),
@@ -252,11 +271,11 @@ class Bodies:
 
     def is_marked(self, body: Mapping[str, Any]) -> bool:
         """Whether a body carries the suite's mark somewhere QA can search."""
-        for name, value in body.items():
-            if name == self.ingest.payload.field and isinstance(value, Mapping):
-                if value.get(MARKER_PROPERTY) == self.target.run_id:
-                    return True
-            elif isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
+        payload = self.payload_of(body)
+        if isinstance(payload, Mapping) and payload.get(MARKER_PROPERTY) == self.target.run_id:
+            return True
+        for value in body.values():
+            if isinstance(value, str) and value.startswith(f"{MARK}-{self.target.run_id}"):
                 return True
         return str(self.ingest.event_of(body) or "").startswith(MARK)
 
@@ -267,13 +286,13 @@ class Bodies:
         key_field = self.ingest.dedupe.key_field if self.ingest.dedupe else None
         if key_field and key_field in self.properties:
             result[key_field] = self.fresh_key()
-        payload = result.get(self.ingest.payload.field)
+        payload = self.payload_of(result)
         if isinstance(payload, dict):
             definition = self.target.project.events.get(str(self.ingest.event_of(result)))
             schema = (
                 self.payload_schema(definition) if definition else self.schema_of(self.ingest.payload.field)
             )
-            result[self.ingest.payload.field] = with_marker(schema, payload, self.target.run_id)
+            self.put_payload(result, with_marker(schema, payload, self.target.run_id))
         marked = self.marked_field()
         if not self.is_marked(result) and marked is not None:
             for name in self.ingest.identity.names:

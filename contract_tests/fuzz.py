@@ -306,10 +306,17 @@ def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tupl
     if batch is not None:
         return _valid_batch(session, case, usable, generated, batch)
 
+    # Values x-ingest reads from path parameters are stored as text (no NUL, no `/` a route can
+    # hold): positive cases send the parameter's simplest value, as the scenarios do.
+    read = {name for _, name, _ in session.ingest.items.from_path()}
+    stored = {name: value for name, value in session.path_values().items() if name in read}
+
     def finish(choice: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
         key, body = choice
         slot = body.pop(KEY_SLOT, None)
         case.body = body
+        if stored:
+            case.path_parameters = {**(case.path_parameters or {}), **stored}
         if slot is not None:
             # The fresh idempotency key goes where the spec puts it (a header or the path).
             headers, path, query = session.parameters(slot)
@@ -399,9 +406,13 @@ def _body(
         and own_name not in project.events
         and not bodies.reserved_prefix(own_name)
     ):
-        events.append(st.just((own_name, generated.get(ingest.payload.field, {MARKER_PROPERTY: run_id}))))
-    fields = ingest.identity.fields
-    if ingest.identity.mode == "exactly_one":
+        own_payload = bodies.payload_of(generated)
+        events.append(st.just((own_name, {MARKER_PROPERTY: run_id} if own_payload is None else own_payload)))
+    # Identity fields the body carries; none when the path names the contact (it always does then).
+    fields = ingest.identity.in_body
+    if ingest.identity.always_named or not fields:
+        chosen: st.SearchStrategy[list[Any]] = st.just([])
+    elif ingest.identity.mode == "exactly_one":
         chosen = st.sampled_from(fields).map(lambda f: [f])
     else:
         chosen = st.lists(st.sampled_from(fields), min_size=1, unique_by=lambda f: f.name)
@@ -415,7 +426,7 @@ def _body(
         body = {k: v for k, v in generated.items() if k not in ingest.identity.names}
         if ingest.event_field:
             body[ingest.event_field] = name
-        body[ingest.payload.field] = payload
+        bodies.put_payload(body, payload)
         for f in identity_fields:
             value = generated.get(f.name)
             # null names no one (a nullable identity field sent as null is absent).
@@ -447,6 +458,6 @@ def _body(
             return False
         if not is_valid(bodies.schema, sent):
             return False
-        return definition is None or is_valid(definition.schema, body[ingest.payload.field])
+        return definition is None or is_valid(definition.schema, bodies.payload_of(body))
 
     return st.tuples(st.one_of(events), chosen, st.booleans()).map(build).filter(fits)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,9 +118,18 @@ def first_present_identity(target: Target, op: Operation) -> str | None:
     assert op.ingest is not None
     if op.ingest.identity.mode != "first_present":
         return "identity.mode is not first_present"
+    if op.ingest.identity.always_named:
+        return "the contact is read from a path parameter: no request leaves it out"
     sources = {f.source for f in op.ingest.response.fields}
     if not {"identity_type", "identity_value"} & sources:
         return "the success body does not report the resolved identity"
+    return None
+
+
+def identity_may_be_missing(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if op.ingest.identity.always_named:
+        return "the contact is read from a path parameter: every request names one"
     return None
 
 
@@ -258,7 +267,7 @@ def success(s: Session) -> None:
         _send_accepted(s, s.bodies.valid(event), key)
 
 
-@scenario()
+@scenario(identity_may_be_missing)
 def missing_identity(s: Session) -> None:
     """A request naming no contact gets the identity-missing error."""
     body = s.bodies.valid(_accepted_event(s))
@@ -271,7 +280,8 @@ def missing_identity(s: Session) -> None:
 def identity_conflict(s: Session) -> None:
     """A request naming the contact in several ways, when exactly one is allowed, gets the conflict error."""
     assert s.ingest.identity.conflict_error is not None
-    identity = {f.name: s.bodies.identity_value(f) for f in s.ingest.identity.fields}
+    # A field read from the path is always there: the body's fields conflict with it.
+    identity = {f.name: s.bodies.identity_value(f) for f in s.ingest.identity.in_body}
     body = s.bodies.valid(_accepted_event(s), identity=identity)
     s.send(s.probe(body, expect=s.error(s.ingest.identity.conflict_error)))
 
@@ -307,7 +317,7 @@ def undefined_event(s: Session) -> None:
     event = _accepted_event(s)
     body = s.bodies.valid(event)
     body[s.ingest.event_field] = name
-    body[s.ingest.payload.field] = {"contract_test": s.target.run_id}
+    s.bodies.put_payload(body, {"contract_test": s.target.run_id})
     if s.ingest.payload.validation == "required":
         assert s.ingest.payload.undefined_event_error is not None
         s.send(s.probe(body, expect=s.error(s.ingest.payload.undefined_event_error, event=name)))
@@ -323,8 +333,11 @@ def payload_schema_mismatch(s: Session) -> None:
         for event in s.bodies.defined_events(project):
             assert event.definition is not None
             for _, payload in list(violations(event.definition.schema, event.payload))[:3]:
-                body = s.bodies.valid(event)
-                body[s.ingest.payload.field] = payload
+                body = s.bodies.valid(replace(event, payload=payload))
+                if s.ingest.payload.field == "" and not (
+                    isinstance(payload, Mapping) and s.bodies.fits_schema(body)
+                ):
+                    continue  # the whole body is the payload: only an object the request's schema takes
                 s.send(
                     s.probe(body, key=key, expect=s.error(s.ingest.payload.mismatch_error, event=event.name))
                 )
@@ -364,7 +377,7 @@ def documented_request_examples(s: Session) -> None:
             reason = "it breaks the request schema (lint warns of it)"
         name = s.ingest.event_of(body) if body is not None else None
         definition = project.events.get(name) if isinstance(name, str) else None
-        payload = body.get(s.ingest.payload.field) if body is not None else None
+        payload = s.bodies.payload_of(body) if body is not None else None
         if reason is None and (not isinstance(name, str) or s.bodies.reserved_prefix(name)):
             reason = f"its event {name!r} is not one a project can accept"
         elif reason is None and definition is None and s.ingest.payload.validation == "required":
@@ -375,8 +388,8 @@ def documented_request_examples(s: Session) -> None:
             reasons.append(f"{example.name}: {reason}")
             continue
         if definition is not None and isinstance(payload, dict):
-            body[s.ingest.payload.field] = with_marker(
-                s.bodies.payload_schema(definition), payload, s.target.run_id
+            s.bodies.put_payload(
+                body, with_marker(s.bodies.payload_schema(definition), payload, s.target.run_id)
             )
         if s.ingest.dedupe:
             # The documented key was surely used before: a fresh one makes the example a new event.
@@ -501,7 +514,7 @@ def identity_resolution_order(s: Session) -> None:
 def email_normalisation(s: Session) -> None:
     """An identity normalised to lower case is reported lower-cased."""
     event = _accepted_event(s)
-    for field in s.ingest.identity.fields:
+    for field in s.ingest.identity.in_body:
         value = s.bodies.identity_value(field)
         if field.normalize == "lowercase" and isinstance(value, str):
             mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(value))
@@ -646,7 +659,7 @@ def definitions_per_project(s: Session) -> None:
     assert event.definition is not None
     broken = next(iter(violations(event.definition.schema, event.payload)), None)
     if broken is not None:
-        body[s.ingest.payload.field] = broken[1]
+        body = s.bodies.valid(replace(event, payload=broken[1]))
     s.send(s.probe(body, expect=s.accepted(body)))
 
 
@@ -666,7 +679,7 @@ def method_not_allowed(s: Session) -> None:
     s.send(s.probe(method=method, expect=s.error("method_not_allowed")))
 
 
-@scenario(batch_operation, batch=True)
+@scenario(batch_operation, identity_may_be_missing, batch=True)
 def batch_partial_acceptance(s: Session) -> None:
     """A batch of a valid item and one naming no contact: the batch's status, the valid item stored,
     the other refused in its result with the identity-missing error body; with `acceptance:

@@ -164,8 +164,12 @@ class Session:
             identity_types=known["identity_types"],
         )
 
+    def path_values(self) -> dict[str, str]:
+        """The path parameters' values every probe of this session sends (their schema's simplest)."""
+        return self.parameters(None)[1]
+
     def _known(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {"event": self.ingest.event_of(body)}
+        values: dict[str, Any] = {"event": self.ingest.event_of(body, self.path_values())}
         if self.ingest.occurred_at_field in body:
             values["occurred_at"] = as_rfc3339(
                 body[self.ingest.occurred_at_field], self.ingest.occurred_at_unit
@@ -180,8 +184,9 @@ class Session:
 
     def resolved_identity(self, body: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
         """The identity field the spec says wins for `body`, and its value after normalisation."""
+        path = self.path_values()
         for field in self.ingest.identity.fields:
-            value = body.get(field.name)
+            value = path.get(field.parameter) if field.parameter else body.get(field.name)
             if isinstance(value, str):
                 return field, value.lower() if field.normalize == "lowercase" else value
             if value is not None:

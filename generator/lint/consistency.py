@@ -116,7 +116,10 @@ def path_values_are_path_parameters(spec: Spec) -> Iterator[Finding]:
                 else "which the operation does not declare"
                 + did_you_mean(name, [p.name for p in op.parameters if p.location == "path"])
             )
-            yield f"{op.pointer}/x-ingest{inner}", f"{op.operation_id}: x-ingest reads path parameter {name!r}, {found}"
+            yield (
+                f"{op.pointer}/x-ingest{inner}",
+                f"{op.operation_id}: x-ingest reads path parameter {name!r}, {found}",
+            )
 
 
 def _written(pointer: str) -> str:

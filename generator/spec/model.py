@@ -455,6 +455,11 @@ class IdentityField:
     def pointer(self) -> str:
         return field_pointer(self.name)
 
+    @property
+    def parameter(self) -> str | None:
+        """The path parameter the contact is read from (`$request.path.id`); None for a body field."""
+        return path_parameter(self.pointer)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -468,6 +473,17 @@ class Identity:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def in_body(self) -> tuple[IdentityField, ...]:
+        """The fields a request body carries (not those read from a path parameter)."""
+        return tuple(f for f in self.fields if f.parameter is None)
+
+    @property
+    def always_named(self) -> bool:
+        """Whether every request names its contact: a field is read from a path parameter, which
+        the route requires."""
+        return len(self.in_body) < len(self.fields)
 
 
 @dataclass(frozen=True)

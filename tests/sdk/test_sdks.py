@@ -534,7 +534,8 @@ def test_the_wire_terminates_tls_for_an_https_only_sdk(
     corpus = HERE.parent / "corpus" / "customerio"
     db = f"sqlite:///{tmp_path / 'events.db'}"
     with deployed(corpus, tmp_path, db, (cert, key), package="sdk_tls_customerio") as deployment:
-        client = CustomerIO(deployment.key(), "trk_key", host="127.0.0.1", port=deployment.wire.port)
+        site_id, api_key = deployment.key().split(":", 1)
+        client = CustomerIO(site_id, api_key, host="127.0.0.1", port=deployment.wire.port)
         client.track_anonymous("3e07c6e8-1a1d-4c3b-9c5e-21cbd4a8a4d0", "purchase", data={"price": 23.45})
         client.close()
         assert [(e.method, e.path, e.status) for e in deployment.wire.exchanges] == [
