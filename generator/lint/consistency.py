@@ -103,7 +103,7 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def path_values_are_path_parameters(spec: Spec) -> Iterator[Finding]:
-    """Every field x-ingest reads from a path parameter (`$request.path.name`) is one the operation declares."""
+    """Every field x-ingest reads from a path parameter (`$request.path.name`) is one the operation has."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         declared = {p.name: p.location for p in op.parameters}
