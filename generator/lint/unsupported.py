@@ -564,7 +564,7 @@ def path_values_where_served(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         assert op.ingest is not None
         rules = op.ingest.items
-        named = [(where, location) for where, location, _ in rules.locations()]
+        named: list[tuple[str, str | None]] = [(where, location) for where, location, _ in rules.locations()]
         named += [("/credential_field", rules.credential), ("/batch/items_field", rules.items)]
         for where, location in dict.fromkeys(named):
             if path_parameter(location) is None or _PATH_ROLES.search(where):
