@@ -560,10 +560,21 @@ def identity_field_types(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def path_values_where_served(spec: Spec) -> Iterator[Finding]:
-    """Only the event name and identity fields are read from a path parameter (`$request.path.name`)."""
+    """Only the event name and identity fields are read from a path parameter (`$request.path.name`),
+    and such an identity comes first under first_present (else its value could go unstored)."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         rules = op.ingest.items
+        for kind in rules.kinds:
+            identity = kind.identity
+            later = [i for i, f in enumerate(identity.fields) if f.parameter is not None and i > 0]
+            if identity.mode == "first_present" and later:
+                yield (
+                    op.pointer + "/x-ingest" + kind.at("identity") + f"/identity/fields/{later[0]}/name",
+                    f"{op.operation_id}: an identity read from a path parameter is always present: under "
+                    "first_present it comes first (a body field before it would leave the path's value "
+                    "stored nowhere)",
+                )
         named: list[tuple[str, str | None]] = [(where, location) for where, location, _ in rules.locations()]
         named += [("/credential_field", rules.credential), ("/batch/items_field", rules.items)]
         for where, location in dict.fromkeys(named):
