@@ -303,6 +303,11 @@ def invalid_api_key(s: Session) -> None:
     for scheme in sendable_schemes(s.op):
         creds = for_schemes((scheme,), unknown)
         s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
+        user, colon, _ = s.target.key.partition(":")
+        if scheme.kind == "basic" and scheme.basic_key == "both" and colon:
+            # The secret part is always checked: the known user name with another password is unknown.
+            creds = for_schemes((scheme,), f"{user}:{unknown}")
+            s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
     other = unaccepted_scheme(s.op)
     if other is not None:
         s.send(s.probe(body, creds=for_schemes((other,), s.target.key), expect=s.error("unauthorized")))

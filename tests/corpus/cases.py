@@ -81,7 +81,12 @@ SERVED: tuple[Served, ...] = (
     Served("posthog", "ignored_body_key", "missing_api_key"),
     Served("customerio", "wrong_error_envelope", "malformed_json"),
     # The person is the path parameter; identify is a PUT served as the event `identify`.
-    Served("customerio_person", "ignored_auth", "missing_api_key"),
+    Served(
+        "customerio_person",
+        "ignored_auth",
+        "missing_api_key",
+        more_faults=(Detection("basic_password_unchecked", "invalid_api_key"),),
+    ),
     # Not no_dedupe: Mixpanel answers a repeated $insert_id exactly like a new import (no id, no
     # replay header), so no black-box client can tell a server that stores duplicates from one that
     # does not. Lexicon checks (event definitions) are what a client sees.
