@@ -79,7 +79,7 @@ class Bodies:
         return self.kind.payload.pointer
 
     def identity_pointers(self) -> tuple[str, ...]:
-        return tuple(f.pointer for f in self.identity_fields)
+        return tuple(f.pointer for f in self.kind.identity.in_body)
 
     def without_identity(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `body` naming no contact: every identity field removed where it is."""
@@ -256,13 +256,16 @@ class Bodies:
 
     def marked_field(self) -> IdentityField | None:
         """The identity field whose value can carry the mark (an email first), if any."""
-        fields = self.identity_fields
+        fields = self.kind.identity.in_body
         fits = [f for f in fields if any(is_valid(self.schema_of(f.name), v) for v in self._marks(f))]
         emails = [f for f in fits if self.schema_of(f.name).get("format") == "email" or f.kind == "email"]
         return emails[0] if emails else fits[0] if fits else None
 
     def one_identity(self) -> dict[str, Any]:
-        """A single identity field with a valid (marked when possible) value."""
+        """A single identity field with a valid (marked when possible) value; none when the path
+        names the contact (the probe fills every path parameter)."""
+        if self.kind.identity.always_named:
+            return {}
         field = self.marked_field() or self.identity_fields[0]
         return {field.name: self.identity_value(field)}
 

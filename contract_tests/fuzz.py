@@ -306,10 +306,17 @@ def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tupl
     if batch is not None:
         return _valid_batch(session, case, usable, generated, batch)
 
+    # Values x-ingest reads from path parameters are stored as text (no NUL, no `/` a route can
+    # hold): positive cases send the parameter's simplest value, as the scenarios do.
+    read = {name for _, name, _ in session.ingest.items.from_path()}
+    stored = {name: value for name, value in session.path_values().items() if name in read}
+
     def finish(choice: tuple[str, dict[str, Any]]) -> tuple[Any, str]:
         key, body = choice
         slot = body.pop(KEY_SLOT, None)
         case.body = body
+        if stored:
+            case.path_parameters = {**(case.path_parameters or {}), **stored}
         if slot is not None:
             # The fresh idempotency key goes where the spec puts it (a header or the path).
             headers, path, query = session.parameters(slot)
@@ -413,10 +420,13 @@ def _body(
 
     def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
         (name, payload), identity_fields, shout = parts
-        body = bodies.without_identity(generated)
-        if kind.event:
-            pointer_set(body, kind.event, name)
-        body = bodies.with_payload(body, payload) or bodies.with_field(body, bodies.payload_at, payload)
+        own_payload = item_get(generated, bodies.payload_at, {MARKER_PROPERTY: run_id})
+        events.append(st.just((own_name, own_payload)))
+    # Identity fields the body carries; none when the path names the contact (it always does then).
+    fields = kind.identity.in_body
+    if kind.identity.always_named or not fields:
+        chosen: st.SearchStrategy[list[Any]] = st.just([])
+    elif kind.identity.mode == "exactly_one":
         for f in identity_fields:
             value = item_get(generated, f.pointer)
             # null names no one (a nullable identity field sent as null is absent).

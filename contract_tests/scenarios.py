@@ -122,9 +122,18 @@ def first_present_identity(target: Target, op: Operation) -> str | None:
     assert op.ingest is not None
     if op.ingest.identity.mode != "first_present":
         return "identity.mode is not first_present"
+    if op.ingest.identity.always_named:
+        return "the contact is read from a path parameter: no request leaves it out"
     sources = {f.source for f in op.ingest.response.fields}
     if not {"identity_type", "identity_value"} & sources:
         return "the success body does not report the resolved identity"
+    return None
+
+
+def identity_may_be_missing(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    if op.ingest.identity.always_named:
+        return "the contact is read from a path parameter: every request names one"
     return None
 
 
@@ -264,7 +273,7 @@ def success(s: Session) -> None:
         _send_accepted(s, s.bodies.valid(event), key)
 
 
-@scenario()
+@scenario(identity_may_be_missing)
 def missing_identity(s: Session) -> None:
     """A request naming no contact gets the identity-missing error."""
     body = s.bodies.without_identity(s.bodies.valid(_accepted_event(s)))
@@ -275,7 +284,8 @@ def missing_identity(s: Session) -> None:
 def identity_conflict(s: Session) -> None:
     """A request naming the contact in several ways, when exactly one is allowed, gets the conflict error."""
     assert s.ingest.identity.conflict_error is not None
-    identity = {f.name: s.bodies.identity_value(f) for f in s.ingest.identity.fields}
+    # A field read from the path is always there: the body's fields conflict with it.
+    identity = {f.name: s.bodies.identity_value(f) for f in s.ingest.identity.in_body}
     body = s.bodies.valid(_accepted_event(s), identity=identity)
     s.send(s.probe(body, expect=s.error(s.ingest.identity.conflict_error)))
 
@@ -297,6 +307,11 @@ def invalid_api_key(s: Session) -> None:
     for scheme in sendable_schemes(s.op):
         creds = for_schemes((scheme,), unknown)
         s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
+        user, colon, _ = s.target.key.partition(":")
+        if scheme.kind == "basic" and scheme.basic_key == "both" and colon:
+            # The secret part is always checked: the known user name with another password is unknown.
+            creds = for_schemes((scheme,), f"{user}:{unknown}")
+            s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
     other = unaccepted_scheme(s.op)
     if other is not None:
         s.send(s.probe(body, creds=for_schemes((other,), s.target.key), expect=s.error("unauthorized")))
@@ -505,7 +520,7 @@ def identity_resolution_order(s: Session) -> None:
 def email_normalisation(s: Session) -> None:
     """An identity normalised to lower case is reported lower-cased."""
     event = _accepted_event(s)
-    for field in s.ingest.identity.fields:
+    for field in s.ingest.identity.in_body:
         value = s.bodies.identity_value(field)
         if field.normalize == "lowercase" and isinstance(value, str):
             mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(value))
@@ -670,7 +685,7 @@ def method_not_allowed(s: Session) -> None:
     s.send(s.probe(method=method, expect=s.error("method_not_allowed")))
 
 
-@scenario(batch_operation, batch=True)
+@scenario(batch_operation, identity_may_be_missing, batch=True)
 def batch_partial_acceptance(s: Session) -> None:
     """A batch of a valid item and one naming no contact: the batch's status, the valid item stored,
     the other refused in its result with the identity-missing error body; with `acceptance:

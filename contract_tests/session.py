@@ -164,8 +164,12 @@ class Session:
             identity_types=known["identity_types"],
         )
 
+    def path_values(self) -> dict[str, str]:
+        """The path parameters' values every probe of this session sends (their schema's simplest)."""
+        return self.parameters(None)[1]
+
     def _known(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {"event": self.ingest.event_of(body)}
+        values: dict[str, Any] = {"event": self.ingest.event_of(body, self.path_values())}
         moment = item_get(body, self.ingest.items.occurred_at)
         if moment is not None:
             values["occurred_at"] = as_rfc3339(moment, self.ingest.occurred_at_unit)
@@ -180,7 +184,7 @@ class Session:
     def resolved_identity(self, body: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
         """The identity field the spec says wins for `body` (read where the item rules locate it),
         and its value after normalisation."""
-        read = self.ingest.items.read(body)
+        read = self.ingest.items.read(body, self.path_values())
         if read is None or read.identity is None:
             return None
         field, value = read.identity

@@ -23,6 +23,7 @@ from ..spec.model import (
     Spec,
     admits_null,
     object_fields,
+    path_parameter,
     pointer_parts,
     schema_types,
     schemas_at,
@@ -238,14 +239,22 @@ def batch_schemas(op: Operation, response_schema: Mapping[str, Any]) -> dict[str
     return {"request": request, "item": dict(item), "result": dict(result)}
 
 
-def read_expr(pointer: str, default: str = "None", var: str = "body") -> str:
+def read_expr(
+    pointer: str, default: str = "None", var: str = "body", slots: Mapping[str, str] | None = None
+) -> str:
     """The Python expression that reads the value at `pointer` of the JSON object `var`.
 
     A top-level member is read with `dict.get` as before pointers existed, so a spec that names
     plain fields pays nothing for them; a deeper one with the generated `at()`. `default` is the
-    expression's value when a step is missing.
+    expression's value when a step is missing. A path parameter's location (`$request.path.id`)
+    reads the request's `path` values by the route's `slots` (the route matched: it is there).
     """
+    parameter = path_parameter(pointer)
+    if parameter is not None:
+        return f"path[{(slots or {})[parameter]!r}]"
     parts = pointer_parts(pointer)
+    if not parts:
+        return var  # the empty pointer: the whole item (identify's attributes are its members)
     if len(parts) == 1:
         return f"{var}.get({parts[0]!r})" if default == "None" else f"{var}.get({parts[0]!r}, {default})"
     return f"at({var}, {parts!r}, {default})"
@@ -261,11 +270,16 @@ class IdentityRead:
     value: str
 
 
-def identity_read(field: IdentityField, schema: Mapping[str, Any]) -> IdentityRead:
-    """The presence test of an identity field: null is absent when the field's schema admits null."""
+def identity_read(
+    field: IdentityField, schema: Mapping[str, Any], slots: Mapping[str, str] | None = None
+) -> IdentityRead:
+    """The presence test of an identity field: null is absent when the field's schema admits null;
+    one read from a path parameter is always present (no test: `present` is empty)."""
+    lowercase = field.normalize == "lowercase"
+    if path_parameter(field.pointer) is not None:
+        return IdentityRead(field.kind, lowercase, "", read_expr(field.pointer, slots=slots))
     nullable = admits_null(schemas_at(schema, field.pointer))
     parts = pointer_parts(field.pointer)
-    lowercase = field.normalize == "lowercase"
     if len(parts) == 1 and not nullable:
         return IdentityRead(field.kind, lowercase, f"{parts[0]!r} in body", f"body[{parts[0]!r}]")
     default = "None" if nullable else "MISSING"
@@ -291,6 +305,7 @@ def kind_readers(op: Operation) -> list[KindReader]:
     """A reader per kind of item the operation takes (one when it declares no kinds)."""
     assert op.ingest is not None
     rules = op.ingest.items
+    slots = route("", op)[1]
     readers = []
     suffixes: set[str] = set()
     for kind in rules.kinds:
@@ -304,19 +319,26 @@ def kind_readers(op: Operation) -> list[KindReader]:
         text = [kind.event] if kind.event else []
         text += [f.pointer for f in kind.identity.fields]
         text += [rules.dedupe_key] if rules.dedupe_key else []
-        pairs = "".join(f"({p!r}, {read_expr(p)}), " for p in dict.fromkeys(text))
+        pairs = "".join(f"({_where(p)!r}, {read_expr(p, slots=slots)}), " for p in dict.fromkeys(text))
         readers.append(
             KindReader(
                 value=kind.value,
                 suffix=suffix,
                 kind=kind,
-                identity=tuple(identity_read(f, schema) for f in kind.identity.fields),
-                event=read_expr(kind.event) if kind.event else None,
+                identity=tuple(identity_read(f, schema, slots) for f in kind.identity.fields),
+                event=read_expr(kind.event, slots=slots) if kind.event else None,
                 payload=read_expr(kind.payload.pointer, "{}"),
                 text_fields=f"({pairs})",
             )
         )
     return readers
+
+
+def _where(location: str) -> str:
+    """How an error's details name a field: its JSON Pointer, or `path.id` for a path parameter (as
+    the parameter checks name it)."""
+    parameter = path_parameter(location)
+    return location if parameter is None else f"path.{parameter}"
 
 
 def item_reads(op: Operation) -> dict[str, Any]:
@@ -329,18 +351,20 @@ def item_reads(op: Operation) -> dict[str, Any]:
     rules = op.ingest.items
     readers = kind_readers(op)
     own = readers[0]
+    # The request's path values, passed to the readers only when a field is read from one.
+    path = ", path" if rules.from_path() else ""
     calls = (
         {
-            "identity": "reader.identity(body)",
-            "event": "reader.event(body)",
+            "identity": f"reader.identity(body{path})",
+            "event": f"reader.event(body{path})",
             "payload": "reader.payload(body)",
             "check_payload": "reader.check_payload",
-            "text_fields": "reader.text_fields(body)",
+            "text_fields": f"reader.text_fields(body{path})",
         }
         if rules.discriminator
         else {
-            "identity": "choose_identity(body)",
-            "event": "event_of(body)",
+            "identity": f"choose_identity(body{path})",
+            "event": f"event_of(body{path})",
             "payload": own.payload,
             "check_payload": "check_payload",
             "text_fields": own.text_fields,
@@ -349,6 +373,10 @@ def item_reads(op: Operation) -> dict[str, Any]:
     return {
         "readers": readers,
         "calls": calls,
+        "path": bool(path),
+        # The readers' extra parameter, and its type in a kind's Reader (Callable[[...], ...]).
+        "path_parameter": ", path: dict[str, Any]" if path else "",
+        "path_type": ", dict[str, Any]" if path else "",
         "discriminator": (
             {"pointer": rules.discriminator, "read": read_expr(rules.discriminator)}
             if rules.discriminator

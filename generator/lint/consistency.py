@@ -12,6 +12,7 @@ from typing import Any
 
 from ..generate.samples import placeholder_values
 from ..spec.model import (
+    PATH_EXPRESSION,
     PLACEHOLDERS,
     ROUTING_ERRORS,
     ErrorEntry,
@@ -20,6 +21,7 @@ from ..spec.model import (
     Spec,
     escape,
     field_pointer,
+    path_parameter,
     pointer_get,
     pointer_of,
     pointer_parts,
@@ -97,11 +99,34 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
         for inner, pointer, schema, lacking in named:
             if inner == "/dedupe/key/name" and ingest.version == 1:
                 inner = "/dedupe/key_field"
+            if path_parameter(pointer) is not None:
+                continue  # read from the path: path_values_are_path_parameters judges it
             if (inner, pointer) not in seen and not schemas_at(schema, pointer):
                 seen.add((inner, pointer))  # a rule the kinds share is said once
                 name = _written(pointer)
                 lacks = f"x-ingest names request field {name!r}, which {lacking} lacks"
-                yield x + inner, f"{op.operation_id}: {lacks}" + _suggestion(name, schema)
+                yield x + inner, f"{op.operation_id}: {lacks}" + _suggestion(name, schema, op)
+
+
+@rule()
+def path_values_are_path_parameters(spec: Spec) -> Iterator[Finding]:
+    """Every field x-ingest reads from a path parameter (`$request.path.name`) is one the operation has."""
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        declared = {p.name: p.location for p in op.parameters}
+        for inner, name, _ in dict.fromkeys(op.ingest.items.from_path()):
+            if declared.get(name) == "path":
+                continue
+            found = (
+                f"a {declared[name]} parameter, not a path one"
+                if name in declared
+                else "which the operation does not declare"
+                + did_you_mean(name, [p.name for p in op.parameters if p.location == "path"])
+            )
+            yield (
+                f"{op.pointer}/x-ingest{inner}",
+                f"{op.operation_id}: x-ingest reads path parameter {name!r}, {found}",
+            )
 
 
 def _written(pointer: str) -> str:
@@ -110,9 +135,12 @@ def _written(pointer: str) -> str:
     return parts[0] if len(parts) == 1 else pointer
 
 
-def _suggestion(name: str, schema: Mapping[str, Any]) -> str:
+def _suggestion(name: str, schema: Mapping[str, Any], op: Operation | None = None) -> str:
     """`did_you_mean` among the members of the object `name` is in, or, for a member declared deeper
-    (`timestamp` at `/context/timestamp`), the pointer that names it."""
+    (`timestamp` at `/context/timestamp`), the pointer that names it; for a path parameter of `op`
+    of that name, the expression that reads it."""
+    if op is not None and any(p.location == "path" and p.name == name for p in op.parameters):
+        return f": {name!r} is a path parameter of the operation; name it `{PATH_EXPRESSION}{name}`"
     *parents, last = pointer_parts(field_pointer(name))
     members = {
         k: v for s in schemas_at(schema, pointer_of(*parents)) for k, v in (s.get("properties") or {}).items()

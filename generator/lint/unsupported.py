@@ -8,6 +8,7 @@ rule says what is unsupported and, where there is one, what the spec could say i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from ..spec.model import (
     SecurityScheme,
     Spec,
     escape,
+    path_parameter,
+    pointer_get,
     pointer_of,
     required_at,
     schema_types,
@@ -38,6 +41,8 @@ _SUPPORTED_SECURITY = (
     "http bearer, http basic, apiKey in a header or the query, oauth2 and openIdConnect as bearer tokens"
 )
 _IDENTITY_TYPES = {"string", "integer", "number"}
+# Where x-ingest may read a value from a path parameter: the event name and identity fields.
+_PATH_ROLES = re.compile(r"/event_field$|/identity/fields/\d+/name$")
 
 
 @rule()
@@ -531,7 +536,12 @@ def identity_field_types(spec: Spec) -> Iterator[Finding]:
                     + kind.at("identity")
                     + pointer_of("identity", "fields", index, "name")
                 )
-                schemas = schemas_at(op.kind_schema(kind), field.pointer)
+                parameter = path_parameter(field.pointer)
+                schemas = (
+                    [p.schema for p in op.parameters if p.location == "path" and p.name == parameter]
+                    if parameter is not None
+                    else schemas_at(op.kind_schema(kind), field.pointer)
+                )
                 if not schemas or at in seen:
                     continue  # lint's field check names a missing one; a shared rule is said once
                 types = schema_types(schemas[0])
@@ -542,6 +552,38 @@ def identity_field_types(spec: Spec) -> Iterator[Finding]:
                         f"{op.operation_id}: identity field {field.name!r} must be typed string, integer "
                         f"or number, not {_type_text(types)}",
                     )
+
+
+@rule()
+def path_values_where_served(spec: Spec) -> Iterator[Finding]:
+    """Only the event name and identity fields are read from a path parameter (`$request.path.name`),
+    and such an identity comes first under first_present (else its value could go unstored)."""
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        rules = op.ingest.items
+        for kind in rules.kinds:
+            identity = kind.identity
+            later = [i for i, f in enumerate(identity.fields) if f.parameter is not None and i > 0]
+            if identity.mode == "first_present" and later:
+                yield (
+                    op.pointer + "/x-ingest" + kind.at("identity") + f"/identity/fields/{later[0]}/name",
+                    f"{op.operation_id}: an identity read from a path parameter is always present: under "
+                    "first_present it comes first (a body field before it would leave the path's value "
+                    "stored nowhere)",
+                )
+        named: list[tuple[str, str | None]] = [(where, location) for where, location, _ in rules.locations()]
+        named += [("/credential_field", rules.credential), ("/batch/items_field", rules.items)]
+        for where, location in dict.fromkeys(named):
+            if path_parameter(location) is None or _PATH_ROLES.search(where):
+                continue
+            if where == "/dedupe/key/name":
+                instead = ": an idempotency key in the path is `key: {in: path, name: ...}`"
+            else:
+                instead = " (they are read for event_field and identity fields only)"
+            yield (
+                op.pointer + "/x-ingest" + where,
+                f"{op.operation_id}: {where[1:]} cannot be read from a path parameter{instead}",
+            )
 
 
 @rule()

@@ -175,8 +175,15 @@ def leaves(document: Any, prefix: str = "", walk: frozenset[str] = frozenset()) 
 
 def pointer_set(document: dict[str, Any], pointer: str, value: Any) -> None:
     """Set the value at `pointer`, making the containers on the way: an array where the next token
-    is an index (`/errors/0/detail` makes JSON:API's `errors` list), an object otherwise."""
+    is an index (`/errors/0/detail` makes JSON:API's `errors` list), an object otherwise. The empty
+    pointer replaces the whole document's members with those of `value`, an object."""
     parts = pointer_parts(pointer)
+    if not parts:
+        if not isinstance(value, Mapping):
+            raise ValueError("the whole document can only be set to an object")
+        document.clear()
+        document.update(value)
+        return
     node: Any = document
     for part, following in zip(parts, parts[1:], strict=False):
         slot = _slot(node, part)
@@ -194,17 +201,33 @@ def _slot(node: Any, part: str) -> Any:
     return part
 
 
+# How x-ingest names a value from one of the operation's path parameters: OpenAPI's own runtime
+# expression (as links and callbacks write it), `$request.path.identifier`.
+PATH_EXPRESSION = "$request.path."
+
+
 def field_pointer(name: str) -> str:
-    """The JSON Pointer of a field x-ingest names: a pointer as written, a plain name its top-level member.
+    """Where a field x-ingest names is: a pointer as written (`""` is the whole item), a path
+    parameter's expression as written (`$request.path.id`, see `path_parameter`), a plain name
+    its top-level member.
 
     `/context/traits` is inside the item; `userId` is `/userId`, so every spec written before
     pointers reads the same.
     """
-    return name if name.startswith("/") else pointer_of(name)
+    return name if not name or name.startswith(("/", PATH_EXPRESSION)) else pointer_of(name)
 
 
-def item_get(item: Any, pointer: str, default: Any = None) -> Any:
-    """The value at `pointer` in a JSON object, through objects only; `default` when a step is missing."""
+def path_parameter(location: str | None) -> str | None:
+    """The path parameter a field's location names (`$request.path.id` is `id`); None for a body field."""
+    return location[len(PATH_EXPRESSION) :] if location and location.startswith(PATH_EXPRESSION) else None
+
+
+def item_get(item: Any, pointer: str, default: Any = None, path: Mapping[str, str] | None = None) -> Any:
+    """The value at `pointer` in a JSON object, through objects only; `default` when a step is missing.
+    A path parameter's location reads the request's `path` values instead (`default` without them)."""
+    parameter = path_parameter(pointer)
+    if parameter is not None:
+        return (path or {}).get(parameter, default)
     node = item
     for part in pointer_parts(pointer):
         if not isinstance(node, Mapping) or part not in node:
@@ -489,6 +512,11 @@ class IdentityField:
     def pointer(self) -> str:
         return field_pointer(self.name)
 
+    @property
+    def parameter(self) -> str | None:
+        """The path parameter the contact is read from (`$request.path.id`); None for a body field."""
+        return path_parameter(self.pointer)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -502,6 +530,17 @@ class Identity:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def in_body(self) -> tuple[IdentityField, ...]:
+        """The fields a request body carries (not those read from a path parameter)."""
+        return tuple(f for f in self.fields if f.parameter is None)
+
+    @property
+    def always_named(self) -> bool:
+        """Whether every request names its contact: a field is read from a path parameter, which
+        the route requires."""
+        return len(self.in_body) < len(self.fields)
 
 
 @dataclass(frozen=True)
@@ -624,12 +663,16 @@ class ItemKind:
         """The JSON Pointer of the event field (None: the constant `event_name`)."""
         return field_pointer(self.event_field) if self.event_field else None
 
-    def event_of(self, item: Mapping[str, Any]) -> Any:
-        return item_get(item, self.event) if self.event else self.event_name
+    def event_of(self, item: Mapping[str, Any], path: Mapping[str, str] | None = None) -> Any:
+        return item_get(item, self.event, path=path) if self.event else self.event_name
 
-    def identity_of(self, item: Mapping[str, Any]) -> tuple[IdentityField, Any] | None:
-        """The identity field that names the contact and its value; null is absent. None: none does."""
-        present = [(f, v) for f in self.identity.fields if (v := item_get(item, f.pointer)) is not None]
+    def identity_of(
+        self, item: Mapping[str, Any], path: Mapping[str, str] | None = None
+    ) -> tuple[IdentityField, Any] | None:
+        """The identity field that names the contact and its value; null is absent. None: none does.
+        `path`: the request's path parameters, for fields read from one."""
+        fields = self.identity.fields
+        present = [(f, v) for f in fields if (v := item_get(item, f.pointer, path=path)) is not None]
         return present[0] if present else None
 
 
@@ -682,18 +725,34 @@ class ItemRules:
         value = item_get(item, self.discriminator)
         return next((k for k in self.kinds if k.value == value), None)
 
-    def read(self, item: Mapping[str, Any]) -> ReadEvent | None:
-        """The event an item makes, as the server reads it (before its checks); None: no known kind."""
+    def read(self, item: Mapping[str, Any], path: Mapping[str, str] | None = None) -> ReadEvent | None:
+        """The event an item makes, as the server reads it (before its checks); None: no known kind.
+        `path`: the request's path parameters by name, for the fields read from one."""
         kind = self.kind_of(item)
         if kind is None:
             return None
         payload = item_get(item, kind.payload.pointer, {})
         return ReadEvent(
-            kind, kind.event_of(item), kind.identity_of(item), payload, item_get(item, self.occurred_at)
+            kind,
+            kind.event_of(item, path),
+            kind.identity_of(item, path),
+            payload,
+            item_get(item, self.occurred_at, path=path),
         )
 
+    def from_path(self) -> list[tuple[str, str, ItemKind | None]]:
+        """The fields read from a path parameter rather than the item: (where in x-ingest, the
+        parameter's name, its kind), as `locations` lists them."""
+        found = []
+        for where, location, kind in self.locations():
+            parameter = path_parameter(location)
+            if parameter is not None:
+                found.append((where, parameter, kind))
+        return found
+
     def locations(self) -> list[tuple[str, str, ItemKind | None]]:
-        """Every field the rules read from an item: (where in x-ingest, its JSON Pointer, its kind).
+        """Every field the rules read from an item: (where in x-ingest, its JSON Pointer or path
+        parameter expression, its kind).
 
         Kind-free fields (occurred_at, dedupe key, discriminator) come with kind None; the credential
         and the batch's items are read from the request, not the item, and are not listed.
@@ -887,9 +946,9 @@ class Ingest:
             items=field_pointer(self.batch.items_field) if self.batch else None,
         )
 
-    def event_of(self, body: Mapping[str, Any]) -> Any:
+    def event_of(self, body: Mapping[str, Any], path: Mapping[str, str] | None = None) -> Any:
         """The event name a request body names (the operation's constant name when it has one)."""
-        read = self.items.read(body)
+        read = self.items.read(body, path)
         return read.event if read else None
 
     def used_errors(self) -> tuple[str, ...]:

@@ -89,6 +89,13 @@ SERVED: tuple[Served, ...] = (
     # The shared ignored_auth does not fit a key in the body (tests/corpus/faulty.py says why).
     Served("posthog", "ignored_body_key", "missing_api_key"),
     Served("customerio", "wrong_error_envelope", "malformed_json"),
+    # The person is the path parameter; identify is a PUT served as the event `identify`.
+    Served(
+        "customerio_person",
+        "ignored_auth",
+        "missing_api_key",
+        more_faults=(Detection("basic_password_unchecked", "invalid_api_key"),),
+    ),
     # Not no_dedupe: Mixpanel answers a repeated $insert_id exactly like a new import (no id, no
     # replay header), so no black-box client can tell a server that stores duplicates from one that
     # does not. Lexicon checks (event definitions) are what a client sees.
@@ -126,15 +133,6 @@ REFUSED: tuple[Refused, ...] = (
             (f"{_OP}/x-ingest/errors/catalogue/invalid_profile", "'id' is a required property"),
             (f"{_OP}/x-ingest/errors/catalogue/storage_unavailable", "'id' is a required property"),
             (f"{_OP}/responses/202", "202 documents no body, but x-ingest answers one"),
-        ),
-    ),
-    Refused(
-        "customerio_person",
-        (
-            (
-                "/paths/~1api~1v1~1customers~1{identifier}~1events/post/x-ingest/identity/fields/0/name",
-                "x-ingest names request field 'identifier', which the request schema lacks",
-            ),
         ),
     ),
     # The documented array: no field holds the events, and the event's fields are in `properties`.

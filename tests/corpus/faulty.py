@@ -8,6 +8,8 @@
   block the runner hands them), made importable as `<package>.ingest`.
 - `ignored_body_key` is `ignored_auth` for a key carried in a body field (`credential_field`): that
   server's `authenticate` also takes the body, which the shared fault's wrapper does not pass on.
+- `basic_password_unchecked`: HTTP basic credentials whose key is `user:password`
+  (`x-ingest-basic: both`) are known by their user name alone, any password taken.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import importlib
 import sys
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ingestspec.generator.generate.context import modules
 from ingestspec.generator.spec.loader import load_spec
@@ -35,6 +39,22 @@ def ignored_body_key(m: Modules, ingest: Ingest) -> None:
             return self.config.projects[0]
 
     m["ingest"].Ingest.authenticate = authenticate
+
+
+@fault("HTTP basic `both`: a known user name is taken with any password", lambda i: True)
+def basic_password_unchecked(m: Modules, ingest: Ingest) -> None:
+    # The server knows keys by digest only: the fault reads the deployment's keys from its --config.
+    config = Path(sys.argv[sys.argv.index("--config") + 1])
+    keys = [str(k) for p in yaml.safe_load(config.read_text())["projects"] for k in p.get("api_keys") or ()]
+    by_user = {key.partition(":")[0]: key for key in keys if ":" in key}
+    credentials = m["ingest"].credentials
+    original = credentials.presented
+
+    def presented(request: Any, schemes: Any) -> Any:
+        for key in original(request, schemes):
+            yield by_user.get(key.partition(":")[0], key)
+
+    credentials.presented = presented
 
 
 def alias_first_operation(package: str) -> None:

@@ -131,7 +131,8 @@ def schemathesis_auth(deployment: Deployment) -> list[str]:
         return []
     scheme = schemes[0]
     if scheme.kind == "basic":
-        return ["--auth", f"{key}:"]
+        # The key in the part x-ingest-basic names (`both`: the key is `user:password` itself).
+        return ["--auth", {"both": key, "password": f"user:{key}"}.get(scheme.basic_key, f"{key}:")]
     if scheme.kind == "bearer":
         return ["--header", f"Authorization: Bearer {key}"]
     if scheme.kind == "header":

@@ -329,7 +329,7 @@ CUSTOMERIO = REPO / "tests" / "corpus" / "customerio"
 HAMMER = """
 import sys, time, httpx
 url, stop_at = sys.argv[1], float(sys.argv[2])
-with httpx.Client(timeout=30, auth=("site_5a1c2f9e7d", "")) as client:
+with httpx.Client(timeout=30, auth=("site_5a1c2f9e7d", "trk_4f1e2d3c4b5a69788796a5b4c3d2e1f0")) as client:
     while time.time() < stop_at:
         status = client.post(url, content=b"{}", headers={"Content-Type": "application/json"}).status_code
         print(time.time(), status, flush=True)

@@ -646,6 +646,12 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         lambda d: (v2()(d), x_ingest(d)["dedupe"].update(window="PT24H")),
         {("dedupe-window-changed", True, True)},
     ),
+    "identity read from a path parameter instead of the body": (
+        S,
+        v2(),
+        lambda d: (v2()(d), x_ingest(d)["identity"]["fields"][0].update(name="$request.path.email")),
+        {("identity-fields-changed", True, True)},
+    ),
     "identity label changed": (
         S,
         v2(),

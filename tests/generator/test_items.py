@@ -90,6 +90,39 @@ def test_the_model_reads_an_item_as_the_server_does() -> None:
     assert rules.read({"type": "alias"}) is None
 
 
+PATHS = ITEMS.parent / "paths.yaml"
+
+
+def test_values_from_path_parameters_are_read_from_the_request_path() -> None:
+    spec = load_spec(PATHS)
+    assert field_pointer("$request.path.person") == "$request.path.person"  # kept as written
+    assert field_pointer("") == ""  # the empty pointer: the whole item
+    profile = spec.operation("updateProfile").ingest.items  # type: ignore[union-attr]
+    read = profile.read({"email": "a@example.com"}, {"person": "p 1"})
+    assert read is not None
+    assert (read.event, read.payload) == ("profile_updated", {"email": "a@example.com"})
+    assert read.identity is not None and (read.identity[0].kind, read.identity[1]) == ("person", "p 1")
+    stream = spec.operation("trackStream").ingest.items  # type: ignore[union-attr]
+    assert [(where, name) for where, name, _ in stream.from_path()] == [("/event_field", "stream")]
+    assert stream.read({"userId": "u"}, {"stream": "views"}).event == "views"  # type: ignore[union-attr]
+    assert spec.operation("trackPerson").ingest.identity.always_named  # type: ignore[union-attr]
+
+
+def test_a_path_value_is_read_by_its_route_slot_and_always_present() -> None:
+    op = load_spec(PATHS).operation("trackPerson")
+    reads = context.item_reads(op)
+    assert reads["calls"]["identity"] == "choose_identity(body, path)"
+    person, user = context.kind_readers(op)[0].identity
+    assert (person.present, person.value) == ("", "path['p0']")
+    assert user.present == "'userId' in body"
+    assert context.read_expr("", "{}") == "body"
+    # An operation reading nothing from its path is generated as before.
+    assert (
+        context.item_reads(load_spec(ITEMS).operation("track"))["calls"]["identity"]
+        == "choose_identity(body)"
+    )
+
+
 def test_top_level_fields_are_read_as_before_and_deeper_ones_by_at() -> None:
     assert context.read_expr("/userId") == "body.get('userId')"
     assert context.read_expr("/properties", "{}") == "body.get('properties', {})"
@@ -233,3 +266,77 @@ def test_the_suite_reads_a_kind_schema_through_the_model_s_object_fields(tmp_pat
     assert schema["additionalProperties"] is False
     assert {"type", "event"} <= set(schema["required"])
     assert "allOf" not in schema and "discriminator" not in schema
+
+
+def _paths_op(document: dict[str, Any], path: str, method: str = "post") -> dict[str, Any]:
+    operation: dict[str, Any] = document["paths"][path][method]
+    # Its own x-ingest block: an edit does not reach the others through YAML anchors.
+    operation["x-ingest"] = yaml.safe_load(yaml.safe_dump(operation["x-ingest"]))
+    return operation
+
+
+@pytest.mark.parametrize(
+    ("edit", "pointer", "fragment"),
+    [
+        (
+            lambda d: _paths_op(d, "/people/{person}/events")["x-ingest"]["identity"]["fields"][0].update(
+                name="$request.path.persn"
+            ),
+            "/paths/~1people~1{person}~1events/post/x-ingest/identity/fields/0/name",
+            "x-ingest reads path parameter 'persn', which the operation does not declare "
+            "(did you mean 'person'?)",
+        ),
+        (
+            lambda d: (
+                _paths_op(d, "/streams/{stream}/events")["parameters"].append(
+                    {"name": "channel", "in": "query", "schema": {"type": "string"}}
+                )
+                or _paths_op(d, "/streams/{stream}/events")["x-ingest"].update(
+                    event_field="$request.path.channel"
+                )
+            ),
+            "/paths/~1streams~1{stream}~1events/post/x-ingest/event_field",
+            "x-ingest reads path parameter 'channel', a query parameter, not a path one",
+        ),
+        (
+            lambda d: _paths_op(d, "/streams/{stream}/events")["x-ingest"]["payload"].update(
+                field="$request.path.stream"
+            ),
+            "/paths/~1streams~1{stream}~1events/post/x-ingest/payload/field",
+            "payload/field cannot be read from a path parameter",
+        ),
+        (
+            lambda d: _paths_op(d, "/people/{person}/events")["x-ingest"]["identity"]["fields"][0].update(
+                name="person"
+            ),
+            "/paths/~1people~1{person}~1events/post/x-ingest/identity/fields/0/name",
+            "'person' is a path parameter of the operation; name it `$request.path.person`",
+        ),
+        (
+            lambda d: (
+                _paths_op(d, "/people/{person}/events")["x-ingest"]["identity"].update(mode="first_present")
+                or _paths_op(d, "/people/{person}/events")["x-ingest"]["identity"]["fields"].reverse()
+            ),
+            "/paths/~1people~1{person}~1events/post/x-ingest/identity/fields/1/name",
+            "under first_present it comes first",
+        ),
+    ],
+    ids=[
+        "undeclared",
+        "not-in-the-path",
+        "payload-from-the-path",
+        "plain-name-of-a-path-parameter",
+        "path-identity-after-a-body-one",
+    ],
+)
+def test_lint_refuses_path_values_at_their_location(
+    tmp_path: Path, edit: Any, pointer: str, fragment: str
+) -> None:
+    document = yaml.safe_load(PATHS.read_text())
+    edit(document)
+    path = tmp_path / "paths.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    problems = [p for p in lint(path) if p.severity == "error"]
+    assert [(p.pointer, fragment in p.message) for p in problems] == [(pointer, True)], [
+        str(p) for p in problems
+    ]
