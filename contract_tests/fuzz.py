@@ -409,8 +409,11 @@ def _body(
     ):
         own_payload = item_get(generated, bodies.payload_at, {MARKER_PROPERTY: run_id})
         events.append(st.just((own_name, own_payload)))
-    fields = bodies.identity_fields
-    if kind.identity.mode == "exactly_one":
+    # Identity fields the body carries; none when the path names the contact (it always does then).
+    fields = kind.identity.in_body
+    if kind.identity.always_named or not fields:
+        chosen: st.SearchStrategy[list[Any]] = st.just([])
+    elif kind.identity.mode == "exactly_one":
         chosen = st.sampled_from(fields).map(lambda f: [f])
     else:
         chosen = st.lists(st.sampled_from(fields), min_size=1, unique_by=lambda f: f.name)
@@ -420,13 +423,10 @@ def _body(
 
     def build(parts: tuple[tuple[str, Any], list[Any], bool]) -> dict[str, Any]:
         (name, payload), identity_fields, shout = parts
-        own_payload = item_get(generated, bodies.payload_at, {MARKER_PROPERTY: run_id})
-        events.append(st.just((own_name, own_payload)))
-    # Identity fields the body carries; none when the path names the contact (it always does then).
-    fields = kind.identity.in_body
-    if kind.identity.always_named or not fields:
-        chosen: st.SearchStrategy[list[Any]] = st.just([])
-    elif kind.identity.mode == "exactly_one":
+        body = bodies.without_identity(generated)
+        if kind.event:
+            pointer_set(body, kind.event, name)
+        body = bodies.with_payload(body, payload) or bodies.with_field(body, bodies.payload_at, payload)
         for f in identity_fields:
             value = item_get(generated, f.pointer)
             # null names no one (a nullable identity field sent as null is absent).

@@ -25,7 +25,6 @@ from ..spec.model import (
     Spec,
     escape,
     path_parameter,
-    pointer_get,
     pointer_of,
     required_at,
     schema_types,
