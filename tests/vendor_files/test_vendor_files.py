@@ -6,8 +6,9 @@ deployment's `config.yaml`. For each: `ingestspec lint` exit 0; `ingestspec gene
 served by a real process on a loopback port; the vendor's documented example request sent and
 answered with the documented status, its events stored; `ingestspec contract` exit 0 on three
 seeds (seed 1 in `make test`, 2 and 3 in `make test-deep`); and one fault relevant to the API,
-installed in the same package (`tests/corpus/faulty.py`), caught by the suite. The loop's parts are
-the corpus's (`tests/corpus/test_corpus.py`).
+installed in the same package (`tests/corpus/faulty.py`), caught by the suite. A file that does
+what no x-ingest can serve yet is refused by lint naming each place, and `generate` writes nothing.
+The loop's parts are the corpus's (`tests/corpus/test_corpus.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contract_tests.credentials import for_schemes
+from ingestspec.contract_tests.credentials import for_schemes
 from ingestspec.generator.spec.model import item_get
 from tests.corpus.cases import Refused, Served
 from tests.corpus.test_corpus import (
