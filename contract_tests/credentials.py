@@ -1,8 +1,8 @@
 """How a request carries an API key, as the operation's OpenAPI `security` (or `credential_field`) says.
 
 One alternative of the operation's `security` is used: the first whose schemes the suite can send
-(bearer, basic with the key as the part `x-ingest-basic` names, an `apiKey` header or query
-parameter). An operation whose key travels in a body field (`x-ingest` `credential_field`) gets it
+(bearer, basic with the key as the part `x-ingest-basic` names, an `apiKey` header, query
+parameter or cookie). An operation whose key travels in a body field (`x-ingest` `credential_field`) gets it
 there instead.
 """
 
@@ -78,9 +78,15 @@ def alternative(op: Operation) -> tuple[SecurityScheme, ...]:
 def for_schemes(schemes: tuple[SecurityScheme, ...], key: str) -> Credentials:
     headers: dict[str, str] = {}
     query: dict[str, str] = {}
+    cookies: list[str] = []
     for scheme in schemes:
         name, value = scheme_value(scheme, key)
-        (query if scheme.kind == "query" else headers)[name] = value
+        if scheme.kind == "cookie":
+            cookies.append(f"{name}={value}")
+        else:
+            (query if scheme.kind == "query" else headers)[name] = value
+    if cookies:
+        headers["Cookie"] = "; ".join(cookies)
     return Credentials(headers, query)
 
 

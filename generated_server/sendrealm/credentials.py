@@ -8,14 +8,15 @@ bearer: `Authorization: Bearer KEY` (an OAuth 2 or OpenID Connect token too: it 
 not introspected); basic: `Authorization: Basic` with the key as the part the scheme's
 `x-ingest-basic` names (`user`; `password`; `both`, the key being `user:password` so that both parts
 are checked), or by default the user name (any password; an empty user name takes the password);
-header / query: an `apiKey` parameter, whose value may have to start with a scheme word and a space
-(`Authorization: Vendor-API-Key KEY`; the word in any case).
+header / query / cookie: an `apiKey` parameter, whose value may have to start with a scheme word and
+a space (`Authorization: Vendor-API-Key KEY`; the word in any case).
 A key in a body field (x-ingest `credential_field`) is never stored (the body digest leaves it out)
 and never logged.
 
 A key is read as sent, less the spaces and tabs HTTP allows around it (RFC 9110 section 5.6.3): no other
 whitespace is removed. A request that repeats a header or query parameter holding a key is
-ambiguous and carries no key at all, whichever copy would have come first.
+ambiguous and carries no key at all, whichever copy would have come first; so does a cookie named
+twice in the request's `Cookie` headers.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def presented(request: Request, schemes: Schemes) -> Iterator[str]:
 def _repeated(request: Request, kind: str, parameter: str) -> bool:
     if kind == "query":
         return len(request.query_params.getlist(parameter)) > 1
+    if kind == "cookie":
+        pairs = (p.partition("=") for h in request.headers.getlist("cookie") for p in h.split(";"))
+        return sum(name.strip() == parameter for name, _, _ in pairs) > 1
     return len(request.headers.getlist(parameter if kind == "header" else "authorization")) > 1
 
 
@@ -61,6 +65,8 @@ def _read(request: Request, kind: str, parameter: str) -> str | None:
         return request.headers.get(parameter, "").strip(_OWS)
     if kind == "query":
         return request.query_params.get(parameter)
+    if kind == "cookie":
+        return request.cookies.get(parameter, "").strip(_OWS)
     scheme, _, token = request.headers.get("authorization", "").strip(_OWS).partition(" ")
     token = token.strip(_OWS)
     if scheme.lower() != kind or not token:

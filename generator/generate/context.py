@@ -119,7 +119,7 @@ def credential_parameters(op: Operation) -> set[tuple[str, str]]:
     for scheme in op.schemes:
         if scheme.kind in ("bearer", "basic"):
             found.add(("header", "authorization"))
-        elif scheme.kind in ("header", "query") and scheme.parameter:
+        elif scheme.kind in ("header", "query", "cookie") and scheme.parameter:
             found.add((scheme.kind, scheme.parameter.lower()))
     return found
 

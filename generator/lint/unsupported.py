@@ -37,7 +37,8 @@ from .validate import is_json, validator
 __all__: list[str] = []
 
 _SUPPORTED_SECURITY = (
-    "http bearer, http basic, apiKey in a header or the query, oauth2 and openIdConnect as bearer tokens"
+    "http bearer, http basic, apiKey in a header, the query or a cookie, oauth2 and openIdConnect as "
+    "bearer tokens"
 )
 _IDENTITY_TYPES = {"string", "integer", "number"}
 # Where x-ingest may read a value from a path parameter: the event name and identity fields.

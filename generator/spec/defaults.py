@@ -99,7 +99,8 @@ def constants(errors: ErrorEnvelope, key: str, status: int, schema: Mapping[str,
             if any(p and p.startswith(pointer + "/0/") for p in placed):
                 walk(node.get("items") or {}, pointer + "/0")
         elif "string" in types:
-            found[pointer] = key
+            # A URI member (RFC 7807's `instance`) gets a URI naming the entry, not its bare key.
+            found[pointer] = f"urn:error:{key}" if node.get("format") in ("uri", "iri") else key
         elif types & {"integer", "number"}:
             found[pointer] = status
         elif "boolean" in types:

@@ -300,7 +300,7 @@ def _security_schemes(document: Mapping[str, Any], source: Path) -> dict[str, Se
         kind, parameter = f"{scheme.get('type')}/{scheme.get('scheme', scheme.get('in', ''))}", None
         if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() in ("bearer", "basic"):
             kind = str(scheme["scheme"]).lower()
-        elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query"):
+        elif scheme.get("type") == "apiKey" and scheme.get("in") in ("header", "query", "cookie"):
             kind, parameter = scheme["in"], str(scheme.get("name", ""))
         declared, prefix = str(scheme.get("type", "")), scheme.get("x-ingest-prefix")
         if declared in ("oauth2", "openIdConnect"):

@@ -377,7 +377,7 @@ class SecurityScheme:
     """How a request carries its API key, from `components.securitySchemes`.
 
     `kind` is `bearer` (HTTP bearer), `basic` (HTTP basic, the key as user name and any password,
-    Segment's write key), `header` or `query` (`apiKey` with its `parameter` name); anything else is
+    Segment's write key), `header`, `query` or `cookie` (`apiKey` with its `parameter` name); anything else is
     kept as `type/scheme` so lint can name what is not implemented. `oauth2` and `openIdConnect`
     schemes are bearer tokens (`token_of` names them): the token is checked against the configured
     keys, with no introspection. An apiKey's value may start with a scheme word and a space
@@ -400,7 +400,7 @@ class SecurityScheme:
 
     @property
     def supported(self) -> bool:
-        return self.kind in ("bearer", "basic", "header", "query")
+        return self.kind in ("bearer", "basic", "header", "query", "cookie")
 
 
 # A form-encoded request body (Mixpanel's `data=<base64 JSON>`): the JSON document travels in one

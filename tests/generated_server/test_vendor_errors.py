@@ -272,8 +272,10 @@ def problem_details(document: dict[str, Any]) -> None:
         }
 
 
-def test_default_entries_fill_what_an_allof_part_requires_and_take_its_defaults(tmp_path: Path) -> None:
+def test_default_entries_fill_what_allof_requires_with_defaults_and_formats(tmp_path: Path) -> None:
     path = edited(tmp_path, "arsel", problem_details)
     assert lint(path) == []
-    entry = load_spec(path).ingest_operations[0].ingest.errors.catalogue["unauthorized"]  # type: ignore[union-attr]
-    assert entry.fields == {"/type": "about:blank", "/title": "unauthorized", "/instance": "unauthorized"}
+    ingest = load_spec(path).ingest_operations[0].ingest
+    assert ingest is not None
+    fields = ingest.errors.catalogue["unauthorized"].fields
+    assert fields == {"/type": "about:blank", "/title": "unauthorized", "/instance": "urn:error:unauthorized"}

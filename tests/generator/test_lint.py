@@ -276,11 +276,6 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         "is openIdConnect: the server takes its bearer token as an API key",
     ),
     "mutualTLS": (scheme("mtls", {"type": "mutualTLS"}), "/components/securitySchemes/mtls", "is mutualTLS"),
-    "apiKey in a cookie": (
-        scheme("cookie", {"type": "apiKey", "in": "cookie", "name": "key"}),
-        "/components/securitySchemes/cookie",
-        "is apiKey in cookie",
-    ),
     "http digest": (
         scheme("digest", {"type": "http", "scheme": "digest"}),
         "/components/securitySchemes/digest",
