@@ -142,20 +142,20 @@ def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
         ingest = op.ingest
         assert ingest is not None
         # An empty requirement (`security: [{}]`) names no scheme: the body's field is the only way.
-        ways = [f"security scheme {s.name!r}" for s in op.schemes]
-        ways += [f"x-ingest {name}" for name in ("credential_field", "project_field") if getattr(ingest, name)]
+        ways = [f"x-ingest {name}" for name in ("credential_field", "project_field") if getattr(ingest, name)]
+        ways += [f"security scheme {', '.join(repr(s.name) for s in op.schemes)}"] if op.schemes else []
         if len(ways) > 1:
             yield (
                 _x(op, "project_field" if ingest.project_field else "credential_field"),
-                f"{op.operation_id}: the project is named {len(ways)} ways, by {', '.join(ways)}; keep "
-                "one (an empty security requirement `{}` names no scheme)",
+                f"{op.operation_id}: the key is declared twice, by {' and by '.join(ways)}; "
+                "keep one (an empty security requirement `{}` names no scheme)",
             )
         elif not ways or (op.schemes and not op.secured):
             where = _requirement(spec, op, 0).rsplit("/", 1)[0] if op.security else op.pointer
             yield (
                 where,
-                f"{op.operation_id}: an ingest operation names the project of every request (it scopes "
-                "the event to a project): declare a security requirement without an empty alternative, "
+                f"{op.operation_id}: an ingest operation needs an API key on every request (it scopes "
+                "the event to a project); declare a security requirement without an empty alternative, "
                 "x-ingest credential_field (a key in the body) or, for a keyless collector, x-ingest "
                 "project_field (the item's field holding a public project token)",
             )
