@@ -3,7 +3,8 @@
 No request carries a credential: each event names its project by a public token at
 `/properties/token` (x-ingest `project_field`), which the configuration's `tokens` map to a project.
 - `/track`: one event in a form's `data` field (Mixpanel's `/track`);
-- `/batch`: several events of one project, answered the text `OK` (all or nothing).
+- `/batch`: several events of one project, answered the text `OK` (all or nothing);
+- `/import`: one event with the project's secret API key (bearer), which a token is not.
 
 The claims: the right token's events are stored in its project, whole (the token included: it is
 public); an unknown token is the documented 401 and stores nothing; two projects' tokens never
@@ -29,9 +30,10 @@ from tests.servers import RunningServer, running_server
 
 KEYLESS = Path(__file__).parent / "specs" / "keyless.yaml"
 ALPHA, BETA = "kl_token_alpha", "kl_token_beta"
+SECRET = "kl_secret_alpha"  # alpha's API key, for /import
 CONFIG = {
     "projects": [
-        {"id": "alpha", "tokens": [ALPHA]},
+        {"id": "alpha", "api_keys": [SECRET], "tokens": [ALPHA]},
         {"id": "beta", "tokens": [BETA], "payload_limit_bytes": 1024},
     ]
 }
@@ -140,3 +142,18 @@ def test_two_projects_keep_their_own_events(keyless: tuple[RunningServer, str]) 
     large = event(BETA, notes="x" * 2000)  # beta takes 1024 bytes, alpha 65536
     assert track(server, large).status_code == 413
     assert track(server, {**large, "properties": {**large["properties"], "token": ALPHA}}).status_code == 200
+
+
+def test_a_token_is_no_key_and_a_key_no_token(keyless: tuple[RunningServer, str]) -> None:
+    """A public token never opens the operation that takes a secret, nor a secret a keyless one."""
+    server, store_url = keyless
+    by_token, by_secret, secret_as_token = event(ALPHA), event(ALPHA), event(SECRET)
+
+    def imported(item: dict[str, Any], key: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"}
+        return httpx.post(f"{server.base_url}/import", json=item, headers=headers, timeout=10)
+
+    assert imported(by_token, ALPHA).status_code == 401
+    assert track(server, secret_as_token).status_code == 401
+    assert (imported(by_secret, SECRET).status_code, imported(by_secret, SECRET).json()) == (200, {"status": 1})
+    assert stored(store_url, by_token, by_secret, secret_as_token) == [("alpha", "Signed Up", by_secret)]
