@@ -367,7 +367,11 @@ def item_reads(op: Operation) -> dict[str, Any]:
         ),
         "batch_items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
         "project": (
-            {"pointer": rules.project, "read": read_expr(rules.project), "item_read": read_expr(rules.project, var="item")}
+            {
+                "pointer": rules.project,
+                "read": read_expr(rules.project),
+                "item_read": read_expr(rules.project, var="item"),
+            }
             if rules.project
             else None
         ),

@@ -599,7 +599,9 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
         shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
         if ingest.batch:
             # A batch answers its own shape (the server checks each item's result); a text one is here.
-            shapes = [("batch/response", ingest.batch.response)] if ingest.batch.response.kind == "text" else []
+            shapes = (
+                [("batch/response", ingest.batch.response)] if ingest.batch.response.kind == "text" else []
+            )
         for where, shape in shapes:
             response = op.responses.get(shape.status)
             if response is None or not response.schema or shape.kind == "empty":

@@ -356,7 +356,9 @@ def _carried(examples: tuple[Example, ...], form: FormField | None) -> tuple[Exa
             document = json.loads(raw) if isinstance(raw, str | bytes) else example.value
         except ValueError:  # binascii.Error is one
             document = example.value
-        pointer = f"{example.pointer}/{escape(form.name)}" if document is not example.value else example.pointer
+        pointer = (
+            f"{example.pointer}/{escape(form.name)}" if document is not example.value else example.pointer
+        )
         found.append(Example(example.name, document, example.summary, pointer))
     return tuple(found)
 

@@ -19,7 +19,8 @@ from ingestspec.generator.generate.build import render
 from tests.conftest import SPECS
 
 KEY_A, KEY_B = "key_aaaaaaaa", "key_bbbbbbbb"
-CASES = {
+# name: ((id, API keys[, tokens]) of each project, what the refusal says or None)
+CASES: dict[str, tuple[list[tuple[Any, ...]], str | None]] = {
     "distinct": ([("one", [KEY_A]), ("two", [KEY_B])], None),
     "a printable key with spaces inside": ([("one", ["Vendor-API-Key k_1 ~!"])], None),
     "a key twice in one project": ([("one", [KEY_A, KEY_A])], "an API key is listed twice"),

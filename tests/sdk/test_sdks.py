@@ -386,7 +386,10 @@ class Case:
 
 # SQLite for every SDK; PostgreSQL too for one of single events and one of gzipped mixed batches.
 ON_POSTGRESQL = ("amplitude", "rudderstack")
-CASES = (*(Case(s, "sqlite") for s in SDKS), *(Case(s, "postgresql") for s in SDKS if s.name in ON_POSTGRESQL))
+CASES = (
+    *(Case(s, "sqlite") for s in SDKS),
+    *(Case(s, "postgresql") for s in SDKS if s.name in ON_POSTGRESQL),
+)
 
 
 def cases(test: str) -> list[Any]:
