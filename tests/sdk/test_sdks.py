@@ -271,6 +271,13 @@ def mixpanel_run(token: str, deployment: Deployment, outcome: Outcome, *, all_ca
         calls.append(
             lambda: client.people_set("13793", {"$first_name": "John", "$email": "john@example.com"})
         )
+        # /import takes the project's API secret (basic auth), which the token is not.
+        secret = deployment.key()
+        calls.append(
+            lambda: client.import_data(
+                None, "13793", "Sent Message", 1796536000, {"recipient": "bob"}, api_secret=secret
+            )
+        )
     for call in calls:
         try:
             call()
