@@ -34,6 +34,7 @@ class Project:
     payload_limit_bytes: int | None = None
     retention_days: int | None = None
     idempotency_mismatch: str | None = None
+    tokens: tuple[str, ...] = ()  # public tokens naming the project on keyless operations
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class Config:
 def duplicates(projects: tuple[Project, ...]) -> list[str]:
     """The duplicate-key rule, the same in the generated servers' config.py: a project id is used
     once, and an API key is listed once in the whole file (twice in one project is refused as well
-    as in two, since a key belongs to exactly one project). Keys are never printed."""
+    as in two, since a key belongs to exactly one project). Keys are never printed. A public token
+    too names one project, and is no API key (a secret would be public)."""
     problems: list[str] = []
     ids: set[str] = set()
     owners: dict[str, str] = {}
@@ -56,13 +58,17 @@ def duplicates(projects: tuple[Project, ...]) -> list[str]:
         if project.id in ids:
             problems.append(f"project id {project.id!r} is used twice")
         ids.add(project.id)
-        for key in project.api_keys:
-            if key in owners:
-                problems.append(
-                    f"project {project.id!r}: an API key is listed twice (already in project {owners[key]!r})"
-                )
-            owners.setdefault(key, project.id)
+        for what, values in ((KEY_TWICE, project.api_keys), (TOKEN_TWICE, project.tokens)):
+            for key in values:
+                if key in owners:
+                    problems.append(f"project {project.id!r}: {what} (already in project {owners[key]!r})")
+                owners.setdefault(key, project.id)
     return problems
+
+
+# The duplicate rule's words, the same in the generated servers' config.py.
+KEY_TWICE = "an API key is listed twice"
+TOKEN_TWICE = "a token is listed twice, or is an API key"  # a secret written as a public token
 
 
 def load_config(path: str | Path, keys_required: bool = True) -> Config:
@@ -81,7 +87,7 @@ def load_config(path: str | Path, keys_required: bool = True) -> Config:
     if not keys_required:
         schema = copy.deepcopy(schema)  # the bundled schema is cached: never change it in place
         project_schema = schema["properties"]["projects"]["items"]
-        project_schema["required"] = [name for name in project_schema["required"] if name != "api_keys"]
+        project_schema.pop("anyOf")  # api_keys or tokens
     validator = jsonschema.Draft202012Validator(schema)
     problems = [
         f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(raw)
@@ -99,6 +105,7 @@ def load_config(path: str | Path, keys_required: bool = True) -> Config:
             payload_limit_bytes=p.get("payload_limit_bytes"),
             retention_days=p.get("retention_days"),
             idempotency_mismatch=p.get("idempotency_mismatch"),
+            tokens=tuple(p.get("tokens", ())),
         )
         for p in raw["projects"]
     )

@@ -35,7 +35,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "minItems": 1,
             "items": {
                 "type": "object",
-                "required": ["id", "api_keys"],
+                "required": ["id"],
+                "anyOf": [{"required": ["api_keys"]}, {"required": ["tokens"]}],
                 "additionalProperties": False,
                 "properties": {
                     "id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
@@ -60,6 +61,29 @@ CONFIG_SCHEMA: dict[str, Any] = {
                             "around "
                             "it).",
                         },
+                    },
+                    "tokens": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "minLength": 1, "pattern": "^[\\x21-\\x7e]+$"},
+                        "description": "Public project "
+                        "tokens "
+                        "(Mixpanel's "
+                        "project token): "
+                        "on keyless "
+                        "operations "
+                        "(x-ingest "
+                        "`project_field`) "
+                        "the token an item "
+                        "names picks this "
+                        "project. Not "
+                        "secrets: they "
+                        "never "
+                        "authenticate an "
+                        "operation that "
+                        "takes a key, and "
+                        "are stored with "
+                        "the items.",
                     },
                     "payload_limit_bytes": {
                         "type": "integer",
@@ -170,9 +194,14 @@ class Config:
     # SHA-256 of each key -> its project. Looking keys up by digest means the time a lookup takes
     # says nothing about how much of a guessed key was right.
     key_digests: Mapping[bytes, Project]
+    # Each public token -> its project (keyless operations); never looked up as a key.
+    tokens: Mapping[str, Project] = field(default_factory=dict)
 
     def project_for(self, api_key: str) -> Project | None:
         return self.key_digests.get(digest(api_key))
+
+    def project_for_token(self, token: str) -> Project | None:
+        return self.tokens.get(token)
 
     @property
     def largest_payload_limit(self) -> int:
@@ -198,6 +227,7 @@ def load(path: str | Path, warn: bool = True) -> Config:
         raise ConfigError(f"{path}: " + "; ".join(problems[:5]))
     projects: list[Project] = []
     digests: dict[bytes, Project] = {}
+    tokens: dict[str, Project] = {}
     for index, item in enumerate(raw["projects"]):
         where = f"{path}: projects[{index}]"
         # ingestspec's one duplicate-key rule (generator/config.py): a project id once, an API key
@@ -211,14 +241,22 @@ def load(path: str | Path, warn: bool = True) -> Config:
             idempotency_mismatch=str(item.get("idempotency_mismatch", DEFAULT_IDEMPOTENCY_MISMATCH)),
             events={name: _definition(where, name, d) for name, d in (item.get("events") or {}).items()},
         )
-        for key in item["api_keys"]:
-            key_digest = digest(key)
-            if key_digest in digests:
-                raise ConfigError(
-                    f"{where}: project {project.id!r}: an API key is listed twice"
-                    f" (already in project {digests[key_digest].id!r})"
-                )
-            digests[key_digest] = project
+        # A public token names one project too, and is no API key (a secret would be public).
+        for what, values in (
+            ("an API key is listed twice", "api_keys"),
+            ("a token is listed twice, or is an API key", "tokens"),
+        ):
+            for key in item.get(values, ()):
+                key_digest = digest(key)
+                owner = digests.get(key_digest) or tokens.get(key)
+                if owner is not None:
+                    raise ConfigError(
+                        f"{where}: project {project.id!r}: {what} (already in project {owner.id!r})"
+                    )
+                if values == "tokens":
+                    tokens[key] = project
+                else:
+                    digests[key_digest] = project
         if warn and project.idempotency_mismatch == "reject" and not MISMATCH_REJECTABLE:
             # A warning, not a refusal: one configuration file may serve several APIs.
             logger.warning(
@@ -228,7 +266,7 @@ def load(path: str | Path, warn: bool = True) -> Config:
                 project.id,
             )
         projects.append(project)
-    return Config(tuple(projects), digests)
+    return Config(tuple(projects), digests, tokens)
 
 
 def _definition(where: str, name: str, raw: Mapping[str, Any]) -> EventDefinition:

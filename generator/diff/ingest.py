@@ -35,6 +35,7 @@ def compare_ingest(old: Ingest, new: Ingest, where: str, out: Collector) -> None
     for attr, kind in (
         ("event_field", "event-field-changed"),
         ("credential_field", "credential-field-changed"),
+        ("project_field", "project-field-changed"),
         ("occurred_at_field", "occurred-at-field-changed"),
     ):
         was, now = getattr(old, attr), getattr(new, attr)

@@ -394,6 +394,15 @@ def item_reads(op: Operation) -> dict[str, Any]:
             else None
         ),
         "batch_items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
+        "project": (
+            {
+                "pointer": rules.project,
+                "read": read_expr(rules.project),
+                "item_read": read_expr(rules.project, var="item"),
+            }
+            if rules.project
+            else None
+        ),
         # Whether any field is read below the top level (the generated `at()` is then imported),
         # and whether a presence test tells a missing field from a null one (`MISSING`).
         "nested": any(len(pointer_parts(pointer)) > 1 for pointer in _read_pointers(rules)),
@@ -405,11 +414,13 @@ def checks(op: Operation) -> str:
     """The endpoint module's docstring: the checks in the order the generated code makes them."""
     ingest = op.ingest
     assert ingest is not None
-    body_key = bool(ingest.credential_field)
+    body_key = bool(ingest.credential_field or ingest.project_field)
     rate = ["rate limit"] if ingest.rate_limit else []
     steps = [] if body_key else ["API key", *rate]
     steps += ["Content-Type", "body size", "JSON syntax"]
-    steps += ["API key (in the body)", *rate] if body_key else []
+    if body_key:
+        named = f"the project token (`{ingest.project_field}` of every item)" if ingest.project_field else ""
+        steps += [named or "API key (in the body)", *rate]
     steps += ["parameters"] if parameters(op, route("", op)[1]) else []
     item = ["identity", "the item's schema" if ingest.batch else "request envelope"]
     if ingest.kinds:

@@ -138,24 +138,28 @@ def security_requirements_of_one_scheme(spec: Spec) -> Iterator[Finding]:
 
 @rule()
 def ingest_needs_a_key(spec: Spec) -> Iterator[Finding]:
-    """Every ingest operation takes its key by one security requirement or by x-ingest credential_field."""
+    """Every ingest operation names its project one way: by a security requirement's key, by x-ingest
+    credential_field (a key in the body) or by project_field (a keyless collector's public token)."""
     for op in spec.ingest_operations:
-        assert op.ingest is not None
-        if op.ingest.credential_field and op.schemes:
-            # An empty requirement (`security: [{}]`) names no scheme: the body's key is the only one.
-            names = ", ".join(repr(s.name) for s in op.schemes)
+        ingest = op.ingest
+        assert ingest is not None
+        # An empty requirement (`security: [{}]`) names no scheme: the body's field is the only way.
+        ways = [f"x-ingest {name}" for name in ("credential_field", "project_field") if getattr(ingest, name)]
+        ways += [f"security scheme {', '.join(repr(s.name) for s in op.schemes)}"] if op.schemes else []
+        if len(ways) > 1:
             yield (
-                _x(op, "credential_field"),
-                f"{op.operation_id}: the key is declared twice, by x-ingest credential_field and by "
-                f"security scheme {names}; keep one (an empty requirement `{{}}` names no scheme)",
+                _x(op, "project_field" if ingest.project_field else "credential_field"),
+                f"{op.operation_id}: the key is declared twice, by {' and by '.join(ways)}; "
+                "keep one (an empty security requirement `{}` names no scheme)",
             )
-        elif not op.ingest.credential_field and not op.secured:
+        elif not ways or (op.schemes and not op.secured):
             where = op.security_pointer if op.security else op.pointer
             yield (
                 where,
                 f"{op.operation_id}: an ingest operation needs an API key on every request (it scopes "
-                "the event to a project); declare a security requirement without an empty "
-                "alternative, or x-ingest credential_field",
+                "the event to a project); declare a security requirement without an empty alternative, "
+                "x-ingest credential_field (a key in the body) or, for a keyless collector, x-ingest "
+                "project_field (the item's field holding a public project token)",
             )
 
 
@@ -629,10 +633,13 @@ def success_bodies_match_their_schema(spec: Spec) -> Iterator[Finding]:
     for op in spec.ingest_operations:
         ingest = op.ingest
         assert ingest is not None
-        if ingest.batch:
-            continue  # a batch answers its own shape; the server checks each item's result
         shapes = [("response", ingest.response)]
         shapes += [("dedupe/replay", ingest.dedupe.replay)] if ingest.dedupe else []
+        if ingest.batch:
+            # A batch answers its own shape (the server checks each item's result); a text one is here.
+            shapes = (
+                [("batch/response", ingest.batch.response)] if ingest.batch.response.kind == "text" else []
+            )
         for where, shape in shapes:
             response = op.responses.get(shape.status)
             if response is None or not response.schema or shape.kind == "empty":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -218,9 +219,11 @@ def _operations(
             content = body.get("content") or {"application/json": {}}
             media_type, media = next(iter(content.items()))
             form = _form(content)
+            carried = None  # the form field whose JSON an example (of the form itself) carries
             if form is not None and media_type.lower() == FORM_MEDIA_TYPE:
                 # The document the form carries is the request; a JSON media type beside it says the same.
                 json_media = next((m for t, m in content.items() if t.lower() != FORM_MEDIA_TYPE), None)
+                carried = None if json_media else form
                 media = json_media or {
                     **media,
                     "schema": _form_property(media, form.name).get("contentSchema"),
@@ -237,7 +240,7 @@ def _operations(
                     description=op.get("description", ""),
                     request_schema=media.get("schema") or {},
                     request_media_types=tuple(content),
-                    request_examples=_examples(media, at_media),
+                    request_examples=_carried(_examples(media, at_media), carried),
                     responses=responses,
                     ranges=ranges,
                     security=_security(op.get("security", document.get("security") or []), schemes),
@@ -369,6 +372,26 @@ def _examples(media: Mapping[str, Any], at: str) -> tuple[Example, ...]:
     )
 
 
+def _carried(examples: tuple[Example, ...], form: FormField | None) -> tuple[Example, ...]:
+    """Examples of a form-encoded body as the JSON documents their `form` field carries (what the
+    request schema judges); one whose field is not JSON (or base64 of it) stays as written."""
+    if form is None:
+        return examples
+    found = []
+    for example in examples:
+        text = example.value.get(form.name) if isinstance(example.value, Mapping) else None
+        try:
+            raw = base64.b64decode(text, validate=True) if form.base64 and isinstance(text, str) else text
+            document = json.loads(raw) if isinstance(raw, str | bytes) else example.value
+        except ValueError:  # binascii.Error is one
+            document = example.value
+        pointer = (
+            f"{example.pointer}/{escape(form.name)}" if document is not example.value else example.pointer
+        )
+        found.append(Example(example.name, document, example.summary, pointer))
+    return tuple(found)
+
+
 def _links(responses: Mapping[str, Any]) -> tuple[Link, ...]:
     return tuple(
         Link(str(status), str(name), link.get("operationId") if isinstance(link, Mapping) else None)
@@ -469,6 +492,7 @@ def _ingest(
         event_field=raw.get("event_field"),
         event_name=raw.get("event_name"),
         credential_field=raw.get("credential_field"),
+        project_field=raw.get("project_field"),
         occurred_at_field=raw["occurred_at_field"],
         occurred_at_unit=raw.get("occurred_at_unit", "rfc3339"),
         id_format=raw.get("id_format", "uuid7"),

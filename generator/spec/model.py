@@ -717,6 +717,7 @@ class ItemRules:
     credential: str | None
     dedupe_key: str | None
     items: str | None  # where a batch's items are in the request body (None: the body is the item)
+    project: str | None = None  # the JSON Pointer of the item's field naming its project (keyless)
 
     def kind_of(self, item: Mapping[str, Any]) -> ItemKind | None:
         """The kind an item is of (the only one without a discriminator); None for an unknown value."""
@@ -754,7 +755,7 @@ class ItemRules:
         """Every field the rules read from an item: (where in x-ingest, its JSON Pointer or path
         parameter expression, its kind).
 
-        Kind-free fields (occurred_at, dedupe key, discriminator) come with kind None; the credential
+        Kind-free fields (occurred_at, dedupe key, discriminator, project) come with kind None; the credential
         and the batch's items are read from the request, not the item, and are not listed.
         """
         found: list[tuple[str, str, ItemKind | None]] = [
@@ -771,6 +772,8 @@ class ItemRules:
             found.append(("/dedupe/key/name", self.dedupe_key, None))
         if self.discriminator:
             found.append(("/kinds/discriminator", self.discriminator, None))
+        if self.project:
+            found.append(("/project_field", self.project, None))
         return found
 
 
@@ -916,6 +919,10 @@ class Ingest:
     # A body field carrying the API key (Amplitude's `api_key`), for APIs that send it there rather
     # than by a security scheme; checked right after the body is parsed.
     credential_field: str | None = None
+    # Keyless collectors (Mixpanel's /track): no credential; this field of each item (a name or a JSON
+    # Pointer, `/properties/token`) holds a public token the configuration maps to a project. Every
+    # item of one request names the same project; the token is stored with the item (not a secret).
+    project_field: str | None = None
     id_format: str = "uuid7"
     id_prefix: str = ""
     # How `occurred_at_field` is written: an RFC 3339 string, or a number of seconds or milliseconds
@@ -942,6 +949,7 @@ class Ingest:
             discriminator=self.kinds.pointer if self.kinds else None,
             occurred_at=field_pointer(self.occurred_at_field),
             credential=field_pointer(self.credential_field) if self.credential_field else None,
+            project=field_pointer(self.project_field) if self.project_field else None,
             dedupe_key=field_pointer(key) if key else None,
             items=field_pointer(self.batch.items_field) if self.batch else None,
         )

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import yaml
@@ -18,12 +19,19 @@ from ingestspec.generator.generate.build import render
 from tests.conftest import SPECS
 
 KEY_A, KEY_B = "key_aaaaaaaa", "key_bbbbbbbb"
-CASES = {
+# name: ((id, API keys[, tokens]) of each project, what the refusal says or None)
+CASES: dict[str, tuple[list[tuple[Any, ...]], str | None]] = {
     "distinct": ([("one", [KEY_A]), ("two", [KEY_B])], None),
     "a printable key with spaces inside": ([("one", ["Vendor-API-Key k_1 ~!"])], None),
     "a key twice in one project": ([("one", [KEY_A, KEY_A])], "an API key is listed twice"),
     "a key in two projects": ([("one", [KEY_A]), ("two", [KEY_A])], "an API key is listed twice"),
     "a project id twice": ([("one", [KEY_A]), ("one", [KEY_B])], "project id 'one' is used twice"),
+    # Public tokens (keyless operations) name one project each, and are never a key.
+    "tokens only": ([("one", [], ["tok_one"]), ("two", [], ["tok_two"])], None),
+    "a token in two projects": ([("one", [], [KEY_A]), ("two", [], [KEY_A])], "a token is listed twice"),
+    "a key as a token": ([("one", [KEY_A], ["tok_one"]), ("two", [KEY_B], [KEY_A])], "or is an API key"),
+    "a token as a key": ([("one", [KEY_B], [KEY_A]), ("two", [KEY_A])], "an API key is listed twice"),
+    "neither keys nor tokens": ([("one", [], [])], "projects"),
 }
 
 
@@ -41,9 +49,14 @@ def server_config(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     return module
 
 
-def write(tmp_path: Path, projects: list[tuple[str, list[str]]]) -> Path:
+def write(tmp_path: Path, projects: list[tuple[Any, ...]]) -> Path:
+    """A configuration of (id, API keys[, tokens]) projects; an empty list is left out."""
+    listed = [
+        {"id": i, **({"api_keys": keys} if keys else {}), **({"tokens": rest[0]} if rest and rest[0] else {})}
+        for i, keys, *rest in projects
+    ]
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"projects": [{"id": i, "api_keys": keys} for i, keys in projects]}))
+    path.write_text(yaml.safe_dump({"projects": listed}))
     return path
 
 

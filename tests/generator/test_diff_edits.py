@@ -626,6 +626,8 @@ EDITS: dict[str, tuple[str, Edit | None, Edit, Expected]] = {
         v2(response={"status": 202}),
         {("success-response-changed", True, True)},
     ),
+    "project_field added": (S, v2(), v2(project_field="event"), {("project-field-changed", True, True)}),
+    "project_field written as its pointer": (S, v2(project_field="event"), v2(project_field="/event"), NONE),
     "rate limit lowered": (S, rate(100), rate(10), {("rate-limit-lowered", True, False)}),
     "rate limit raised": (S, rate(10), rate(100), {("rate-limit-raised", False, True)}),
     "rate limit removed": (
