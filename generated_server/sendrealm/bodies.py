@@ -13,7 +13,7 @@ import re
 import zlib
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
 import orjson
 from starlette.requests import Request
@@ -59,82 +59,91 @@ def check_content_type(
 
 
 # A body whose API key is in one of its fields is read before its key is known: until the key is
-# checked, at most this much of it is read and parsed. A larger body must name a known key plainly
-# (`"field": "key"`, no escapes) within these first bytes, as clients that send the key first do.
+# checked, at most this much of it is read (decoded, for a body sent in a content coding) and parsed.
+# A larger body must name a known key within these first bytes, at the key field's place (its name
+# written plainly), as clients that send the key first do.
 PRE_AUTH_BYTES = 16 * 1024
 # The deepest nesting of objects and arrays a body may have: orjson writes at most 254 levels, and an
 # answer that returns a stored value (GET of an event) wraps it in a few more.
 MAX_DEPTH = 128
+# zlib's window bits for each content coding: gzip is RFC 1952; HTTP's "deflate" is the zlib
+# format of RFC 1950 (RFC 9110 section 8.4.1.2), not a raw deflate stream.
+_WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class Body:
-    """A request body read in steps: up to a first size, then on once more may be read."""
+    """A request body read in steps: up to a first size, then on once more may be read.
 
-    def __init__(self, request: Request) -> None:
+    With a content `coding`, what is read and counted is the DECODED body: each step inflates the
+    sent bytes at most to one byte past what it may hold (zlib's `max_length`), so a small body that
+    would inflate to gigabytes (a zip bomb) costs no more than the limit, and a first step of
+    PRE_AUTH_BYTES no more than those. The sent bytes are held to the limit too. A gzip body may hold
+    several members, one after the other."""
+
+    def __init__(self, request: Request, coding: str | None = None) -> None:
         self._stream = request.stream()
         self._declared = request.headers.get("content-length", "")
         self._chunks: list[bytes] = []
-        self.size = 0
+        self.size = 0  # bytes held (decoded)
         self.complete = False
+        self._coding = coding
+        self._decoder = None if coding is None else zlib.decompressobj(_WINDOW_BITS[coding])
+        self._pending = b""  # sent bytes not inflated yet
+        self._received = 0
 
     async def read(self, limit: int, stop: int | None = None) -> bytes:
         """What was read so far, read on to the end or until more than `stop` bytes are held; the
         payload limit error as soon as the body is known to exceed `limit` (before reading it all)."""
         if self._declared.isdigit() and int(self._declared) > limit or self.size > limit:
             raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-        while not self.complete and (stop is None or self.size <= stop):
-            chunk = await anext(self._stream, None)
-            if chunk is None:
+        until = limit if stop is None else min(stop, limit)
+        while not self.complete and self.size <= until:
+            piece = await self._next(limit, until - self.size + 1)
+            if piece is None:
                 self.complete = True
                 break
-            self.size += len(chunk)
+            self.size += len(piece)
             if self.size > limit:
                 raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-            self._chunks.append(chunk)
+            self._chunks.append(piece)
         return b"".join(self._chunks)
 
-
-# zlib's window bits for each content coding: gzip is RFC 1952; HTTP's "deflate" is the zlib
-# format of RFC 1950 (RFC 9110 section 8.4.1.2), not a raw deflate stream.
-_WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+    async def _next(self, limit: int, room: int) -> bytes | None:
+        """The next bytes of the body (decoded: at most `room` of them); None at its end."""
+        decoder = self._decoder
+        if decoder is None:
+            return await anext(self._stream, None)
+        while True:
+            if self._pending:
+                try:
+                    decoded = decoder.decompress(self._pending, room)
+                except zlib.error as exc:
+                    raise _undecodable(self._coding or "", str(exc)) from None
+                # Below max_length zlib leaves no unconsumed input; past a stream's end, the rest is
+                # the next gzip member (anything after a zlib stream is an error).
+                self._pending = decoder.unconsumed_tail
+                if decoder.eof and decoder.unused_data:
+                    if self._coding != "gzip":
+                        raise _undecodable(self._coding or "", "data after the end of the stream")
+                    self._pending = decoder.unused_data
+                    decoder = self._decoder = zlib.decompressobj(_WINDOW_BITS["gzip"])
+                if decoded:
+                    return decoded
+                continue
+            chunk = await anext(self._stream, None)
+            if chunk is None:
+                if not decoder.eof:
+                    raise _undecodable(self._coding or "", "the body ends before its stream does")
+                return None
+            self._received += len(chunk)
+            if self._received > limit:
+                raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+            self._pending = chunk
 
 
 async def read_decoded_body(request: Request, limit: int, coding: str) -> bytes:
-    """The body decoded from `coding`, refused as soon as its DECODED bytes exceed the limit.
-
-    Each chunk is inflated at most to one byte past what the limit leaves (zlib's `max_length`), so a
-    small body that would inflate to gigabytes (a zip bomb) costs no more than the limit. The sent
-    bytes are held to the limit too. A gzip body may hold several members, one after the other."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-    decoder = zlib.decompressobj(_WINDOW_BITS[coding])
-    chunks: list[bytes] = []
-    received = size = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-        while chunk:
-            try:
-                decoded = decoder.decompress(chunk, limit - size + 1)
-            except zlib.error as exc:
-                raise _undecodable(coding, str(exc)) from None
-            size += len(decoded)
-            if size > limit:
-                raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-            chunks.append(decoded)
-            # Below max_length zlib leaves no unconsumed input; past a stream's end, the rest is the
-            # next gzip member (anything after a zlib stream is an error).
-            chunk = decoder.unconsumed_tail
-            if decoder.eof and decoder.unused_data:
-                if coding != "gzip":
-                    raise _undecodable(coding, "data after the end of the stream")
-                chunk = decoder.unused_data
-                decoder = zlib.decompressobj(_WINDOW_BITS[coding])
-    if not decoder.eof:
-        raise _undecodable(coding, "the body ends before its stream does")
-    return b"".join(chunks)
+    """The body decoded from `coding`, refused as soon as its DECODED bytes exceed the limit (`Body`)."""
+    return await Body(request, coding).read(limit)
 
 
 def _undecodable(coding: str, reason: str) -> ApiError:
@@ -167,6 +176,25 @@ def from_form(raw: bytes, field: str, base64_encoded: bool) -> bytes:
         return base64.b64decode(values[0], validate=True)
     except (binascii.Error, ValueError):
         raise _bad_form(field, "not base64") from None
+
+
+def form_prefix(raw: bytes, field: str, base64_encoded: bool) -> bytes:
+    """What the first bytes of a form body hold of the JSON document in `field`, decoded as far as
+    they go (a cut percent-escape dropped, a base64 text cut to whole groups), for the key to be
+    found in before the rest is read; empty when they hold none of it."""
+    for pair in raw.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if unquote_to_bytes(name.replace(b"+", b" ")) != field.encode():
+            continue
+        cut = value.rfind(b"%", len(value) - 2)
+        text = unquote_to_bytes((value[:cut] if cut >= 0 else value).replace(b"+", b" "))
+        if not base64_encoded:
+            return text
+        try:
+            return base64.b64decode(text[: len(text) // 4 * 4], validate=True)
+        except (binascii.Error, ValueError):
+            return b""
+    return b""
 
 
 def _bad_form(field: str, message: str) -> ApiError:
