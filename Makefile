@@ -56,10 +56,10 @@ site: $(STAMP)
 
 ## The tests: lint, stale-output check, the documentation site, then pytest with a real PostgreSQL server.
 test: $(STAMP) lint check-generated site
-	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/pytest -q -n 2 --timeout 600 -m 'not deep'
+	INGESTSPEC_TEST_PG=$(PG_URL) $(BIN)/pytest -q -n 2 --dist loadgroup --timeout 600 -m 'not deep'
 
 test-deep: $(STAMP)
-	INGESTSPEC_TEST_PG=$(PG_URL) INGESTSPEC_FUZZ_EXAMPLES=500 $(BIN)/pytest -q -n 2 --timeout 3600
+	INGESTSPEC_TEST_PG=$(PG_URL) INGESTSPEC_FUZZ_EXAMPLES=500 $(BIN)/pytest -q -n 2 --dist loadgroup --timeout 3600
 
 ## Throughput against the bare-Starlette ceiling (wrk, pinned CPUs); e.g. BENCH_ARGS="--duration 30".
 bench: $(STAMP)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _pytest.python import DirectParamFixtureDef
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = {"arsel": REPO / "openapi" / "arsel.yaml", "sendrealm": REPO / "openapi" / "sendrealm.yaml"}
@@ -47,3 +48,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'events.db'}"
     return fresh_postgres_url()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (xdist's `--dist loadgroup`), the tests that share an instance of a
+    module-scoped fixture (a generated server, a deployment, a wheel) run on the same worker, so
+    each instance is made once rather than once per worker its tests are spread over."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared = sorted(
+            name
+            for name in item.fixturenames
+            if (found := info.name2fixturedefs.get(name))
+            and found[-1].scope == "module"
+            and not isinstance(found[-1], DirectParamFixtureDef)
+        )
+        if not shared:
+            continue
+        # An instance is told by its parameter (the same value may sit at another index in
+        # another test's parametrization, as the corpus's deployments do).
+        params = getattr(item, "callspec", None)
+        which = [
+            f"{name}={getattr(value, 'name', None) or value}"
+            for name in shared
+            if params and (value := params.params.get(name, None)) is not None
+        ]
+        item.add_marker(pytest.mark.xdist_group("::".join([item.nodeid.split("::")[0], *which])))

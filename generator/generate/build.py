@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,20 +213,28 @@ def header(spec: Spec, out_dir: Path) -> str:
     )
 
 
-def formatted(name: str, source: str) -> str:
-    """`source` with imports sorted and ruff's formatting, so generated code reads as hand-written code."""
-    for command in (RUFF_SORT_IMPORTS, RUFF_FORMAT):
-        result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "--stdin-filename", name, "-"],
-            input=source,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise SpecError(name, [f"generated code does not pass ruff: {result.stderr.strip()}"])
-        source = result.stdout
-    return source
+def formatted(sources: Mapping[str, str]) -> dict[str, str]:
+    """`sources` (by file name) with imports sorted and ruff's formatting, so generated code reads as
+    hand-written code: one ruff run per step over every file (two runs per file cost seconds)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "generated"  # not the package's name: ruff would call it first-party
+        folder.mkdir()
+        paths = {name: folder / name for name in sources}
+        for name, path in paths.items():
+            path.write_text(sources[name], encoding="utf-8")
+        for command in (RUFF_SORT_IMPORTS, RUFF_FORMAT):
+            result = subprocess.run(
+                [sys.executable, "-m", "ruff", *command, "--no-cache", *map(str, paths.values())],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=scratch,
+            )
+            if result.returncode != 0:
+                # ruff names the files relative to its working folder: by their own names, then.
+                problem = result.stderr.strip().replace(f"{folder.name}{os.sep}", "")
+                raise SpecError("generated code", [f"generated code does not pass ruff: {problem}"])
+        return {name: path.read_text(encoding="utf-8") for name, path in paths.items()}
 
 
 def first_ingest(spec: Spec) -> Ingest:
@@ -270,19 +279,17 @@ def render_server(spec: Spec, out_dir: Path) -> Output:
             for op in spec.ingest_operations
         ),
     }
-    files = {name: formatted(name, module_source(env, name, shared)) for name in TEMPLATED_MODULES}
+    sources = {name: module_source(env, name, shared) for name in TEMPLATED_MODULES}
     for op in spec.ingest_operations:
         module = modules[op.operation_id]
         context = {**shared, **operation_context(spec, op), "schema_module": module.schema}
         for template, name in (("ingest", module.name), ("schema", module.schema)):
-            files[f"{name}.py"] = formatted(
-                f"{name}.py", env.get_template(f"{template}.py.jinja").render(context)
-            )
+            sources[f"{name}.py"] = env.get_template(f"{template}.py.jinja").render(context)
     for op in spec.read_operations:
         name = f"{server.read_modules(spec)[op.operation_id]}.py"
-        source = env.get_template("read.py.jinja").render({**shared, **read_context(spec, op)})
-        files[name] = formatted(name, source)
-    files["models.py"] = formatted("models.py", models_source(spec, head))
+        sources[name] = env.get_template("read.py.jinja").render({**shared, **read_context(spec, op)})
+    sources["models.py"] = models_source(spec, head)
+    files = formatted(sources)
     # The package's own project files (not Python, so not formatted): its dependencies follow
     # what it imports, e.g. email-validator only when the models import EmailStr.
     project = {

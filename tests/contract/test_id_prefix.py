@@ -5,6 +5,7 @@ same server making ids of another format after the prefix is caught."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +37,47 @@ def prefixed(id_format: str) -> Any:
     return edit
 
 
-@pytest.mark.parametrize("id_format", ["uuid7", "uuid4", "ulid"])
+@dataclass(frozen=True)
+class Prefixed:
+    """The edited spec and the server generated from it (in `folder`, as `package`)."""
+
+    spec: Path
+    folder: Path
+    package: str
+
+
+@pytest.fixture(scope="module")
+def id_format(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Prefixed:
+    """Generated once for the correct server and the faulty one."""
+    name: str = request.param
+    folder = tmp_path_factory.mktemp(name)
+    spec = edited(folder, "arsel", prefixed(name))
+    assert not [p for p in lint(spec) if p.severity == "error"]
+    package = f"trk_{name}_api"
+    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / package)], check=True)
+    return Prefixed(spec, folder, package)
+
+
+@pytest.mark.parametrize("id_format", ["uuid7", "uuid4", "ulid"], indirect=True)
 @pytest.mark.parametrize(("fault", "code"), [("", 0), ("wrong_id_format", 1)])
 def test_a_prefixed_id_passes_and_another_format_after_it_is_caught(
-    tmp_path: Path, id_format: str, fault: str, code: int
+    tmp_path: Path, id_format: Prefixed, fault: str, code: int
 ) -> None:
-    spec = edited(tmp_path, "arsel", prefixed(id_format))
-    assert not [p for p in lint(spec) if p.severity == "error"]
-    package = f"trk_{id_format}_api"
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(tmp_path / package)], check=True)
+    package = id_format.package
     module, extra = (
         ("tests.contract.faults.run", ["--package", package, "--fault", fault]) if fault else (package, [])
     )
     db = f"sqlite:///{tmp_path / 'events.db'}"
     with running_server(
-        module, EXAMPLE_CONFIG, db, BASE_PATHS["arsel"], log_dir=tmp_path, extra=extra, pythonpath=tmp_path
+        module,
+        EXAMPLE_CONFIG,
+        db,
+        BASE_PATHS["arsel"],
+        log_dir=tmp_path,
+        extra=extra,
+        pythonpath=id_format.folder,
     ) as server:
-        result = run_contract(spec, server.base_url, "--max-examples", "5", "--seed", "1")
+        result = run_contract(id_format.spec, server.base_url, "--max-examples", "5", "--seed", "1")
     assert result.returncode == code, result.stdout[-6000:] + result.stderr[-3000:]
     if fault:
         assert f"after the prefix '{PREFIX}'" in result.stdout

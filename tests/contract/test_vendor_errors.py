@@ -6,6 +6,7 @@ apiKey). Each generated server passes; a fault is caught."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +28,42 @@ VARIANTS: dict[str, tuple[Any, str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Variant:
+    """A variant's spec and the server generated from it (in `folder`, as `package`)."""
+
+    name: str
+    spec: Path
+    folder: Path
+    package: str
+
+
+@pytest.fixture(scope="module")
+def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Variant:
+    """Generated once for the correct server and the faulty one."""
+    name: str = request.param
+    folder = tmp_path_factory.mktemp(name)
+    spec = edited(folder, "arsel", VARIANTS[name][0])
+    package = f"vendor_{name}"
+    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / package)], check=True)
+    return Variant(name, spec, folder, package)
+
+
 @pytest.mark.parametrize("faulty", [False, True], ids=["correct", "fault"])
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", sorted(VARIANTS), indirect=True)
 def test_the_generated_server_passes_and_a_fault_is_caught(
-    tmp_path: Path, variant: str, faulty: bool
+    tmp_path: Path, variant: Variant, faulty: bool
 ) -> None:
-    edit, fault, detector = VARIANTS[variant]
-    spec = edited(tmp_path, "arsel", edit)
-    package = f"vendor_{variant}"
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(tmp_path / package)], check=True)
+    _, fault, detector = VARIANTS[variant.name]
+    package = variant.package
     module, extra = (
         ("tests.contract.faults.run", ["--package", package, "--fault", fault]) if faulty else (package, [])
     )
     db = f"sqlite:///{tmp_path / 'events.db'}"
     with running_server(
-        module, EXAMPLE_CONFIG, db, "/v1", log_dir=tmp_path, extra=extra, pythonpath=tmp_path
+        module, EXAMPLE_CONFIG, db, "/v1", log_dir=tmp_path, extra=extra, pythonpath=variant.folder
     ) as server:
-        result = run_contract(spec, server.base_url, "--max-examples", "10", "--seed", "1")
+        result = run_contract(variant.spec, server.base_url, "--max-examples", "10", "--seed", "1")
     output = result.stdout[-6000:] + result.stderr[-3000:]
     if faulty:
         assert result.returncode == 1, output

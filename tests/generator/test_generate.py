@@ -141,3 +141,18 @@ def test_a_one_field_edit_changes_only_the_files_it_affects_and_the_manifest(tmp
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["spec"] == {"path": "arsel.yaml", "sha256": hashlib.sha256(spec.read_bytes()).hexdigest()}
     assert generate(spec, out, check=True) == []
+
+
+def test_code_ruff_cannot_parse_is_refused_naming_the_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every module is formatted in one ruff run; a module it cannot parse is named by its own file
+    name (not the scratch folder's path), and nothing is written."""
+    from ingestspec.generator.errors import SpecError
+    from ingestspec.generator.generate import build
+
+    monkeypatch.setattr(build, "models_source", lambda spec, head: "def broken(:\n")
+    with pytest.raises(SpecError, match=r"does not pass ruff: .*Failed to parse models\.py:1:") as raised:
+        generate(SPECS["arsel"], tmp_path / "arsel")
+    assert "generated/" not in str(raised.value)
+    assert not (tmp_path / "arsel").exists()
