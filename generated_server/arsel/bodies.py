@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from .errors import ApiError
 
@@ -386,6 +387,25 @@ def checked(validator: Any, body: Any) -> Any:
 def answerable(validator: Any, body: Any) -> bytes:
     """The bytes of `body` once checked against the documented response schema."""
     return orjson.dumps(checked(validator, body))
+
+
+class Answer(Response):
+    """Starlette's Response to a success, its content type made once (`answer_type`) rather than on
+    every request: the same headers, in the same order, for a fraction of the cost."""
+
+    def __init__(self, body: bytes, status_code: int, content_type: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        if status_code < 200 or status_code in (204, 304):  # no length, as Starlette leaves it out
+            self.raw_headers = content_type.copy()
+        else:
+            self.raw_headers = [(b"content-length", str(len(body)).encode()), *content_type]
+
+
+def answer_type(media_type: str | None) -> list[tuple[bytes, bytes]]:
+    """The Content-Type header Starlette writes for `media_type` (none for None)."""
+    return [h for h in Response(b"", 204, media_type=media_type).raw_headers if h[0] == b"content-type"]
 
 
 # What `at()` answers for a member an item does not have, where null is a value it may have.
