@@ -39,10 +39,11 @@ _OWS = " \t"
 
 def presented(request: Request, schemes: Schemes) -> Iterator[str]:
     """Each key the request carries, one per scheme that finds one; none when a key is sent twice."""
-    if any(_repeated(request, kind, parameter) for kind, parameter, _ in schemes):
+    sent = [_sent(request, kind, parameter) for kind, parameter, _ in schemes]
+    if any(len(values) > 1 for values in sent):
         return
-    for kind, parameter, prefix in schemes:
-        key = _read(request, kind, parameter)
+    for (kind, parameter, prefix), values in zip(schemes, sent, strict=True):
+        key = _read(values[0], kind, parameter) if values else None
         if key and prefix:
             word, _, key = key.partition(" ")
             key = key.strip(_OWS) if word.lower() == prefix.lower() else ""
@@ -50,18 +51,17 @@ def presented(request: Request, schemes: Schemes) -> Iterator[str]:
             yield key
 
 
-def _repeated(request: Request, kind: str, parameter: str) -> bool:
+def _sent(request: Request, kind: str, parameter: str) -> list[str]:
+    """Every value of the header or query parameter that carries the scheme's key."""
     if kind == "query":
-        return len(request.query_params.getlist(parameter)) > 1
-    return len(request.headers.getlist(parameter if kind == "header" else "authorization")) > 1
+        return request.query_params.getlist(parameter)
+    return request.headers.getlist(parameter if kind == "header" else "authorization")
 
 
-def _read(request: Request, kind: str, parameter: str) -> str | None:
-    if kind == "header":
-        return request.headers.get(parameter, "").strip(_OWS)
-    if kind == "query":
-        return request.query_params.get(parameter)
-    scheme, _, token = request.headers.get("authorization", "").strip(_OWS).partition(" ")
+def _read(value: str, kind: str, parameter: str) -> str | None:
+    if kind in ("header", "query"):
+        return value.strip(_OWS) if kind == "header" else value
+    scheme, _, token = value.strip(_OWS).partition(" ")
     token = token.strip(_OWS)
     if scheme.lower() != kind or not token:
         return None
