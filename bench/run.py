@@ -83,8 +83,7 @@ def targets(
                 chosen.append(Target(name, load, command, url, processes, store, worker=worker))
                 if processes == 1 and store == "sqlite" and not args.no_budget and not args.no_worker:
                     chosen.append(alone(api, load, store_dir))
-    if not args.no_features:
-        chosen += features(args, loads, store_dir)
+    chosen += features(args, loads, store_dir)
     # The ceiling once more at the end: on a shared machine either run may be the disturbed one.
     chosen.append(Target(CEILING + " again", first, bare))
     return chosen
@@ -95,10 +94,12 @@ def features(args: argparse.Namespace, loads: dict[str, Load], store_dir: Path) 
     the rate limiter, the pre-auth cap; and the shipped servers as generated at --compare."""
     packages = store_dir / "packages"
     sys.path.insert(0, str(packages))  # the store checks read each store with its package's module
-    chosen = [variants.corpus_batch(store_dir, packages)]
-    first = next(iter(loads))
-    chosen.append(variants.rate_limited(first, store_dir, packages, CONFIG, ALONE_OPTIONS))
-    chosen.append(variants.preauth_refusals(store_dir, packages, ALONE_OPTIONS))
+    chosen = []
+    if not args.no_features:
+        first = next(iter(loads))
+        chosen.append(variants.corpus_batch(store_dir, packages))
+        chosen.append(variants.rate_limited(first, store_dir, packages, CONFIG, ALONE_OPTIONS))
+        chosen.append(variants.preauth_refusals(store_dir, packages, ALONE_OPTIONS))
     for revision in args.compare:
         chosen += [
             variants.at_commit(api, revision, store_dir, packages, CONFIG, ALONE_OPTIONS) for api in loads

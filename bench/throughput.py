@@ -99,6 +99,7 @@ class Outcome:
     others_cpu_pct: dict[str, float] = field(default_factory=dict)  # other processes', per CPU
     drain: dict[str, float] = field(default_factory=dict)  # ingest vs processing, from the store
     refused: bool = False  # Target.refused: its requests were meant to be refused
+    events_per_request: int = 1
     skipped: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -166,6 +167,7 @@ def wait_drained(probe: StoreProbe, timeout: float = DRAIN_TIMEOUT) -> tuple[int
 def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> Outcome:
     outcome = Outcome(target.name, target.load.api, target.store, target.processes, target.variant)
     outcome.refused = target.refused
+    outcome.events_per_request = target.load.events_per_request
     outcome.server_cpus = server_cpus(target.processes)
     run_id = uuid.uuid4().hex[:8]
     command = pinned(outcome.server_cpus, target.command)
