@@ -31,7 +31,15 @@ def check_content_type(
 ) -> str | None:
     """The media type must be one of `media_types` (type/subtype, lower case); the body sent as is or
     in one of `codings`. Returns the body's coding (None: as is)."""
-    media_type, *params = request.headers.get("content-type", "").split(";")
+    # One pass over the raw headers for both (Starlette's `headers.get` and `getlist` scan twice).
+    content_type: str | None = None
+    headers: list[str] = []
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1") if content_type is None else content_type
+        elif name == b"content-encoding":
+            headers.append(value.decode("latin-1"))
+    media_type, *params = (content_type or "").split(";")
     if media_type.strip().lower() not in media_types:
         raise ApiError("unsupported_media_type")
     for param in params:
@@ -41,7 +49,6 @@ def check_content_type(
             raise ApiError("unsupported_media_type")
     # A coding the server does not apply would have the body read as the wrong bytes (RFC 9110
     # section 15.5.16 answers such a body 415), and so would two codings stacked.
-    headers = request.headers.getlist("content-encoding")
     if not headers:
         return None  # nearly every request: no header to split
     sent = [c.strip().lower() for v in headers for c in v.split(",")]
@@ -74,7 +81,14 @@ class Body:
 
     def __init__(self, request: Request) -> None:
         self._receive = request.receive
-        self._declared = request.headers.get("content-length", "")
+        self._declared = next(
+            (
+                value.decode("latin-1")
+                for name, value in request.scope["headers"]
+                if name == b"content-length"
+            ),
+            "",
+        )
         self._chunks: list[bytes] = []
         self.size = 0
         self.complete = False

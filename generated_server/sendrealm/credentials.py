@@ -55,7 +55,9 @@ def _sent(request: Request, kind: str, parameter: str) -> list[str]:
     """Every value of the header or query parameter that carries the scheme's key."""
     if kind == "query":
         return request.query_params.getlist(parameter)
-    return request.headers.getlist(parameter if kind == "header" else "authorization")
+    # The raw headers (names in lower case, as ASGI gives them), as Starlette's `getlist` reads them.
+    name = (parameter if kind == "header" else "authorization").lower().encode("latin-1")
+    return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
 
 
 def _read(value: str, kind: str, parameter: str) -> str | None:
