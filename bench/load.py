@@ -65,12 +65,13 @@ def fullest_example(op: Operation) -> Any:
     return min((example.value for example in op.request_examples), key=rank)
 
 
-def load_for(api: str, package: Path, key: str) -> Load:
-    """The request template for the first ingest operation of the package's spec, carrying `key`."""
+def load_for(api: str, package: Path, key: str, operation: str | None = None) -> Load:
+    """The request template for the first ingest operation of the package's spec (or `operation`),
+    carrying `key`."""
     spec = spec_of(package)
     if not spec.ingest_operations:
         raise ValueError(f"{api}: the spec has no ingest operation")
-    op = spec.ingest_operations[0]
+    op = spec.operation(operation) if operation else spec.ingest_operations[0]
     assert op.ingest is not None
     ingest = op.ingest
     body = fullest_example(op)

@@ -90,7 +90,7 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
     if any(processes > 1 for _, processes, _, _ in rows):
         lines += ["", "| server | processes | events/s | speed-up |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {group} | {n} | {rate:,.0f} | {speedup:.2f}× |" for group, n, rate, speedup in rows]
-    return lines + budget(outcomes, variants)
+    return lines + budget(outcomes, variants) + features(outcomes, variants)
 
 
 def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str]:
@@ -119,6 +119,41 @@ def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str
         lines.append(
             f"\n{GOAL} of the ceiling's {best:,.0f} requests/s leaves {1e6 / (best * GOAL):.0f} µs "
             "of one CPU per request, for everything the server does."
+        )
+    return lines
+
+
+def features(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str]:
+    """What a feature costs where it is used (bench/variants.py), each against the ceiling's CPU per
+    request in the same run: a batch's CPU per event, the rate limiter's and an earlier commit's
+    ingest path against the same server's now, a refusal's CPU."""
+    ceiling = min(
+        (o.server_cpu_us_per_request for o in outcomes if o.name.startswith(CEILING) and not o.skipped),
+        default=0.0,
+    )
+    alone = {o.api: o for o in variants if o.variant == "ingest path alone" and not o.skipped}
+    batches = [o for o in outcomes if o.events_per_request > 1 and not o.skipped]
+    others = [o for o in variants if o.variant not in ("", "ingest path alone") and not o.skipped]
+    if not ceiling or not (batches or others):
+        return []
+    lines = [
+        "",
+        "| feature target | events/s | CPU µs/req | CPU µs/event | over the ceiling's CPU/req | against |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for o in [*batches, *others]:
+        cpu = o.server_cpu_us_per_request
+        per_event = cpu / o.events_per_request
+        against = ""
+        base = alone.get(o.api)
+        if base is not None and o in others and not o.refused:
+            against = (
+                f"{o.api}'s ingest path alone: {base.server_cpu_us_per_request:.0f} µs/req "
+                f"({base.server_cpu_us_per_request / ceiling:.2f})"
+            )
+        ratio = per_event / ceiling
+        lines.append(
+            f"| {o.name} | {o.events_per_s:,.0f} | {cpu:.0f} | {per_event:.0f} | {ratio:.2f} | {against} |"
         )
     return lines
 

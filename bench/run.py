@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
 
-from bench import extras  # noqa: E402
+from bench import extras, variants  # noqa: E402
 from bench.load import Load, load_for  # noqa: E402
 from bench.machine import cpus, ensure_wrk, log, pinning  # noqa: E402
 from bench.report import CEILING, print_report, set_ratios, table, write_picture  # noqa: E402
@@ -54,6 +54,7 @@ APIS = ("arsel", "sendrealm")
 # budget table); the parts' single costs are smaller than one run's noise, so they are left to
 # alternating A/B runs (docs/performance.md, "Where a request's time goes").
 ALONE = "ingest path alone"
+ALONE_OPTIONS = ("--no-access-log",)  # and no worker
 
 
 def generated(api: str) -> bool:
@@ -82,15 +83,34 @@ def targets(
                 chosen.append(Target(name, load, command, url, processes, store, worker=worker))
                 if processes == 1 and store == "sqlite" and not args.no_budget and not args.no_worker:
                     chosen.append(alone(api, load, store_dir))
+    chosen += features(args, loads, store_dir)
     # The ceiling once more at the end: on a shared machine either run may be the disturbed one.
     chosen.append(Target(CEILING + " again", first, bare))
+    return chosen
+
+
+def features(args: argparse.Namespace, loads: dict[str, Load], store_dir: Path) -> list[Target]:
+    """What a feature costs where it is used (bench/variants.py): a corpus batch of mixed items,
+    the rate limiter, the pre-auth cap; and the shipped servers as generated at --compare."""
+    packages = store_dir / "packages"
+    sys.path.insert(0, str(packages))  # the store checks read each store with its package's module
+    chosen = []
+    if not args.no_features:
+        first = next(iter(loads))
+        chosen.append(variants.corpus_batch(store_dir, packages))
+        chosen.append(variants.rate_limited(first, store_dir, packages, CONFIG, ALONE_OPTIONS))
+        chosen.append(variants.preauth_refusals(store_dir, packages, ALONE_OPTIONS))
+    for revision in args.compare:
+        chosen += [
+            variants.at_commit(api, revision, store_dir, packages, CONFIG, ALONE_OPTIONS) for api in loads
+        ]
     return chosen
 
 
 def alone(api: str, load: Load, store_dir: Path) -> Target:
     """The API's ingest path alone on SQLite (ALONE)."""
     url = f"sqlite:///{store_dir / f'{api}-alone.db'}"
-    command = server_command(api, CONFIG, url, 1, False, ("--no-access-log",))
+    command = server_command(api, CONFIG, url, 1, False, ALONE_OPTIONS)
     return Target(f"{api} sqlite, {ALONE}", load, command, url, 1, "sqlite", ALONE, worker=False)
 
 
@@ -118,6 +138,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-budget",
         action="store_true",
         help="skip the runs of the ingest path alone (no access log, no worker)",
+    )
+    parser.add_argument(
+        "--no-features",
+        action="store_true",
+        help="skip the corpus batch, rate limiter and pre-auth cap targets (bench/variants.py)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="REV",
+        help="also run the shipped servers' ingest path alone as generated at these commits",
     )
     parser.add_argument(
         "--skip-extras",
@@ -203,7 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             skipped.append(Outcome(f"{api} (any store)", skipped=str(exc)))
     if not loads:
         raise SystemExit(f"bench: nothing to load: {'; '.join(str(o.skipped) for o in skipped)}")
-    plans = {api: load.write(work) for api, load in loads.items()}
     chosen = targets(args, loads, work, pg)
     log(
         f"bench: {len(chosen)} targets, {args.connections} connections, {args.warmup:g} s warm-up + "
@@ -211,10 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     outcomes: list[Outcome] = []
     try:
-        for target in chosen:
+        for number, target in enumerate(chosen):
             log(f"bench: {target.name} ...")
+            plans = work / "plans" / str(number)
+            plans.mkdir(parents=True)
             try:
-                outcomes.append(measure(wrk, target, args, plans[target.load.api], work))
+                outcomes.append(measure(wrk, target, args, target.load.write(plans), work))
             except RuntimeError as exc:
                 outcomes.append(Outcome(target.name, skipped=f"failed: {str(exc)[-500:]}"))
     finally:
@@ -258,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_picture(outcomes, headline, RESULTS / "latest.svg")
     shutil.rmtree(work, ignore_errors=True)
     print(f"\nwritten: {latest.relative_to(REPO)}, latest.md, latest.svg")
-    failed = [o.name for o in outcomes if o.verified is False or (not o.skipped and o.non_2xx)]
+    failed = [
+        o.name for o in outcomes if o.verified is False or (not o.skipped and not o.refused and o.non_2xx)
+    ]
     if failed:
         print(f"bench: FAILED for {', '.join(failed)}: an accepted event is missing or requests were refused")
         return 1

@@ -55,6 +55,14 @@ class Target:
     store: str = ""  # "sqlite" | "postgresql" | "" for the ceiling
     variant: str = ""  # parts switched off to see what they cost (run.ALONE); "" as deployed
     worker: bool = True  # processing on: the drain is measured
+    package: str = ""  # the generated package it runs (default generated_server.<api>)
+    env: dict[str, str] | None = None  # its environment (a PYTHONPATH for a package outside the checkout)
+    project: str = PROJECT  # the project whose key the requests carry
+    refused: bool = False  # every request is meant to be refused (a cost of refusing): no store check
+
+    @property
+    def module(self) -> str:
+        return self.package or f"generated_server.{self.load.api}"
 
 
 @dataclass
@@ -90,6 +98,8 @@ class Outcome:
     load_cpu_pct: float = 0.0  # wrk's
     others_cpu_pct: dict[str, float] = field(default_factory=dict)  # other processes', per CPU
     drain: dict[str, float] = field(default_factory=dict)  # ingest vs processing, from the store
+    refused: bool = False  # Target.refused: its requests were meant to be refused
+    events_per_request: int = 1
     skipped: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -97,7 +107,8 @@ class Outcome:
 class StoreProbe:
     """The target's store, opened with the generated package's storage module for the whole run."""
 
-    def __init__(self, package: str, db_url: str) -> None:
+    def __init__(self, package: str, db_url: str, project: str = PROJECT) -> None:
+        self.project = project
         self._loop = asyncio.new_event_loop()
         self._storage = importlib.import_module(f"{package}.storage").open_storage(db_url)
         self._loop.run_until_complete(self._storage.start())
@@ -106,7 +117,7 @@ class StoreProbe:
         return int(self._loop.run_until_complete(self._storage.backlog())[0])
 
     def count(self) -> int:
-        return int(self._loop.run_until_complete(self._storage.count(PROJECT)))
+        return int(self._loop.run_until_complete(self._storage.count(self.project)))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -128,11 +139,14 @@ def run_wrk(wrk: str, root: str, plan: Path, run_id: str, args: Any, seconds: fl
     raise RuntimeError(f"wrk printed no result (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
 
 
-def preflight(server: RunningServer, load: Load) -> None:
-    """One request by hand: a template the server refuses would make every figure meaningless."""
+def preflight(server: RunningServer, load: Load, refused: bool = False) -> None:
+    """One request by hand: a template the server refuses (or, for `refused`, accepts) would make
+    every figure meaningless."""
     path, headers, body = load.sample(f"preflight-{uuid.uuid4().hex[:8]}")
     reply = httpx.request(load.method, server.root + path, headers=headers, content=body, timeout=10)
-    if reply.status_code >= 300:
+    if refused and reply.status_code < 400:
+        raise RuntimeError(f"{load.api}: the request meant to be refused was answered {reply.status_code}")
+    if not refused and reply.status_code >= 300:
         raise RuntimeError(
             f"{load.api}: the request template was refused: {reply.status_code} {reply.text[:300]}"
         )
@@ -152,15 +166,17 @@ def wait_drained(probe: StoreProbe, timeout: float = DRAIN_TIMEOUT) -> tuple[int
 
 def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> Outcome:
     outcome = Outcome(target.name, target.load.api, target.store, target.processes, target.variant)
+    outcome.refused = target.refused
+    outcome.events_per_request = target.load.events_per_request
     outcome.server_cpus = server_cpus(target.processes)
     run_id = uuid.uuid4().hex[:8]
     command = pinned(outcome.server_cpus, target.command)
     probe = None
     name = target.name.replace(" ", "_").replace("/", "_").replace("×", "x")
-    with serving(command, log_dir, name) as server:
-        preflight(server, target.load)
+    with serving(command, log_dir, name, env=target.env) as server:
+        preflight(server, target.load, target.refused)
         if target.db_url is not None and target.worker:
-            probe = StoreProbe(f"generated_server.{target.load.api}", target.db_url)
+            probe = StoreProbe(target.module, target.db_url, target.project)
         try:
             warm = run_wrk(wrk, server.root, plan, f"{run_id}w", args, args.warmup)
             time.sleep(0.5)  # let the warm-up's stragglers settle
@@ -213,9 +229,9 @@ def measure(wrk: str, target: Target, args: Any, plan: Path, log_dir: Path) -> O
     outcome.p99_ms = latency["p99"] / 1000
     outcome.p999_ms = latency["p999"] / 1000
     outcome.max_ms = latency["max"] / 1000
-    if target.db_url is not None:
+    if target.db_url is not None and not target.refused:
         # The server has been stopped gracefully: whatever it committed is there to count.
-        outcome.stored = count_stored(target.load.api, target.db_url)
+        outcome.stored = count_stored(target.module, target.db_url, target.project)
         per = target.load.events_per_request
         outcome.acknowledged = (1 + warm["ok"] + data["ok"]) * per  # 1: the preflight request
         answered = warm["requests"] + data["requests"]
@@ -235,9 +251,9 @@ def split_by_thread(
     return {"event loop": round(loop * per, 1), "other threads": round(sum(used.values()) * per, 1)}
 
 
-def count_stored(api: str, db_url: str) -> int:
+def count_stored(package: str, db_url: str, project: str = PROJECT) -> int:
     """Events of the benchmark's project in the store, read with the generated storage module."""
-    probe = StoreProbe(f"generated_server.{api}", db_url)
+    probe = StoreProbe(package, db_url, project)
     try:
         return probe.count()
     finally:
@@ -245,11 +261,18 @@ def count_stored(api: str, db_url: str) -> int:
 
 
 def server_command(
-    api: str, config: Path, db_url: str, processes: int, worker: bool, options: Sequence[str] = ()
+    api: str,
+    config: Path,
+    db_url: str,
+    processes: int,
+    worker: bool,
+    options: Sequence[str] = (),
+    package: str = "",
 ) -> list[str]:
     """The generated server as its users start it (access log on, default log level, N processes),
-    unless `options` switch a part off."""
-    command = [sys.executable, "-m", f"generated_server.{api}", "--config", str(config), "--db", db_url]
+    unless `options` switch a part off. `package`: another generated package than generated_server.<api>."""
+    module = package or f"generated_server.{api}"
+    command = [sys.executable, "-m", module, "--config", str(config), "--db", db_url]
     if processes > 1:
         command += ["--workers", str(processes)]
     command += options

@@ -5,15 +5,14 @@ bearer: `Authorization: Bearer KEY` (an OAuth 2 or OpenID Connect token too: it 
 not introspected); basic: `Authorization: Basic` with the key as the part the scheme's
 `x-ingest-basic` names (`user`; `password`; `both`, the key being `user:password` so that both parts
 are checked), or by default the user name (any password; an empty user name takes the password);
-header / query / cookie: an `apiKey` parameter, whose value may have to start with a scheme word and
-a space (`Authorization: Vendor-API-Key KEY`; the word in any case).
+header / query: an `apiKey` parameter, whose value may have to start with a scheme word and a space
+(`Authorization: Vendor-API-Key KEY`; the word in any case).
 A key in a body field (x-ingest `credential_field`) is never stored (the body digest leaves it out)
 and never logged.
 
 A key is read as sent, less the spaces and tabs HTTP allows around it (RFC 9110 section 5.6.3): no other
 whitespace is removed. A request that repeats a header or query parameter holding a key is
-ambiguous and carries no key at all, whichever copy would have come first; so does a cookie named
-twice in the request's `Cookie` headers.
+ambiguous and carries no key at all, whichever copy would have come first.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 # (kind, parameter name or for basic the key's part, the word before an apiKey's key or "") of an
@@ -38,10 +36,11 @@ _OWS = " \t"
 
 def presented(request: Request, schemes: Schemes) -> Iterator[str]:
     """Each key the request carries, one per scheme that finds one; none when a key is sent twice."""
-    if any(_repeated(request, kind, parameter) for kind, parameter, _ in schemes):
+    sent = [_sent(request, kind, parameter) for kind, parameter, _ in schemes]
+    if any(len(values) > 1 for values in sent):
         return
-    for kind, parameter, prefix in schemes:
-        key = _read(request, kind, parameter)
+    for (kind, parameter, prefix), values in zip(schemes, sent, strict=True):
+        key = _read(values[0], kind, parameter) if values else None
         if key and prefix:
             word, _, key = key.partition(" ")
             key = key.strip(_OWS) if word.lower() == prefix.lower() else ""
@@ -49,23 +48,29 @@ def presented(request: Request, schemes: Schemes) -> Iterator[str]:
             yield key
 
 
-def _repeated(request: Request, kind: str, parameter: str) -> bool:
+def _sent(request: Request, kind: str, parameter: str) -> list[str]:
+    """Every value of the header or query parameter that carries the scheme's key."""
     if kind == "query":
-        return len(request.query_params.getlist(parameter)) > 1
+        return request.query_params.getlist(parameter)
     if kind == "cookie":
-        pairs = (p.partition("=") for h in request.headers.getlist("cookie") for p in h.split(";"))
-        return sum(name.strip() == parameter for name, _, _ in pairs) > 1
-    return len(request.headers.getlist(parameter if kind == "header" else "authorization")) > 1
+        # Starlette's cookie parser keeps the last of a repeated name: count the names as sent.
+        pairs = (p.partition("=") for h in _raw(request, "cookie") for p in h.split(";"))
+        named = sum(name.strip() == parameter for name, _, _ in pairs)
+        return [request.cookies.get(parameter, "")] * named
+    return _raw(request, parameter if kind == "header" else "authorization")
 
 
-def _read(request: Request, kind: str, parameter: str) -> str | None:
-    if kind == "header":
-        return request.headers.get(parameter, "").strip(_OWS)
-    if kind == "query":
-        return request.query_params.get(parameter)
-    if kind == "cookie":
-        return request.cookies.get(parameter, "").strip(_OWS)
-    scheme, _, token = request.headers.get("authorization", "").strip(_OWS).partition(" ")
+def _raw(request: Request, header: str) -> list[str]:
+    """Every value of a header, from the raw ASGI headers (names in lower case), as Starlette's
+    `getlist` reads them without building its `Headers`."""
+    name = header.lower().encode("latin-1")
+    return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
+
+
+def _read(value: str, kind: str, parameter: str) -> str | None:
+    if kind in ("header", "cookie", "query"):
+        return value if kind == "query" else value.strip(_OWS)
+    scheme, _, token = value.strip(_OWS).partition(" ")
     token = token.strip(_OWS)
     if scheme.lower() != kind or not token:
         return None
@@ -87,46 +92,19 @@ def in_body(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-# How many members named as the credential field in a body's first bytes are tried as its key, at most.
+# How many `"field": "key"` members of a body's first bytes are tried as its key, at most.
 MAX_KEYS_IN_PREFIX = 4
 
 
 def prefix_pattern(field: str) -> re.Pattern[bytes]:
-    """A member named `field` (the last step of the credential field's pointer), written plainly (no
-    escape in its name), and its string value."""
-    return re.compile(re.escape(orjson.dumps(field)) + rb'[ \t\r\n]*:[ \t\r\n]*"[^"\\]*(?:\\.[^"\\]*)*"')
+    """A member `"field": "key"` written plainly: no escape in its name or its value."""
+    return re.compile(rb'"' + re.escape(field.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*"([^"\\\x00-\x1f]+)"')
 
 
-def in_prefix(prefix: bytes, pattern: re.Pattern[bytes], steps: tuple[str, ...]) -> Iterator[str]:
-    """The keys the first bytes of a body hold at the credential field's place (`steps`: its JSON
-    Pointer's member names, from the top), before the whole body is read (a few at most).
-
-    Each member named as the field (`pattern`, found in C) is checked where it is: the prefix is cut
-    after its value and closed as a document (`closed`), and the key is the string at `steps` of
-    it. A member of that name elsewhere (in a payload) is not taken for the key, and the work is a
-    few parses of the prefix by orjson at most."""
-    found: set[str] = set()
+def in_prefix(prefix: bytes, pattern: re.Pattern[bytes]) -> Iterator[str]:
+    """The keys the first bytes of a body name plainly, before it is read as JSON (a few at most)."""
     for _, match in zip(range(MAX_KEYS_IN_PREFIX), pattern.finditer(prefix), strict=False):
-        node = closed(prefix[: match.end()], len(steps))
-        for step in steps:
-            node = node.get(step) if isinstance(node, dict) else None
-        if isinstance(node, str) and node and node not in found:
-            found.add(node)
-            yield node
-
-
-def closed(text: bytes, levels: int) -> Any:
-    """The JSON document `text` begins, cut after a member's value and closed by `levels` brackets,
-    each the one orjson takes there (the other stops it before the end); None when it is not JSON
-    up to the cut, or is open deeper than `levels`."""
-    for _ in range(levels):
-        for closer in (b"}", b"]"):
-            try:
-                return orjson.loads(text + closer)
-            except orjson.JSONDecodeError as exc:
-                if exc.pos > len(text):  # the closer was taken: more are needed
-                    text += closer
-                    break
-        else:
-            return None
-    return None
+        try:
+            yield match.group(1).decode()
+        except UnicodeDecodeError:
+            continue

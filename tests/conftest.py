@@ -60,7 +60,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         shared = sorted(
             name
-            for name in item.fixturenames
+            for name in getattr(item, "fixturenames", ())
             if (found := info.name2fixturedefs.get(name))
             and found[-1].scope == "module"
             and not isinstance(found[-1], DirectParamFixtureDef)

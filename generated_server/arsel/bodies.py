@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_to_bytes
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from .errors import ApiError
 
@@ -30,7 +31,15 @@ def check_content_type(
 ) -> str | None:
     """The media type must be one of `media_types` (type/subtype, lower case); the body sent as is or
     in one of `codings`. Returns the body's coding (None: as is)."""
-    media_type, *params = request.headers.get("content-type", "").split(";")
+    # One pass over the raw headers for both (Starlette's `headers.get` and `getlist` scan twice).
+    content_type: str | None = None
+    headers: list[str] = []
+    for name, value in request.scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1") if content_type is None else content_type
+        elif name == b"content-encoding":
+            headers.append(value.decode("latin-1"))
+    media_type, *params = (content_type or "").split(";")
     if media_type.strip().lower() not in media_types:
         raise ApiError("unsupported_media_type")
     for param in params:
@@ -40,7 +49,6 @@ def check_content_type(
             raise ApiError("unsupported_media_type")
     # A coding the server does not apply would have the body read as the wrong bytes (RFC 9110
     # section 15.5.16 answers such a body 415), and so would two codings stacked.
-    headers = request.headers.getlist("content-encoding")
     if not headers:
         return None  # nearly every request: no header to split
     sent = [c.strip().lower() for v in headers for c in v.split(",")]
@@ -81,8 +89,18 @@ class Body:
     several members, one after the other."""
 
     def __init__(self, request: Request, coding: str | None = None) -> None:
-        self._stream = request.stream()
-        self._declared = request.headers.get("content-length", "")
+        # Read from the ASGI messages themselves: Starlette's `request.stream()` generator cost a few
+        # µs a request.
+        self._receive = request.receive
+        self._sent_all = False
+        self._declared = next(
+            (
+                value.decode("latin-1")
+                for name, value in request.scope["headers"]
+                if name == b"content-length"
+            ),
+            "",
+        )
         self._chunks: list[bytes] = []
         self.size = 0  # bytes held (decoded)
         self.complete = False
@@ -108,11 +126,24 @@ class Body:
             self._chunks.append(piece)
         return b"".join(self._chunks)
 
+    async def _sent(self) -> bytes | None:
+        """The next bytes the client sent (perhaps none); None once the body is over."""
+        if self._sent_all:
+            return None
+        message = await self._receive()
+        if message["type"] != "http.request":  # http.disconnect: the client left
+            raise ClientDisconnect()
+        self._sent_all = not message.get("more_body", False)
+        body: bytes = message.get("body", b"")
+        return body
+
     async def _next(self, limit: int, room: int) -> bytes | None:
         """The next bytes of the body (decoded: at most `room` of them); None at its end."""
         decoder = self._decoder
         if decoder is None:
-            return await anext(self._stream, None)
+            while (sent := await self._sent()) == b"":
+                pass
+            return sent
         while True:
             if self._pending:
                 try:
@@ -130,7 +161,7 @@ class Body:
                 if decoded:
                     return decoded
                 continue
-            chunk = await anext(self._stream, None)
+            chunk = await self._sent()
             if chunk is None:
                 if not decoder.eof:
                     raise _undecodable(self._coding or "", "the body ends before its stream does")
@@ -411,6 +442,25 @@ def checked(validator: Any, body: Any) -> Any:
 def answerable(validator: Any, body: Any) -> bytes:
     """The bytes of `body` once checked against the documented response schema."""
     return orjson.dumps(checked(validator, body))
+
+
+class Answer(Response):
+    """Starlette's Response to a success, its content type made once (`answer_type`) rather than on
+    every request: the same headers, in the same order, for a fraction of the cost."""
+
+    def __init__(self, body: bytes, status_code: int, content_type: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        if status_code < 200 or status_code in (204, 304):  # no length, as Starlette leaves it out
+            self.raw_headers = content_type.copy()
+        else:
+            self.raw_headers = [(b"content-length", str(len(body)).encode()), *content_type]
+
+
+def answer_type(media_type: str | None) -> list[tuple[bytes, bytes]]:
+    """The Content-Type header Starlette writes for `media_type` (none for None)."""
+    return [h for h in Response(b"", 204, media_type=media_type).raw_headers if h[0] == b"content-type"]
 
 
 # What `at()` answers for a member an item does not have, where null is a value it may have.

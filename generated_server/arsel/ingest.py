@@ -18,6 +18,8 @@ from starlette.responses import Response
 
 from . import credentials, hooks, timestamps
 from .bodies import (
+    Answer,
+    answer_type,
     answerable,
     check_content_type,
     encode,
@@ -52,6 +54,7 @@ OCCURRED_AT_PER_SECOND: int | None = None
 # The documented request media types (type/subtype, lower case); `charset` may only be utf-8.
 MEDIA_TYPES = ("application/json",)
 SUCCESS_MEDIA_TYPE = "application/json"
+SUCCESS_CONTENT_TYPE = answer_type(SUCCESS_MEDIA_TYPE)
 
 _request_validator = jsonschema_rs.validator_for(REQUEST_SCHEMA, validate_formats=True)
 _success_validator = jsonschema_rs.validator_for(SUCCESS_SCHEMA, validate_formats=True)
@@ -93,7 +96,7 @@ class Ingest:
         answer = success_body(new)
         await self.insert(new)
         self.metrics.inc("ingest_events_accepted_total")
-        return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
+        return Answer(answer, 202, SUCCESS_CONTENT_TYPE)
 
     async def insert(self, new: NewEvent) -> tuple[StoredEvent, bool]:
         worker = self.worker

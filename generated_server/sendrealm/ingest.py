@@ -21,6 +21,8 @@ from starlette.responses import Response
 
 from . import credentials, hooks, timestamps
 from .bodies import (
+    Answer,
+    answer_type,
     answerable,
     check_content_type,
     encode,
@@ -58,6 +60,7 @@ IDEMPOTENCY_KEY = ("body", "idempotency_key")
 # The documented request media types (type/subtype, lower case); `charset` may only be utf-8.
 MEDIA_TYPES = ("application/json",)
 SUCCESS_MEDIA_TYPE = "application/json"
+SUCCESS_CONTENT_TYPE = answer_type(SUCCESS_MEDIA_TYPE)
 REPLAY_MEDIA_TYPE = "application/json"
 
 _request_validator = jsonschema_rs.validator_for(REQUEST_SCHEMA, validate_formats=True)
@@ -107,7 +110,7 @@ class Ingest:
             self.metrics.inc("ingest_events_deduplicated_total")
             return replayed(stored)
         self.metrics.inc("ingest_events_accepted_total")
-        return Response(answer, 202, media_type=SUCCESS_MEDIA_TYPE)
+        return Answer(answer, 202, SUCCESS_CONTENT_TYPE)
 
     async def insert(self, new: NewEvent) -> tuple[StoredEvent, bool]:
         worker = self.worker

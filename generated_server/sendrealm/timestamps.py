@@ -52,6 +52,10 @@ def format_utc(moment: datetime) -> str:
     )
 
 
+# The one format format_utc writes.
+_STORED_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+
+
 def normalize(value: str) -> str | None:
     """The UTC form of an RFC 3339 date-time, or None when Python cannot represent it (e.g. year 0)."""
     text = value.upper()
@@ -60,6 +64,8 @@ def normalize(value: str) -> str | None:
         text = text[:17] + "59" + text[19:]
     try:
         moment = datetime.fromisoformat(text)
+        if not leap and _STORED_FORM.fullmatch(text):
+            return text  # already the stored form (as clients mostly send it), its date a real one
         if moment.tzinfo is None:
             return None
         if leap:

@@ -36,4 +36,4 @@ def test_the_template_is_accepted_and_each_marker_is_a_new_event(api: str, tmp_p
         if UNIQUE in load.plan():  # a deduplicating API: the same marker is a replay, not a third event
             assert send(server.root, load, "run-1-1").status_code < 300
     # What the bench's store check counts: one event per request with a new marker.
-    assert count_stored(api, db) == 2 * load.events_per_request
+    assert count_stored(f"generated_server.{api}", db) == 2 * load.events_per_request

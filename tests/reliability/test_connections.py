@@ -108,6 +108,21 @@ def test_a_slow_body_is_a_408_in_the_envelope(sendrealm: RunningServer) -> None:
     assert orjson.loads(body)["status"] == 408
 
 
+def test_a_client_leaving_mid_body_is_counted_and_stores_nothing(sendrealm: RunningServer) -> None:
+    before = rejected(sendrealm, "client_disconnected")
+    with connect(sendrealm) as sock:
+        sock.sendall(
+            b"POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer be_acme_test_key\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"event":'
+        )
+        time.sleep(0.3)  # the endpoint is waiting for the rest of the body
+    deadline = time.monotonic() + 5
+    while rejected(sendrealm, "client_disconnected") == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rejected(sendrealm, "client_disconnected") - before == 1
+    assert_served(sendrealm)
+
+
 def test_a_huge_head_is_a_431_in_the_envelope(sendrealm: RunningServer) -> None:
     with connect(sendrealm) as sock:
         with contextlib.suppress(OSError):
