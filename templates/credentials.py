@@ -5,14 +5,15 @@ bearer: `Authorization: Bearer KEY` (an OAuth 2 or OpenID Connect token too: it 
 not introspected); basic: `Authorization: Basic` with the key as the part the scheme's
 `x-ingest-basic` names (`user`; `password`; `both`, the key being `user:password` so that both parts
 are checked), or by default the user name (any password; an empty user name takes the password);
-header / query: an `apiKey` parameter, whose value may have to start with a scheme word and a space
-(`Authorization: Vendor-API-Key KEY`; the word in any case).
+header / query / cookie: an `apiKey` parameter, whose value may have to start with a scheme word and
+a space (`Authorization: Vendor-API-Key KEY`; the word in any case).
 A key in a body field (x-ingest `credential_field`) is never stored (the body digest leaves it out)
 and never logged.
 
 A key is read as sent, less the spaces and tabs HTTP allows around it (RFC 9110 section 5.6.3): no other
 whitespace is removed. A request that repeats a header or query parameter holding a key is
-ambiguous and carries no key at all, whichever copy would have come first.
+ambiguous and carries no key at all, whichever copy would have come first; so does a cookie named
+twice in the request's `Cookie` headers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 # (kind, parameter name or for basic the key's part, the word before an apiKey's key or "") of an
@@ -92,19 +94,46 @@ def in_body(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-# How many `"field": "key"` members of a body's first bytes are tried as its key, at most.
+# How many members named as the credential field in a body's first bytes are tried as its key, at most.
 MAX_KEYS_IN_PREFIX = 4
 
 
 def prefix_pattern(field: str) -> re.Pattern[bytes]:
-    """A member `"field": "key"` written plainly: no escape in its name or its value."""
-    return re.compile(rb'"' + re.escape(field.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*"([^"\\\x00-\x1f]+)"')
+    """A member named `field` (the last step of the credential field's pointer), written plainly (no
+    escape in its name), and its string value."""
+    return re.compile(re.escape(orjson.dumps(field)) + rb'[ \t\r\n]*:[ \t\r\n]*"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
-def in_prefix(prefix: bytes, pattern: re.Pattern[bytes]) -> Iterator[str]:
-    """The keys the first bytes of a body name plainly, before it is read as JSON (a few at most)."""
+def in_prefix(prefix: bytes, pattern: re.Pattern[bytes], steps: tuple[str, ...]) -> Iterator[str]:
+    """The keys the first bytes of a body hold at the credential field's place (`steps`: its JSON
+    Pointer's member names, from the top), before the whole body is read (a few at most).
+
+    Each member named as the field (`pattern`, found in C) is checked where it is: the prefix is cut
+    after its value and closed as a document (`closed`), and the key is the string at `steps` of
+    it. A member of that name elsewhere (in a payload) is not taken for the key, and the work is a
+    few parses of the prefix by orjson at most."""
+    found: set[str] = set()
     for _, match in zip(range(MAX_KEYS_IN_PREFIX), pattern.finditer(prefix), strict=False):
-        try:
-            yield match.group(1).decode()
-        except UnicodeDecodeError:
-            continue
+        node = closed(prefix[: match.end()], len(steps))
+        for step in steps:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, str) and node and node not in found:
+            found.add(node)
+            yield node
+
+
+def closed(text: bytes, levels: int) -> Any:
+    """The JSON document `text` begins, cut after a member's value and closed by `levels` brackets,
+    each the one orjson takes there (the other stops it before the end); None when it is not JSON
+    up to the cut, or is open deeper than `levels`."""
+    for _ in range(levels):
+        for closer in (b"}", b"]"):
+            try:
+                return orjson.loads(text + closer)
+            except orjson.JSONDecodeError as exc:
+                if exc.pos > len(text):  # the closer was taken: more are needed
+                    text += closer
+                    break
+        else:
+            return None
+    return None
