@@ -77,14 +77,14 @@ def success(op: Operation, batch: bool) -> tuple[Block, Block | None]:
             said_types = " or ".join(sorted(types))
             reason = f"the documented schema types the text as {said_types}, which a text body never is"
             text = todo(reason, text.value)
-        shape = {"status": Guess(status, said), "text": text}
+        shape: Block = {"status": Guess(status, said), "text": text}
         return shape, dict(shape) if batch else None
     documented: Mapping[str, Any] = next(
         (e.value for e in response.examples if isinstance(e.value, Mapping)), {}
     )
     fields, counts = _fields(response.schema or {}, documented, status)
     why = "from the documented schema and example" if fields or counts else ""
-    shape: Block = {"status": Guess(status, f"{said} ({response.media_type})")}
+    shape = {"status": Guess(status, f"{said} ({response.media_type})")}
     if not batch:  # one event: a count of accepted events is 1
         one = {name: {"const": int(count["source"] == "accepted")} for name, count in counts.items()}
         shape["fields"] = Guess({**fields, **one}, why)
@@ -262,8 +262,8 @@ def example_entries(op: Operation, model: ErrorEnvelope | None, keys: set[str]) 
             words = texts[0].value.lower()
             key = next((k for k, clues in _CLUES if any(c in words for c in clues)), _BY_STATUS.get(status))
             if key is not None and key in keys and key not in found:
-                entry = {"status": status, "message": texts[0].value}
-                found[key] = Guess(entry, f"the documented {status} example {texts[0].name!r}")
+                said = {"status": status, "message": texts[0].value}
+                found[key] = Guess(said, f"the documented {status} example {texts[0].name!r}")
         return found
     placed = {
         p

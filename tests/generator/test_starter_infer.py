@@ -495,7 +495,8 @@ KEYLESS = {
 
 def test_a_keyless_collector_names_its_project_by_a_token_and_the_config_lists_tokens(tmp_path: Path) -> None:
     body = {"type": "object", "properties": {"events": KEYLESS}}
-    for security in ([], [{}]):
+    requirements: list[list[dict[str, Any]]] = [[], [{}]]
+    for security in requirements:
         document = api(body)
         document["paths"]["/track"]["post"]["security"] = security
         block = proposed(tmp_path, document)
@@ -513,7 +514,7 @@ def test_a_keyless_collector_names_its_project_by_a_token_and_the_config_lists_t
 
 def test_a_batch_answered_with_text_is_all_or_nothing_and_no_todo(tmp_path: Path) -> None:
     body = {"type": "object", "properties": {"batch": {"type": "array", "items": EVENT}}}
-    ok = {"text/plain": {"schema": {"type": "string"}, "example": "OK"}}
+    ok: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}, "example": "OK"}}
     responses = {
         "200": {"description": "ok", "content": ok},
         "400": {"description": "bad", "content": {"application/json": {"schema": ERROR}}},
