@@ -51,12 +51,15 @@ def _looks_like_ingest(op: Operation) -> bool:
     item = _item_schema(op, array, bare)
     found = fields.members(item)
     named = {fields.normal(f.name) for f in found}
-    contact = bool(named & set(fields.IDENTITY_KINDS)) or fields.path_identity(op) is not None
-    if op.method in fields.UPDATES:  # a profile update: the attributes of a contact it names
-        return contact and bool(found or op.request_schema.get("additionalProperties"))
+    in_body = bool(named & set(fields.IDENTITY_KINDS))
+    from_path = fields.path_identity(op)
+    if op.method in fields.UPDATES:  # a profile update: the attributes of the contact it names
+        # `PUT /customers/{identifier}`, not `PUT /customers/{identifier}/settings`.
+        named_by_path = from_path is not None and op.path.rstrip("/").endswith(f"{{{from_path[0].name}}}")
+        return (in_body or named_by_path) and bool(found or op.request_schema.get("additionalProperties"))
     words = any(word in op.path.lower() for word in INGEST_WORDS)
     events = bool(named & set(fields.EVENT_NAMES)) or (words and bool(found))
-    return events and (contact or words)
+    return events and (in_body or from_path is not None or words)
 
 
 def select(spec: Spec, wanted: tuple[str, ...]) -> list[Operation]:

@@ -459,12 +459,12 @@ def test_a_profile_update_by_put_is_one_event_name_with_the_whole_body_as_payloa
     assert block["event_name"] == "identify"  # not the person's `name`
     assert block["payload"]["field"] == ""  # the attributes are the body's own members
     assert block["identity"]["fields"] == [{"name": "$request.path.identifier", "kind": "customer"}]
-    # A PUT that names no contact (a setting) is no profile update.
-    settings = _method(
-        api({"type": "object", "properties": {"colour": {"type": "string"}}}, path="/x"), "put"
-    )
-    source.write_text(yaml.safe_dump(settings, sort_keys=False))
-    assert infer.candidates(load_spec(source, ingest_required=False)) == []
+    # A PUT that names no contact, or something of a contact's other than its attributes, is none.
+    colour = {"type": "object", "properties": {"colour": {"type": "string"}}}
+    for path in ("/x", "/customers/{identifier}/settings"):
+        parameters = [IDENTIFIER] if "{" in path else None
+        source.write_text(yaml.safe_dump(_method(api(colour, path=path, parameters=parameters), "put")))
+        assert infer.candidates(load_spec(source, ingest_required=False)) == [], path
 
 
 def test_an_engage_call_is_a_profile_update_named_by_its_path(tmp_path: Path) -> None:
