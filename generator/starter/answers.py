@@ -53,8 +53,9 @@ def _text(media_type: str) -> bool:
 
 
 def success(op: Operation, batch: bool) -> tuple[Block, Block | None]:
-    """The `response` shape, and for a batch its `batch.response` (the counts it documents); None
-    when the success has no JSON body, which a batch answer cannot be yet."""
+    """The `response` shape, and for a batch its `batch.response`: the counts it documents, the
+    constant text it answers (`200 OK`); None when the success has no body, which a batch answer
+    cannot be yet."""
     statuses = sorted(s for s in op.responses if 200 <= s < 300)
     if not statuses:
         return {"status": todo("the file documents no 2xx answer: the status answered", 200)}, None
@@ -64,19 +65,26 @@ def success(op: Operation, batch: bool) -> tuple[Block, Block | None]:
     if response.media_type is None:
         return {"status": Guess(status, f"{said}, with no body")}, None
     if _text(response.media_type):
-        example = next((e.value for e in response.examples if isinstance(e.value, str)), None)
+        # A text body is the example as written: `OK`, or Mixpanel's `1` (a YAML integer).
+        example = next((e.value for e in response.examples if isinstance(e.value, str | int)), None)
         text = (
-            Guess(example, f"{said}'s example ({response.media_type})")
-            if example
+            Guess(str(example), f"{said}'s example ({response.media_type})")
+            if example is not None and not isinstance(example, bool)
             else Guess("OK", "a guess: the text answered")
         )
-        return {"status": Guess(status, said), "text": text}, None
+        types = schema_types(response.schema or {})
+        if types and "string" not in types:
+            said_types = " or ".join(sorted(types))
+            reason = f"the documented schema types the text as {said_types}, which a text body never is"
+            text = todo(reason, text.value)
+        shape: Block = {"status": Guess(status, said), "text": text}
+        return shape, dict(shape) if batch else None
     documented: Mapping[str, Any] = next(
         (e.value for e in response.examples if isinstance(e.value, Mapping)), {}
     )
     fields, counts = _fields(response.schema or {}, documented, status)
     why = "from the documented schema and example" if fields or counts else ""
-    shape: Block = {"status": Guess(status, f"{said} ({response.media_type})")}
+    shape = {"status": Guess(status, f"{said} ({response.media_type})")}
     if not batch:  # one event: a count of accepted events is 1
         one = {name: {"const": int(count["source"] == "accepted")} for name, count in counts.items()}
         shape["fields"] = Guess({**fields, **one}, why)
@@ -244,7 +252,18 @@ def example_entries(op: Operation, model: ErrorEnvelope | None, keys: set[str]) 
     """A catalogue entry for each documented error example, so the server answers the body the file
     shows: its status, message and constants, under the key its words (or its status) point to."""
     found: dict[str, Guess] = {}
-    if model is None or model.text:
+    if model is None:
+        return found
+    if model.text:  # the body is the message (RudderStack's `Invalid request`)
+        for status, response in op.responses.items():
+            texts = [e for e in response.examples if isinstance(e.value, str) and e.value]
+            if status < 400 or response.media_type != model.media_type or not texts:
+                continue
+            words = texts[0].value.lower()
+            key = next((k for k, clues in _CLUES if any(c in words for c in clues)), _BY_STATUS.get(status))
+            if key is not None and key in keys and key not in found:
+                said = {"status": status, "message": texts[0].value}
+                found[key] = Guess(said, f"the documented {status} example {texts[0].name!r}")
         return found
     placed = {
         p

@@ -9,11 +9,19 @@ nested field is named by its JSON Pointer (`/properties/distinct_id`, JSON:API's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec.model import Operation, object_fields, pointer_of, pointer_parts, schema_types
+from ..spec.model import (
+    PATH_EXPRESSION,
+    Operation,
+    Parameter,
+    object_fields,
+    pointer_of,
+    pointer_parts,
+    schema_types,
+)
 from .proposal import Block, Guess, todo
 
 # Names, normalised (lower case, letters and digits only), in the order they are preferred.
@@ -57,9 +65,18 @@ PAYLOAD_NAMES = (
     "customproperties",
 )
 CREDENTIAL_NAMES = ("apikey", "writekey", "appid", "apitoken", "projecttoken", "token", "secret")
+# A public project token in each event of a keyless collector (Mixpanel's `properties.token`).
+TOKEN_NAMES = ("token", "projecttoken")
 BATCH_NAMES = ("events", "batch", "data", "records", "items")
 # Calls named by their path rather than by a field (Segment's identify, page...).
-CALLS = ("identify", "page", "screen", "group", "alias")
+CALLS = ("identify", "page", "screen", "group", "alias", "engage")
+# Calls (or methods) that update a contact's profile rather than record something that happened.
+PROFILE_CALLS = ("identify", "engage")
+UPDATES = ("PUT", "PATCH")
+# Path segments naming a collection of contacts: `/customers/{identifier}` names one by its id.
+CONTACTS = ("customers", "users", "people", "persons", "profiles", "contacts", "visitors", "devices")
+# Path segments naming a collection of events: `/events/{collection}` names the event by its value.
+EVENT_SEGMENTS = ("events", "event", "collections")
 _SCALARS = {"string", "integer", "number"}
 # An apiKey value a description shows with a scheme word first: `Klaviyo-API-Key your-private-api-key`.
 _PREFIX = re.compile(r"\b([A-Za-z][\w.-]*) (?:<[^>]*>|\{[^}]*\}|your[\w-]*|KEY|API_KEY|\[[^\]]*\])")
@@ -151,14 +168,25 @@ def _quoted(name: str) -> str:
 
 
 def event(fields: list[Field], op: Operation) -> Block:
-    """`event_field`, or the constant `event_name` of a call named by its path."""
+    """`event_field` (a body field, else a path parameter), or the constant `event_name` of a call
+    named by its path or of a profile update."""
     found = best(fields, EVENT_NAMES, lambda f: f.scalar)
+    if found and not found.required:
+        why = f"named like an event name, but the schema does not require `{found.written}` (lint asks it)"
+        return {"event_field": todo(why, found.written)}
     if found:
-        why = "required, " if found.required else ""
-        return {"event_field": Guess(found.written, f"{why}named like an event name")}
+        return {"event_field": Guess(found.written, "required, named like an event name")}
+    parameter = path_event(op)
+    if parameter is not None:
+        why = f"no event field; the path parameter {parameter.name!r} names the event ({op.path})"
+        return {"event_field": Guess(PATH_EXPRESSION + parameter.name, why)}
     tail = op.path.rstrip("/").rsplit("/", 1)[-1].lower()
     if tail in CALLS:
         return {"event_name": Guess(tail, f"no event field; the path names the call ({op.path})")}
+    update = profile_update(op)
+    if update is not None:
+        why = f"a profile update ({op.method} {op.path}), served as events of one name"
+        return {"event_name": Guess(update, why)}
     names = [f for f in fields if normal(f.name) == "name" and f.scalar]
     # A `name` inside a metric or event object (JSON:API's metric.data.attributes.name) first.
     names.sort(key=lambda f: (not any(normal(p) in ("metric", "event") for p in f.parts), len(f.parts)))
@@ -167,8 +195,58 @@ def event(fields: list[Field], op: Operation) -> Block:
     return {"event_field": todo("no field is named like the event (event, event_type, name): name it")}
 
 
+def _path_parameters(op: Operation) -> list[tuple[Parameter, str]]:
+    """The operation's path parameters, each with the path segment just before it (lower case)."""
+    segments = [s for s in op.path.split("/") if s]
+    found = []
+    for parameter in (p for p in op.parameters if p.location == "path"):
+        at = segments.index(f"{{{parameter.name}}}") if f"{{{parameter.name}}}" in segments else -1
+        found.append((parameter, segments[at - 1].lower() if at > 0 else ""))
+    return found
+
+
+def path_event(op: Operation) -> Parameter | None:
+    """A path parameter naming the event: named like one, or after `/events/` (`/events/{collection}`)."""
+    return next(
+        (
+            p
+            for p, before in _path_parameters(op)
+            if normal(p.name) in EVENT_NAMES or before in EVENT_SEGMENTS
+        ),
+        None,
+    )
+
+
+def path_identity(op: Operation) -> tuple[Parameter, str | None] | None:
+    """A path parameter naming the contact, and its kind: named like a contact id, or after a
+    collection of contacts (`/customers/{identifier}`: kind `customer`)."""
+    for parameter, before in _path_parameters(op):
+        if normal(parameter.name) in IDENTITY_KINDS:
+            return parameter, IDENTITY_KINDS[normal(parameter.name)]
+        if before in CONTACTS:
+            return parameter, {"people": "person"}.get(before, before.removesuffix("s"))
+    return None
+
+
+def profile_update(op: Operation) -> str | None:
+    """The event name a profile update is served as (a PUT or PATCH of a contact, a POST to an
+    identify- or engage-like path); None for an operation that records events."""
+    tail = op.path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if tail in PROFILE_CALLS:
+        return tail
+    return "identify" if op.method in UPDATES else None
+
+
 def identity(fields: list[Field], op: Operation, taken: set[str]) -> Block:
-    """Identity candidates in the order the schema declares them, and how they combine."""
+    """Identity candidates in the order the schema declares them, and how they combine; a contact
+    named by the path alone (it is always present, so no body field after it would be read)."""
+    from_path = path_identity(op)
+    if from_path is not None:
+        parameter, kind = from_path
+        entry: dict[str, Any] = {"name": PATH_EXPRESSION + parameter.name}
+        entry |= {"kind": kind} if kind else {}
+        why = f"the path parameter {parameter.name!r} names the contact ({op.path})"
+        return {"mode": Guess("first_present"), "fields": Guess([entry], why)}
     ranked = [
         f
         for f in sorted(fields, key=lambda f: len(f.parts) > 1)  # top-level ones first, else in order
@@ -183,7 +261,7 @@ def identity(fields: list[Field], op: Operation, taken: set[str]) -> Block:
         }
     candidates = []
     for f in ranked:
-        entry: dict[str, Any] = {"name": f.written}
+        entry = {"name": f.written}
         kind = IDENTITY_KINDS[normal(f.name)]
         if kind:
             entry["kind"] = kind
@@ -241,10 +319,14 @@ def _value_at(example: Any, pointer: str) -> Any:
     return node
 
 
-def payload(fields: list[Field]) -> Block:
-    """The object holding the event's properties; checked only against events the config defines."""
+def payload(fields: list[Field], whole: bool = False) -> Block:
+    """The object holding the event's properties; checked only against events the config defines.
+    `whole`: with no such object, the item itself (a profile update's attributes are its members)."""
     found = best(fields, PAYLOAD_NAMES, lambda f: f.is_object or not f.types)
     validation = Guess("when_defined", "events are accepted as sent until config.yaml defines them")
+    if found is None and whole:
+        why = "a profile update whose attributes are the body's own members: the whole item"
+        return {"field": Guess("", why), "validation": validation}
     if found is None:
         return {
             "field": todo("no object field is named like the properties (properties, data...)"),
@@ -272,8 +354,10 @@ def dedupe_key(fields: list[Field], op: Operation, taken: set[str]) -> Guess | N
     return None
 
 
-def credential(request: list[Field], op: Operation) -> tuple[Block, str]:
-    """`credential_field` when the key travels in the body; else nothing, and a note on the scheme."""
+def credential(request: list[Field], op: Operation, item: Sequence[Field] = ()) -> tuple[Block, str]:
+    """`credential_field` when the key travels in the body; `project_field` for a keyless collector
+    (no security at all) whose events carry a public token (in `item`, the event's members); else
+    nothing, and a note on the scheme."""
     if op.security and all(op.security):
         notes = []
         for scheme in op.schemes:
@@ -294,7 +378,15 @@ def credential(request: list[Field], op: Operation) -> tuple[Block, str]:
                     f"`x-ingest-prefix: {word.group(1)}` to components.securitySchemes.{scheme.name}"
                 )
         return {}, "the key: by the security scheme " + "; ".join(notes)
-    found = best([f for f in request if len(f.parts) == 1], CREDENTIAL_NAMES, lambda f: f.scalar)
+    keyless = not any(op.security)
+    key = best([f for f in request if len(f.parts) == 1], CREDENTIAL_NAMES, lambda f: f.scalar)
+    token = best(item, TOKEN_NAMES, lambda f: f.scalar) if keyless else None
+    if token is not None and (key is None or normal(key.name) in TOKEN_NAMES):
+        why = "no security (`security: []` or none); each event names its project by this public token"
+        return {
+            "project_field": Guess(token.written, why)
+        }, "keyless: config.yaml maps each token to a project"
+    found = key
     if found:
         return {
             "credential_field": Guess(found.written, "no security scheme; a body field named like a key")

@@ -34,11 +34,15 @@ class UnknownOperation(LookupError):
 
 
 def candidates(spec: Spec) -> list[Operation]:
-    """The POST operations that look like event ingest."""
+    """The operations that look like event ingest: POSTs of events, and profile updates (a PUT or
+    PATCH of a contact's attributes), which are served as events of one name."""
     return [
         op
         for op in spec.operations
-        if op.method == "POST" and op.ingest is None and op.read is None and _looks_like_ingest(op)
+        if op.method in ("POST", *fields.UPDATES)
+        and op.ingest is None
+        and op.read is None
+        and _looks_like_ingest(op)
     ]
 
 
@@ -47,9 +51,15 @@ def _looks_like_ingest(op: Operation) -> bool:
     item = _item_schema(op, array, bare)
     found = fields.members(item)
     named = {fields.normal(f.name) for f in found}
+    in_body = bool(named & set(fields.IDENTITY_KINDS))
+    from_path = fields.path_identity(op)
+    if op.method in fields.UPDATES:  # a profile update: the attributes of the contact it names
+        # `PUT /customers/{identifier}`, not `PUT /customers/{identifier}/settings`.
+        named_by_path = from_path is not None and op.path.rstrip("/").endswith(f"{{{from_path[0].name}}}")
+        return (in_body or named_by_path) and bool(found or op.request_schema.get("additionalProperties"))
     words = any(word in op.path.lower() for word in INGEST_WORDS)
     events = bool(named & set(fields.EVENT_NAMES)) or (words and bool(found))
-    return events and bool(named & set(fields.IDENTITY_KINDS) or words)
+    return events and (in_body or from_path is not None or words)
 
 
 def select(spec: Spec, wanted: tuple[str, ...]) -> list[Operation]:
@@ -105,7 +115,7 @@ def propose(op: Operation) -> tuple[Block, str]:
     found = fields.members(item)
     block: Block = {"version": Guess(2)}
     block.update(fields.event(found, op))
-    credential, note = fields.credential(fields.members(op.request_schema, depth=1), op)
+    credential, note = fields.credential(fields.members(op.request_schema, depth=1), op, found)
     block.update(credential)
     block.update(fields.occurred_at(found, _item_examples(op, array, bare)))
     taken = {
@@ -117,7 +127,7 @@ def propose(op: Operation) -> tuple[Block, str]:
     if key is not None and key.value["in"] == "body":
         taken.add(field_pointer(key.value["name"]))
     block["identity"] = fields.identity(found, op, taken)
-    block["payload"] = fields.payload(found)
+    block["payload"] = fields.payload(found, whole=fields.profile_update(op) is not None)
     texts = [op.description, op.summary, *(r.description for r in op.responses.values())]
     block["payload_limit"] = {"default_bytes": fields.size_limit(texts)}
     kinds = _kinds(item, block)
@@ -136,9 +146,9 @@ def propose(op: Operation) -> tuple[Block, str]:
     if array is not None or bare:
         batch_block = fields.batch(array) if array else _bare(op)
         batch_block["acceptance"] = Guess("all_or_nothing", "the documented answer names no refused item")
-        if batch_answer is None or "fields" not in batch_answer:
+        if batch_answer is None:
             status = plain(response).get("status", 200)
-            reason = "the documented success has no JSON body, which a batch answer cannot be yet"
+            reason = "the documented success has no body, which a batch answer cannot be yet"
             batch_block["response"] = todo(reason, {"status": status, "fields": {}})
         else:
             batch_block["response"] = batch_answer

@@ -410,3 +410,156 @@ def test_a_form_carrying_json_is_read_as_the_json_it_carries(tmp_path: Path) -> 
     block = proposed(tmp_path, document)
     assert (block["event_field"], block["credential_field"]) == ("event", "api_key")
     assert block["identity"]["fields"][0] == {"name": "user_id", "kind": "user"}
+
+
+def _method(document: dict[str, Any], method: str) -> dict[str, Any]:
+    """The document with its one operation under another method."""
+    [item] = document["paths"].values()
+    item[method] = item.pop("post")
+    return document
+
+
+IDENTIFIER = {"name": "identifier", "in": "path", "required": True, "schema": {"type": "string"}}
+EVENT_NAMED = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+
+
+def test_a_contact_named_by_the_path_is_read_from_the_path_parameter(tmp_path: Path) -> None:
+    path = "/customers/{identifier}/events"
+    block = proposed(tmp_path, api(EVENT_NAMED, path=path, parameters=[IDENTIFIER]))
+    # Always present: alone under first_present (lint wants it first; a body field after it is never read).
+    assert block["identity"] == {
+        "mode": "first_present",
+        "fields": [{"name": "$request.path.identifier", "kind": "customer"}],
+    }
+    assert block["event_field"] == "name"
+    user = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    block = proposed(tmp_path, api(EVENT, path="/u/{user_id}/track", parameters=[user]))
+    assert block["identity"]["fields"] == [{"name": "$request.path.user_id", "kind": "user"}]
+
+
+def test_an_event_named_by_the_path_is_read_from_the_path_parameter(tmp_path: Path) -> None:
+    collection = {"name": "collection", "in": "path", "required": True, "schema": {"type": "string"}}
+    body = {"type": "object", "properties": {"user_id": {"type": "string"}}}
+    block = proposed(tmp_path, api(body, path="/events/{collection}", parameters=[collection]))
+    assert block["event_field"] == "$request.path.collection"
+    assert block["identity"]["fields"] == [{"name": "user_id", "kind": "user"}]  # the body's, not the path's
+
+
+def test_a_profile_update_by_put_is_one_event_name_with_the_whole_body_as_payload(tmp_path: Path) -> None:
+    attributes = {
+        "type": "object",
+        "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+        "additionalProperties": True,
+    }
+    document = _method(api(attributes, path="/customers/{identifier}", parameters=[IDENTIFIER]), "put")
+    source = tmp_path / "vendor.yaml"
+    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    [op] = infer.candidates(load_spec(source, ingest_required=False))  # a PUT is chosen too
+    block = plain(infer.propose(op)[0])
+    assert block["event_name"] == "identify"  # not the person's `name`
+    assert block["payload"]["field"] == ""  # the attributes are the body's own members
+    assert block["identity"]["fields"] == [{"name": "$request.path.identifier", "kind": "customer"}]
+    # A PUT that names no contact, or something of a contact's other than its attributes, is none.
+    colour = {"type": "object", "properties": {"colour": {"type": "string"}}}
+    for path in ("/x", "/customers/{identifier}/settings"):
+        parameters = [IDENTIFIER] if "{" in path else None
+        source.write_text(yaml.safe_dump(_method(api(colour, path=path, parameters=parameters), "put")))
+        assert infer.candidates(load_spec(source, ingest_required=False)) == [], path
+
+
+def test_an_engage_call_is_a_profile_update_named_by_its_path(tmp_path: Path) -> None:
+    body = {
+        "type": "object",
+        "properties": {"$distinct_id": {"type": "string"}, "$set": {"type": "object"}},
+    }
+    block = proposed(tmp_path, api(body, path="/engage", security={"type": "http", "scheme": "basic"}))
+    assert block["event_name"] == "engage"
+    assert block["identity"]["fields"] == [{"name": "$distinct_id"}]
+
+
+KEYLESS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["event"],
+        "properties": {
+            "event": {"type": "string"},
+            "properties": {
+                "type": "object",
+                "properties": {"token": {"type": "string"}, "distinct_id": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def test_a_keyless_collector_names_its_project_by_a_token_and_the_config_lists_tokens(tmp_path: Path) -> None:
+    body = {"type": "object", "properties": {"events": KEYLESS}}
+    requirements: list[list[dict[str, Any]]] = [[], [{}]]
+    for security in requirements:
+        document = api(body)
+        document["paths"]["/track"]["post"]["security"] = security
+        block = proposed(tmp_path, document)
+        assert block["project_field"] == "/properties/token"
+        assert "credential_field" not in block
+    source = tmp_path / "vendor.yaml"
+    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    config = yaml.safe_load(propose_file(source).config_text)
+    assert [p.keys() for p in config["projects"]] == [{"id", "tokens"}] * 2  # no key is taken
+    # With a security scheme the token is no project's name: the scheme carries the key.
+    block = proposed(tmp_path, api(body, security={"type": "http", "scheme": "bearer"}))
+    assert "project_field" not in block and "credential_field" not in block
+    assert "api_keys" in yaml.safe_load(propose_file(tmp_path / "vendor.yaml").config_text)["projects"][0]
+
+
+def test_a_batch_answered_with_text_is_all_or_nothing_and_no_todo(tmp_path: Path) -> None:
+    body = {"type": "object", "properties": {"batch": {"type": "array", "items": EVENT}}}
+    ok: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}, "example": "OK"}}
+    responses = {
+        "200": {"description": "ok", "content": ok},
+        "400": {"description": "bad", "content": {"application/json": {"schema": ERROR}}},
+    }
+    block, _ = infer.propose(operation(tmp_path, api(body, responses)))
+    assert plain(block)["batch"]["response"] == {"status": 200, "text": "OK"}
+    assert plain(block)["batch"]["acceptance"] == "all_or_nothing"
+    assert not [t for t, _ in todos(block) if t.startswith("/batch")]
+    # A text typed as an integer (Mixpanel's `1`) is no text lint can match: a TODO, the example kept.
+    ok["text/plain"] = {"schema": {"type": "integer", "enum": [1, 0]}, "example": 1}
+    block, _ = infer.propose(operation(tmp_path, api(body, responses)))
+    assert plain(block)["batch"]["response"] == {"status": 200, "text": "1"}
+    assert "/batch/response/text" in dict(todos(block))
+
+
+def test_text_error_examples_are_the_catalogue_s_messages(tmp_path: Path) -> None:
+    text = {"schema": {"type": "string"}}
+    responses = {
+        "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}},
+        "400": {"description": "bad", "content": {"text/plain": {**text, "example": "Invalid request"}}},
+        "401": {
+            "description": "no",
+            "content": {"text/plain": {**text, "example": "Invalid Authorization Header"}},
+        },
+    }
+    catalogue = proposed(tmp_path, api(EVENT, responses))["errors"]["catalogue"]
+    assert catalogue["invalid_request"] == {"status": 400, "message": "Invalid request"}
+    assert catalogue["unauthorized"] == {"status": 401, "message": "Invalid Authorization Header"}
+
+
+def test_an_event_field_the_schema_does_not_require_is_a_todo(tmp_path: Path) -> None:
+    optional = {**EVENT, "required": []}
+    block, _ = infer.propose(operation(tmp_path, api(optional)))
+    assert "/event_field" in dict(todos(block)) and plain(block)["event_field"] == "event"
+
+
+def test_operations_documenting_other_error_bodies_get_one_envelope_to_pick(tmp_path: Path) -> None:
+    document = api(EVENT)
+    other = {"type": "object", "properties": {"error": {"type": "string"}}}
+    second = json.loads(json.dumps(document["paths"]["/track"]["post"]))
+    second["operationId"] = "import"
+    second["responses"]["400"]["content"]["application/json"]["schema"] = other
+    document["paths"]["/import"] = {"post": second}
+    source = tmp_path / "vendor.yaml"
+    source.write_text(yaml.safe_dump(document, sort_keys=False))
+    first, later = propose_file(source).proposals
+    assert not [t for t, _ in first.todos if t.endswith("/x-ingest/errors")]
+    assert [t for t, _ in later.todos if t == "/paths/~1import/post/x-ingest/errors"]
