@@ -157,6 +157,12 @@ def two_schemes(document: dict[str, Any]) -> None:
 
 # case -> (edit, where the problem is: a pointer, "{op}" standing for the ingest operation's, a message part)
 BROKEN: dict[str, tuple[Edit, str, str]] = {
+    # The limiter keeps each admitted time per key: 10^6 a window once failed at start-up (EFBIG).
+    "a rate limit wider than the limiter keeps": (
+        v2(add(x_ingest, rate_limit={"requests": 1_000_000, "per_seconds": 1})),
+        "{op}/x-ingest/rate_limit/requests",
+        "1000000 is greater than the maximum of 10000",
+    ),
     "an x-ingest-basic part that is not one": (
         scheme("siteCredentials", {"type": "http", "scheme": "basic", "x-ingest-basic": "secret"}),
         "/components/securitySchemes/siteCredentials/x-ingest-basic",
