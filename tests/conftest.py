@@ -55,13 +55,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     module-scoped fixture (a generated server, a deployment, a wheel) run on the same worker, so
     each instance is made once rather than once per worker its tests are spread over."""
     for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
+        if not isinstance(item, pytest.Function):
             continue
         shared = sorted(
             name
             for name in item.fixturenames
-            if (found := info.name2fixturedefs.get(name))
+            if (found := item._fixtureinfo.name2fixturedefs.get(name))
             and found[-1].scope == "module"
             and not isinstance(found[-1], DirectParamFixtureDef)
         )
