@@ -55,8 +55,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     module-scoped fixture (a generated server, a deployment, a wheel) run on the same worker, so
     each instance is made once rather than once per worker its tests are spread over."""
     for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
+        if not isinstance(item, pytest.Function):
             continue
         shared = sorted(
             name

@@ -1,4 +1,5 @@
-"""`ingestspec contract` passes on the generated reference servers, on SQLite and on PostgreSQL."""
+"""`ingestspec contract` passes on the generated reference servers, on SQLite and on PostgreSQL; on
+SQLite the same run shows that every event it created carries its marker (test_data_left.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestspec.contract_tests.depth import FUZZ_ENV
+from ingestspec.contract_tests.depth import FUZZ_ENV, default_max_examples
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
+from tests.contract.test_data_left import assert_every_event_is_marked
 from tests.servers import running_server
 
 
@@ -32,3 +34,6 @@ def test_the_generated_server_conforms(api: str, db_url: str, tmp_path: Path) ->
     assert "No failures." in result.stdout
     assert elapsed < 180, f"the default run took {elapsed:.0f} s"
     assert 'failures="0"' in junit.read_text()
+    if db_url.startswith("sqlite:///"):  # the same run shows what a run leaves in the store
+        examples = default_max_examples()
+        assert_every_event_is_marked(result.stdout, Path(db_url.removeprefix("sqlite:///")), examples)
