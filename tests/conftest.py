@@ -59,8 +59,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         shared = sorted(
             name
-            for name in getattr(item, "fixturenames", ())
-            if (found := info.name2fixturedefs.get(name))
+            for name in item.fixturenames
+            if (found := item._fixtureinfo.name2fixturedefs.get(name))
             and found[-1].scope == "module"
             and not isinstance(found[-1], DirectParamFixtureDef)
         )
