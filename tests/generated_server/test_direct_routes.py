@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import Message
 
 from generated_server.arsel.app import create_app
 
@@ -32,12 +33,12 @@ def test_an_unhandled_failure_of_an_operation_is_answered_500_and_raised(
         "query_string": b"", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
         "headers": [(b"authorization", b"Bearer be_acme_test_key"), (b"content-type", b"application/json")],
     }  # fmt: skip
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     with caplog.at_level(logging.INFO), pytest.raises(RuntimeError, match="not a storage error"):
