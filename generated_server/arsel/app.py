@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import ipaddress
 import logging
@@ -14,6 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -167,13 +169,12 @@ def create_app(
         # The reference page's assets come from a PyPI package, so /docs works offline.
         Mount("/docs/assets", app=StaticFiles(directory=str(swagger_ui_path))),
     ]
-    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    outer = functools.partial(AccessLog, metrics=metrics, log=access_log, operations=operations)
+    app = App(outer, routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     # A path with a trailing slash is not the documented one: answer the catalogue's 404, not a 307.
     app.router.redirect_slashes = False
     app.state.storage = storage
     app.state.metrics = metrics
-    app.add_middleware(DirectRoutes, operations=operations)
-    app.add_middleware(AccessLog, metrics=metrics, log=access_log)  # added last: the outer one
     return app
 
 
@@ -203,16 +204,44 @@ def storage_of(app: Starlette) -> Storage:
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
+class App(Starlette):
+    """Starlette with `outer` (the access log) around its whole stack, its server error layer
+    included: the operations' own routes are answered there in one layer (AccessLog)."""
+
+    def __init__(self, outer: Callable[[ASGIApp], ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.outer = outer
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self.outer(super().build_middleware_stack())
+
+
+# What Starlette's server error layer answers when no handler takes an exception (debug off).
+SERVER_ERROR = PlainTextResponse("Internal Server Error", status_code=500)
+
+
 class AccessLog:
     """Per request: its id (the client's `X-Request-Id` if sane, else a new one), echoed in the
     answer and in every log line written while answering; its duration in the latency
     histogram; and, with `log`, one access line: method, path, status, duration. Never the body
-    or the API key."""
+    or the API key.
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, log: bool = True) -> None:
+    The operations whose path has no parameters are answered here too, past Starlette's layers
+    and router: the request's method and path find the endpoint, an exception it raises finds
+    its handler as Starlette's exception layer would, and one no handler takes is answered 500
+    and raised on, as Starlette's server error layer does. Those layers cost about 5 µs of an
+    ingest request in process (bench/ab.py). Every other request, a near miss of a documented
+    path included, goes to the app behind."""
+
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, log: bool, operations: Sequence[tuple[str, str, Endpoint]]
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.log = log
+        self.endpoints = {
+            (method, path): endpoint for method, path, endpoint in operations if "{" not in path
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,6 +249,7 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
+        started = False
         rid = ""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -233,15 +263,30 @@ class AccessLog:
         echoed = (b"x-request-id", rid.encode())
 
         async def send_and_record(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 # The message is this answer's own (each app builds a new one): add to it in place.
                 message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
+        endpoint = None if scope.get("root_path") else self.endpoints.get((scope["method"], scope["path"]))
         try:
-            await self.app(scope, receive, send_and_record)
+            if endpoint is None:
+                await self.app(scope, receive, send_and_record)
+                return
+            request = Request(scope, receive, send_and_record)
+            try:
+                response = await endpoint(request)
+            except Exception as exc:
+                handler = handler_for(exc)
+                if handler is None:
+                    if not started:
+                        await SERVER_ERROR(scope, receive, send)
+                    raise  # for the server to log, as Starlette's server error layer does
+                response = await handler(request, exc)
+            await response(scope, receive, send_and_record)
         finally:
             seconds = time.perf_counter() - start
             self.metrics.observe("ingest_request_duration_seconds", seconds)
@@ -261,34 +306,3 @@ class AccessLog:
                 log_fields(access_logger, logging.INFO, "request", fields)
             request_id.reset(token)
             request_events.reset(events_token)
-
-
-class DirectRoutes:
-    """The operations whose path has no parameters, answered without Starlette's router: the
-    request's method and path find the endpoint, and an exception it raises finds its handler
-    here as Starlette's exception layer would. Those layers cost about 5 µs of an ingest
-    request's 48 in process (bench/stages.py). Every other request, a near miss of a documented
-    path included, goes to the app behind."""
-
-    def __init__(self, app: ASGIApp, operations: Sequence[tuple[str, str, Endpoint]]) -> None:
-        self.app = app
-        self.endpoints = {
-            (method, path): endpoint for method, path, endpoint in operations if "{" not in path
-        }
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = None
-        if scope["type"] == "http" and not scope.get("root_path"):
-            endpoint = self.endpoints.get((scope["method"], scope["path"]))
-        if endpoint is None:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive, send)
-        try:
-            response = await endpoint(request)
-        except Exception as exc:
-            handler = handler_for(exc)
-            if handler is None:
-                raise  # the server error layer answers
-            response = await handler(request, exc)
-        await response(scope, receive, send)

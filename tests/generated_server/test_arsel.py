@@ -199,7 +199,7 @@ def test_unknown_routes_and_methods_use_the_envelope(arsel: RunningServer) -> No
     with client() as c:
         missing = c.get(arsel.root + "/v1/nowhere")
         wrong_method = c.get(arsel.base_url + URL)
-        # The documented path is answered without Starlette's router (app.DirectRoutes); a near
+        # The documented path is answered without Starlette's router (app.AccessLog); a near
         # miss still reaches the router and its 404, not a redirect.
         slash = c.post(arsel.base_url + URL + "/", json=event())
     assert missing.status_code == 404 and missing.json()["name"] == "not_found"
