@@ -14,6 +14,9 @@ mix (a batch naming two projects is refused, the same `$insert_id` in two projec
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +26,11 @@ import httpx
 import pytest
 import yaml
 
-from ingestspec.contract_tests import plugin
-from ingestspec.contract_tests.target import Target, load_target
+from ingestspec.contract_tests import apikeys
 from ingestspec.generator.generate.build import generate
 from ingestspec.generator.lint.linter import lint
+from tests.conftest import REPO
+from tests.contract.conftest import INGESTSPEC
 from tests.runtime.test_migrations import run_sql
 from tests.servers import RunningServer, running_server
 
@@ -173,33 +177,93 @@ def test_a_token_is_no_key_and_a_key_no_token(keyless: tuple[RunningServer, str]
     assert stored(store_url, by_token, by_secret, secret_as_token) == [("alpha", "Signed Up", by_secret)]
 
 
-class Parametrized:
-    """What `pytest_generate_tests` hands pytest: each fixture's params (a stand-in for pytest's Metafunc)."""
-
-    def __init__(self, target: Target, fixtures: tuple[str, ...]) -> None:
-        self.config = type("Config", (), {"stash": {plugin._TARGET: target}})()
-        self.fixturenames = fixtures
-        self.params: dict[str, list[Any]] = {}
-
-    def parametrize(self, name: str, params: list[Any]) -> None:
-        self.params[name] = params
+def contract(base_url: str, config: Path, seed: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`ingestspec contract` on the keyless spec: alpha's secret (its token is in the configuration)
+    and beta's token, given as keys are."""
+    command = [str(INGESTSPEC), "contract", str(KEYLESS), "--base-url", base_url, "--config", str(config)]
+    command += ["--api-key", SECRET, "--api-key", BETA, "--seed", str(seed), *extra]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(apikeys.ENV)}
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600, env=clean)
 
 
-def test_the_contract_suite_says_it_does_not_judge_a_keyless_collector(
-    keyless: tuple[RunningServer, str], tmp_path: Path
-) -> None:
-    """Until the suite sends project tokens, each test of a keyless operation is skipped naming why
-    (rather than failing a right server); the keyed /import is judged as any other."""
-    config = tmp_path / "config.yaml"
+def verdicts(stdout: str) -> dict[str, str]:
+    """Each contract test's outcome by its id (`scenario[batch-invalid_api_key]`: PASSED)."""
+    found = re.findall(r"::test_(\w+\[[^\]]+\]) (PASSED|FAILED|SKIPPED)", stdout)
+    return {name: outcome for name, outcome in found}
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, RunningServer]]:
+    """The generated package's folder, the configuration and a correct server on SQLite."""
+    tmp = tmp_path_factory.mktemp("keyless_contract")
+    generate(KEYLESS, tmp / "keyless_api")
+    config = tmp / "config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    target = load_target(KEYLESS, keyless[0].base_url, (SECRET,), config)
-    fixtures = ("scenario_case", "constraint_case", "fuzz_case", "example_case")
-    found = Parametrized(target, fixtures)
-    plugin.pytest_generate_tests(found)  # type: ignore[arg-type]
-    skipped: dict[str, set[bool]] = {}
-    for params in found.params.values():
-        for param in params:
-            reasons = [m.kwargs.get("reason", "") for m in param.marks if m.name == "skip"]
-            operation = str(param.id).split("-", 1)[0]
-            skipped.setdefault(operation, set()).add(any("keyless collector" in r for r in reasons))
-    assert skipped == {"track": {True}, "batch": {True}, "importEvent": {False}}
+    db = f"sqlite:///{tmp / 'events.db'}"
+    with running_server("keyless_api", config, db, "/v1", log_dir=tmp, pythonpath=tmp) as server:
+        yield tmp, config, server
+
+
+# What the suite now judges of the keyless batch: the token in every item, refused when missing or
+# unknown (a secret is no token, one unknown item refuses all), a batch of two projects refused, each
+# project's own size limit once its token is known, and fuzzing with the token in every item.
+JUDGED = (
+    "scenario[batch-missing_api_key]",
+    "scenario[batch-invalid_api_key]",
+    "scenario[batch-batch_two_projects]",
+    "scenario[batch-oversize_body]",
+    "fuzz[batch-positive]",
+    "fuzz[batch-negative]",
+)
+
+
+def test_the_contract_suite_judges_a_keyless_collector(
+    judged: tuple[Path, Path, RunningServer],
+) -> None:
+    """A correct server passes, the keyless batch's tests judged (not skipped), /import as any
+    keyed operation; the form-encoded /track is skipped naming why (the suite sends JSON only)."""
+    _, config, server = judged
+    result = contract(server.base_url, config, 1, "--max-examples", "5")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    found = verdicts(result.stdout)
+    assert {name: found.get(name) for name in JUDGED} == dict.fromkeys(JUDGED, "PASSED")
+    assert found["scenario[importEvent-success]"] == "PASSED"
+    assert found["scenario[track-success]"] == "SKIPPED"
+    assert "track takes a form-encoded body" in result.stdout
+    assert "sends no project tokens" not in result.stdout
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize("seed", [2, 3])
+def test_the_contract_suite_passes_a_keyless_collector_on_more_seeds(
+    judged: tuple[Path, Path, RunningServer], seed: int
+) -> None:
+    _, config, server = judged
+    result = contract(server.base_url, config, seed)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("fault", "detector"),
+    [
+        ("unknown_token_taken", "scenario[batch-invalid_api_key]"),
+        ("token_ignored", "scenario[batch-batch_two_projects]"),
+        ("token_ignored", "scenario[batch-oversize_body]"),
+    ],
+)
+def test_the_contract_suite_catches_a_keyless_fault(
+    judged: tuple[Path, Path, RunningServer], tmp_path: Path, fault: str, detector: str
+) -> None:
+    """An unknown token taken as a project's, or every token's events filed under the first project
+    (beta's events under alpha, past beta's size limit), fails the test that should catch it."""
+    folder, config, _ = judged
+    extra = ["--package", "keyless_api", "--fault", fault]
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    with running_server(
+        "tests.corpus.faulty", config, db, "/v1", log_dir=tmp_path, extra=extra, pythonpath=folder
+    ) as faulty:
+        scenario = detector.split("[")[1].rstrip("]")
+        result = contract(faulty.base_url, config, 1, "--include", scenario)
+    assert "Traceback" not in faulty.log.read_text()
+    assert result.returncode == 1, result.stdout[-4000:]
+    assert verdicts(result.stdout).get(detector) == "FAILED", result.stdout[-4000:]
