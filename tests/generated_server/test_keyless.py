@@ -27,6 +27,8 @@ import pytest
 import yaml
 
 from ingestspec.contract_tests import apikeys
+from ingestspec.contract_tests.credentials import credentials
+from ingestspec.contract_tests.target import load_target
 from ingestspec.generator.generate.build import generate
 from ingestspec.generator.lint.linter import lint
 from tests.conftest import REPO
@@ -185,6 +187,31 @@ def test_a_token_is_no_key_and_a_key_no_token(keyless: tuple[RunningServer, str]
     reply = imported(by_secret, SECRET)
     assert (reply.status_code, reply.json()) == (200, {"status": 1})
     assert stored(store_url, by_token, by_secret, secret_as_token) == [("alpha", "Signed Up", by_secret)]
+
+
+def test_the_suite_names_each_project_by_its_token_on_keyless_operations(tmp_path: Path) -> None:
+    """A given value is a project's key or its token; the other kind comes from the configuration,
+    and an operation whose first project has none of its kind is skipped naming what to give."""
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+
+    def keys(*given: str) -> dict[str, tuple[str, ...]]:
+        target = load_target(KEYLESS, "http://127.0.0.1:9/v1", given, config, check_reachable=False)
+        return {op.operation_id: target.keys_for(op) for op in target.spec.ingest_operations}
+
+    assert keys(SECRET, BETA) == {"track": (ALPHA, BETA), "importEvent": (SECRET,), "batch": (ALPHA, BETA)}
+    assert keys(ALPHA) == {"track": (ALPHA,), "importEvent": (SECRET,), "batch": (ALPHA,)}
+    assert keys(BETA, SECRET)["importEvent"] == ()  # beta has no key: /import cannot be judged
+    target = load_target(KEYLESS, "http://127.0.0.1:9/v1", (BETA,), config, check_reachable=False)
+    (imported,) = [op for op in target.spec.ingest_operations if op.operation_id == "importEvent"]
+    assert target.missing_for(imported) == (
+        "importEvent needs project beta's API key: give it with --api-key, or list it under api_keys"
+        " in the configuration"
+    )
+    # A payload of events the suite builds carries the token where project_field says, in each item.
+    (batch,) = [op for op in target.spec.ingest_operations if op.operation_id == "batch"]
+    sent = credentials(batch, BETA).into({"events": [{"event": "a"}, {"event": "b", "properties": {}}]})
+    assert [item["properties"]["token"] for item in sent["events"]] == [BETA, BETA]
 
 
 def contract(base_url: str, config: Path, seed: int, *extra: str) -> subprocess.CompletedProcess[str]:
