@@ -60,19 +60,9 @@ class Target:
         return (not self.checks or check in self.checks) and check not in self.excluded_checks
 
     @property
-    def key(self) -> str:
-        """The first API key: most scenarios run with it."""
-        return self.api_keys[0]
-
-    @property
     def project(self) -> Project:
-        """The project of the first key."""
+        """The first given project (what names it on an operation: `keys_for`)."""
         return self.projects[0]
-
-    @property
-    def other(self) -> tuple[str, Project] | None:
-        """The second key and its project, when given: it enables the isolation checks."""
-        return (self.api_keys[1], self.projects[1]) if len(self.api_keys) > 1 else None
 
     def keys_for(self, op: Operation) -> tuple[str, ...]:
         """What names each project on `op`, in the projects' order: its public token on a keyless
