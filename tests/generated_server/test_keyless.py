@@ -241,10 +241,18 @@ def judged(
         yield folder, config, server
 
 
-# What the suite now judges of the keyless batch: the token in every item, refused when missing or
-# unknown (a secret is no token, one unknown item refuses all), a batch of two projects refused, each
-# project's own size limit once its token is known, and fuzzing with the token in every item.
+# What the suite now judges of the keyless operations: the token in every item, refused when missing
+# or unknown (a secret is no token, one unknown item refuses a batch), a batch of two projects
+# refused, each project's own size limit once its token is known, the form's document, and fuzzing
+# with the token in every item.
 JUDGED = (
+    "scenario[track-success]",
+    "scenario[track-missing_api_key]",
+    "scenario[track-invalid_api_key]",
+    "scenario[track-oversize_body]",
+    "scenario[track-malformed_json]",
+    "constraints[track]",
+    "fuzz[track-positive]",
     "scenario[batch-missing_api_key]",
     "scenario[batch-invalid_api_key]",
     "scenario[batch-batch_two_projects]",
@@ -257,16 +265,14 @@ JUDGED = (
 def test_the_contract_suite_judges_a_keyless_collector(
     judged: tuple[Path, Path, RunningServer],
 ) -> None:
-    """A correct server passes, the keyless batch's tests judged (not skipped), /import as any
-    keyed operation; the form-encoded /track is skipped naming why (the suite sends JSON only)."""
+    """A correct server passes, the keyless operations' tests judged (not skipped), /import as any
+    keyed operation."""
     _, config, server = judged
     result = contract(server.base_url, config, 1, "--max-examples", "5")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     found = verdicts(result.stdout)
     assert {name: found.get(name) for name in JUDGED} == dict.fromkeys(JUDGED, "PASSED")
     assert found["scenario[importEvent-success]"] == "PASSED"
-    assert found["scenario[track-success]"] == "SKIPPED"
-    assert "track takes a form-encoded body" in result.stdout
     assert "sends no project tokens" not in result.stdout
 
 
@@ -283,7 +289,7 @@ def test_the_contract_suite_passes_a_keyless_collector_on_more_seeds(
 @pytest.mark.parametrize(
     ("fault", "detectors"),
     [
-        ("unknown_token_taken", ("batch-invalid_api_key",)),
+        ("unknown_token_taken", ("track-invalid_api_key", "batch-invalid_api_key")),
         # Beta's events under alpha: a batch of both projects is one project's, beta's limit is alpha's.
         ("token_ignored", ("batch-batch_two_projects", "batch-oversize_body")),
     ],
