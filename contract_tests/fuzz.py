@@ -419,7 +419,7 @@ def _body(
     # The event the case names itself (the operation's constant name when it has one).
     rules, kind = bodies.rules, bodies.kind
     own_name = item_get(generated, kind.event) if kind.event else kind.event_name
-    if own_name is None and kind.event:
+    if own_name is None and kind.event and takes_form(session.op):
         own_name = bodies.undefined_event_name(project)  # a form's case: no document generated
     if (
         ingest.payload.validation == "when_defined"
