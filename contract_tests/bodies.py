@@ -299,7 +299,9 @@ class Bodies:
     def fill_required(self, body: dict[str, Any]) -> None:
         """Give every required field the body lacks a valid value (its simplest; now for the time),
         through `allOf`, and for each `anyOf`/`oneOf` the fields of the first branch it can fill; the
-        same inside each object member the body has (but the payload, which its definition decides)."""
+        same inside each object member the body has, the payload included (its definition decides
+        its content, but what the request schema requires of it must be there: a `token` beside the
+        properties of an undefined event)."""
         self._fill(body, self.schema, "")
 
     def _fill(self, node: dict[str, Any], schema: Mapping[str, Any], at: str) -> None:
@@ -317,12 +319,12 @@ class Bodies:
         for name, value in node.items():
             sub = fields.properties.get(name)
             inner = at + pointer_of(name)
-            if isinstance(value, dict) and isinstance(sub, Mapping) and inner != self.payload_at:
+            if isinstance(value, dict) and isinstance(sub, Mapping):
                 self._fill(value, sub, inner)
 
     def _present(self, node: Mapping[str, Any], name: str, at: str) -> bool:
-        # The credential field is added when the request is sent.
-        return name in node or at + pointer_of(name) == self.rules.credential
+        # The credential field (or a keyless collector's token) is added when the request is sent.
+        return name in node or at + pointer_of(name) in (self.rules.credential, self.rules.project)
 
     def _filled(self, node: dict[str, Any], name: str, at: str) -> bool:
         """Whether the object at `at` has member `name`, given its simplest valid value when it lacked it."""

@@ -332,14 +332,16 @@ def with_parameters(url: str, headers: dict[str, str], constraint: Constraint) -
 def _kept(bodies: Bodies, constraint: Constraint) -> Iterator[Constraint]:
     """The constraint, when the whole request schema refuses its body (a broken constraint) or accepts
     it (a bound inside), and an inside body is sendable: marked, within the limit, a representable time."""
-    sent = _sent(constraint.body)
+    # Judged as sent: with the key, or a keyless collector's token, where it goes (a constraint of
+    # the token's own field is the unknown-token scenarios' business).
+    sent = _keyed(bodies, _sent(constraint.body))
     valid = is_valid(bodies.schema, sent)
     if valid != constraint.inside:
         return
     read = bodies.rules.read(sent)
     if read is None or read.identity is None:
         return  # no contact named: the identity rule answers first (missing_identity's business)
-    if len(json_bytes(_keyed(bodies, sent))) > bodies.limit(bodies.target.project):
+    if len(json_bytes(sent)) > bodies.limit(bodies.target.project):
         return
     if constraint.inside:
         ingest = bodies.ingest
@@ -352,7 +354,8 @@ def _kept(bodies: Bodies, constraint: Constraint) -> Iterator[Constraint]:
 
 
 def _keyed(bodies: Bodies, body: dict[str, Any]) -> dict[str, Any]:
-    keyed: dict[str, Any] = credentials(bodies.op, bodies.target.key).into(body)
+    keys = bodies.target.keys_for(bodies.op)
+    keyed: dict[str, Any] = credentials(bodies.op, keys[0] if keys else None).into(body)
     return keyed
 
 

@@ -3,7 +3,8 @@
 One alternative of the operation's `security` is used: the first whose schemes the suite can send
 (bearer, basic with the key as the part `x-ingest-basic` names, an `apiKey` header, query
 parameter or cookie). An operation whose key travels in a body field (`x-ingest` `credential_field`) gets it
-there instead.
+there instead. A keyless collector (`x-ingest` `project_field`) takes no key: the "key" is the
+project's public token, written at its pointer in every item (each item of a batch alike).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from ingestspec.generator.spec.model import Operation, SecurityScheme, field_pointer, pointer_set
+from ingestspec.generator.spec.model import Operation, SecurityScheme, field_pointer, item_get, pointer_set
 
 # Kinds of `Authorization` header schemes, and the header they use.
 AUTHORIZATION = "Authorization"
@@ -29,6 +30,9 @@ class Credentials:
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, str] = field(default_factory=dict)  # by the field's JSON Pointer
+    # A keyless collector's token, by its pointer in each item; the items' pointer in a batch body.
+    item: Mapping[str, str] = field(default_factory=dict)
+    items_at: str | None = None
 
     def url(self, url: str) -> str:
         """`url` with the query parameters added."""
@@ -41,11 +45,27 @@ class Credentials:
     def into(self, body: Any) -> Any:
         """A copy of a JSON body with the key at its field's pointer (bodies that are not objects
         are left alone)."""
-        if not self.body or not isinstance(body, Mapping):
+        if self.items_at == "" and isinstance(body, list):
+            return [self.into_item(each) for each in body]  # a batch that is a bare array
+        if not (self.body or self.item) or not isinstance(body, Mapping):
             return body
         result = copy.deepcopy(dict(body))
         for pointer, key in self.body.items():
             pointer_set(result, pointer, key)
+        if self.items_at is None:
+            return self.into_item(result)
+        items = item_get(result, self.items_at)
+        if isinstance(items, list):
+            items[:] = [self.into_item(each) for each in items]
+        return result
+
+    def into_item(self, item: Any) -> Any:
+        """A copy of one item (an object) with the token at its pointer; anything else as it is."""
+        if not self.item or not isinstance(item, Mapping):
+            return item
+        result = copy.deepcopy(dict(item))
+        for pointer, token in self.item.items():
+            pointer_set(result, pointer, token)
         return result
 
 
@@ -96,12 +116,15 @@ def credentials(op: Operation, key: str | None) -> Credentials:
         return Credentials()
     if op.ingest is not None and op.ingest.credential_field:
         return Credentials(body={field_pointer(op.ingest.credential_field): key})
+    if op.ingest is not None and op.ingest.items.project:
+        return Credentials(item={op.ingest.items.project: key}, items_at=op.ingest.items.items)
     return for_schemes(alternative(op), key)
 
 
 def needs_key(op: Operation) -> bool:
-    """Whether every request of `op` must carry a key (a security requirement or a body field)."""
-    return op.secured or bool(op.ingest and op.ingest.credential_field)
+    """Whether every request of `op` must carry a key (a security requirement or a body field) or,
+    on a keyless collector, a project token in every item."""
+    return op.secured or bool(op.ingest and (op.ingest.credential_field or op.ingest.project_field))
 
 
 def sendable_schemes(op: Operation) -> tuple[SecurityScheme, ...]:

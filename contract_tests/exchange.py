@@ -6,6 +6,7 @@ A `Probe` is plain data, so a failure can always be printed as a `curl` line tha
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import shlex
@@ -13,11 +14,12 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
-from ingestspec.generator.spec.model import Operation, ResponseShape
+from ingestspec.generator.spec.model import FORM_MEDIA_TYPE, Operation, ResponseShape
 
 from . import apikeys
 from .credentials import Credentials, credentials
@@ -152,6 +154,24 @@ def json_bytes(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def takes_form(op: Operation) -> bool:
+    """Whether the operation's first media type is a form whose field carries the JSON document."""
+    return op.form is not None and op.request_media_type.lower() == FORM_MEDIA_TYPE
+
+
+def form_value(op: Operation, document: bytes) -> str:
+    """The form field's value carrying the JSON `document` (base64 when the field's `contentEncoding`
+    says so), as Mixpanel's SDK sends `data=`."""
+    assert op.form is not None
+    return (base64.b64encode(document) if op.form.base64 else document).decode("utf-8", "replace")
+
+
+def form_content(op: Operation, document: bytes) -> bytes:
+    """A form-encoded body carrying the JSON `document` in the operation's field."""
+    assert op.form is not None
+    return urlencode({op.form.name: form_value(op, document)}).encode()
+
+
 def encoded(content: bytes, coding: str) -> bytes:
     """`content` in an HTTP content coding: gzip (RFC 1952) or deflate (the zlib format, RFC 1950)."""
     if coding == "gzip":
@@ -182,6 +202,9 @@ def probe(
     body = creds.into(body)
     url = creds.url(url)
     payload = content if content is not None else (json_bytes(body) if body is not None else b"")
+    if payload and media_type is None and takes_form(op):
+        # The JSON document (or the raw bytes standing for it) travels in the form's field.
+        payload = form_content(op, payload)
     if payload:
         headers["Content-Type"] = media_type or op.request_media_type
     headers.update(extra_headers or {})

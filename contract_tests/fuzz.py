@@ -46,7 +46,7 @@ from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
 from .checks import GENERAL, Failure
 from .credentials import credentials
-from .exchange import NoAnswer, Probe, Reply, cause
+from .exchange import NoAnswer, Probe, Reply, cause, form_value, takes_form
 from .payloads import MARKER_PROPERTY, interoperable, is_valid, payload_strategy, with_marker
 from .records import Record, Recorder
 from .session import RATE_LIMIT_RETRIES, Session
@@ -106,7 +106,7 @@ def _usable_projects(target: Target, op: Operation) -> list[tuple[str, Project]]
     bodies = Bodies(target, op)
     return [
         (key, project)
-        for key, project in zip(target.api_keys, target.projects, strict=True)
+        for key, project in zip(target.keys_for(op), target.projects, strict=False)
         if bodies.accepted_event(project) is not None
     ]
 
@@ -130,7 +130,8 @@ def fuzz(
     if mode == "positive" and session is not None:
         cases = strategy.flatmap(lambda case: _valid_for_deployment(session, case))
     else:
-        cases = strategy.map(lambda case: (case, target.key))
+        first = next(iter(target.keys_for(op)), None)
+        cases = strategy.map(lambda case: (case, first))
     checks = dict(SCHEMATHESIS_CHECKS, **(NEGATIVE_ONLY if mode == "negative" else {}))
     if op.ingest is not None and op.ingest.batch is not None:
         # Partial acceptance: a batch answers its success status with invalid items refused one by one.
@@ -148,14 +149,15 @@ def fuzz(
         report_multiple_bugs=False,
     )
     @hypothesis.given(cases)
-    def run(item: tuple[Any, str]) -> None:
+    def run(item: tuple[Any, str | None]) -> None:
         case, key = item
         creds = credentials(op, key)
         headers = {**transport.headers, **creds.headers}
         if target.no_create and _valid_body(case):
             # Negated outside the body, it may rightly be stored: not under --no-create.
             return
-        if session is not None and mode == "negative" and _valid_body(case):
+        form = takes_form(op)
+        if session is not None and mode == "negative" and _valid_body(case) and not form:
             # Negated elsewhere (a header, the query): a lenient server stores the body, so it is marked.
             case.body = session.bodies.marked(case.body)
         if _judges_the_body(case):
@@ -165,7 +167,17 @@ def fuzz(
             case.headers = {**generated, **headers}
             if creds.query:
                 case.query = {**(case.query or {}), **creds.query}
-            case.body = creds.into(case.body)
+            # A negative form's field holds no document the key could go into: sent as generated.
+            keyed = case.body if form and mode == "negative" else creds.into(case.body)
+            if mode == "negative" and keyed != case.body and is_valid(op.request_schema, keyed):
+                # The key (or a keyless collector's token) written where it goes mended the negation.
+                return
+            case.body = keyed
+        document = case.body
+        if form and mode == "positive" and isinstance(document, Mapping):
+            # The valid document travels in the form's field, as the scenarios send it.
+            assert op.form is not None
+            case.body = {op.form.name: form_value(op, sent_bytes(document))}
         sending = {
             "base_url": target.base_url,
             "headers": headers,
@@ -180,7 +192,7 @@ def fuzz(
                 break
             time.sleep(wait)
             response = _call(case, sending)
-        probe = _probe(op, session, case, response, mode)
+        probe = _probe(op, session, case, response, mode, document)
         result.cases += 1
         result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
         failures = []
@@ -276,7 +288,11 @@ _NOISE_HEADERS = {
 }
 
 
-def _probe(op: Operation, session: Session | None, case: Any, response: Any, mode: str) -> Probe:
+def _probe(
+    op: Operation, session: Session | None, case: Any, response: Any, mode: str, document: Any
+) -> Probe:
+    """The probe a fuzzed case was, with its reply; `document` is the JSON body the case stands for
+    (the case's body, or the document its form field carries)."""
     request = response.request
     content = request.body or b""
     if isinstance(content, str):
@@ -291,8 +307,8 @@ def _probe(op: Operation, session: Session | None, case: Any, response: Any, mod
     )
     headers = {k: ", ".join(v) if isinstance(v, list) else v for k, v in response.headers.items()}
     probe.reply = Reply(response.status_code, headers, response.content or b"", response.elapsed)
-    if mode == "positive" and session is not None and isinstance(case.body, Mapping):
-        probe.expect = session.accepted(case.body)
+    if mode == "positive" and session is not None and isinstance(document, Mapping):
+        probe.expect = session.accepted(document)
     return probe
 
 
@@ -301,7 +317,9 @@ def _probe(op: Operation, session: Session | None, case: Any, response: Any, mod
 
 def _valid_for_deployment(session: Session, case: Any) -> st.SearchStrategy[tuple[Any, str]]:
     usable = _usable_projects(session.target, session.op)
-    generated = case.body if isinstance(case.body, Mapping) else {}
+    # A form's generated fields hold no document to start from: the document is built whole.
+    form = takes_form(session.op)
+    generated = case.body if isinstance(case.body, Mapping) and not form else {}
     batch = session.ingest.batch
     if batch is not None:
         return _valid_batch(session, case, usable, generated, batch)
@@ -401,6 +419,8 @@ def _body(
     # The event the case names itself (the operation's constant name when it has one).
     rules, kind = bodies.rules, bodies.kind
     own_name = item_get(generated, kind.event) if kind.event else kind.event_name
+    if own_name is None and kind.event and takes_form(session.op):
+        own_name = bodies.undefined_event_name(project)  # a form's case: no document generated
     if (
         ingest.payload.validation == "when_defined"
         and isinstance(own_name, str)
@@ -447,7 +467,7 @@ def _body(
 
     def fits(body: dict[str, Any]) -> bool:
         definition = project.events.get(ingest.event_of(body))
-        keyed = body if in_batch else session.with_key(body, key)
+        keyed = session.with_item_key(body, key) if in_batch else session.with_key(body, key)
         sent = {k: v for k, v in keyed.items() if k != KEY_SLOT}
         if not interoperable(body) or len(sent_bytes(sent)) > limit:
             return False

@@ -191,15 +191,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def unjudged(op: Operation) -> str | None:
-    """Why the suite judges none of `op`'s requests, if it does not: a keyless collector's events
-    must carry a project token, which the suite does not send yet (skipped, not failed)."""
-    if op.ingest is not None and op.ingest.project_field:
-        return (
-            f"{op.operation_id} is a keyless collector (x-ingest project_field): the suite does not "
-            "send project tokens yet"
-        )
-    return None
+def unjudged(target: Target, op: Operation) -> str | None:
+    """Why the suite judges none of `op`'s requests, if it does not: nothing given names the first
+    project on it (a keyless collector's token, or an API key); skipped, not failed."""
+    return target.missing_for(op)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -211,14 +206,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         params = []
         for op in ops:
             for sc in SCENARIOS.values():
-                reason = unjudged(op) or sc.skip_reason(target, op)
+                reason = unjudged(target, op) or sc.skip_reason(target, op)
                 marks = [pytest.mark.skip(reason=reason)] if reason else []
                 params.append(pytest.param((op, sc), id=f"{op.operation_id}-{sc.name}", marks=marks))
         metafunc.parametrize("scenario_case", params)
     if "constraint_case" in metafunc.fixturenames:
         params = []
         for op in ops:
-            reason = unjudged(op) or constraints_skip_reason(op)
+            reason = unjudged(target, op) or constraints_skip_reason(op)
             marks = [pytest.mark.skip(reason=reason)] if reason else []
             params.append(pytest.param(op, id=op.operation_id, marks=marks))
         metafunc.parametrize("constraint_case", params)
@@ -226,7 +221,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         params = []
         for op in target.spec.operations:
             for mode in MODES:
-                reason = unjudged(op) or fuzz_skip_reason(target, op, mode)
+                reason = unjudged(target, op) or fuzz_skip_reason(target, op, mode)
                 marks = [pytest.mark.skip(reason=reason)] if reason else []
                 params.append(pytest.param((op, mode), id=f"{op.operation_id}-{mode}", marks=marks))
         metafunc.parametrize("fuzz_case", params)
@@ -235,7 +230,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             pytest.param(
                 (op, status, name, value),
                 id=f"{op.operation_id}-{status}-{name}",
-                marks=[pytest.mark.skip(reason=reason)] if (reason := unjudged(op)) else [],
+                marks=[pytest.mark.skip(reason=reason)] if (reason := unjudged(target, op)) else [],
             )
             for op in ops
             for status, name, value in documented_error_examples(op)

@@ -31,7 +31,7 @@ from ingestspec.generator.spec.model import (
 from .bodies import KEY_SLOT
 from .catalogue import identify, match_entry, rate_limit_wait
 from .credentials import for_schemes, needs_key, sendable_schemes, unaccepted_scheme
-from .exchange import Expectation, Probe, encoded, json_bytes, send, send_together
+from .exchange import Expectation, Probe, encoded, form_content, json_bytes, send, send_together, takes_form
 from .payloads import is_valid, minimal_value, violations, with_marker
 from .session import Session, Skip
 from .target import MARK, Target
@@ -164,7 +164,15 @@ def dedupe(target: Target, op: Operation) -> str | None:
 
 
 def second_key(target: Target, op: Operation) -> str | None:
-    return None if target.other else "needs a second --api-key (another project)"
+    if len(target.keys_for(op)) > 1:
+        return None
+    what = "project token" if op.ingest is not None and op.ingest.project_field else "key"
+    return f"needs a second --api-key (another project), and its {what} for this operation"
+
+
+def keyless(target: Target, op: Operation) -> str | None:
+    assert op.ingest is not None
+    return None if op.ingest.project_field else "not a keyless collector (x-ingest project_field)"
 
 
 def project_scope(target: Target, op: Operation) -> str | None:
@@ -223,7 +231,7 @@ def _accepted_event(s: Session, project_index: int = 0) -> Any:
 
 def _send_accepted(s: Session, body: dict[str, Any], key: str | None = None) -> dict[str, Any] | None:
     """Send a body that must create an event; the stored values it reports, or None if it did not."""
-    item = s.probe(body, key=key or s.target.key, expect=s.accepted(body))
+    item = s.probe(body, key=key or s.key, expect=s.accepted(body))
     reply = s.send(item)
     if reply.status != s.ingest.response.status:
         return None
@@ -302,19 +310,28 @@ def invalid_api_key(s: Session) -> None:
     """An unknown API key by each scheme, or a valid one by a scheme not accepted, gets unauthorized."""
     body = _valid_request(s)
     unknown = f"{MARK}-unknown-key-{s.target.run_id}"
-    if s.ingest.credential_field:
+    if s.ingest.credential_field or s.ingest.project_field:
         s.send(s.probe(body, key=unknown, expect=s.error("unauthorized")))
+    if s.ingest.project_field:
+        # A secret is no public token: a given API key sent as the token names no project.
+        secret = next((k for k in s.target.api_keys if k not in s.keys), None)
+        if secret is not None:
+            s.send(s.probe(body, key=secret, expect=s.error("unauthorized")))
+        if s.ingest.batch is not None:
+            # One unknown token among the items refuses the whole batch.
+            items = [s.with_item_key(s.bodies.valid(_accepted_event(s)), k) for k in (s.key, unknown)]
+            s.send(s.probe(_request(s, *items), key=None, expect=s.error("unauthorized")))
     for scheme in sendable_schemes(s.op):
         creds = for_schemes((scheme,), unknown)
         s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
-        user, colon, _ = s.target.key.partition(":")
+        user, colon, _ = s.key.partition(":")
         if scheme.kind == "basic" and scheme.basic_key == "both" and colon:
             # The secret part is always checked: the known user name with another password is unknown.
             creds = for_schemes((scheme,), f"{user}:{unknown}")
             s.send(s.probe(body, creds=creds, expect=s.error("unauthorized")))
     other = unaccepted_scheme(s.op)
     if other is not None:
-        s.send(s.probe(body, creds=for_schemes((other,), s.target.key), expect=s.error("unauthorized")))
+        s.send(s.probe(body, creds=for_schemes((other,), s.key), expect=s.error("unauthorized")))
 
 
 @scenario(named_events)
@@ -326,6 +343,7 @@ def undefined_event(s: Session) -> None:
     event = _accepted_event(s)
     body = s.bodies.with_field(s.bodies.valid(event), s.ingest.event_field, name)
     body = s.bodies.with_payload(body, {"contract_test": s.target.run_id}) or body
+    s.bodies.fill_required(body)  # what the request schema requires inside the new payload
     if s.ingest.payload.validation == "required":
         assert s.ingest.payload.undefined_event_error is not None
         s.send(s.probe(body, expect=s.error(s.ingest.payload.undefined_event_error, event=name)))
@@ -445,7 +463,7 @@ def oversize_body(s: Session) -> None:
             continue
         body = _request(s, s.bodies.valid(event))
         raw = json_bytes(s.with_key(body, key))
-        if len(raw) <= limit:
+        if len(raw) <= limit and _fits_the_form(s, raw, limit):
             # JSON allows trailing whitespace: the same request, padded to the byte.
             at_limit = s.probe(
                 content=raw + b" " * (limit - len(raw)), key=key, expect=s.accepted(body), carrier=body
@@ -456,6 +474,17 @@ def oversize_body(s: Session) -> None:
         content = over_raw + b" " * max(0, limit + 1 - len(over_raw))
         expect = s.error(s.ingest.payload_limit.error, limit=limit)
         s.send(s.probe(content=content, key=key, expect=expect, carrier=over))
+
+
+def _fits_the_form(s: Session, document: bytes, limit: int) -> bool:
+    """Whether a document padded to `limit` bytes still fits the read cap once in a form's field:
+    the document is held to its project's limit, but the form around it is read, before the token
+    names the project, up to the largest limit the configuration gives (the at-limit probe of the
+    project with that limit is not sent: its form is larger than any limit)."""
+    if not takes_form(s.op):
+        return True
+    largest = max(s.bodies.limit(p) for p in s.target.config.projects)
+    return len(form_content(s.op, document + b" " * (limit - len(document)))) <= largest
 
 
 @scenario(batch=True)
@@ -566,8 +595,8 @@ def reused_key_different_body(s: Session) -> None:
 @scenario(dedupe, second_key, project_scope)
 def dedupe_scoped_to_project(s: Session) -> None:
     """The same idempotency key in another project creates a new event there."""
-    assert s.target.other is not None
-    other_key, other_project = s.target.other
+    assert s.other is not None
+    other_key, other_project = s.other
     event = _accepted_event(s)
     other_event = s.bodies.accepted_event(other_project)
     if other_event is None:
@@ -650,8 +679,8 @@ def ids_increase(s: Session) -> None:
 @scenario(second_key)
 def definitions_per_project(s: Session) -> None:
     """An event defined only in another project is not defined in this one."""
-    assert s.target.other is not None
-    _, other_project = s.target.other
+    assert s.other is not None
+    _, other_project = s.other
     mine = s.target.project
     foreign = [e for e in s.bodies.defined_events(other_project) if e.name not in mine.events]
     if not foreign:
@@ -714,6 +743,20 @@ def batch_partial_acceptance(s: Session) -> None:
         problem = _result_problem(s, found, index, status, key)
         if problem:
             s.fail("batch_results", f"result {index}: {problem}: {found!r}", item)
+
+
+@scenario(batch_operation, keyless, second_key, batch=True)
+def batch_two_projects(s: Session) -> None:
+    """A batch whose items name two projects by their tokens is refused whole (invalid_request): one
+    request never reaches another project's data."""
+    assert s.other is not None
+    other_key, other_project = s.other
+    theirs = s.bodies.accepted_event(other_project)
+    if theirs is None:
+        raise Skip(f"project {other_project.id} defines no event a valid payload can be built for")
+    mine = s.with_item_key(s.bodies.valid(_accepted_event(s)))
+    body = _request(s, mine, s.with_item_key(s.bodies.valid(theirs), other_key))
+    s.send(s.probe(body, key=None, expect=s.error("invalid_request")))
 
 
 def _result_problem(s: Session, found: Any, index: int, status: int, error: str | None) -> str | None:

@@ -59,6 +59,8 @@ class Session:
         self.ingest = op.ingest
         self.scenario = scenario
         self.bodies = Bodies(target, op)
+        # What names each given project on this operation: an API key, or a keyless collector's token.
+        self.keys = target.keys_for(op)
         self.ctx = CheckContext(target, op)
         self.client = client or target.transport.client(headers=dict(target.transport.headers))
         self.recorder = recorder or Recorder(None)
@@ -94,7 +96,7 @@ class Session:
             self.scenario,
             self.op,
             target_url,
-            key=self.target.key if key is _FIRST_KEY else key,
+            key=self.key if key is _FIRST_KEY else key,
             body=body,
             content=content,
             media_type=media_type,
@@ -133,9 +135,24 @@ class Session:
     def with_key(self, body: dict[str, Any], key: str | None = _FIRST_KEY) -> dict[str, Any]:
         """`body` with the key in it, for operations that carry the key in a body field (for raw
         content built from a body; `probe` does this itself for JSON bodies)."""
-        creds = credentials(self.op, self.target.key if key is _FIRST_KEY else key)
+        creds = credentials(self.op, self.key if key is _FIRST_KEY else key)
         result: dict[str, Any] = creds.into({k: v for k, v in body.items() if k != KEY_SLOT})
         return result
+
+    def with_item_key(self, item: dict[str, Any], key: str | None = _FIRST_KEY) -> dict[str, Any]:
+        """One batch item with what its own body carries of the key (a keyless collector's token)."""
+        result: dict[str, Any] = credentials(self.op, self.key if key is _FIRST_KEY else key).into_item(item)
+        return result
+
+    @property
+    def key(self) -> str:
+        """What names the first project on this operation (its API key, or its token)."""
+        return self.keys[0]
+
+    @property
+    def other(self) -> tuple[str, Project] | None:
+        """What names the second project on this operation, and that project, when given."""
+        return (self.keys[1], self.target.projects[1]) if len(self.keys) > 1 else None
 
     def error(self, name: str, /, **params: object) -> Expectation:
         """Expect catalogue error `key` with its message placeholders filled from `params`."""
@@ -285,8 +302,8 @@ class Session:
     # -- context --------------------------------------------------------------------------------
 
     def projects(self) -> list[tuple[str, Project]]:
-        """Each given key with its project."""
-        return list(zip(self.target.api_keys, self.target.projects, strict=True))
+        """Each given project with what names it on this operation (its key or token)."""
+        return list(zip(self.keys, self.target.projects, strict=False))
 
     def report(self) -> str:
         lines = []

@@ -60,19 +60,36 @@ class Target:
         return (not self.checks or check in self.checks) and check not in self.excluded_checks
 
     @property
-    def key(self) -> str:
-        """The first API key: most scenarios run with it."""
-        return self.api_keys[0]
-
-    @property
     def project(self) -> Project:
-        """The project of the first key."""
+        """The first given project (what names it on an operation: `keys_for`)."""
         return self.projects[0]
 
-    @property
-    def other(self) -> tuple[str, Project] | None:
-        """The second key and its project, when given: it enables the isolation checks."""
-        return (self.api_keys[1], self.projects[1]) if len(self.api_keys) > 1 else None
+    def keys_for(self, op: Operation) -> tuple[str, ...]:
+        """What names each project on `op`, in the projects' order: its public token on a keyless
+        collector (x-ingest `project_field`), else its API key. Each is the value given for the
+        project when it is of that kind, else the first the configuration lists; the list stops at
+        the first project that has none (so a second value always means a second project)."""
+        keyless = op.ingest is not None and bool(op.ingest.project_field)
+        found = []
+        for given, project in zip(self.api_keys, self.projects, strict=True):
+            is_token = given in project.tokens
+            listed = project.tokens if keyless else project.api_keys
+            value = given if is_token == keyless else next(iter(listed), None)
+            if value is None:
+                break
+            found.append(value)
+        return tuple(found)
+
+    def missing_for(self, op: Operation) -> str | None:
+        """Why no request of `op` can name the first project, if none can."""
+        if self.keys_for(op):
+            return None
+        keyless = op.ingest is not None and bool(op.ingest.project_field)
+        what, where = ("public token", "tokens") if keyless else ("API key", "api_keys")
+        return (
+            f"{op.operation_id} needs project {self.project.id}'s {what}: give it with --api-key, or list"
+            f" it under {where} in the configuration"
+        )
 
     def url(self, op: Operation) -> str:
         return self.base_url + op.path
@@ -122,10 +139,15 @@ def load_target(
     if len(api_keys) > 2:
         raise TargetError("give one or two --api-key options (the second one enables the isolation checks)")
     projects = []
-    # A key the file does not list belongs to the next project listed without keys, in order.
-    keyless = [p for p in loaded_config.projects if not p.api_keys]
+    # A key (or a keyless collector's public token) the file does not list belongs to the next
+    # project listed without keys, in order.
+    keyless = [
+        p for p in loaded_config.projects if not p.api_keys and not any(k in p.tokens for k in api_keys)
+    ]
     for key in api_keys:
-        project = loaded_config.project_for_key(key) or (keyless.pop(0) if keyless else None)
+        project = loaded_config.project_for_key(key) or loaded_config.project_for_token(key)
+        if project is None and keyless:
+            project = keyless.pop(0)
         if project is None:
             raise TargetError(
                 f"API key {key[:4]}… is not given to any project in {config}, and no project there is"
@@ -162,17 +184,20 @@ def preflight(target: Target) -> None:
     """Raise `TargetError` with a hint when the run cannot judge anything: the URL does not answer
     (the cause: refused, TLS, timeout), every reply is 404 (a wrong base path), or every reply to a
     given key is 401/403 (a key the deployment does not take). Sends, per operation and key, a
-    request with the key and an empty body, which no conforming server stores."""
+    request with the key and an empty body, which no conforming server stores (a keyless
+    collector's empty body names no project: its 401 says nothing of the key)."""
     import orjson
 
     from .credentials import credentials
     from .exchange import cause
 
     statuses: dict[int, list[int]] = {index: [] for index in range(len(target.api_keys))}
+    others: list[int] = []  # replies to keyless collectors' empty bodies, which name no project
     with target.transport.client(headers=dict(target.transport.headers)) as client:
         for op in target.spec.operations:
             url = target.base_url + re.sub(r"\{[^}]*\}", MARK, op.path)
-            for index, key in enumerate(target.api_keys):
+            keyless = op.ingest is not None and bool(op.ingest.project_field)
+            for index, key in enumerate(target.keys_for(op)):
                 creds = credentials(op, key)
                 headers = dict(creds.headers)
                 content = b""
@@ -183,8 +208,8 @@ def preflight(target: Target) -> None:
                     reply = client.request(op.method, creds.url(url), headers=headers, content=content)
                 except httpx.HTTPError as exc:
                     raise TargetError(f"{target.base_url} is unreachable: {cause(exc)}") from exc
-                statuses[index].append(reply.status_code)
-    replies = [status for found in statuses.values() for status in found]
+                (others if keyless else statuses[index]).append(reply.status_code)
+    replies = [status for found in statuses.values() for status in found] + others
     if replies and all(status == 404 for status in replies):
         parts = urlsplit(target.base_url)
         root, base_path = f"{parts.scheme}://{parts.netloc}", target.spec.base_path

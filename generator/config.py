@@ -45,6 +45,10 @@ class Config:
     def project_for_key(self, api_key: str) -> Project | None:
         return next((p for p in self.projects if api_key in p.api_keys), None)
 
+    def project_for_token(self, token: str) -> Project | None:
+        """The project a keyless collector's public token names."""
+        return next((p for p in self.projects if token in p.tokens), None)
+
 
 def duplicates(projects: tuple[Project, ...]) -> list[str]:
     """The duplicate-key rule, the same in the generated servers' config.py: a project id is used

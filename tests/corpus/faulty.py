@@ -10,6 +10,8 @@
   server's `authenticate` also takes the body, which the shared fault's wrapper does not pass on.
 - `basic_password_unchecked`: HTTP basic credentials whose key is `user:password`
   (`x-ingest-basic: both`) are known by their user name alone, any password taken.
+- `unknown_token_taken`, `token_ignored`: a keyless collector (`project_field`) takes an unknown
+  token as the first project's, or files every known token's events under the first project.
 """
 
 from __future__ import annotations
@@ -55,6 +57,30 @@ def basic_password_unchecked(m: Modules, ingest: Ingest) -> None:
             yield by_user.get(key.partition(":")[0], key)
 
     credentials.presented = presented
+
+
+def keyless(ingest: Ingest) -> bool:
+    return bool(ingest.project_field)
+
+
+@fault("a keyless collector takes an unknown token as the first project's", keyless)
+def unknown_token_taken(m: Modules, ingest: Ingest) -> None:
+    original = m["config"].Config.project_for_token
+
+    def project_for_token(self: Any, token: str) -> Any:
+        return original(self, token) or self.projects[0]
+
+    m["config"].Config.project_for_token = project_for_token
+
+
+@fault("a keyless collector files every known token's events under the first project", keyless)
+def token_ignored(m: Modules, ingest: Ingest) -> None:
+    original = m["config"].Config.project_for_token
+
+    def project_for_token(self: Any, token: str) -> Any:
+        return self.projects[0] if original(self, token) is not None else None
+
+    m["config"].Config.project_for_token = project_for_token
 
 
 def alias_first_operation(package: str) -> None:

@@ -14,6 +14,9 @@ mix (a batch naming two projects is refused, the same `$insert_id` in two projec
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +26,13 @@ import httpx
 import pytest
 import yaml
 
-from ingestspec.contract_tests import plugin
-from ingestspec.contract_tests.target import Target, load_target
+from ingestspec.contract_tests import apikeys
+from ingestspec.contract_tests.credentials import credentials
+from ingestspec.contract_tests.target import load_target
 from ingestspec.generator.generate.build import generate
 from ingestspec.generator.lint.linter import lint
+from tests.conftest import REPO
+from tests.contract.conftest import INGESTSPEC
 from tests.runtime.test_migrations import run_sql
 from tests.servers import RunningServer, running_server
 
@@ -42,12 +48,22 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def keyless(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
+def package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The folder holding the generated `keyless_api` package, and the configuration file."""
     tmp = tmp_path_factory.mktemp("keyless")
     generate(KEYLESS, tmp / "keyless_api")
     config = tmp / "config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    with running_server("keyless_api", config, store_url, "/v1", log_dir=tmp, pythonpath=tmp) as server:
+    return tmp, config
+
+
+@pytest.fixture(scope="module")
+def keyless(
+    store_url: str, package: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningServer, str]]:
+    folder, config = package
+    logs = tmp_path_factory.mktemp("keyless_logs")
+    with running_server("keyless_api", config, store_url, "/v1", log_dir=logs, pythonpath=folder) as server:
         yield server, store_url
 
 
@@ -173,33 +189,125 @@ def test_a_token_is_no_key_and_a_key_no_token(keyless: tuple[RunningServer, str]
     assert stored(store_url, by_token, by_secret, secret_as_token) == [("alpha", "Signed Up", by_secret)]
 
 
-class Parametrized:
-    """What `pytest_generate_tests` hands pytest: each fixture's params (a stand-in for pytest's Metafunc)."""
-
-    def __init__(self, target: Target, fixtures: tuple[str, ...]) -> None:
-        self.config = type("Config", (), {"stash": {plugin._TARGET: target}})()
-        self.fixturenames = fixtures
-        self.params: dict[str, list[Any]] = {}
-
-    def parametrize(self, name: str, params: list[Any]) -> None:
-        self.params[name] = params
-
-
-def test_the_contract_suite_says_it_does_not_judge_a_keyless_collector(
-    keyless: tuple[RunningServer, str], tmp_path: Path
-) -> None:
-    """Until the suite sends project tokens, each test of a keyless operation is skipped naming why
-    (rather than failing a right server); the keyed /import is judged as any other."""
+def test_the_suite_names_each_project_by_its_token_on_keyless_operations(tmp_path: Path) -> None:
+    """A given value is a project's key or its token; the other kind comes from the configuration,
+    and an operation whose first project has none of its kind is skipped naming what to give."""
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    target = load_target(KEYLESS, keyless[0].base_url, (SECRET,), config)
-    fixtures = ("scenario_case", "constraint_case", "fuzz_case", "example_case")
-    found = Parametrized(target, fixtures)
-    plugin.pytest_generate_tests(found)  # type: ignore[arg-type]
-    skipped: dict[str, set[bool]] = {}
-    for params in found.params.values():
-        for param in params:
-            reasons = [m.kwargs.get("reason", "") for m in param.marks if m.name == "skip"]
-            operation = str(param.id).split("-", 1)[0]
-            skipped.setdefault(operation, set()).add(any("keyless collector" in r for r in reasons))
-    assert skipped == {"track": {True}, "batch": {True}, "importEvent": {False}}
+
+    def keys(*given: str) -> dict[str, tuple[str, ...]]:
+        target = load_target(KEYLESS, "http://127.0.0.1:9/v1", given, config, check_reachable=False)
+        return {op.operation_id: target.keys_for(op) for op in target.spec.ingest_operations}
+
+    assert keys(SECRET, BETA) == {"track": (ALPHA, BETA), "importEvent": (SECRET,), "batch": (ALPHA, BETA)}
+    assert keys(ALPHA) == {"track": (ALPHA,), "importEvent": (SECRET,), "batch": (ALPHA,)}
+    assert keys(BETA, SECRET)["importEvent"] == ()  # beta has no key: /import cannot be judged
+    target = load_target(KEYLESS, "http://127.0.0.1:9/v1", (BETA,), config, check_reachable=False)
+    (imported,) = [op for op in target.spec.ingest_operations if op.operation_id == "importEvent"]
+    assert target.missing_for(imported) == (
+        "importEvent needs project beta's API key: give it with --api-key, or list it under api_keys"
+        " in the configuration"
+    )
+    # A payload of events the suite builds carries the token where project_field says, in each item.
+    (batch,) = [op for op in target.spec.ingest_operations if op.operation_id == "batch"]
+    sent = credentials(batch, BETA).into({"events": [{"event": "a"}, {"event": "b", "properties": {}}]})
+    assert [item["properties"]["token"] for item in sent["events"]] == [BETA, BETA]
+
+
+def contract(base_url: str, config: Path, seed: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`ingestspec contract` on the keyless spec: alpha's secret (its token is in the configuration)
+    and beta's token, given as keys are."""
+    command = [str(INGESTSPEC), "contract", str(KEYLESS), "--base-url", base_url, "--config", str(config)]
+    command += ["--api-key", SECRET, "--api-key", BETA, "--seed", str(seed), *extra]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(apikeys.ENV)}
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600, env=clean)
+
+
+def verdicts(stdout: str) -> dict[str, str]:
+    """Each contract test's outcome by its id (`scenario[batch-invalid_api_key]`: PASSED)."""
+    found = re.findall(r"::test_(\w+\[[^\]]+\]) (PASSED|FAILED|SKIPPED)", stdout)
+    return {name: outcome for name, outcome in found}
+
+
+@pytest.fixture(scope="module")
+def judged(
+    package: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path, RunningServer]]:
+    """The generated package's folder, the configuration and a correct server on SQLite."""
+    folder, config = package
+    tmp = tmp_path_factory.mktemp("keyless_contract")
+    db = f"sqlite:///{tmp / 'events.db'}"
+    with running_server("keyless_api", config, db, "/v1", log_dir=tmp, pythonpath=folder) as server:
+        yield folder, config, server
+
+
+# What the suite now judges of the keyless operations: the token in every item, refused when missing
+# or unknown (a secret is no token, one unknown item refuses a batch), a batch of two projects
+# refused, each project's own size limit once its token is known, the form's document, and fuzzing
+# with the token in every item.
+JUDGED = (
+    "scenario[track-success]",
+    "scenario[track-missing_api_key]",
+    "scenario[track-invalid_api_key]",
+    "scenario[track-oversize_body]",
+    "scenario[track-malformed_json]",
+    "constraints[track]",
+    "fuzz[track-positive]",
+    "scenario[batch-missing_api_key]",
+    "scenario[batch-invalid_api_key]",
+    "scenario[batch-batch_two_projects]",
+    "scenario[batch-oversize_body]",
+    "fuzz[batch-positive]",
+    "fuzz[batch-negative]",
+)
+
+
+def test_the_contract_suite_judges_a_keyless_collector(
+    judged: tuple[Path, Path, RunningServer],
+) -> None:
+    """A correct server passes, the keyless operations' tests judged (not skipped), /import as any
+    keyed operation."""
+    _, config, server = judged
+    result = contract(server.base_url, config, 1, "--max-examples", "5")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    found = verdicts(result.stdout)
+    assert {name: found.get(name) for name in JUDGED} == dict.fromkeys(JUDGED, "PASSED")
+    assert found["scenario[importEvent-success]"] == "PASSED"
+    assert "sends no project tokens" not in result.stdout
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize("seed", [2, 3])
+def test_the_contract_suite_passes_a_keyless_collector_on_more_seeds(
+    judged: tuple[Path, Path, RunningServer], seed: int
+) -> None:
+    _, config, server = judged
+    result = contract(server.base_url, config, seed)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("fault", "detectors"),
+    [
+        ("unknown_token_taken", ("track-invalid_api_key", "batch-invalid_api_key")),
+        # Beta's events under alpha: a batch of both projects is one project's, beta's limit is alpha's.
+        ("token_ignored", ("batch-batch_two_projects", "batch-oversize_body")),
+    ],
+)
+def test_the_contract_suite_catches_a_keyless_fault(
+    judged: tuple[Path, Path, RunningServer], tmp_path: Path, fault: str, detectors: tuple[str, ...]
+) -> None:
+    """An unknown token taken as a project's, or every token's events filed under the first project,
+    fails the tests that should catch it."""
+    folder, config, _ = judged
+    extra = ["--package", "keyless_api", "--fault", fault]
+    db = f"sqlite:///{tmp_path / 'events.db'}"
+    with running_server(
+        "tests.corpus.faulty", config, db, "/v1", log_dir=tmp_path, extra=extra, pythonpath=folder
+    ) as faulty:
+        included = [option for name in detectors for option in ("--include", name)]
+        result = contract(faulty.base_url, config, 1, *included)
+    assert "Traceback" not in faulty.log.read_text()
+    assert result.returncode == 1, result.stdout[-4000:]
+    found = verdicts(result.stdout)
+    assert {name: found.get(f"scenario[{name}]") for name in detectors} == dict.fromkeys(detectors, "FAILED")
