@@ -193,6 +193,15 @@ def pointer_set(document: dict[str, Any], pointer: str, value: Any) -> None:
     node[_slot(node, parts[-1])] = value
 
 
+def placed(document: dict[str, Any], pointer: str, value: Any) -> Any:
+    """`document` with `value` set at `pointer`; at the empty pointer, `value` itself (a batch whose
+    body is its array of items: `items_field: ""`)."""
+    if not pointer:
+        return value
+    pointer_set(document, pointer, value)
+    return document
+
+
 def _slot(node: Any, part: str) -> Any:
     """The key of `part` in `node`: an index into an array (grown to reach it), else the name."""
     if isinstance(node, list):
