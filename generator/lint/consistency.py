@@ -148,6 +148,8 @@ def _suggestion(name: str, schema: Mapping[str, Any], op: Operation | None = Non
     of that name, the expression that reads it."""
     if op is not None and any(p.location == "path" and p.name == name for p in op.parameters):
         return f": {name!r} is a path parameter of the operation; name it `{PATH_EXPRESSION}{name}`"
+    if not name:
+        return ": the empty JSON Pointer names the whole body, and the schema is not an array"
     *parents, last = pointer_parts(field_pointer(name))
     members = {
         k: v for s in schemas_at(schema, pointer_of(*parents)) for k, v in (s.get("properties") or {}).items()
