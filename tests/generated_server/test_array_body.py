@@ -63,7 +63,9 @@ def stored(store_url: str, *items: dict[str, Any]) -> list[tuple[str, Any]]:
     """(event, item) of the stored events carrying these items' `$insert_id`s, in their order."""
     keys = [item["properties"]["$insert_id"] for item in items]
     rows = run_sql(store_url, "SELECT event, item FROM events")
-    found = [(str(e), json.loads(i) if isinstance(i, str | bytes) else i) for e, i in rows]
+    found: list[tuple[str, Any]] = [
+        (str(e), json.loads(i) if isinstance(i, str | bytes) else i) for e, i in rows
+    ]
     mine = [row for row in found if row[1]["properties"].get("$insert_id") in keys]
     return sorted(mine, key=lambda row: keys.index(row[1]["properties"]["$insert_id"]))
 
