@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ingestspec.generator.config import Project
-from ingestspec.generator.spec.model import Batch, Operation, field_pointer, item_get, pointer_set
+from ingestspec.generator.spec.model import Batch, Operation, field_pointer, item_get, placed, pointer_set
 
 from .bodies import KEY_SLOT, Bodies, representable_time
 from .catalogue import rate_limit_wait
@@ -378,9 +378,8 @@ def _valid_batch(
         def whole(parts: list[dict[str, Any]]) -> dict[str, Any]:
             # A batch item carries its idempotency key in its body, if anywhere.
             cleaned = [{k: v for k, v in part.items() if k != KEY_SLOT} for part in parts]
-            body = copy.deepcopy(dict(generated))
-            pointer_set(body, items_at, cleaned)
-            return body
+            wrapper = copy.deepcopy(dict(generated)) if isinstance(generated, Mapping) else {}
+            return placed(wrapper, items_at, cleaned)
 
         def fits(body: dict[str, Any]) -> bool:
             # The key of a credential field goes in the wrapper only, never in an item. The

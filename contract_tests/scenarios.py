@@ -23,9 +23,9 @@ from ingestspec.generator.spec.model import (
     item_get,
     item_pop,
     object_fields,
+    placed,
     pointer_of,
     pointer_parts,
-    pointer_set,
 )
 
 from .bodies import KEY_SLOT
@@ -257,8 +257,7 @@ def _request(s: Session, *items: dict[str, Any]) -> dict[str, Any]:
                 wrapper[name] = value
     # A batch item carries its idempotency key in its body, if anywhere; the items may be deeper
     # than the top level (`/data/events`), under objects of their own.
-    pointer_set(wrapper, items_at, [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items])
-    return wrapper
+    return placed(wrapper, items_at, [{k: v for k, v in item.items() if k != KEY_SLOT} for item in items])
 
 
 def _valid_request(s: Session) -> dict[str, Any]:

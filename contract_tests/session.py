@@ -132,9 +132,12 @@ class Session:
             found["path"].setdefault(dedupe.key.name, str(key))
         return found["header"], found["path"], found["query"]
 
-    def with_key(self, body: dict[str, Any], key: str | None = _FIRST_KEY) -> dict[str, Any]:
+    def with_key(self, body: Any, key: str | None = _FIRST_KEY) -> Any:
         """`body` with the key in it, for operations that carry the key in a body field (for raw
-        content built from a body; `probe` does this itself for JSON bodies)."""
+        content built from a body; `probe` does this itself for JSON bodies). A body that is a
+        batch's array of items is sent as it is."""
+        if not isinstance(body, Mapping):
+            return body
         creds = credentials(self.op, self.key if key is _FIRST_KEY else key)
         result: dict[str, Any] = creds.into({k: v for k, v in body.items() if k != KEY_SLOT})
         return result

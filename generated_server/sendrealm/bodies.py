@@ -237,22 +237,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return await Body(request).read(limit)
 
 
-def parse(raw: bytes) -> dict[str, Any] | None:
-    """The body's JSON object as orjson reads it; None when orjson cannot read it (`exact` says why)."""
+def parse(raw: bytes, array: bool = False) -> Any:
+    """The body's JSON object (its array of items when `array`: a batch whose body is the array) as
+    orjson reads it; None when orjson cannot read it (`exact` says why)."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    return _structured(body, raw)
+    return _structured(body, raw, array)
 
 
-def exact(
-    raw: bytes, body: dict[str, Any] | None, reread: bool = True
-) -> tuple[dict[str, Any], dict[str, str]]:
+def exact(raw: bytes, body: Any, reread: bool = True, array: bool = False) -> tuple[Any, dict[str, str]]:
     """The body and each number in it that would not be stored as sent (JSON Pointer: the number as
     sent). Python's json reads the body a second time, number by number, only when the body may hold
     such a number or orjson could not read it (1e400 is past a double), and then only when `reread`
-    (the key is known): otherwise a body orjson could not read is malformed JSON."""
+    (the key is known): otherwise a body orjson could not read is malformed JSON. `array`: as `parse`'s."""
     if body is not None and not _maybe_inexact(raw):
         return body, {}
     if body is None and not reread:
@@ -269,7 +268,7 @@ def exact(
     if body is None:
         if not found:  # orjson refused it for another reason (a lone surrogate): not JSON it accepts
             raise ApiError("malformed_json")
-        body = _structured(reread, raw)
+        body = _structured(reread, raw, array)
     return body, found
 
 
@@ -289,10 +288,12 @@ def inexact_details(found: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def _structured(body: Any, raw: bytes) -> dict[str, Any]:
-    """`body` once it is an object nested at most MAX_DEPTH levels whose objects repeat no member."""
-    if not isinstance(body, dict):
-        raise ApiError("invalid_request", details=[{"path": "", "message": "the body must be a JSON object"}])
+def _structured(body: Any, raw: bytes, array: bool = False) -> Any:
+    """`body` once it is an object (an array when `array`) nested at most MAX_DEPTH levels whose
+    objects repeat no member."""
+    if not isinstance(body, list if array else dict):
+        message = "the body must be a JSON array" if array else "the body must be a JSON object"
+        raise ApiError("invalid_request", details=[{"path": "", "message": message}])
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # fewer brackets cannot nest deeper
         # orjson refuses past 254 levels: the body below 254 - MAX_DEPTH arrays fails exactly when
         # it is deeper than MAX_DEPTH.

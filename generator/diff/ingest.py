@@ -334,6 +334,11 @@ def _at(name: str | None) -> str | None:
     return None if name is None else field_pointer(name)
 
 
+def _place(items_field: str) -> str:
+    """Where a batch's items are, said: a field, or the body itself (the empty pointer)."""
+    return repr(items_field) if items_field else "the body itself (an array)"
+
+
 def _kinds(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
     """Items of several kinds: the discriminator, the kinds taken, and each kind's own rules."""
     before, after = old.items, new.items
@@ -405,7 +410,7 @@ def _batch(old: Ingest, new: Ingest, where: str, out: Collector) -> None:
             before.items_field,
             after.items_field,
             BOTH,
-            f"the batch's events moved from {before.items_field!r} to {after.items_field!r}",
+            f"the batch's events moved from {_place(before.items_field)} to {_place(after.items_field)}",
         )
     if before.acceptance != after.acceptance:
         refusing = after.acceptance == "all_or_nothing"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from datamodel_code_generator import DataModelType, Formatter, InputFileType, LiteralType, PythonVersion
+from datamodel_code_generator import Error as ModelsError
 from datamodel_code_generator import generate as generate_models
 
 from ..docs.page import docs_html
@@ -400,6 +401,16 @@ def models_source(spec: Spec, head: str) -> str:
 
 
 def _models(spec: Spec, head: str) -> str:
+    try:
+        return _generated_models(spec, head)
+    except ModelsError as error:
+        if "Models not found" not in str(error):
+            raise
+        # A file whose schemas are all inline (a vendor's, cut to its ingest operations) names none.
+        return head + "\n#\n# The spec names no schema under components/schemas: no model to type.\n"
+
+
+def _generated_models(spec: Spec, head: str) -> str:
     source = generate_models(
         spec.path.read_text(),
         input_file_type=InputFileType.OpenAPI,

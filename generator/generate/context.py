@@ -393,7 +393,12 @@ def item_reads(op: Operation) -> dict[str, Any]:
             if rules.credential
             else None
         ),
-        "batch_items": {"pointer": rules.items, "read": read_expr(rules.items)} if rules.items else None,
+        # The empty pointer: the body is itself the array of items (Mixpanel's /import).
+        "batch_items": (
+            {"pointer": rules.items, "read": read_expr(rules.items), "bare": not rules.items}
+            if rules.items is not None
+            else None
+        ),
         "project": (
             {
                 "pointer": rules.project,
@@ -430,7 +435,8 @@ def checks(op: Operation) -> str:
     if ingest.batch:
         steps += ["the request's schema and its number of items"]
         text = f"Checks run in the order the spec documents: {', '.join(steps)}; then, for each item of "
-        text += f"`{ingest.batch.items_field}` on its own: {', '.join(item)}. "
+        text += f"`{ingest.batch.items_field}`" if ingest.batch.items_field else "the body (an array)"
+        text += f" on its own: {', '.join(item)}. "
         if ingest.batch.acceptance == "all_or_nothing":
             text += "One refused item refuses the whole request and nothing is stored; otherwise the items "
         else:

@@ -75,7 +75,14 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
         rules = ingest.items
         x = op.pointer + "/x-ingest"
         where = "the batch item's schema" if ingest.batch else "the request schema"
-        arrays = schemas_at(op.request_schema, rules.items) if rules.items else []
+        kinds = schema_types(op.request_schema)
+        if not ingest.batch and "array" in kinds and "object" not in kinds:
+            yield (
+                f"{op.pointer}/requestBody",
+                f"{op.operation_id}: the request body is a JSON array, which only a batch reads: "
+                'x-ingest `batch: {items_field: ""}` makes each of its items an event',
+            )
+        arrays = schemas_at(op.request_schema, rules.items) if rules.items is not None else []
         if ingest.batch and not any("array" in schema_types(s) for s in arrays):
             bare = "array" in schema_types(op.request_schema)  # Mixpanel's /import: `[{...}, ...]`
             yield (
@@ -83,8 +90,8 @@ def named_fields_exist(spec: Spec) -> Iterator[Finding]:
                 f"{op.operation_id}: batch items_field {ingest.batch.items_field!r} is not an array "
                 "of the request schema"
                 + (
-                    ": the request body is itself the array, which is not served yet (x-ingest "
-                    "reads the items from an array member of a JSON object body)"
+                    ": the request body is itself the array, which the empty JSON Pointer names "
+                    '(`items_field: ""`)'
                     if bare
                     else _suggestion(ingest.batch.items_field, op.request_schema)
                 ),
@@ -141,6 +148,8 @@ def _suggestion(name: str, schema: Mapping[str, Any], op: Operation | None = Non
     of that name, the expression that reads it."""
     if op is not None and any(p.location == "path" and p.name == name for p in op.parameters):
         return f": {name!r} is a path parameter of the operation; name it `{PATH_EXPRESSION}{name}`"
+    if not name:
+        return ": the empty JSON Pointer names the whole body, and the schema is not an array"
     *parents, last = pointer_parts(field_pointer(name))
     members = {
         k: v for s in schemas_at(schema, pointer_of(*parents)) for k, v in (s.get("properties") or {}).items()

@@ -193,6 +193,15 @@ def pointer_set(document: dict[str, Any], pointer: str, value: Any) -> None:
     node[_slot(node, parts[-1])] = value
 
 
+def placed(document: dict[str, Any], pointer: str, value: Any) -> Any:
+    """`document` with `value` set at `pointer`; at the empty pointer, `value` itself (a batch whose
+    body is its array of items: `items_field: ""`)."""
+    if not pointer:
+        return value
+    pointer_set(document, pointer, value)
+    return document
+
+
 def _slot(node: Any, part: str) -> Any:
     """The key of `part` in `node`: an index into an array (grown to reach it), else the name."""
     if isinstance(node, list):
@@ -616,7 +625,8 @@ class Batch:
     """Several events in one request (Segment's `batch`, Amplitude's `events`), each judged on its own.
 
     The block's other rules (event, identity, payload, dedupe...) apply to each item of the array in
-    `items_field`; an item that fails them gets its error body in its result, the others are stored
+    `items_field` (`""`: the body is itself the array, as Mixpanel's `/import` sends it); an item
+    that fails them gets its error body in its result, the others are stored
     (partial acceptance). Failures of the request as a whole (key, media type, size, JSON, the wrapper's
     schema, more than `max_items`) refuse every item. `response` may use the sources `accepted`,
     `rejected` (counts) and `results` (one `result` per item, in order; sources `index`, `status`,

@@ -179,7 +179,7 @@ def propose(op: Operation) -> tuple[Block, str]:
 def _bare(op: Operation) -> Block:
     limit = op.request_schema.get("maxItems")
     return {
-        "items_field": todo("the body is a bare JSON array, which x-ingest cannot name yet"),
+        "items_field": Guess("", "the body is itself the array of events: the empty JSON Pointer"),
         "max_items": Guess(
             limit if isinstance(limit, int) else fields.DEFAULT_MAX_ITEMS, "the array's maxItems"
         ),

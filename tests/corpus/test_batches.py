@@ -21,7 +21,7 @@ import pytest
 from ingestspec.contract_tests.credentials import credentials
 from ingestspec.generator.generate.build import generate
 from ingestspec.generator.spec.loader import load_spec
-from ingestspec.generator.spec.model import Operation, item_get, pointer_parts
+from ingestspec.generator.spec.model import Operation, item_get, placed, pointer_parts
 from tests.corpus.cases import SERVED, Served
 from tests.servers import running_server
 
@@ -47,13 +47,15 @@ def _drop(document: dict[str, Any], pointer: str) -> None:
     document.pop(last, None)
 
 
-def _example(op: Operation) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A documented request of the batch operation and its first item."""
-    assert op.ingest is not None and op.ingest.items.items is not None
+def _example(op: Operation) -> tuple[Any, dict[str, Any]]:
+    """A documented request of the batch operation (an object, or the array of items itself when
+    `items_field` is `""`) and its first item."""
+    at = op.ingest.items.items if op.ingest else None
+    assert at is not None
     for example in op.request_examples:
-        items = item_get(example.value, op.ingest.items.items) if isinstance(example.value, Mapping) else None
-        if items:
-            return copy.deepcopy(dict(example.value)), copy.deepcopy(items[0])
+        items = item_get(example.value, at) if isinstance(example.value, Mapping) or not at else None
+        if isinstance(items, list) and items:
+            return copy.deepcopy(example.value), copy.deepcopy(items[0])
     pytest.fail(f"{op.operation_id} documents no example batch")
 
 
@@ -97,8 +99,7 @@ def test_every_item_counted_as_accepted_is_stored_and_every_other_is_named(
     db = tmp_path / "events.db"
 
     def send(items: list[dict[str, Any]]) -> httpx.Response:
-        body = copy.deepcopy(request)
-        _set(body, items_at, items)
+        body = placed(copy.deepcopy(request) if isinstance(request, dict) else {}, items_at, items)
         url = creds.url(f"{server.base_url}{op.path}")
         return httpx.request(op.method, url, json=creds.into(body), headers=dict(creds.headers), timeout=10)
 

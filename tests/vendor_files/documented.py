@@ -4,8 +4,8 @@ A request example (`example` / `examples` of the request media type) is taken as
 without one documents its request by the examples of its fields: the body a reference renderer
 (ReDoc, Swagger UI) shows is sampled from the schema, taking each field's `example`, `default`,
 `const` or first `enum` value; a field is included when the schema requires it or when it, or a
-field inside it, carries a documented value. Required header parameters get their documented
-value the same way.
+field inside it, carries a documented value. Required header and query parameters get their
+documented value the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class DocumentedRequest:
     name: str
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # the query's
 
 
 def documented_value(schema: Mapping[str, Any]) -> Any:
@@ -72,15 +73,16 @@ def sample(schema: Mapping[str, Any], required: bool = True) -> Any:
 
 def documented_requests(operation: Operation) -> Iterator[DocumentedRequest]:
     """The operation's request examples, or the one request its fields' examples document."""
-    headers = {}
+    found: dict[str, dict[str, str]] = {"header": {}, "query": {}}
     for parameter in operation.parameters:
-        if parameter.location == "header" and parameter.required:
+        if parameter.location in found and parameter.required:
             value = documented_value(parameter.schema)
             if value is not _NOTHING:
-                headers[parameter.name] = str(value)
+                found[parameter.location][parameter.name] = str(value)
+    headers, params = found["header"], found["query"]
     if operation.request_examples:
         for example in operation.request_examples:
-            yield DocumentedRequest(example.name, example.value, headers)
+            yield DocumentedRequest(example.name, example.value, headers, params)
     else:
         body = sample(operation.request_schema)
-        yield DocumentedRequest("sampled from the fields' examples", body, headers)
+        yield DocumentedRequest("sampled from the fields' examples", body, headers, params)
