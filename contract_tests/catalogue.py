@@ -70,6 +70,16 @@ def identify(ingest: Ingest, status: int, body: Any, keys: tuple[str, ...] | Non
     ]
 
 
+def declared_undocumented(op: Operation, reply: Any) -> bool:
+    """Whether a reply's status, which the file does not document, is one x-ingest lists in
+    `errors.undocumented` and the reply is the body of an error the operation answers with it."""
+    ingest = op.ingest
+    if ingest is None or reply.status not in ingest.errors.undocumented or op.documented(reply.status):
+        return False
+    keys = ingest.used_errors() + ingest.server_errors()
+    return bool(identify(ingest, reply.status, error_content(ingest, reply), keys))
+
+
 def operation_errors(op: Operation) -> tuple[str, ...]:
     """The catalogue keys an operation can answer: those its behaviour uses."""
     assert op.ingest is not None
