@@ -22,7 +22,14 @@ import orjson
 from ingestspec.generator.lint.validate import is_json
 from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation
 
-from .catalogue import declared_undocumented, error_content, identify, match_entry, operation_errors, without_details
+from .catalogue import (
+    declared_undocumented,
+    error_content,
+    identify,
+    match_entry,
+    operation_errors,
+    without_details,
+)
 from .credentials import HTTP_KINDS
 from .exchange import NOT_JSON, Probe, Reply
 from .payloads import first_error
