@@ -183,3 +183,27 @@ def test_a_key_cookie_named_twice_carries_no_key(deployment: Deployment) -> None
         timeout=10,
     )
     assert reply.status_code == 401, reply.text
+
+
+def test_a_request_without_its_optional_body_gets_the_malformed_json_answer(deployment: Deployment) -> None:
+    """A request body the file does not require (Intercom's): a request without one has no event,
+    and is answered what lint's `request-body-is-optional` warning says, the `malformed_json`
+    entry (its status declared in `errors.undocumented` when the file does not document it)."""
+    assert deployment.server is not None
+    operation = deployment.operation
+    if operation.request_required:
+        pytest.skip("the request body is required")
+    ingest = operation.ingest
+    assert ingest is not None
+    creds = for_schemes(operation.schemes[:1], deployment.case.keys()[0])
+    before = stored(deployment)
+    reply = httpx.post(
+        creds.url(deployment.server.base_url + operation.path),
+        headers={**creds.headers, "Content-Type": operation.request_media_type},
+        timeout=10,
+    )
+    entry = ingest.errors.catalogue["malformed_json"]
+    assert reply.status_code == entry.status, reply.text
+    assert reply.json() == ingest.errors.render("malformed_json", {})
+    assert operation.documented(entry.status) or entry.status in ingest.errors.undocumented
+    assert stored(deployment) == before
