@@ -40,13 +40,17 @@ def error_content(ingest: Ingest, reply: Any) -> Any:
     return reply.json()
 
 
-def match_entry(ingest: Ingest, entry: ErrorEntry, status: int, body: Any) -> dict[str, str] | None:
-    """The placeholder values if `body` (with `status`) is an instance of `entry`, else None."""
+def match_entry(
+    ingest: Ingest, entry: ErrorEntry, status: int, body: Any, more: bool = False
+) -> dict[str, str] | None:
+    """The placeholder values if `body` (with `status`) is an instance of `entry`, else None. With
+    `more`, members the entry does not place are allowed (a documented example's per-request values,
+    such as Intercom's `request_id`, which lint's `error-examples-match-the-catalogue` allows too)."""
     errors = ingest.errors
     if status != entry.status or not isinstance(body, str if errors.text else Mapping):
         return None
     members = {} if errors.text else leaves(body, walk=errors.arrays())
-    if set(members) - errors.pointers(entry.key):
+    if not more and set(members) - errors.pointers(entry.key):
         return None
     if errors.status_pointer and members.get(errors.status_pointer) != errors.status_value(entry):
         return None
@@ -59,15 +63,28 @@ def match_entry(ingest: Ingest, entry: ErrorEntry, status: int, body: Any) -> di
     return found.groupdict() if found else None
 
 
-def identify(ingest: Ingest, status: int, body: Any, keys: tuple[str, ...] | None = None) -> list[str]:
-    """The catalogue keys (among `keys`, default all) whose template `body` is an instance of."""
+def identify(
+    ingest: Ingest, status: int, body: Any, keys: tuple[str, ...] | None = None, more: bool = False
+) -> list[str]:
+    """The catalogue keys (among `keys`, default all) whose template `body` is an instance of (with
+    `more`: members the entry does not place allowed, see `match_entry`)."""
     candidates = keys if keys is not None else tuple(ingest.errors.catalogue)
     return [
         key
         for key in candidates
         if key in ingest.errors.catalogue
-        and match_entry(ingest, ingest.errors.catalogue[key], status, body) is not None
+        and match_entry(ingest, ingest.errors.catalogue[key], status, body, more) is not None
     ]
+
+
+def declared_undocumented(op: Operation, reply: Any) -> bool:
+    """Whether a reply's status, which the file does not document, is one x-ingest lists in
+    `errors.undocumented` and the reply is the body of an error the operation answers with it."""
+    ingest = op.ingest
+    if ingest is None or reply.status not in ingest.errors.undocumented or op.documented(reply.status):
+        return False
+    keys = ingest.used_errors() + ingest.server_errors()
+    return bool(identify(ingest, reply.status, error_content(ingest, reply), keys))
 
 
 def operation_errors(op: Operation) -> tuple[str, ...]:

@@ -22,7 +22,14 @@ import orjson
 from ingestspec.generator.lint.validate import is_json
 from ingestspec.generator.spec.model import ROUTING_ERRORS, Operation
 
-from .catalogue import error_content, identify, match_entry, operation_errors, without_details
+from .catalogue import (
+    declared_undocumented,
+    error_content,
+    identify,
+    match_entry,
+    operation_errors,
+    without_details,
+)
 from .credentials import HTTP_KINDS
 from .exchange import NOT_JSON, Probe, Reply
 from .payloads import first_error
@@ -120,8 +127,9 @@ def status_code_expected(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
 @general
 def status_code_documented(ctx: CheckContext, reply: Reply, probe: Probe) -> None:
     """Any status the operation answers is one of its documented responses, its own or a range's
-    (`4XX`, `default`), or a routing error."""
-    if ctx.op.documented(reply.status) is not None:
+    (`4XX`, `default`), a routing error, or an error answered with a status x-ingest declares
+    undocumented (`errors.undocumented`)."""
+    if ctx.op.documented(reply.status) is not None or declared_undocumented(ctx.op, reply):
         return
     ingest = ctx.op.ingest
     elsewhere = probe.method != ctx.op.method or probe.url != ctx.target.url(ctx.op)

@@ -222,18 +222,49 @@ def errors_are_documented(spec: Spec) -> Iterator[Finding]:
     """Every error the behaviour can answer has its status among the operation's responses (a range
     such as `4XX`, or `default`, documents every status it covers)."""
     for op in spec.ingest_operations:
+        assert op.ingest is not None
         for key, entry in _answered(op):
-            if op.documented(entry.status) is None:
+            if op.documented(entry.status) is None and entry.status not in op.ingest.errors.undocumented:
                 yield (
                     _entry_pointer(op, entry, "status"),
                     f"{op.operation_id}: error {key!r} answers {entry.status}, which is not a documented "
-                    "response"
+                    "response (document it, or list it in x-ingest errors.undocumented)"
                     + (
                         " (a catalogue default: document it, or a 4XX/5XX range or default)"
                         if entry.default
                         else ""
                     ),
                 )
+
+
+@rule(severity="warning")
+def undocumented_errors_are_answered(spec: Spec) -> Iterator[Finding]:
+    """An error answered with a status x-ingest lists in errors.undocumented: the file does not
+    document it (OpenAPI allows it), so each one is said."""
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        for key, entry in _answered(op):
+            if op.documented(entry.status) is None and entry.status in op.ingest.errors.undocumented:
+                yield (
+                    _entry_pointer(op, entry, "status"),
+                    f"{op.operation_id}: error {key!r} answers {entry.status}, which the file does not "
+                    "document (listed in x-ingest errors.undocumented)",
+                )
+
+
+@rule()
+def undocumented_statuses_are_answered_and_undocumented(spec: Spec) -> Iterator[Finding]:
+    """Each status x-ingest lists in errors.undocumented is answered by an error and documented by no
+    response (a documented one needs no listing)."""
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
+        answered = {entry.status for _, entry in _answered(op)}
+        for index, status in enumerate(op.ingest.errors.undocumented):
+            where = f"{op.pointer}/x-ingest/errors/undocumented/{index}"
+            if op.documented(status) is not None:
+                yield where, f"{op.operation_id}: {status} is documented; remove it from errors.undocumented"
+            elif status not in answered:
+                yield where, f"{op.operation_id}: no error the server answers has status {status}"
 
 
 def _entry_pointer(op: Operation, entry: ErrorEntry, member: str = "") -> str:

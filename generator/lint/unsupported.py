@@ -292,17 +292,25 @@ def content_codings_are_served(spec: Spec) -> Iterator[Finding]:
                     )
 
 
-@rule()
-def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
-    """Ingest request bodies are required and name their event (the server refuses them otherwise)."""
+@rule(severity="warning")
+def request_body_is_optional(spec: Spec) -> Iterator[Finding]:
+    """An ingest request body not `required: true`: a request without one is refused as malformed JSON."""
     for op in spec.ingest_operations:
         assert op.ingest is not None
         if not op.request_required:
+            entry = op.ingest.errors.catalogue["malformed_json"]
             yield (
                 op.pointer + "/requestBody",
-                f"{op.operation_id}: an ingest operation's request body must be `required: true` "
-                "(the server refuses a request without one)",
+                f"{op.operation_id}: the request body is not `required: true`; a request without one "
+                f"is answered 'malformed_json' ({entry.status}), as there is no event to store",
             )
+
+
+@rule()
+def ingest_requests_carry_their_event(spec: Spec) -> Iterator[Finding]:
+    """Ingest request bodies name their event (the server refuses them otherwise)."""
+    for op in spec.ingest_operations:
+        assert op.ingest is not None
         where = "batch item" if op.ingest.batch else "request"
         for kind in op.ingest.items.kinds:
             schema = op.kind_schema(kind)

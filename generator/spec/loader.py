@@ -510,6 +510,7 @@ def _ingest(
             status_pointer=errors.get("status"),
             details_pointer=errors.get("details"),
             path_pointer=errors.get("path"),
+            undocumented=tuple(errors.get("undocumented") or ()),
             detail_item=DetailItem(**(errors.get("detail_item") or {})),
             catalogue={
                 key: ErrorEntry(key, entry["status"], entry["message"], dict(entry.get("fields") or {}))

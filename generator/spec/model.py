@@ -837,6 +837,9 @@ class ErrorEnvelope:
     detail_item: DetailItem = field(default_factory=DetailItem)
     path_pointer: str | None = None  # where the first failing value's JSON Pointer goes
     status_as_text: bool = False  # the repeated status is a string ("400"), as JSON:API writes it
+    # Statuses answered in this envelope that the file documents no response for (x-ingest
+    # `errors.undocumented`): lint warns of each, the contract suite accepts them for those errors only.
+    undocumented: tuple[int, ...] = ()
 
     @property
     def text(self) -> bool:

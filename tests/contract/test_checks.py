@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
@@ -16,6 +17,7 @@ from ingestspec.contract_tests.checks import (
     uuid7_millis,
 )
 from ingestspec.contract_tests.exchange import Expectation, Probe, Reply
+from ingestspec.contract_tests.target import load_target
 from tests.contract.conftest import offline_target
 
 UUID7 = "01957e3a-4b5c-7d8e-9f0a-1b2c3d4e5f6a"
@@ -131,3 +133,29 @@ def test_an_integer_identity_may_be_answered_as_the_number_or_its_text() -> None
     for value, fails in ((42, False), ("42", False), (43, True), (True, True)):
         body = {"data": {**fields, "resolved_identity_value": value}}
         assert ("success_body_shape" in judged("sendrealm", 202, body, expect)) is fails, value
+
+
+def test_a_status_declared_undocumented_is_accepted_only_as_its_own_error() -> None:
+    """Intercom documents 202 and 401 only; x-ingest `errors.undocumented` declares the 400, 413, 415,
+    422 and 503 the server answers too. A declared status is accepted as the body of an error that
+    answers it, and nothing else: another body, or a status not declared, is still undocumented."""
+    spec = Path(__file__).parents[1] / "vendor_files" / "intercom" / "openapi.yaml"
+    config = Path(__file__).parents[1] / "vendor_files" / "intercom" / "config.yaml"
+    target = load_target(
+        spec, "http://127.0.0.1:9", ("dG9rOmludGVyY29tX2V1XzRmMmI5YTdj",), config, check_reachable=False
+    )
+    op = target.spec.ingest_operations[0]
+    assert op.ingest is not None and op.documented(400) is None
+
+    def documented_failures(status: int, body: object) -> set[str]:
+        probe = Probe("test", op, op.method, target.url(op), {}, b"{}", None)
+        probe.reply = Reply(status, {"content-type": "application/json"}, orjson.dumps(body))
+        return {f.check for f in run_checks(CheckContext(target, op), probe)} & {"status_code_documented"}
+
+    assert documented_failures(400, op.ingest.errors.render("malformed_json", {})) == set()
+    assert documented_failures(422, op.ingest.errors.render("payload_invalid", {"event": "e"})) == set()
+    # The 422 error's body answered with 400 (declared, but not this error's status); a foreign body.
+    assert documented_failures(400, op.ingest.errors.render("payload_invalid", {"event": "e"})) != set()
+    assert documented_failures(400, {"error": "bad"}) != set()
+    # 429 is neither documented nor declared (no rate limit): undocumented whatever the body.
+    assert documented_failures(429, op.ingest.errors.render("unauthorized", {})) != set()

@@ -81,6 +81,11 @@ def test_each_example_in_the_reference_is_valid(key: str) -> None:
     jsonschema.Draft202012Validator({"$defs": schema["$defs"], **schema["properties"][key]}).validate(value)
 
 
+def test_the_errors_example_shows_every_member() -> None:
+    members = bundled_schema("x-ingest")["properties"]["errors"]["properties"]
+    assert sorted(key_examples()["errors"]) == sorted(members)
+
+
 def test_the_read_example_is_valid() -> None:
     [block] = section_blocks(DOCS / "x-ingest.md")["`x-ingest-read`: read operations"]
     [operation] = yaml.safe_load(block.text)["paths"]["/events/{id}"].values()

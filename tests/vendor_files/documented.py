@@ -47,6 +47,14 @@ def sample(schema: Mapping[str, Any], required: bool = True) -> Any:
     value = documented_value(schema)
     if value is not _NOTHING:
         return value
+    if "properties" in schema:
+        # Branches beside the properties only require some of them (Intercom's `anyOf` of `required`
+        # lists): the first branch's (and every allOf part's) fields are required too.
+        constraints = [*schema.get("allOf", ()), *[b[0] for k in ("anyOf", "oneOf") if (b := schema.get(k))]]
+        needed = set(schema.get("required", ())).union(*(part.get("required", ()) for part in constraints))
+        members = {name: sample(part, name in needed) for name, part in schema["properties"].items()}
+        found = {name: value for name, value in members.items() if value is not _NOTHING}
+        return found if found or required else _NOTHING
     for branches in ("allOf", "anyOf", "oneOf"):
         if schema.get(branches):
             parts = [sample(b, required) for b in schema[branches]] if branches == "allOf" else []

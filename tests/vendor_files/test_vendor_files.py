@@ -22,7 +22,7 @@ import pytest
 
 from ingestspec.contract_tests.credentials import for_schemes
 from ingestspec.generator.spec.model import item_get
-from tests.corpus.cases import Refused, Served
+from tests.corpus.cases import Detection, Refused, Served
 from tests.corpus.test_corpus import (
     BIN,
     SEEDS,
@@ -53,26 +53,26 @@ SERVED: tuple[Served, ...] = (
     # array of events (`items_field: ""`), its fields nested in `properties`; the 415, 422 and
     # 503 it does not document answered as its documented 400 and 429.
     Served("mixpanel_import", "ignored_auth", "missing_api_key", folder=HERE),
+    # Only 202 and 401 documented: x-ingest `errors.undocumented` declares the 400, 413, 415, 422 and
+    # 503 the server answers too (lint warns of each); the body is optional (lint warns: a request
+    # without one is refused as malformed JSON). A declared undocumented status is still judged: the
+    # payload-mismatch error answering 400 instead of its 422 is caught, as is another envelope.
+    Served(
+        "intercom",
+        "wrong_error_status",
+        "payload_schema_mismatch",
+        folder=HERE,
+        more_faults=(Detection("wrong_error_envelope", "malformed_json"),),
+    ),
 )
-_EVENTS = "/paths/~1events/post"
 _TRACK = "/paths/~1v1~1track/post"
 _UNDOCUMENTED = "which is not a documented response"
 REFUSED: tuple[Refused, ...] = (
-    # Only 202 and 401 documented (the 400, 413, 415, 422, 503 every server answers are not);
-    # the body is not `required` although every anyOf branch needs `event_name`.
-    Refused(
-        "intercom",
-        (
-            (f"{_EVENTS}/x-ingest/errors", "'malformed_json' answers 400, " + _UNDOCUMENTED),
-            (f"{_EVENTS}/requestBody", "request body must be `required: true`"),
-        ),
-        folder=HERE,
-    ),
-    # `servers: [{url: /v1}]` and `/v1/track`; no 415/422/503; `event` not required.
+    # `servers: [{url: /v1}]` and `/v1/track`; `event` not required (the 415, 422 and 503 it does not
+    # document are declared in x-ingest errors.undocumented).
     Refused(
         "rudderstack",
         (
-            (f"{_TRACK}/x-ingest/errors", "'unsupported_media_type' answers 415, " + _UNDOCUMENTED),
             ("/servers/0/url", "/v1/track would be served at /v1/v1/track"),
             (f"{_TRACK}/x-ingest/event_field", "must be in the request schema's `required`"),
         ),
@@ -84,7 +84,6 @@ REFUSED: tuple[Refused, ...] = (
     Refused(
         "mixpanel",
         (
-            ("/paths/~1track/post/requestBody", "request body must be `required: true`"),
             *(
                 (f"/paths/~1track/post/x-ingest/errors/catalogue/{key}/status", _UNDOCUMENTED)
                 for key in (
@@ -205,3 +204,27 @@ def test_a_key_cookie_named_twice_carries_no_key(deployment: Deployment) -> None
         timeout=10,
     )
     assert reply.status_code == 401, reply.text
+
+
+def test_a_request_without_its_optional_body_gets_the_malformed_json_answer(deployment: Deployment) -> None:
+    """A request body the file does not require (Intercom's): a request without one has no event,
+    and is answered what lint's `request-body-is-optional` warning says, the `malformed_json`
+    entry (its status declared in `errors.undocumented` when the file does not document it)."""
+    assert deployment.server is not None
+    operation = deployment.operation
+    if operation.request_required:
+        pytest.skip("the request body is required")
+    ingest = operation.ingest
+    assert ingest is not None
+    creds = for_schemes(operation.schemes[:1], deployment.case.keys()[0])
+    before = stored(deployment)
+    reply = httpx.post(
+        creds.url(deployment.server.base_url + operation.path),
+        headers={**creds.headers, "Content-Type": operation.request_media_type},
+        timeout=10,
+    )
+    entry = ingest.errors.catalogue["malformed_json"]
+    assert reply.status_code == entry.status, reply.text
+    assert reply.json() == ingest.errors.render("malformed_json", {})
+    assert operation.documented(entry.status) or entry.status in ingest.errors.undocumented
+    assert stored(deployment) == before
