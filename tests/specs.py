@@ -24,6 +24,15 @@ def edited(tmp_path: Path, api: str, edit: Edit, label: str = "new") -> Path:
     return path
 
 
+def edited_file(tmp_path: Path, source: Path, edit: Edit) -> Path:
+    """A copy of the spec file `source` with `edit` applied to its document, in `tmp_path`."""
+    document = yaml.safe_load(source.read_text())
+    edit(document)
+    path = tmp_path / source.name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
 def op(document: dict[str, Any]) -> dict[str, Any]:
     """The ingest operation of a spec document."""
     operation: dict[str, Any] = next(iter(document["paths"].values()))["post"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,16 @@ GLOBEX_KEY = "be_globex_test_key"
 BASE_PATHS = {"arsel": "/v1", "sendrealm": ""}
 # The console script installed beside this interpreter.
 INGESTSPEC = Path(sys.executable).parent / "ingestspec"
+
+
+@contextlib.contextmanager
+def generated_and_served(spec: Path, package: str, folder: Path) -> Iterator[RunningServer]:
+    """The package `ingestspec generate` makes of `spec` in `folder`, served on a SQLite file there
+    with the example configuration, at the base path `/v1`."""
+    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / package)], check=True)
+    db = f"sqlite:///{folder / 'events.db'}"
+    with running_server(package, EXAMPLE_CONFIG, db, "/v1", log_dir=folder, pythonpath=folder) as running:
+        yield running
 
 
 def run_contract(

@@ -5,7 +5,6 @@ answers them right: the suite sets and removes each field at its JSON Pointer.""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from ingestspec.contract_tests.scenarios import SCENARIOS
 from ingestspec.contract_tests.session import Session
 from ingestspec.contract_tests.target import Target, load_target
 from tests.conftest import EXAMPLE_CONFIG
-from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, INGESTSPEC
-from tests.servers import RunningServer, running_server
+from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, generated_and_served
+from tests.servers import RunningServer
 
 NESTED = Path(__file__).resolve().parent / "specs" / "nested" / "openapi.yaml"
 # The scenarios about one event's fields, which read or write them where the spec puts them.
@@ -39,14 +38,7 @@ FIELD_SCENARIOS = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp("nested")
-    subprocess.run(
-        [str(INGESTSPEC), "generate", str(NESTED), "--out", str(folder / "nested_api")], check=True
-    )
-    db = f"sqlite:///{folder / 'events.db'}"
-    with running_server(
-        "nested_api", EXAMPLE_CONFIG, db, "/v1", log_dir=folder, pythonpath=folder
-    ) as running:
+    with generated_and_served(NESTED, "nested_api", tmp_path_factory.mktemp("nested")) as running:
         yield running
 
 

@@ -6,28 +6,20 @@ the reason."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import EXAMPLE_CONFIG, REPO
-from tests.contract.conftest import INGESTSPEC, run_contract
-from tests.servers import RunningServer, running_server
+from tests.conftest import REPO
+from tests.contract.conftest import generated_and_served, run_contract
+from tests.servers import RunningServer
 
 TRACKER = REPO / "tests" / "generated_server" / "specs" / "tracker.yaml"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp("tracker")
-    subprocess.run(
-        [str(INGESTSPEC), "generate", str(TRACKER), "--out", str(folder / "tracker_api")], check=True
-    )
-    db = f"sqlite:///{folder / 'events.db'}"
-    with running_server(
-        "tracker_api", EXAMPLE_CONFIG, db, "/v1", log_dir=folder, pythonpath=folder
-    ) as running:
+    with generated_and_served(TRACKER, "tracker_api", tmp_path_factory.mktemp("tracker")) as running:
         yield running
 
 

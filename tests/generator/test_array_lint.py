@@ -17,7 +17,8 @@ from ingestspec.generator.spec.loader import load_spec
 from ingestspec.generator.spec.model import ItemRules, placed
 from ingestspec.generator.starter.vendor import propose_file
 from tests.generator.test_init_from import stripped
-from tests.generator.test_lint import assert_located
+from tests.generator.test_lint import assert_refused_at
+from tests.specs import edited_file
 
 ARRAY = Path(__file__).parents[1] / "generated_server" / "specs" / "array.yaml"
 IMPORT = "/paths/~1import/post"
@@ -64,20 +65,13 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
 
 
 def broken(tmp_path: Path, edit: Edit) -> Path:
-    document = yaml.safe_load(ARRAY.read_text())
-    edit(document)
-    path = tmp_path / "array.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return edited_file(tmp_path, ARRAY, edit)
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_lint_refuses_it_at_its_place(tmp_path: Path, case: str) -> None:
     edit, pointer, expected = BROKEN[case]
-    path = broken(tmp_path, edit)
-    problems = [p for p in lint(path) if expected in p.message]
-    assert problems, lint(path)
-    assert_located(path, problems[0], pointer)
+    assert_refused_at(broken(tmp_path, edit), expected, pointer)
 
 
 def test_the_model_reads_the_body_as_the_items() -> None:

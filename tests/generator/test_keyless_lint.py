@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ingestspec.generator.errors import SpecError
-from ingestspec.generator.lint.linter import lint
 from ingestspec.generator.spec.loader import load_spec
-from tests.generator.test_lint import assert_located
+from tests.generator.test_lint import assert_refused_at
+from tests.specs import edited_file
 
 KEYLESS = Path(__file__).parents[1] / "generated_server" / "specs" / "keyless.yaml"
 TRACK, BATCH = "/paths/~1track/post", "/paths/~1batch/post"
@@ -79,20 +78,13 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
 
 
 def broken(tmp_path: Path, edit: Edit) -> Path:
-    document = yaml.safe_load(KEYLESS.read_text())
-    edit(document)
-    path = tmp_path / "keyless.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return edited_file(tmp_path, KEYLESS, edit)
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_lint_refuses_it_at_its_place(tmp_path: Path, case: str) -> None:
     edit, pointer, expected = BROKEN[case]
-    path = broken(tmp_path, edit)
-    problems = [p for p in lint(path) if expected in p.message]
-    assert problems, lint(path)
-    assert_located(path, problems[0], pointer)
+    assert_refused_at(broken(tmp_path, edit), expected, pointer)
 
 
 def test_an_item_result_cannot_be_a_text(tmp_path: Path) -> None:

@@ -485,6 +485,13 @@ def assert_located(path: Path, problem: Problem, pointer: str) -> None:
         assert tail.isdigit() and line[: problem.column - 1].rstrip().endswith("-"), (line, problem)
 
 
+def assert_refused_at(path: Path, fragment: str, pointer: str) -> None:
+    """Lint reports a problem of `path` whose message holds `fragment`, located at `pointer`."""
+    problems = [p for p in lint(path) if fragment in p.message]
+    assert problems, lint(path)
+    assert_located(path, problems[0], pointer)
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_lint_names_the_problem_and_its_place(tmp_path: Path, api: str, case: str) -> None:
     edit, where, expected = BROKEN[case]
