@@ -125,7 +125,7 @@ class Session:
             if is_key and key is not None:
                 where[parameter.name] = str(key)
             elif parameter.required or parameter.location == "path":
-                ok, value = minimal_value(parameter.schema)
+                ok, value = parameter_value(parameter.schema, parameter.location)
                 if ok:
                     where[parameter.name] = value if isinstance(value, str) else json_text(value)
         if dedupe is not None and dedupe.key.location == "path" and key is not None:
@@ -338,6 +338,15 @@ def outcome(op: Operation, item: Probe) -> str:
     if expected in keys:
         return str(expected)
     return keys[0] if keys else "unrecognised"
+
+
+def parameter_value(schema: Mapping[str, Any], location: str) -> tuple[bool, Any]:
+    """(True, the simplest value a parameter's schema accepts), or (False, None). A path one's is
+    never empty: `/apps//custom_events` is no route (OneSignal's `app_id` is a bare `type: string`)."""
+    ok, value = minimal_value(schema)
+    if ok and location == "path" and value == "":
+        ok, value = minimal_value({**schema, "minLength": 1})
+    return ok, value
 
 
 def fill_path(template: str, values: Mapping[str, str]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import SpecError
-from ..spec.loader import X_INGEST_SCHEMA, load_spec
+from ..spec.loader import X_INGEST_SCHEMA, load_spec, load_yaml
 from ..spec.model import FIXED_ERRORS, Spec, pointer_get, pointer_of, pointer_parts
 
 __all__ = ["Version", "load_any", "load_version", "spec_at_revision"]
@@ -100,7 +100,7 @@ def load_any(path: Path) -> Spec:
         ) from error
     except SpecError as error:
         # The loader places a missing entry where it belongs: `<op>/x-ingest/errors/catalogue/<key>`.
-        document = yaml.safe_load(path.read_bytes())
+        document = load_yaml(path.read_bytes())
         missing = [pointer_parts(p.pointer) for p in error.found if p.rule == X_INGEST_SCHEMA]
         if len(missing) != len(error.found) or not all(_fixed_entry_lacking(document, m) for m in missing):
             raise

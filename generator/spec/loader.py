@@ -89,6 +89,25 @@ def bundled_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+_NOT_JSON = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+
+
+class JsonDataLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without YAML 1.1's implicit timestamps and `=` (`value`) tag: OpenAPI's
+    data model is JSON's, where a plain `2000-01-23T04:56:07Z` or `=` is a string (vendors write
+    both unquoted; a datetime example broke the generated schema, `=` the whole file)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NOT_JSON]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def load_yaml(raw: bytes | str) -> Any:
+    """A YAML or JSON document as JSON data (see `JsonDataLoader`)."""
+    return yaml.load(raw, Loader=JsonDataLoader)  # a SafeLoader subclass: safe
+
+
 def read_document(path: str | Path) -> tuple[dict[str, Any], bytes]:
     """The parsed YAML/JSON document and its raw bytes."""
     path = Path(path)
@@ -97,7 +116,7 @@ def read_document(path: str | Path) -> tuple[dict[str, Any], bytes]:
     except OSError as exc:
         raise SpecError(path, [f"cannot read the file: {exc.strerror}"]) from exc
     try:
-        document = yaml.safe_load(raw)
+        document = load_yaml(raw)
     except yaml.YAMLError as exc:
         raise SpecError(path, [LoadProblem("", YAML_SYNTAX, f"not valid YAML: {exc}")]) from exc
     if not isinstance(document, dict):

@@ -179,3 +179,22 @@ def test_nullable_beside_no_type_is_null_or_the_schema(tmp_path: Path) -> None:
     assert spec.source_pointer("/components/schemas/Track/properties/properties/anyOf/0/allOf/0") == (
         "/components/schemas/Track/properties/properties/allOf/0"
     )
+
+
+def test_unquoted_dates_and_an_equals_sign_are_read_as_the_strings_json_would_hold(tmp_path: Path) -> None:
+    """YAML 1.1 makes a plain `2000-01-23T04:56:07.000+00:00` a datetime and a plain `=` a `value`
+    tag PyYAML's safe loader cannot build; OpenAPI's data model is JSON's, where both are strings
+    (OneSignal's published file writes both unquoted). A datetime example broke the generated
+    `schema.py`; `=` made the file unreadable."""
+    text = VENDOR30.read_text().replace(
+        "timestamp: '2026-03-10T22:21:56Z'", "timestamp: 2026-03-10T22:21:56Z"
+    )
+    text = text.replace("enum: [web, server], nullable", "enum: [web, server, =], nullable")
+    assert "timestamp: 2026-03-10T22:21:56Z" in text and "server, =]" in text
+    path = tmp_path / "track.yaml"
+    path.write_text(text)
+    spec = load_spec(path)
+    operation = spec.ingest_operations[0]
+    [example] = operation.request_examples
+    assert example.value["timestamp"] == "2026-03-10T22:21:56Z"
+    assert operation.request_schema["properties"]["channel"]["enum"] == ["web", "server", "=", None]

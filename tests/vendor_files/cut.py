@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from ingestspec.generator.spec.loader import load_yaml
+
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 Block = tuple[str, int, int]  # key, first line, line past the end
 
@@ -74,7 +76,7 @@ def used_components(document: dict[str, Any], operations: list[tuple[str, str]])
 
 
 def cut(text: str, operations: list[tuple[str, str]]) -> str:
-    document = yaml.safe_load(text)
+    document = load_yaml(text)  # as the loader reads it (`=` a string)
     lines = text.splitlines(keepends=True)
     components = used_components(document, operations)
     top = list(blocks(lines, 0, len(lines), 0))

@@ -64,6 +64,16 @@ SERVED: tuple[Served, ...] = (
         folder=HERE,
         more_faults=(Detection("wrong_error_envelope", "malformed_json"),),
     ),
+    # OneSignal's custom events, from the spec its Go SDK ships: a batch of events (`events`), the
+    # app's id in the path, the contact by External ID or OneSignal ID (both nullable), errors as
+    # `{"errors": [...]}` documented by status and `default`, an empty 200 object.
+    Served(
+        "onesignal",
+        "ignored_auth",
+        "missing_api_key",
+        folder=HERE,
+        more_faults=(Detection("wrong_error_envelope", "malformed_json"),),
+    ),
 )
 _TRACK = "/paths/~1v1~1track/post"
 _UNDOCUMENTED = "which is not a documented response"
