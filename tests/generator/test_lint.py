@@ -367,7 +367,7 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
     "an optional request body": (
         lambda d: op(d)["requestBody"].update(required=False),
         "{op}/requestBody",
-        "request body must be `required: true`",
+        "a request without one is answered 'malformed_json'",
     ),
     "an event field the schema does not require": (
         lambda d: d["components"]["schemas"][

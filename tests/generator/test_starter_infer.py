@@ -191,9 +191,10 @@ def test_a_batch_array_and_its_counts(tmp_path: Path) -> None:
     assert block["event_field"] == "event"  # read in the item
 
 
-def test_a_bare_array_body_is_a_todo(tmp_path: Path) -> None:
+def test_a_bare_array_body_is_the_empty_pointer(tmp_path: Path) -> None:
     block, _ = infer.propose(operation(tmp_path, api({"type": "array", "items": EVENT})))
-    assert "/batch/items_field" in dict(todos(block))
+    assert "/batch/items_field" not in dict(todos(block))
+    assert plain(block)["batch"]["items_field"] == ""  # the body itself is the array
     assert plain(block)["identity"]["fields"][0]["name"] == "user_id"  # the item's fields are read
 
 
