@@ -127,21 +127,7 @@ def rate_limited(api: str, work: Path, packages: Path, config: Path, alone: tupl
     spec.write_text(yaml.safe_dump(with_rate_limit(document), sort_keys=False))
     name = f"{api}_limited"
     package = generate(spec, packages, name)
-    load = load_for(api, package, "be_acme_test_key")
-    url = db(work, name)
-    command = server_command(api, config, url, 1, False, alone, package=name)
-    return Target(
-        f"{api} sqlite, ingest path alone, rate limit",
-        load,
-        command,
-        url,
-        1,
-        "sqlite",
-        "ingest path alone, rate limit",
-        worker=False,
-        package=name,
-        env=environment(packages),
-    )
+    return alone_target(api, package, name, "rate limit", work, packages, config, alone)
 
 
 def preauth_refusals(work: Path, packages: Path, alone: tuple[str, ...]) -> Target:
@@ -188,17 +174,32 @@ def at_commit(
         ["git", "archive", revision, f"generated_server/{api}"], capture_output=True, check=True, cwd=REPO
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(out), "--strip-components=2"], input=archive, check=True)
-    load = load_for(api, out, "be_acme_test_key")
+    return alone_target(api, out, name, f"at {short}", work, packages, config, alone)
+
+
+def alone_target(
+    api: str,
+    package: Path,
+    name: str,
+    what: str,
+    work: Path,
+    packages: Path,
+    config: Path,
+    alone: tuple[str, ...],
+) -> Target:
+    """The ingest path alone (no access line, no worker) of `api` as generated into `package`."""
+    load = load_for(api, package, "be_acme_test_key")
     url = db(work, name)
     command = server_command(api, config, url, 1, False, alone, package=name)
+    variant = f"ingest path alone, {what}"
     return Target(
-        f"{api} sqlite, ingest path alone, at {short}",
+        f"{api} sqlite, {variant}",
         load,
         command,
         url,
         1,
         "sqlite",
-        f"ingest path alone, at {short}",
+        variant,
         worker=False,
         package=name,
         env=environment(packages),
