@@ -50,6 +50,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_postgres_url()
 
 
+# First: xdist's own hook reads the marks to group the tests by (its `@group` suffix).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `make test` (xdist's `--dist loadgroup`), the tests that share an instance of a
     module-scoped fixture (a generated server, a deployment, a wheel) run on the same worker, so
