@@ -10,6 +10,11 @@ from bench.throughput import Outcome
 
 CEILING = "bare starlette"  # the target every ratio is taken against (its better run)
 GOAL = 0.6  # issue 12: the generated servers' events/s over the ceiling's, on SQLite
+# Issue 23, against the ceiling's CPU per request: the server's own code on the ingest path alone
+# (its CPU less the ceiling's and the writer thread's), and the access line with processing (as
+# deployed less the ingest path alone).
+OWN_GOAL = 0.45
+EXTRAS_GOAL = 0.22
 
 
 def deployed(outcomes: Sequence[Outcome]) -> list[Outcome]:
@@ -115,11 +120,38 @@ def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str
             f"| {_us(threads.get('other threads'))} |"
         )
     best = max((o.events_per_s for o in ceilings), default=0.0)
+    lines += own_costs(min((o.server_cpu_us_per_request for o in ceilings), default=0.0), whole, measured)
     if best:
         lines.append(
             f"\n{GOAL} of the ceiling's {best:,.0f} requests/s leaves {1e6 / (best * GOAL):.0f} µs "
             "of one CPU per request, for everything the server does."
         )
+    return lines
+
+
+def own_costs(ceiling: float, whole: Sequence[Outcome], alone: Sequence[Outcome]) -> list[str]:
+    """Per server, what its own code costs over the ceiling's CPU per request (OWN_GOAL, EXTRAS_GOAL)."""
+    if not ceiling:
+        return []
+    lines = []
+    deployed_cpu = {o.api: o.server_cpu_us_per_request for o in whole}
+    for o in alone:
+        if o.variant != "ingest path alone":
+            continue
+        cpu = o.server_cpu_us_per_request
+        writer = o.threads_us_per_request.get("other threads", 0.0)
+        own = cpu - ceiling - writer
+        line = (
+            f"\n{o.api}: its own code on the ingest path alone {cpu:.0f} − {ceiling:.0f} − {writer:.0f} "
+            f"(writer) = {own:.0f} µs, {own / ceiling:.2f} of the ceiling's CPU (goal {OWN_GOAL})"
+        )
+        if o.api in deployed_cpu:
+            extras = deployed_cpu[o.api] - cpu
+            line += (
+                f"; the access line and processing {deployed_cpu[o.api]:.0f} − {cpu:.0f} = {extras:.0f} µs, "
+                f"{extras / ceiling:.2f} (goal {EXTRAS_GOAL})"
+            )
+        lines.append(line + ".")
     return lines
 
 

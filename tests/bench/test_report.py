@@ -29,6 +29,11 @@ def test_the_budget_lists_each_server_as_deployed_and_alone_against_the_goal() -
         "| arsel sqlite, as deployed | 130 | 110 | 20 |",
         "| arsel sqlite, ingest path alone | 104 | 84 | 20 |",
     ]
+    # Its own code: 104 less the ceiling's 50 and the writer's 20; the access line and processing: 130 - 104.
+    assert lines[-2] == (
+        "\narsel: its own code on the ingest path alone 104 − 50 − 20 (writer) = 34 µs, 0.68 of the "
+        "ceiling's CPU (goal 0.45); the access line and processing 130 − 104 = 26 µs, 0.52 (goal 0.22)."
+    )
     # 0.6 of 20,000 requests/s is 12,000/s: 83 µs each.
     assert lines[-1].endswith("leaves 83 µs of one CPU per request, for everything the server does.")
 
