@@ -210,6 +210,7 @@ def contract(
             raise UsageProblem("--workers needs pytest-xdist installed")
         extra = [f"--maxfail={max_failures}"] if max_failures else []
         extra += ["--no-create"] * no_create + (["--dry-run", "--collect-only", "-q"] if dry_run else [])
+        extra += ["--answering-checked"]  # by load_target above: its requests need not be sent twice
         for name, option, repeated in PASSED_ON:
             value = passed_on.get(name)
             for one in (value or ()) if repeated else ([value] if value is not None else []):

@@ -107,6 +107,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--no-create", action="store_true", default=False, help="send only what the deployment must refuse"
     )
     group.addoption(
+        "--answering-checked",
+        action="store_true",
+        default=False,
+        help="the deployment was seen answering before pytest started (`ingestspec contract` checks)",
+    )
+    group.addoption(
         "--dry-run",
         dest="contract_dry_run",
         action="store_true",
@@ -141,7 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("contract_config") or "",
             max_examples=config.getoption("--max-examples"),
             seed=config.getoption("contract_seed"),
-            check_reachable=not is_worker and not dry_run,
+            check_reachable=not is_worker and not dry_run and not config.getoption("--answering-checked"),
             transport=make_transport(
                 headers=config.getoption("contract_headers"),
                 request_timeout=config.getoption("--request-timeout"),

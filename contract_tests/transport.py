@@ -4,6 +4,8 @@ Schemathesis, for fuzzing), from one set of options."""
 
 from __future__ import annotations
 
+import functools
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -55,21 +57,9 @@ class Transport:
         return httpx.AsyncClient(**self._httpx(), event_hooks={"request": [paced]}, **options)
 
     def _httpx(self) -> dict[str, Any]:
-        verify: Any = self.verify
-        cert = self._cert()
-        if cert is not None or isinstance(verify, str):
-            import ssl
-
-            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-            if verify is False:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            if cert is not None:
-                context.load_cert_chain(*(cert if isinstance(cert, tuple) else (cert,)))
-            verify = context
         return {
             "timeout": self.timeout,
-            "verify": verify,
+            "verify": ssl_context(self.verify, self._cert()),
             "proxy": self.proxy,
         }
 
@@ -90,6 +80,21 @@ class Transport:
         if self.proxy:
             options["proxies"] = {"http": self.proxy, "https": self.proxy}
         return options
+
+
+@functools.cache
+def ssl_context(verify: bool | str, cert: str | tuple[str, str] | None) -> ssl.SSLContext:
+    """The TLS settings of a run's clients, made once: loading a CA bundle costs about 30 ms, and a
+    run makes a client per scenario."""
+    if cert is None and not isinstance(verify, str):
+        return httpx.create_ssl_context(verify=verify)  # what httpx makes of `verify` itself
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        context.load_cert_chain(*(cert if isinstance(cert, tuple) else (cert,)))
+    return context
 
 
 class _PacedSession(requests.Session):

@@ -8,28 +8,39 @@ from typing import Any
 
 import yaml
 
+from ingestspec.generator.spec.loader import SafeLoader
 from tests.conftest import SPECS
 
 Edit = Callable[[dict[str, Any]], object]
+# libyaml's dumper where PyYAML has it: several hundred tests write an edited spec.
+SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def read_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=SafeLoader)
+
+
+def write_yaml(path: Path, document: Any) -> None:
+    path.write_text(yaml.dump(document, Dumper=SafeDumper, sort_keys=False))
 
 
 def edited(tmp_path: Path, api: str, edit: Edit, label: str = "new") -> Path:
     """A copy of the API's spec with `edit` applied to its document, in `tmp_path/label/`."""
-    document = yaml.safe_load(SPECS[api].read_text())
+    document = read_yaml(SPECS[api])
     edit(document)
     folder = tmp_path / label
     folder.mkdir(exist_ok=True)
     path = folder / f"{api}.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    write_yaml(path, document)
     return path
 
 
 def edited_file(tmp_path: Path, source: Path, edit: Edit) -> Path:
     """A copy of the spec file `source` with `edit` applied to its document, in `tmp_path`."""
-    document = yaml.safe_load(source.read_text())
+    document = read_yaml(source)
     edit(document)
     path = tmp_path / source.name
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    write_yaml(path, document)
     return path
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,20 +21,36 @@ from tests.servers import running_server
 FUZZ_EXAMPLES = "1"
 
 
-def cases() -> list[tuple[str, str]]:
-    """Each fault once, on the APIs it applies to in turn (on every one of them under `make test-deep`)."""
+def cases() -> list[Any]:
+    """Each fault once, on the APIs it applies to in turn (on every one of them under `make test-deep`).
+    A fault `make test` already shows caught on another spec (the corpus, the published files) runs
+    here under `make test-deep` only."""
     apis = ("arsel", "sendrealm")
     ops = {api: load_spec(SPECS[api]).ingest_operations[0] for api in apis}
-    result = []
+    result: list[Any] = []
     contract = [fault for fault in FAULTS.values() if fault.name not in TRANSPORT_FAULTS]
+    elsewhere = shown_elsewhere()
     for index, fault in enumerate(contract):
         where = [api for api, op in ops.items() if fault.applies_to(op)]
-        result += (
-            [(api, fault.name) for api in where]
-            if os.environ.get(FUZZ_ENV)
-            else [(where[index % len(where)], fault.name)]
-        )
+        if os.environ.get(FUZZ_ENV):
+            result += [(api, fault.name) for api in where]
+        else:
+            marks = [pytest.mark.deep] if fault.name in elsewhere else []
+            result.append(pytest.param(where[index % len(where)], fault.name, marks=marks))
     return result
+
+
+def shown_elsewhere() -> set[str]:
+    """The faults the corpus and the published files show caught on their own specs in `make test`."""
+    from tests.corpus.cases import SERVED as CORPUS
+    from tests.vendor_files.test_vendor_files import SERVED as PUBLISHED
+
+    return {
+        detection.fault
+        for case in (*CORPUS, *PUBLISHED)
+        for detection in case.detections()
+        if not detection.xfail
+    }
 
 
 def failed_tests(output: str) -> list[str]:
