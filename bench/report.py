@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from bench.throughput import Outcome
+from bench.throughput import ALONE, Outcome
 
 CEILING = "bare starlette"  # the target every ratio is taken against (its better run)
 GOAL = 0.6  # issue 12: the generated servers' events/s over the ceiling's, on SQLite
@@ -22,16 +22,25 @@ def deployed(outcomes: Sequence[Outcome]) -> list[Outcome]:
     return [o for o in outcomes if not o.variant]
 
 
+def ceiling_runs(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The bare-ceiling runs that were measured (one at the start of a run, one again at its end)."""
+    return [o for o in outcomes if o.name.startswith(CEILING) and not o.skipped]
+
+
+def ceiling_cpu(outcomes: Sequence[Outcome]) -> float:
+    """The better ceiling run's server CPU µs per request (0 without one)."""
+    return min((o.server_cpu_us_per_request for o in ceiling_runs(outcomes)), default=0.0)
+
+
 def set_ratios(outcomes: Sequence[Outcome]) -> None:
     """Each target's events/s and CPU per request against the better ceiling run's."""
-    ceilings = [o for o in outcomes if o.name.startswith(CEILING) and not o.skipped]
-    ceiling = max((o.events_per_s for o in ceilings), default=0.0)
-    ceiling_cpu = min((o.server_cpu_us_per_request for o in ceilings), default=0.0)
+    ceiling = max((o.events_per_s for o in ceiling_runs(outcomes)), default=0.0)
+    cpu = ceiling_cpu(outcomes)
     for o in outcomes:
         if ceiling and not o.skipped:
             o.ratio = o.events_per_s / ceiling
-        if ceiling_cpu and not o.skipped and o.server_cpu_us_per_request:
-            o.cpu_ratio = ceiling_cpu / o.server_cpu_us_per_request
+        if cpu and not o.skipped and o.server_cpu_us_per_request:
+            o.cpu_ratio = cpu / o.server_cpu_us_per_request
 
 
 def verdict(o: Outcome) -> str:
@@ -100,7 +109,7 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
 
 def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str]:
     """Server CPU µs per request on SQLite with one process, on the event loop and on the other
-    threads: the ceiling, each server as deployed and its ingest path alone (run.ALONE); against them,
+    threads: the ceiling, each server as deployed and its ingest path alone (ALONE); against them,
     the CPU per request that the goal's rate would leave (the ceiling's rate times GOAL, one CPU)."""
     measured = [o for o in variants if not o.skipped]
     if not measured:
@@ -110,7 +119,7 @@ def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str
         "| on one CPU, SQLite | CPU µs/req | event loop | other threads |",
         "| --- | ---: | ---: | ---: |",
     ]
-    ceilings = [o for o in outcomes if o.name.startswith(CEILING) and not o.skipped]
+    ceilings = ceiling_runs(outcomes)
     whole = [o for o in outcomes if o.store == "sqlite" and o.processes == 1 and not o.skipped]
     for o in [*ceilings[:1], *sorted([*whole, *measured], key=lambda o: (o.api, o.variant))]:
         threads = o.threads_us_per_request
@@ -120,7 +129,7 @@ def budget(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[str
             f"| {_us(threads.get('other threads'))} |"
         )
     best = max((o.events_per_s for o in ceilings), default=0.0)
-    lines += own_costs(min((o.server_cpu_us_per_request for o in ceilings), default=0.0), whole, measured)
+    lines += own_costs(ceiling_cpu(outcomes), whole, measured)
     if best:
         lines.append(
             f"\n{GOAL} of the ceiling's {best:,.0f} requests/s leaves {1e6 / (best * GOAL):.0f} µs "
@@ -136,7 +145,7 @@ def own_costs(ceiling: float, whole: Sequence[Outcome], alone: Sequence[Outcome]
     lines = []
     deployed_cpu = {o.api: o.server_cpu_us_per_request for o in whole}
     for o in alone:
-        if o.variant != "ingest path alone":
+        if o.variant != ALONE:
             continue
         cpu = o.server_cpu_us_per_request
         writer = o.threads_us_per_request.get("other threads", 0.0)
@@ -159,13 +168,10 @@ def features(outcomes: Sequence[Outcome], variants: Sequence[Outcome]) -> list[s
     """What a feature costs where it is used (bench/variants.py), each against the ceiling's CPU per
     request in the same run: a batch's CPU per event, the rate limiter's and an earlier commit's
     ingest path against the same server's now, a refusal's CPU."""
-    ceiling = min(
-        (o.server_cpu_us_per_request for o in outcomes if o.name.startswith(CEILING) and not o.skipped),
-        default=0.0,
-    )
-    alone = {o.api: o for o in variants if o.variant == "ingest path alone" and not o.skipped}
+    ceiling = ceiling_cpu(outcomes)
+    alone = {o.api: o for o in variants if o.variant == ALONE and not o.skipped}
     batches = [o for o in outcomes if o.events_per_request > 1 and not o.skipped]
-    others = [o for o in variants if o.variant not in ("", "ingest path alone") and not o.skipped]
+    others = [o for o in variants if o.variant not in ("", ALONE) and not o.skipped]
     if not ceiling or not (batches or others):
         return []
     lines = [

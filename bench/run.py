@@ -42,7 +42,7 @@ from bench import extras, variants  # noqa: E402
 from bench.load import Load, load_for  # noqa: E402
 from bench.machine import cpus, ensure_wrk, log, pinning  # noqa: E402
 from bench.report import CEILING, print_report, set_ratios, table, write_picture  # noqa: E402
-from bench.throughput import Outcome, Target, measure, server_command  # noqa: E402
+from bench.throughput import ALONE, Outcome, Target, measure, server_command  # noqa: E402
 from tests.servers import REPO, drop_postgres_schema, postgres_schema  # noqa: E402
 
 CONFIG = REPO / "examples" / "config.yaml"
@@ -53,7 +53,6 @@ APIS = ("arsel", "sendrealm")
 # switched off. Against the ceiling, what storing an event durably costs before any extra (the
 # budget table); the parts' single costs are smaller than one run's noise, so they are left to
 # alternating A/B runs (docs/performance.md, "Where a request's time goes").
-ALONE = "ingest path alone"
 ALONE_OPTIONS = ("--no-access-log",)  # and no worker
 
 

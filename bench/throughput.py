@@ -41,6 +41,8 @@ from tests.servers import REPO, RunningServer, serving
 LUA = REPO / "bench" / "wrk" / "ingest.lua"
 PROJECT = "acme"  # the project whose key the requests carry
 DRAIN_TIMEOUT = 120.0
+# The variant of a server on SQLite with one process, its access log and its worker switched off.
+ALONE = "ingest path alone"
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Target:
     db_url: str | None = None  # None: the bare ceiling, which stores nothing
     processes: int = 1
     store: str = ""  # "sqlite" | "postgresql" | "" for the ceiling
-    variant: str = ""  # parts switched off to see what they cost (run.ALONE); "" as deployed
+    variant: str = ""  # parts switched off to see what they cost (ALONE, ...); "" as deployed
     worker: bool = True  # processing on: the drain is measured
     package: str = ""  # the generated package it runs (default generated_server.<api>)
     env: dict[str, str] | None = None  # its environment (a PYTHONPATH for a package outside the checkout)

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from bench.load import Load, load_for
-from bench.throughput import Target, server_command
+from bench.throughput import ALONE, Target, server_command
 from ingestspec.generator.spec.migrate import upgrade
 from tests.servers import REPO
 
@@ -191,7 +191,7 @@ def alone_target(
     load = load_for(api, package, "be_acme_test_key")
     url = db(work, name)
     command = server_command(api, config, url, 1, False, alone, package=name)
-    variant = f"ingest path alone, {what}"
+    variant = f"{ALONE}, {what}"
     return Target(
         f"{api} sqlite, {variant}",
         load,
