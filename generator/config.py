@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
-from .spec.loader import SafeLoader, bundled_schema, parsed
+from .spec.loader import FastSafeLoader, bundled_schema, parsed
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def load_config(path: str | Path, keys_required: bool = True) -> Config:
     (`keys_required=False`), so QA can keep the keys of a real deployment out of the file."""
     path = Path(path)
     try:
-        raw = parsed(yaml.load, path.read_text(), SafeLoader, yaml.SafeLoader)
+        raw = parsed(yaml.load, path.read_text(), FastSafeLoader, yaml.SafeLoader)
     except OSError as exc:
         raise ConfigError(path, [f"cannot read the file: {exc.strerror}"]) from exc
     except yaml.YAMLError as exc:

@@ -8,16 +8,12 @@ from typing import Any
 
 import yaml
 
-from ingestspec.generator.spec.loader import SafeLoader
+from ingestspec.generator.spec.loader import load_yaml
 from tests.conftest import SPECS
 
 Edit = Callable[[dict[str, Any]], object]
 # libyaml's dumper where PyYAML has it: several hundred tests write an edited spec.
 SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def read_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=SafeLoader)
 
 
 def write_yaml(path: Path, document: Any) -> None:
@@ -26,7 +22,7 @@ def write_yaml(path: Path, document: Any) -> None:
 
 def edited(tmp_path: Path, api: str, edit: Edit, label: str = "new") -> Path:
     """A copy of the API's spec with `edit` applied to its document, in `tmp_path/label/`."""
-    document = read_yaml(SPECS[api])
+    document = load_yaml(SPECS[api].read_bytes())
     edit(document)
     folder = tmp_path / label
     folder.mkdir(exist_ok=True)
@@ -37,7 +33,7 @@ def edited(tmp_path: Path, api: str, edit: Edit, label: str = "new") -> Path:
 
 def edited_file(tmp_path: Path, source: Path, edit: Edit) -> Path:
     """A copy of the spec file `source` with `edit` applied to its document, in `tmp_path`."""
-    document = read_yaml(source)
+    document = load_yaml(source.read_bytes())
     edit(document)
     path = tmp_path / source.name
     write_yaml(path, document)

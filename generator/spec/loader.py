@@ -94,7 +94,7 @@ _NOT_JSON = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 #: PyYAML's safe loader on libyaml's parser where PyYAML was built with it (its wheels are): about
 #: ten times faster on a vendor's file. What a plain scalar means is decided by the same Python
 #: resolver either way.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+FastSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 T = TypeVar("T")
 
@@ -119,7 +119,7 @@ class _JsonData:
     }
 
 
-class JsonDataLoader(_JsonData, SafeLoader):  # type: ignore[valid-type,misc]
+class JsonDataLoader(_JsonData, FastSafeLoader):  # type: ignore[valid-type,misc]
     pass
 
 
@@ -129,7 +129,7 @@ class _PlainJsonDataLoader(_JsonData, yaml.SafeLoader):
 
 def load_yaml(raw: bytes | str) -> Any:
     """A YAML or JSON document as JSON data (see `_JsonData`)."""
-    return parsed(yaml.load, raw, JsonDataLoader, _PlainJsonDataLoader)  # SafeLoader subclasses: safe
+    return parsed(yaml.load, raw, JsonDataLoader, _PlainJsonDataLoader)  # both safe-loader subclasses: safe
 
 
 def read_document(path: str | Path) -> tuple[dict[str, Any], bytes]:

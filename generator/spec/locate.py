@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .loader import SafeLoader, parsed
+from .loader import FastSafeLoader, parsed
 from .model import escape, pointer_of, pointer_parts
 
 __all__ = ["Locator", "Problem", "escape", "pointer_of"]
@@ -57,7 +57,7 @@ class Locator:
         self.syntax_error: Problem | None = None
         self.root: yaml.Node | None = None
         try:
-            self.root = parsed(yaml.compose, text, SafeLoader, yaml.SafeLoader)
+            self.root = parsed(yaml.compose, text, FastSafeLoader, yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

@@ -42,6 +42,7 @@ def cases() -> list[Any]:
 
 def shown_elsewhere() -> set[str]:
     """The faults the corpus and the published files show caught on their own specs in `make test`."""
+    # Imported here: the corpus's tests import this module's `failed_tests`.
     from tests.corpus.cases import SERVED as CORPUS
     from tests.vendor_files.test_vendor_files import SERVED as PUBLISHED
 
