@@ -23,11 +23,17 @@ BASE_PATHS = {"arsel": "/v1", "sendrealm": ""}
 INGESTSPEC = Path(sys.executable).parent / "ingestspec"
 
 
+def generate(spec: Path, out: Path) -> Path:
+    """`ingestspec generate spec --out out`, as a user runs it; the package's folder."""
+    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(out)], check=True)
+    return out
+
+
 @contextlib.contextmanager
 def generated_and_served(spec: Path, package: str, folder: Path) -> Iterator[RunningServer]:
     """The package `ingestspec generate` makes of `spec` in `folder`, served on a SQLite file there
     with the example configuration, at the base path `/v1`."""
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / package)], check=True)
+    generate(spec, folder / package)
     db = f"sqlite:///{folder / 'events.db'}"
     with running_server(package, EXAMPLE_CONFIG, db, "/v1", log_dir=folder, pythonpath=folder) as running:
         yield running

@@ -4,7 +4,6 @@ a fault that breaks a batch's answer is caught."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ingestspec.contract_tests.scenarios import SCENARIOS
 from ingestspec.contract_tests.session import Session
 from ingestspec.contract_tests.target import Target, load_target
 from tests.conftest import EXAMPLE_CONFIG, REPO
-from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, INGESTSPEC
+from tests.contract.conftest import ACME_KEY, GLOBEX_KEY, generate
 from tests.servers import RunningServer, running_server
 
 TRACKER = REPO / "tests" / "generated_server" / "specs" / "tracker.yaml"
@@ -32,7 +31,7 @@ REQUEST_LEVEL = (
 
 
 def _serve(folder: Path, spec: Path) -> Iterator[RunningServer]:
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / "tracker_api")], check=True)
+    generate(spec, folder / "tracker_api")
     db = f"sqlite:///{folder / 'events.db'}"
     with running_server(
         "tracker_api", EXAMPLE_CONFIG, db, "/v1", log_dir=folder, pythonpath=folder

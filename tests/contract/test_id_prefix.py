@@ -4,7 +4,6 @@ same server making ids of another format after the prefix is caught."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from ingestspec.generator.lint.linter import lint
 from ingestspec.generator.spec.migrate import upgrade
 from tests.conftest import EXAMPLE_CONFIG
-from tests.contract.conftest import BASE_PATHS, INGESTSPEC, run_contract
+from tests.contract.conftest import BASE_PATHS, generate, run_contract
 from tests.contract.faults.test_faults import failed_tests
 from tests.servers import running_server
 from tests.specs import edited, op
@@ -54,7 +53,7 @@ def id_format(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     spec = edited(folder, "arsel", prefixed(name))
     assert not [p for p in lint(spec) if p.severity == "error"]
     package = f"trk_{name}_api"
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / package)], check=True)
+    generate(spec, folder / package)
     return Prefixed(spec, folder, package)
 
 

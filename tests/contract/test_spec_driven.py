@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLE_CONFIG, SPECS
-from tests.contract.conftest import BASE_PATHS, INGESTSPEC, generated, run_contract
+from tests.contract.conftest import BASE_PATHS, generate, generated, run_contract
 from tests.servers import RunningServer, running_server
 
 NEW_MESSAGE = "That body is not JSON at all."
@@ -45,14 +45,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Ru
     """The edited spec, the committed Arsel server, and one regenerated from the edited spec."""
     if not generated("arsel"):
         pytest.skip("generated_server/arsel has not been generated yet")
-    import subprocess
 
     tmp = tmp_path_factory.mktemp("edited")
     document = yaml.safe_load(SPECS["arsel"].read_text())
     edit(document)
     spec = tmp / "arsel_edited.yaml"
     spec.write_text(yaml.safe_dump(document, sort_keys=False))
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(tmp / "arsel_edited")], check=True)
+    generate(spec, tmp / "arsel_edited")
     db = f"sqlite:///{tmp / 'events.db'}"
     base = BASE_PATHS["arsel"]
     with (

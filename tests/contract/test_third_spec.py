@@ -22,7 +22,7 @@ from ingestspec.contract_tests.payloads import is_valid, minimal_payload
 from ingestspec.contract_tests.scenarios import example_candidates, provokers
 from ingestspec.contract_tests.target import Target, load_target
 from ingestspec.generator.spec.loader import load_spec
-from tests.contract.conftest import INGESTSPEC
+from tests.contract.conftest import INGESTSPEC, generate
 from tests.contract.faults.test_faults import failed_tests
 from tests.servers import RunningServer, running_server
 
@@ -50,7 +50,7 @@ def contract(base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The server generated from the third spec, in a temporary folder (its parent goes on PYTHONPATH)."""
     folder = tmp_path_factory.mktemp("pulsegrid")
-    subprocess.run([str(INGESTSPEC), "generate", str(SPEC), "--out", str(folder / "pulsegrid")], check=True)
+    generate(SPEC, folder / "pulsegrid")
     return folder
 
 

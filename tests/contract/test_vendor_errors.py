@@ -5,7 +5,6 @@ apiKey). Each generated server passes; a fault is caught."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLE_CONFIG
-from tests.contract.conftest import INGESTSPEC, run_contract
+from tests.contract.conftest import generate, run_contract
 from tests.contract.faults.test_faults import failed_tests
 from tests.generated_server.test_vendor_errors import jsonapi, text
 from tests.generated_server.test_vendor_security import vendor_security
@@ -45,7 +44,7 @@ def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     folder = tmp_path_factory.mktemp(name)
     spec = edited(folder, "arsel", VARIANTS[name][0])
     package = f"vendor_{name}"
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / package)], check=True)
+    generate(spec, folder / package)
     return Variant(name, spec, folder, package)
 
 

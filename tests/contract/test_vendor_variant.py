@@ -5,14 +5,13 @@ server passes; the same server ignoring keys is caught."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXAMPLE_CONFIG
-from tests.contract.conftest import INGESTSPEC, run_contract
+from tests.contract.conftest import generate, run_contract
 from tests.contract.faults.test_faults import failed_tests
 from tests.generated_server.test_any_spec import vendor
 from tests.servers import running_server
@@ -23,7 +22,7 @@ from tests.specs import edited
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     folder = tmp_path_factory.mktemp("vendor")
     spec = edited(folder, "sendrealm", vendor)
-    subprocess.run([str(INGESTSPEC), "generate", str(spec), "--out", str(folder / "vendor_api")], check=True)
+    generate(spec, folder / "vendor_api")
     yield spec, folder
 
 
