@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -39,18 +40,22 @@ Schemes = tuple[tuple[str, str, str], ...]
 _OWS = " \t"
 
 
-def presented(request: Request, schemes: Schemes) -> Iterator[str]:
+def presented(request: Request, schemes: Schemes) -> list[str]:
     """Each key the request carries, one per scheme that finds one; none when a key is sent twice."""
-    sent = [_sent(request, kind, parameter) for kind, parameter, _ in schemes]
-    if any(len(values) > 1 for values in sent):
-        return
-    for (kind, parameter, prefix), values in zip(schemes, sent, strict=True):
-        key = _read(values[0], kind, parameter) if values else None
+    keys: list[str] = []
+    for kind, parameter, prefix in schemes:
+        values = _sent(request, kind, parameter)
+        if not values:
+            continue
+        if len(values) > 1:
+            return []
+        key = _read(values[0], kind, parameter)
         if key and prefix:
             word, _, key = key.partition(" ")
             key = key.strip(_OWS) if word.lower() == prefix.lower() else ""
         if key:
-            yield key
+            keys.append(key)
+    return keys
 
 
 def _sent(request: Request, kind: str, parameter: str) -> list[str]:
@@ -68,8 +73,13 @@ def _sent(request: Request, kind: str, parameter: str) -> list[str]:
 def _raw(request: Request, header: str) -> list[str]:
     """Every value of a header, from the raw ASGI headers (names in lower case), as Starlette's
     `getlist` reads them without building its `Headers`."""
-    name = header.lower().encode("latin-1")
+    name = _header_name(header)
     return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
+
+
+@functools.cache
+def _header_name(header: str) -> bytes:
+    return header.lower().encode("latin-1")
 
 
 def _read(value: str, kind: str, parameter: str) -> str | None:
