@@ -49,6 +49,8 @@ class Parameters:
 
     def check(self, request: Request) -> None:
         """Check each documented parameter against its schema; failures raise invalid_request."""
+        if not self.parameters:
+            return  # most operations document none
         details: list[dict[str, str]] = []
         for parameter, validator in zip(self.parameters, self.validators, strict=True):
             text = _text(request, parameter)

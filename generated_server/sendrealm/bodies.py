@@ -341,11 +341,17 @@ def _members(text: bytes) -> int:
 # round, and only then is the body read a second time, number by number.
 _EXPONENT = re.compile(rb"(?<![0-9A-Za-z_.-])-?[0-9]+(?:\.[0-9]+)?[eE]")
 # Cheap necessary conditions first, on every body (the regex alone cost 20 µs a request), from one
-# translation of it: digits and dots become 0, e and E become e, the rest spaces. A run of 17 of
-# [0-9.] is then a run of 17 zeros; an exponent ends with a digit followed by e or E, so with "0e".
+# translation of it: digits and dots become 0, e and E become e, other letters and _ become a, - stays,
+# the rest (what may come before a number) become spaces. A run of 17 of [0-9.] is then a run of 17
+# zeros; a number with an exponent is a run of zeros after a space (or a space and a -), then an e.
 _SHAPES = bytes(
-    ord("0") if chr(c) in "0123456789." else ord("e") if chr(c) in "eE" else ord(" ") for c in range(256)
-)
+    ord("0") if chr(c) in "0123456789."
+    else ord("e") if chr(c) in "eE"
+    else ord("a") if chr(c).isascii() and (chr(c).isalpha() or chr(c) == "_")
+    else ord("-") if chr(c) == "-"
+    else ord(" ")
+    for c in range(256)
+)  # fmt: skip
 _LONG_RUN = b"0" * 17
 
 
@@ -353,7 +359,23 @@ def _maybe_inexact(raw: bytes) -> bool:
     shapes = raw.translate(_SHAPES)
     if _LONG_RUN in shapes:
         return True
-    return b"0e" in shapes and _EXPONENT.search(raw) is not None
+    return _may_have_exponent(shapes) and _EXPONENT.search(raw) is not None
+
+
+def _may_have_exponent(shapes: bytes) -> bool:
+    # Each "0e" (few: a UUID's 3e, say) is looked at from its run's start, as _EXPONENT's lookbehind
+    # would: a digit in a word (a UUID, a name) is not a number.
+    end = shapes.find(b"0e")
+    while end >= 0:
+        start = end
+        while start > 0 and shapes[start - 1] == 0x30:  # 0
+            start -= 1
+        if start > 0 and shapes[start - 1] == 0x2D:  # -
+            start -= 1
+        if start == 0 or shapes[start - 1] == 0x20:  # a space
+            return True
+        end = shapes.find(b"0e", end + 2)
+    return False
 
 
 _INT_RANGE = range(-(2**63), 2**64)

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLE_CONFIG
 from tests.servers import RunningServer, running_server
@@ -74,16 +76,19 @@ def assert_refused(response: httpx.Response, status: int, title: str) -> dict[st
         "18446744073709551616",
         "-9223372036854775809",
         "1e-400",
+        "-1e-400",
+        "[1E-400]",
         "0.10000000000000000000001",
         "123456789012345678901",
     ],
 )
 def test_a_number_that_would_be_stored_as_another_is_refused(sendrealm: RunningServer, text: str) -> None:
     body = assert_refused(post(sendrealm, event_with_number(text)), 400, "Invalid request")
+    number, path = (text[1:-1], "/payload/n/0") if text.startswith("[") else (text, "/payload/n")
     assert body["errors"] == [
         {
-            "path": "/payload/n",
-            "message": f"{text} cannot be stored exactly (integers must fit 64 bits, other numbers a double)",
+            "path": path,
+            "message": f"{number} cannot be stored exactly (integers must fit 64 bits, other numbers a double)",
         }
     ], body
 
@@ -106,6 +111,15 @@ def test_a_number_kept_exactly_is_stored_as_the_same_number(
     assert response.status_code == 202, response.text
     assert orjson.loads(stored_payload(store, response.json()["data"]["id"]))["n"] == orjson.loads(stored)
     assert b'"n":' + stored in stored_payload(store, response.json()["data"]["id"])
+
+
+@given(st.binary(max_size=40) | st.text("0123456789.eE-+az_ :,[]{}\"", max_size=40).map(str.encode))
+def test_the_exponent_precheck_never_misses_what_the_pattern_finds(raw: bytes) -> None:
+    # The cheap check on the body's shapes must pass every body the exact pattern matches.
+    from generated_server.sendrealm import bodies
+
+    if bodies._EXPONENT.search(raw):
+        assert bodies._may_have_exponent(raw.translate(bodies._SHAPES))
 
 
 def test_an_exponent_inside_a_string_is_no_number(sendrealm: RunningServer) -> None:
