@@ -193,6 +193,7 @@ class SQLiteStorage(Storage):
         self._busy_timeout_ms = busy_timeout_ms
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._writing = False
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._rlock = threading.Lock()
@@ -250,12 +251,14 @@ class SQLiteStorage(Storage):
         except sqlite3.Error as exc:
             raise _sqlite_error(exc) from exc
         self._writer = threading.Thread(target=self._write_loop, name="ingestspec-sqlite-writer", daemon=True)
+        self._writing = True  # until close(), or until the thread ends for any reason
         self._writer.start()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._writing = False
         writer = self._writer
         if writer is None:
             return
@@ -268,22 +271,30 @@ class SQLiteStorage(Storage):
 
     # writes go through the writer thread ------------------------------------------------------
 
-    async def _write(
+    def _write(
         self,
         op: Callable[[sqlite3.Connection], T],
         *,
         savepoint: bool = False,
         row: tuple[object, ...] | None = None,
         created: T | None = None,
-    ) -> T:
-        if self._closed or self._writer is None or not self._writer.is_alive():
+    ) -> asyncio.Future[T]:
+        """What `op` returns once the writer thread committed it. A future rather than a coroutine:
+        a request waits on it with one frame less to resume."""
+        if not self._writing:
             raise StorageClosed("storage is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(op, future, loop, savepoint, row, created))
-        return await future
+        return future
 
     def _write_loop(self) -> None:
+        try:
+            self._write_batches()
+        finally:
+            self._writing = False
+
+    def _write_batches(self) -> None:
         assert self._wconn is not None
         conn = self._wconn
         running = True
