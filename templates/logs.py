@@ -107,7 +107,7 @@ def _line(
 
 def _time_text(created: float) -> str:
     """RFC 3339, UTC, milliseconds: the stored form, with the offset written out."""
-    return from_unix(created)[:-1] + "+00:00"
+    return from_unix(created, offset=True)
 
 
 def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:

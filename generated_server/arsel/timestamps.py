@@ -20,8 +20,14 @@ def now() -> str:
     return from_unix(time.time())
 
 
-def from_unix(moment: float) -> str:
-    """The stored form of `moment`, seconds since the epoch (as time.time() gives them)."""
+# What follows the second, for each millisecond: written once rather than formatted on every call.
+_MILLIS_Z = tuple(f".{ms:03d}Z" for ms in range(1000))
+_MILLIS_OFFSET = tuple(f".{ms:03d}+00:00" for ms in range(1000))
+
+
+def from_unix(moment: float, offset: bool = False) -> str:
+    """The stored form of `moment`, seconds since the epoch (as time.time() gives them); with
+    `offset`, the same instant ending in +00:00 rather than Z (the log's form)."""
     global _second
     # Microseconds rounded as datetime.fromtimestamp rounds them (half to even), then cut to
     # milliseconds: the same text as format_utc(datetime.fromtimestamp(moment, UTC)).
@@ -35,7 +41,7 @@ def from_unix(moment: float) -> str:
         _second = whole, prefix
     # The part up to the second is made once a second: a request or a log line needs only the
     # milliseconds.
-    return f"{prefix}.{micros // 1000:03d}Z"
+    return prefix + (_MILLIS_OFFSET if offset else _MILLIS_Z)[micros // 1000]
 
 
 _second: tuple[int, str] = (-1, "")

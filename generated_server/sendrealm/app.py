@@ -276,17 +276,20 @@ class AccessLog:
             if endpoint is None:
                 await self.app(scope, receive, send_and_record)
                 return
-            request = Request(scope, receive, send_and_record)
+            request = Request(scope, receive, send)
             try:
                 response = await endpoint(request)
             except Exception as exc:
                 handler = handler_for(exc)
                 if handler is None:
-                    if not started:
-                        await SERVER_ERROR(scope, receive, send)
+                    await SERVER_ERROR(scope, receive, send)
                     raise  # for the server to log, as Starlette's server error layer does
                 response = await handler(request, exc)
-            await response(scope, receive, send_and_record)
+            # An endpoint's answer is its own (each call makes a new one): the id is added to it
+            # here rather than by a wrapper around `send`.
+            response.raw_headers.append(echoed)
+            status = response.status_code
+            await response(scope, receive, send)
         finally:
             seconds = time.perf_counter() - start
             self.metrics.observe("ingest_request_duration_seconds", seconds)
