@@ -1,14 +1,16 @@
 """The ingest path's shortcuts give what the long way gives: a date-time already in the stored
-form, and a success answer's headers."""
+form, a success answer's headers, a key's digest and a log line's time."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
 from starlette.responses import Response
 
 from generated_server.arsel.bodies import Answer, answer_type
+from generated_server.arsel.config import digest
 from tests.runtime.conftest import Runtime
 
 
@@ -44,3 +46,17 @@ def test_an_answer_has_starlettes_headers(media_type: str | None, status: int, b
     expected = Response(body, status, media_type=media_type)
     assert answer.raw_headers == expected.raw_headers
     assert (answer.status_code, answer.body) == (expected.status_code, expected.body)
+
+
+@pytest.mark.parametrize("key", ["be_acme_test_key", "", "ключ", "k" * 1000])
+def test_a_key_digest_is_its_sha256(key: str) -> None:
+    assert digest(key) == hashlib.sha256(key.encode()).digest()
+
+
+@pytest.mark.parametrize("moment", [0.0, 1_780_000_000.0004994, 1_780_000_000.9995, 1_780_000_059.99999951])
+def test_a_log_time_is_the_stored_time_with_its_offset_written_out(rt: Runtime, moment: float) -> None:
+    stored = rt.timestamps.from_unix(moment)
+    assert rt.timestamps.from_unix(moment, offset=True) == stored[:-1] + "+00:00"
+    assert datetime.fromisoformat(stored.replace("Z", "+00:00")) == datetime.fromisoformat(
+        rt.timestamps.from_unix(moment, offset=True)
+    )
