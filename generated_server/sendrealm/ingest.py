@@ -11,7 +11,6 @@ original found), and sent only after the commit.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import jsonschema_rs
@@ -33,7 +32,7 @@ from .bodies import (
     refuse_inexact,
     text_of,
 )
-from .config import Config, Project
+from .config import Config, Project, sha256
 from .errors import ApiError
 from .ids import new_id
 from .logs import note_event
@@ -246,7 +245,7 @@ def occurred_at(body: dict[str, Any], received_at: str) -> str:
 
 def body_hash(body: dict[str, Any]) -> str:
     """A digest of the request as sent, to tell a retry from a different request reusing its key."""
-    return hashlib.sha256(encode(body, "", orjson.OPT_SORT_KEYS)).hexdigest()
+    return sha256(encode(body, "", orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def success_body(event: NewEvent | StoredEvent) -> bytes:

@@ -191,6 +191,9 @@ DISTRIBUTIONS = {
     "httptools": "httptools",
     "psycopg": "psycopg",
 }
+# Standard library modules of another Python version than this one (config.py imports CPython's own
+# SHA-256 by the name each version gives it).
+OTHER_STDLIB = frozenset({"_sha2", "_sha256"})
 
 
 def imported_distributions(package: Path) -> set[str]:
@@ -206,7 +209,7 @@ def imported_distributions(package: Path) -> set[str]:
                 continue
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top != "__future__":
+                if top not in sys.stdlib_module_names | OTHER_STDLIB and top != "__future__":
                     found.add(DISTRIBUTIONS[top])  # a KeyError names a module this table lacks
     return found
 

@@ -414,16 +414,25 @@ async def test_log_handler_writes_one_json_line_without_personal_data(
         )
     )
     formatter = rt.logs.JsonFormatter()
-    with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
+    with caplog.at_level(logging.DEBUG, logger=rt.worker.logger.name):
         await rt.worker.log_handler(event)
     [record] = caplog.records
     text = formatter.format(record)
     line = json.loads(text)
     assert (line["message"], line["level"], line["event_id"], line["project_id"], line["payload_bytes"]) == (
-        "event processed", "info", event.id, "acme", len(event.payload)
+        "event processed", "debug", event.id, "acme", len(event.payload)
     )  # fmt: skip
     assert "example.com" not in text and "b@ex.com" not in text
     assert "identity_hash" not in line
+
+
+async def test_log_handler_writes_nothing_at_the_default_level(
+    rt: Runtime, make_event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The access line names each stored event already: a second line per event only at debug.
+    with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
+        await rt.worker.log_handler(rt.storage.StoredEvent.pending(make_event()))
+    assert caplog.records == []
 
 
 async def test_log_handler_hashes_the_identity_when_asked(
@@ -432,7 +441,7 @@ async def test_log_handler_hashes_the_identity_when_asked(
     event = rt.storage.StoredEvent.pending(make_event(identity_type="email", identity_value="b@example.com"))
     # What logs.configure(hash_identities=True) sets; configure itself would replace caplog's handler.
     monkeypatch.setattr(rt.logs, "_hash_identities", True)
-    with caplog.at_level(logging.INFO, logger=rt.worker.logger.name):
+    with caplog.at_level(logging.DEBUG, logger=rt.worker.logger.name):
         await rt.worker.log_handler(event)
     text = rt.logs.JsonFormatter().format(caplog.records[-1])
     assert json.loads(text)["identity_hash"] == hashlib.sha256(b"b@example.com").hexdigest()[:16]
