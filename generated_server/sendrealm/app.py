@@ -249,7 +249,6 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
-        started = False
         rid = ""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -262,18 +261,18 @@ class AccessLog:
         events_token = request_events.set(events)
         echoed = (b"x-request-id", rid.encode())
 
-        async def send_and_record(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                started = True
-                # The message is this answer's own (each app builds a new one): add to it in place.
-                message["headers"] = [*message.get("headers", ()), echoed]
-            await send(message)
-
         endpoint = None if scope.get("root_path") else self.endpoints.get((scope["method"], scope["path"]))
         try:
             if endpoint is None:
+
+                async def send_and_record(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                        # The message is this answer's own (each app builds a new one): add to it.
+                        message["headers"] = [*message.get("headers", ()), echoed]
+                    await send(message)
+
                 await self.app(scope, receive, send_and_record)
                 return
             request = Request(scope, receive, send)

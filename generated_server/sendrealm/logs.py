@@ -117,14 +117,43 @@ def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[st
     """`logger.log(level, message, extra={"fields": fields})` for the lines written per request
     and per event, at about a third of the cost: when the line would reach only this module's
     handler and formatter, with no filter on the way, it is formatted and queued without a
-    LogRecord. Anything else (a handler or filter of the user's, a WARNING) takes the usual path."""
+    LogRecord. Anything else (a handler or filter of the user's, a WARNING, a field named as one of
+    the line's own members) takes the usual path."""
     if not logger.isEnabledFor(level):
         return
     handler = _only_handler(logger, level)
-    if handler is None:
+    if handler is None or not _OWN_MEMBERS.isdisjoint(fields):
         logger.log(level, message, extra={"fields": fields})
         return
-    handler.queue(_line(time.time(), logging.getLevelName(level), logger.name, _pid, message, fields))
+    handler.queue(_queued_line(time.time(), level, logger.name, message, fields))
+
+
+# The members every line starts with (`_line`): a field of the same name replaces its value there.
+_OWN_MEMBERS = frozenset({"time", "level", "logger", "pid", "message", "request_id", "exception"})
+# The JSON between a line's time and its request id, for each (level, logger, message, pid).
+_middles: dict[tuple[int, str, str, int], bytes] = {}
+
+
+def _queued_line(created: float, level: int, name: str, message: str, fields: dict[str, Any]) -> bytes:
+    """The bytes `_line` writes for these arguments, joined from parts made once per kind of line
+    rather than from a new dict per line (about a third of an access line's cost)."""
+    key = (level, name, message, _pid)
+    middle = _middles.get(key)
+    if middle is None:
+        head = {"level": logging.getLevelName(level).lower(), "logger": name, "pid": _pid, "message": message}
+        middle = _middles[key] = b"," + orjson.dumps(head)[1:-1]
+    current = request_id.get()
+    rest = orjson.dumps(fields, default=str)
+    return b"".join(
+        (
+            b'{"time":"',
+            _time_text(created).encode(),
+            b'"',
+            middle,
+            b"" if current is None else b',"request_id":' + orjson.dumps(current),
+            b"}" if len(rest) == 2 else b"," + rest[1:],
+        )
+    )
 
 
 def _only_handler(logger: logging.Logger, level: int) -> BufferedStreamHandler | None:
@@ -164,7 +193,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: Any = None, flush_seconds: float = FLUSH_SECONDS) -> None:
         super().__init__(stream)
         self.flush_seconds = flush_seconds
-        self._waiting: list[str] = []
+        self._waiting: list[bytes] = []  # lines as UTF-8, without their newline
         self._waiting_bytes = 0
         self._stopping = threading.Event()
         threading.Thread(target=self._flush_every, name="ingestspec-log-flush", daemon=True).start()
@@ -173,19 +202,19 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
+            line = self.format(record).encode()
         except Exception:  # as StreamHandler does: a bad record must not break the caller
             self.handleError(record)
             return
         at_once = record.levelno >= logging.WARNING or record.name in _AT_ONCE
         self._add(line, at_once=at_once)  # under the lock (Handler.handle)
 
-    def queue(self, line: str) -> None:
-        """Queue a formatted line of less than WARNING level (log_fields)."""
+    def queue(self, line: bytes) -> None:
+        """Queue a formatted line (UTF-8) of less than WARNING level (log_fields)."""
         with self.lock:  # type: ignore[union-attr]
             self._add(line, at_once=False)
 
-    def _add(self, line: str, at_once: bool) -> None:
+    def _add(self, line: bytes, at_once: bool) -> None:
         self._waiting.append(line)
         self._waiting_bytes += len(line)
         if at_once or self._waiting_bytes > _FLUSH_BYTES:
@@ -206,21 +235,21 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _write(self) -> None:
         lines, self._waiting, self._waiting_bytes = self._waiting, [], 0
-        chunk: list[str] = []
+        chunk: list[bytes] = []
         size = 0
         for line in lines:
-            line_bytes = len(line.encode()) + 1
+            line_bytes = len(line) + 1
             if chunk and size + line_bytes > select.PIPE_BUF:
-                self._put("".join(chunk))
+                self._put(chunk)
                 chunk, size = [], 0
-            chunk.append(line + "\n")
+            chunk.append(line)
             size += line_bytes
         if chunk:
-            self._put("".join(chunk))
+            self._put(chunk)
 
-    def _put(self, text: str) -> None:
+    def _put(self, lines: list[bytes]) -> None:
         try:
-            self.stream.write(text)
+            self.stream.write(b"\n".join(lines).decode() + "\n")
             self.stream.flush()  # one write(2) of at most PIPE_BUF bytes, or of one longer line
         except (OSError, ValueError):  # a closed or broken stderr must not break the caller
             pass
