@@ -29,6 +29,7 @@ NOT_RUN = (
     "make demo",  # a check of its own: non-zero when a step fails
     "make bench",  # minutes of pinned CPUs; tests/bench/ runs its parts on a small scale
     ".venv/bin/python bench/stages.py",
+    ".venv/bin/python bench/instructions.py",  # valgrind: a minute per side, and not in CI's image
     ".venv/bin/py-spy",
 )
 
