@@ -93,11 +93,7 @@ class Body:
         # µs a request.
         self._receive = request.receive
         self._sent_all = False
-        self._declared = ""
-        for name, value in request.scope["headers"]:
-            if name == b"content-length":
-                self._declared = value.decode("latin-1")
-                break
+        self._declared = declared_length(request)
         self._chunks: list[bytes] = []
         self.size = 0  # bytes held (decoded)
         self.complete = False
@@ -127,6 +123,11 @@ class Body:
             # Nearly every body comes in one message: no further step to learn that it was the last.
             self.complete = self._sent_all and self._decoder is None
         return b"".join(self._chunks)
+
+    def held(self, piece: bytes) -> None:
+        """Count `piece`, the first bytes of a body sent as is, read before this reader was made."""
+        self._chunks.append(piece)
+        self.size += len(piece)
 
     async def _sent(self) -> bytes | None:
         """The next bytes the client sent (perhaps none); None once the body is over."""
@@ -231,9 +232,31 @@ def _bad_form(field: str, message: str) -> ApiError:
     return ApiError("invalid_request", details=[{"path": f"form.{field}", "message": message}])
 
 
+def declared_length(request: Request) -> str:
+    """The request's Content-Length as sent ("" without one)."""
+    for name, value in request.scope["headers"]:
+        if name == b"content-length":
+            return value.decode("latin-1")
+    return ""
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused as soon as it is known to exceed the project's limit."""
-    return await Body(request).read(limit)
+    """The whole body, refused as soon as it is known to exceed the project's limit. Nearly every
+    body comes in one message: that one is taken as it is, with no `Body` to read it in steps."""
+    declared = declared_length(request)
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+    message = await request.receive()
+    if message["type"] != "http.request":  # http.disconnect: the client left
+        raise ClientDisconnect()
+    first: bytes = message.get("body", b"")
+    if len(first) > limit:
+        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+    if not message.get("more_body", False):
+        return first
+    reader = Body(request)
+    reader.held(first)
+    return await reader.read(limit)
 
 
 def parse(raw: bytes, array: bool = False) -> Any:

@@ -124,7 +124,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if sum(name == b"host" for name, _ in self.headers) > 1:
+        if [name for name, _ in self.headers].count(b"host") > 1:
             self._bad_head = (_TWO_HOSTS, "repeated_host")
             raise httptools.HttpParserError("more than one Host header")  # answered by send_400_response
         super().on_headers_complete()
