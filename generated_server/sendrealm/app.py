@@ -10,7 +10,9 @@ import contextlib
 import functools
 import gc
 import ipaddress
+import itertools
 import logging
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -204,6 +206,25 @@ def storage_of(app: Starlette) -> Storage:
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
+# A request id the server makes: this process's random prefix and a count, 32 hex digits in all.
+# Unique without random bytes drawn per request (an id that correlates lines needs no secrecy).
+_rid_prefix = random_bytes(8).hex()
+_rid_count = itertools.count()
+
+
+def _new_rid_prefix() -> None:
+    # A forked child counts from its own prefix, or two processes could make the same id.
+    global _rid_prefix, _rid_count
+    _rid_prefix, _rid_count = random_bytes(8).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_rid_prefix)
+
+
+def new_request_id() -> str:
+    return f"{_rid_prefix}{next(_rid_count):016x}"
+
+
 class App(Starlette):
     """Starlette with `outer` (the access log) around its whole stack, its server error layer
     included: the operations' own routes are answered there in one layer (AccessLog)."""
@@ -255,7 +276,7 @@ class AccessLog:
                 rid = value.decode("latin-1")
                 break
         if not rid or not REQUEST_ID.fullmatch(rid):
-            rid = random_bytes(16).hex()
+            rid = new_request_id()
         token = request_id.set(rid)
         events: list[str] = []
         events_token = request_events.set(events)

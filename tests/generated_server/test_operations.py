@@ -124,6 +124,23 @@ def test_x_request_id_is_the_clients_when_sane_else_generated(
         assert echoed != sent and len(echoed) == 32 and int(echoed, 16) >= 0
 
 
+def test_made_request_ids_differ_between_requests_and_forked_processes() -> None:
+    from generated_server.arsel.app import new_request_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its id, then out without pytest's exit handlers
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    first, second = new_request_id(), new_request_id()
+    assert len({first, second, child}) == 3 and all(len(rid) == 32 for rid in (first, second, child))
+    assert child[:16] != first[:16]  # the child's own prefix, not the parent's with the same count
+
+
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("rid")
