@@ -66,3 +66,26 @@ def test_threads_get_unique_increasing_ids(rt: Runtime) -> None:
     assert len({i for out in results for i in out}) == 80_000
     for out in results:
         assert all(a < b for a, b in zip(out, out[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    "drawn", [bytes(10), b"\xff" * 10, bytes(range(10, 20)), b"\x9c\x41\x07\xe2\x80\x00\x5a\xa5\x3c\xc3"]
+)
+def test_an_id_is_the_rfc_layout_of_its_clock_and_random_bits(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch, drawn: bytes
+) -> None:
+    # A millisecond no earlier id used: the counter is seeded from the 11 highest random bits.
+    moment = (max(rt.uuid7._last_ms, 1_780_000_000_000) + 1000) * 1_000_000
+    monkeypatch.setattr(rt.uuid7, "time", SimpleNamespace(time_ns=lambda: moment))
+    monkeypatch.setattr(rt.uuid7, "random_bytes", lambda n: drawn[:n])
+    rand = int.from_bytes(drawn, "big")
+    counter = rand >> 69
+    expected = moment // 1_000_000 << 80 | (0x7000 | counter) << 64 | 1 << 63 | rand & ((1 << 62) - 1)
+    first = rt.uuid7.uuid7()
+    assert first == str(uuid.UUID(int=expected))
+    # The same millisecond again: the counter counts on (wrapping into the next millisecond past 0xfff).
+    second = uuid.UUID(rt.uuid7.uuid7()).int
+    if counter < 0xFFF:
+        assert second >> 64 == (expected >> 64) + 1 and second & ((1 << 62) - 1) == rand & ((1 << 62) - 1)
+    else:
+        assert second >> 80 == (expected >> 80) + 1 and (second >> 64) & 0xFFF == 0
