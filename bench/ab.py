@@ -109,15 +109,21 @@ async def run(api: str, before: str, rounds: int, n: int, access_log: bool) -> N
         print(f"  {label:<16} min {ordered[0]:6.1f}   median {ordered[len(ordered) // 2]:6.1f}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def before_and_after_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options of a before-and-after comparison: which API, at which commit, how many requests."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--api", default="arsel", choices=("arsel", "sendrealm"))
     parser.add_argument("--before", default="HEAD")
-    parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--access-log", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = before_and_after_parser(__doc__)
+    parser.add_argument("--rounds", type=int, default=25)
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     uvloop.run(run(args.api, args.before, args.rounds, args.requests, args.access_log))

@@ -38,7 +38,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
-from ab import WORK, at_commit, stubbed_app  # noqa: E402
+from ab import WORK, at_commit, before_and_after_parser, stubbed_app  # noqa: E402
 from stages import call, request_for  # noqa: E402
 
 BARE = "bare"
@@ -88,13 +88,7 @@ async def drive(package: str, api: str, requests: int, access_log: bool) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--api", default="arsel", choices=("arsel", "sendrealm"))
-    parser.add_argument("--before", default="HEAD")
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--access-log", action="store_true")
+    parser = before_and_after_parser(__doc__)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     (REPO / "var").mkdir(exist_ok=True)
