@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Message
 
 from .errors import ApiError
 
@@ -93,7 +94,7 @@ class Body:
         # µs a request.
         self._receive = request.receive
         self._sent_all = False
-        self._declared = declared_length(request)
+        self._declared = _declared_length(request)
         self._chunks: list[bytes] = []
         self.size = 0  # bytes held (decoded)
         self.complete = False
@@ -105,8 +106,8 @@ class Body:
     async def read(self, limit: int, stop: int | None = None) -> bytes:
         """What was read so far, read on to the end or until more than `stop` bytes are held; the
         payload limit error as soon as the body is known to exceed `limit` (before reading it all)."""
-        if self._declared.isdigit() and int(self._declared) > limit or self.size > limit:
-            raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+        if _declared_over(self._declared, limit) or self.size > limit:
+            raise _too_large(limit)
         until = limit if stop is None else min(stop, limit)
         while not self.complete and self.size <= until:
             # A body sent as is is read message by message: one coroutine less than a coded one.
@@ -118,7 +119,7 @@ class Body:
                 break
             self.size += len(piece)
             if self.size > limit:
-                raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+                raise _too_large(limit)
             self._chunks.append(piece)
             # Nearly every body comes in one message: no further step to learn that it was the last.
             self.complete = self._sent_all and self._decoder is None
@@ -133,11 +134,8 @@ class Body:
         """The next bytes the client sent (perhaps none); None once the body is over."""
         if self._sent_all:
             return None
-        message = await self._receive()
-        if message["type"] != "http.request":  # http.disconnect: the client left
-            raise ClientDisconnect()
-        self._sent_all = not message.get("more_body", False)
-        body: bytes = message.get("body", b"")
+        body, more = _bytes_of(await self._receive())
+        self._sent_all = not more
         return body
 
     async def _next(self, limit: int, room: int) -> bytes | None:
@@ -168,7 +166,7 @@ class Body:
                 return None
             self._received += len(chunk)
             if self._received > limit:
-                raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+                raise _too_large(limit)
             self._pending = chunk
 
 
@@ -232,7 +230,7 @@ def _bad_form(field: str, message: str) -> ApiError:
     return ApiError("invalid_request", details=[{"path": f"form.{field}", "message": message}])
 
 
-def declared_length(request: Request) -> str:
+def _declared_length(request: Request) -> str:
     """The request's Content-Length as sent ("" without one)."""
     for name, value in request.scope["headers"]:
         if name == b"content-length":
@@ -240,19 +238,32 @@ def declared_length(request: Request) -> str:
     return ""
 
 
+def _declared_over(declared: str, limit: int) -> bool:
+    """Whether a Content-Length as sent announces more than `limit` bytes."""
+    return declared.isdigit() and int(declared) > limit
+
+
+def _bytes_of(message: Message) -> tuple[bytes, bool]:
+    """The bytes of an ASGI request message and whether more follow; ClientDisconnect when the
+    message says the client left."""
+    if message["type"] != "http.request":  # http.disconnect
+        raise ClientDisconnect()
+    return message.get("body", b""), message.get("more_body", False)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused as soon as it is known to exceed the project's limit. Nearly every
     body comes in one message: that one is taken as it is, with no `Body` to read it in steps."""
-    declared = declared_length(request)
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-    message = await request.receive()
-    if message["type"] != "http.request":  # http.disconnect: the client left
-        raise ClientDisconnect()
-    first: bytes = message.get("body", b"")
+    if _declared_over(_declared_length(request), limit):
+        raise _too_large(limit)
+    first, more = _bytes_of(await request.receive())
     if len(first) > limit:
-        raise ApiError(PAYLOAD_LIMIT_ERROR, {"limit": limit})
-    if not message.get("more_body", False):
+        raise _too_large(limit)
+    if not more:
         return first
     reader = Body(request)
     reader.held(first)
