@@ -68,6 +68,13 @@ def stubbed_app(package: str, folder: str, access_log: bool) -> Any:
     return app
 
 
+def collector_as_deployed() -> None:
+    """The garbage collector as a generated app's lifespan leaves it: start-up's objects frozen,
+    young collections rare (the app's GC_YOUNG_THRESHOLD)."""
+    gc.freeze()
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
+
+
 async def one_round(app: Any, requests: list[Any]) -> float:
     """CPU µs per request over `requests`, one at a time."""
     start = time.process_time()
@@ -94,9 +101,7 @@ async def run(api: str, before: str, rounds: int, n: int, access_log: bool) -> N
             logging.getLogger().handlers = handlers[label]
             for request in requests[:200]:
                 assert await call(app, request) in (200, 202)
-        # As the app's lifespan leaves the collector: start-up's objects frozen, young collections rare.
-        gc.freeze()
-        gc.set_threshold(50_000, *gc.get_threshold()[1:])
+        collector_as_deployed()
         times: dict[str, list[float]] = {label: [] for label in apps}
         for turn in range(rounds):
             order = list(apps) if turn % 2 == 0 else list(reversed(apps))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import importlib
 import os
 import re
@@ -38,7 +37,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
-from ab import WORK, at_commit, before_and_after_parser, stubbed_app  # noqa: E402
+from ab import WORK, at_commit, before_and_after_parser, collector_as_deployed, stubbed_app  # noqa: E402
 from stages import call, request_for  # noqa: E402
 
 BARE = "bare"
@@ -80,8 +79,7 @@ async def drive(package: str, api: str, requests: int, access_log: bool) -> None
         sample = [request_for(api, i) for i in range(requests)]
         for request in sample[:200]:
             assert await call(app, request) in (200, 202)
-        gc.freeze()
-        gc.set_threshold(50_000, *gc.get_threshold()[1:])
+        collector_as_deployed()
         for request in sample:
             await call(app, request)
         await asyncio.sleep(0)
