@@ -33,7 +33,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
-from stages import CONFIG, call, request_for  # noqa: E402
+from stages import CONFIG, call, request_for, store_nothing  # noqa: E402
 
 WORK = REPO / "var" / "ab"
 
@@ -59,12 +59,7 @@ def stubbed_app(package: str, folder: str, access_log: bool) -> Any:
     create_app = importlib.import_module(f"{package}.app").create_app
     storage_module = importlib.import_module(f"{package}.storage")
     app = create_app(CONFIG, f"sqlite:///{folder}/{package}.db", worker=False, access_log=access_log)
-    storage = app.state.storage
-
-    async def store_nothing(event: Any, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
-        return storage_module.StoredEvent.pending(event), True
-
-    storage.insert = store_nothing
+    store_nothing(app.state.storage, storage_module)
     return app
 
 

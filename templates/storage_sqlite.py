@@ -400,9 +400,9 @@ class SQLiteStorage(Storage):
 
     # operations -----------------------------------------------------------------------------
 
-    async def insert(
+    def submit(
         self, event: NewEvent, remembered_since: str | None = None, *, leased_until: str | None = None
-    ) -> tuple[StoredEvent, bool]:
+    ) -> asyncio.Future[tuple[StoredEvent, bool]]:
         params = _insert_params(event, leased_until)
         created = StoredEvent.pending(event, leased_until), True
 
@@ -424,7 +424,7 @@ class SQLiteStorage(Storage):
             return created
 
         # A renewal writes twice: its savepoint undoes both if the second statement fails.
-        return await self._write(op, savepoint=remembered_since is not None, row=params, created=created)
+        return self._write(op, savepoint=remembered_since is not None, row=params, created=created)
 
     async def get(self, project_id: str, event_id: str) -> StoredEvent | None:
         def op(conn: sqlite3.Connection) -> StoredEvent | None:

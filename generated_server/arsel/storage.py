@@ -147,7 +147,6 @@ class Storage(ABC):
     async def close(self) -> None:
         """Commit what is queued, stop the writer and close connections."""
 
-    @abstractmethod
     async def insert(
         self, event: NewEvent, remembered_since: str | None = None, *, leased_until: str | None = None
     ) -> tuple[StoredEvent, bool]:
@@ -160,6 +159,15 @@ class Storage(ABC):
         claimed until then, as claim_due() would leave it: the inserting process hands the event
         to its own worker in memory, and no other worker takes it before the lease runs out.
         """
+        return await self.submit(event, remembered_since, leased_until=leased_until)
+
+    @abstractmethod
+    def submit(
+        self, event: NewEvent, remembered_since: str | None = None, *, leased_until: str | None = None
+    ) -> asyncio.Future[tuple[StoredEvent, bool]]:
+        """`insert()`, queued for the writer at once: the future of its (row, created). Events
+        submitted together (a batch's items) are committed in one group without a task each, and
+        a request awaits the future itself rather than a coroutine around it."""
 
     @abstractmethod
     async def get(self, project_id: str, event_id: str) -> StoredEvent | None:

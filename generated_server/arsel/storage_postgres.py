@@ -259,15 +259,15 @@ class PostgresStorage(Storage):
 
     # inserts go through the writer task ----------------------------------------------------
 
-    async def insert(
+    def submit(
         self, event: NewEvent, remembered_since: str | None = None, *, leased_until: str | None = None
-    ) -> tuple[StoredEvent, bool]:
+    ) -> asyncio.Future[tuple[StoredEvent, bool]]:
         if self._closed or self._writer is None or self._writer.done():
             raise StorageClosed("storage is not running")
         future: asyncio.Future[tuple[StoredEvent, bool]] = asyncio.get_running_loop().create_future()
         params = _insert_params(event, leased_until)
         self._queue.put_nowait(_Insert(event, params, future, remembered_since, leased_until))
-        return await future
+        return future
 
     async def _write_loop(self) -> None:
         running = True

@@ -114,10 +114,10 @@ class Ingest:
     async def insert(self, new: NewEvent) -> tuple[StoredEvent, bool]:
         worker = self.worker
         lease = None if worker is None else worker.lease()
-        stored, created = await self.storage.insert(new, leased_until=lease)
+        stored, created = await self.storage.submit(new, leased_until=lease)
         note_event(stored.id)  # the request's access line names its events
         if created and worker is not None and lease is not None:
-            worker.take(stored)
+            worker.take(stored)  # leased to this process: its worker has it in memory
         return stored, created
 
     def authenticate(self, request: Request) -> Project:

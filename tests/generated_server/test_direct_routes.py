@@ -25,7 +25,7 @@ def test_an_unhandled_failure_of_an_operation_is_answered_500_and_raised(
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("not a storage error")
 
-    app.state.storage.insert = broken
+    app.state.storage.submit = broken
     body = b'{"event":"order.completed","email":"a@example.com","data":{"order_id":"A-1","total":1.5}}'
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",

@@ -291,51 +291,51 @@ def replay_new_occurred_at(m: Modules, ingest: Ingest) -> None:
 @fault("idempotency keys are ignored: every request creates an event", _dedupe, kind="patch_app")
 def no_dedupe(app: Any, m: Modules, ingest: Ingest) -> None:
     storage = app.state.storage
-    original = storage.insert
+    original = storage.submit
 
-    async def insert(new: Any) -> Any:
-        return await original(_replace(new, idempotency_key=None))
+    def submit(new: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(_replace(new, idempotency_key=None), *args, **kwargs)
 
-    storage.insert = insert
+    storage.submit = submit
 
 
 @fault("idempotency keys are shared across projects", _dedupe, kind="patch_app")
 def dedupe_across_projects(app: Any, m: Modules, ingest: Ingest) -> None:
     storage = app.state.storage
-    original = storage.insert
+    original = storage.submit
     seen: dict[str, Any] = {}
 
-    async def insert(new: Any) -> Any:
+    async def submit(new: Any, *args: Any, **kwargs: Any) -> Any:
         key = new.idempotency_key
         if key is not None and key in seen and seen[key].project_id != new.project_id:
             return seen[key], False
-        stored, created = await original(new)
+        stored, created = await original(new, *args, **kwargs)
         if key is not None:
             seen.setdefault(key, stored)
         return stored, created
 
-    storage.insert = insert
+    storage.submit = submit
 
 
 @fault("dedupe checks, then inserts: concurrent requests with one key race", _dedupe, kind="patch_app")
 def check_then_insert_race(app: Any, m: Modules, ingest: Ingest) -> None:
     storage = app.state.storage
-    original = storage.insert
+    original = storage.submit
     seen: dict[tuple[str, str], Any] = {}
 
-    async def insert(new: Any) -> Any:
+    async def submit(new: Any, *args: Any, **kwargs: Any) -> Any:
         key = new.idempotency_key
         if key is None:
-            return await original(new)
+            return await original(new, *args, **kwargs)
         found = seen.get((new.project_id, key))
         if found is not None:
             return found, False
         await asyncio.sleep(0.05)  # the window between the check and the insert
-        stored, created = await original(_replace(new, idempotency_key=None))
+        stored, created = await original(_replace(new, idempotency_key=None), *args, **kwargs)
         seen[(new.project_id, key)] = stored
         return stored, created
 
-    storage.insert = insert
+    storage.submit = submit
 
 
 # -- faults in the replies ----------------------------------------------------------------------
