@@ -23,9 +23,8 @@ from .bodies import (
     answerable,
     check_content_type,
     encode,
-    exact,
     failures,
-    parse,
+    parse_exact,
     read_body,
     refuse_inexact,
     text_of,
@@ -87,7 +86,7 @@ class Ingest:
         project = self.authenticate(request)
         check_content_type(request, MEDIA_TYPES)
         raw = await read_body(request, project.payload_limit)
-        body, inexact = exact(raw, parse(raw))
+        body, inexact = parse_exact(raw)
         PARAMETERS.check(request)
         refuse_inexact(inexact)
         new = judge(project, request, body)

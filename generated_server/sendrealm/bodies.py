@@ -277,7 +277,21 @@ def parse(raw: bytes, array: bool = False) -> Any:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    return _structured(body, raw, array)
+    _structured(body, raw, array)
+    return body
+
+
+def parse_exact(raw: bytes, array: bool = False) -> tuple[Any, dict[str, str]]:
+    """`exact(raw, parse(raw, array), array=array)` in one step. A body that orjson writes back byte
+    for byte (compact JSON, as most clients send it) repeats no member, and holds no number that
+    storing would change: it is not scanned again for either."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return exact(raw, None, array=array)
+    if _structured(body, raw, array) == raw:
+        return body, {}
+    return exact(raw, body, array=array)
 
 
 def exact(raw: bytes, body: Any, reread: bool = True, array: bool = False) -> tuple[Any, dict[str, str]]:
@@ -301,7 +315,8 @@ def exact(raw: bytes, body: Any, reread: bool = True, array: bool = False) -> tu
     if body is None:
         if not found:  # orjson refused it for another reason (a lone surrogate): not JSON it accepts
             raise ApiError("malformed_json")
-        body = _structured(reread, raw, array)
+        _structured(reread, raw, array)
+        body = reread
     return body, found
 
 
@@ -321,13 +336,14 @@ def inexact_details(found: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def _structured(body: Any, raw: bytes, array: bool = False) -> Any:
-    """`body` once it is an object (an array when `array`) nested at most MAX_DEPTH levels whose
-    objects repeat no member."""
+def _structured(body: Any, raw: bytes, array: bool = False) -> bytes:
+    """`body` as orjson writes it, once it is an object (an array when `array`) nested at most
+    MAX_DEPTH levels whose objects repeat no member."""
     if not isinstance(body, list if array else dict):
         message = "the body must be a JSON array" if array else "the body must be a JSON object"
         raise ApiError("invalid_request", details=[{"path": "", "message": message}])
-    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # fewer brackets cannot nest deeper
+    # Deeper nesting takes more brackets, each opened and closed: more bytes, and more [ and {.
+    if len(raw) > 2 * MAX_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
         # orjson refuses past 254 levels: the body below 254 - MAX_DEPTH arrays fails exactly when
         # it is deeper than MAX_DEPTH.
         wrapped: Any = body
@@ -338,12 +354,14 @@ def _structured(body: Any, raw: bytes, array: bool = False) -> Any:
     # fewer members than were sent. Without \u escapes every colon sent is written back (a member's,
     # or one in a string), so counting colons tells; with them, the members are counted.
     written = _written(body)
+    if written == raw:  # every member written back
+        return written
     escaped = b"\\u" in raw
     sent, kept = (_members(raw), _members(written)) if escaped else (raw.count(b":"), written.count(b":"))
     if sent != kept:
         detail = {"path": "", "message": "an object repeats a member name: which one is meant is ambiguous"}
         raise ApiError("invalid_request", details=[detail])
-    return body
+    return written
 
 
 def _written(value: Any) -> bytes:
