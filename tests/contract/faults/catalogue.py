@@ -144,7 +144,7 @@ def undefined_event_accepted(m: Modules, ingest: Ingest) -> None:
 @fault("a body that is not JSON crashes the handler (500)")
 def server_error_on_bad_json(m: Modules, ingest: Ingest) -> None:
     def make(original: Any) -> Any:
-        def exact(*args: Any, **kwargs: Any) -> Any:
+        def reading(*args: Any, **kwargs: Any) -> Any:
             try:
                 return original(*args, **kwargs)
             except m["errors"].ApiError as error:
@@ -152,9 +152,12 @@ def server_error_on_bad_json(m: Modules, ingest: Ingest) -> None:
                     raise RuntimeError("unparsed body") from None
                 raise
 
-        return exact
+        return reading
 
-    _wrap(m["ingest"], "exact", make)
+    # Where the ingest module reads its body: parse_exact, or exact where the key is in the body.
+    for name in ("exact", "parse_exact"):
+        if hasattr(m["ingest"], name):
+            _wrap(m["ingest"], name, make)
 
 
 @fault("the body-size limit is not enforced")
