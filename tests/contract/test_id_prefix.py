@@ -14,7 +14,7 @@ from ingestspec.generator.lint.linter import lint
 from ingestspec.generator.spec.migrate import upgrade
 from tests.conftest import EXAMPLE_CONFIG
 from tests.contract.conftest import BASE_PATHS, generate, run_contract
-from tests.contract.faults.test_faults import failed_tests
+from tests.contract.faults.outcome import failed_tests
 from tests.servers import running_server
 from tests.specs import edited, op
 

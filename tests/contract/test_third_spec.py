@@ -23,7 +23,7 @@ from ingestspec.contract_tests.scenarios import example_candidates, provokers
 from ingestspec.contract_tests.target import Target, load_target
 from ingestspec.generator.spec.loader import load_spec
 from tests.contract.conftest import INGESTSPEC, generate
-from tests.contract.faults.test_faults import failed_tests
+from tests.contract.faults.outcome import failed_tests
 from tests.servers import RunningServer, running_server
 
 HERE = Path(__file__).resolve().parent / "specs" / "pulsegrid"

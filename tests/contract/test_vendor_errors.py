@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import EXAMPLE_CONFIG
 from tests.contract.conftest import generate, run_contract
-from tests.contract.faults.test_faults import failed_tests
+from tests.contract.faults.outcome import failed_tests
 from tests.generated_server.test_vendor_errors import jsonapi, text
 from tests.generated_server.test_vendor_security import vendor_security
 from tests.servers import running_server

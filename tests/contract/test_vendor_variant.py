@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import EXAMPLE_CONFIG
 from tests.contract.conftest import generate, run_contract
-from tests.contract.faults.test_faults import failed_tests
+from tests.contract.faults.outcome import failed_tests
 from tests.generated_server.test_any_spec import vendor
 from tests.servers import running_server
 from tests.specs import edited

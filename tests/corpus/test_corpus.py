@@ -23,7 +23,7 @@ import pytest
 
 from ingestspec.generator.spec.loader import load_spec
 from ingestspec.generator.spec.model import Operation
-from tests.contract.faults.test_faults import failed_tests
+from tests.contract.faults.outcome import failed_tests
 from tests.corpus.cases import REFUSED, SERVED, Detection, Refused, Served
 from tests.servers import REPO, RunningServer, running_server
 

@@ -15,6 +15,7 @@ from ingestspec.generator.spec.loader import load_spec
 from tests.conftest import EXAMPLE_CONFIG, SPECS
 from tests.contract.conftest import BASE_PATHS, generated, run_contract
 from tests.contract.faults.catalogue import FAULTS, TRANSPORT_FAULTS
+from tests.contract.faults.outcome import failed_tests
 from tests.servers import running_server
 
 # The documented scenarios catch every fault here; fuzzing adds little but time.
@@ -42,7 +43,7 @@ def cases() -> list[Any]:
 
 def shown_elsewhere() -> set[str]:
     """The faults the corpus and the published files show caught on their own specs in `make test`."""
-    # Imported here: the corpus's tests import this module's `failed_tests`.
+    # Imported here, when the cases are listed: those modules import the corpus's servers.
     from tests.corpus.cases import SERVED as CORPUS
     from tests.vendor_files.test_vendor_files import SERVED as PUBLISHED
 
@@ -52,23 +53,6 @@ def shown_elsewhere() -> set[str]:
         for detection in case.detections()
         if not detection.xfail
     }
-
-
-def failed_tests(output: str) -> list[str]:
-    """The failed tests of a run: scenario or fuzzing mode names, `constraints` for the constraint phase."""
-    return sorted(
-        "constraints" if "::test_constraints[" in line else _test_name(line)
-        for line in output.splitlines()
-        if line.startswith("contract_tests/") and " FAILED" in line
-    )
-
-
-def _test_name(line: str) -> str:
-    """What follows the operation id in a failed test's parameters."""
-    parameters = line.split("[", 1)[1].split("]", 1)[0]
-    if "::test_scenario[" in line or "::test_fuzz[" in line:
-        return parameters.rsplit("-", 1)[-1]  # an operation id may hold hyphens (import-events), these none
-    return parameters.split("-", 1)[-1]
 
 
 @pytest.mark.parametrize(("api", "fault"), cases())
