@@ -43,7 +43,6 @@ def cases() -> list[Any]:
 
 def shown_elsewhere() -> set[str]:
     """The faults the corpus and the published files show caught on their own specs in `make test`."""
-    # Imported here, when the cases are listed: those modules import the corpus's servers.
     from tests.corpus.cases import SERVED as CORPUS
     from tests.vendor_files.test_vendor_files import SERVED as PUBLISHED
 
