@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -58,10 +58,16 @@ def format_utc(moment: datetime) -> str:
 
 # The one format format_utc writes.
 _STORED_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# The same, its time of day in range (a leap second aside): what clients mostly send.
+_STORED_TIME_OF_DAY = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
+)
 
 
 def normalize(value: str) -> str | None:
     """The UTC form of an RFC 3339 date-time, or None when Python cannot represent it (e.g. year 0)."""
+    if _STORED_TIME_OF_DAY.fullmatch(value) and _is_date(value[:10]):
+        return value  # already the stored form, as clients mostly send it
     text = value.upper()
     leap = text[17:19] == "60"  # RFC 3339 allows a leap second; Python does not
     if leap:
@@ -77,6 +83,16 @@ def normalize(value: str) -> str | None:
         return format_utc(moment)
     except (ValueError, OverflowError):
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_date(text: str) -> bool:
+    """Whether YYYY-MM-DD names a day Python represents. Cached: a day's events share it."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def from_epoch(value: float, per_second: int) -> str | None:

@@ -7,6 +7,8 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.responses import Response
 
 from generated_server.arsel.bodies import Answer, answer_type
@@ -27,16 +29,35 @@ from tests.runtime.conftest import Runtime
     ],
 )
 def test_a_date_time_in_the_stored_form_normalizes_as_the_long_way_does(rt: Runtime, text: str) -> None:
-    long_way: str | None
+    assert rt.timestamps.normalize(text) == long_way(rt, text)
+
+
+def long_way(rt: Runtime, text: str) -> str | None:
     try:
         moment = datetime.fromisoformat(text.upper().replace("T23:59:60", "T23:59:59"))
     except ValueError:
-        long_way = None
-    else:
-        if text[17:19] == "60":
-            moment = moment.replace(second=59) + (datetime(2000, 1, 1, 0, 0, 1) - datetime(2000, 1, 1))
-        long_way = rt.timestamps.format_utc(moment.astimezone(UTC))
-    assert rt.timestamps.normalize(text) == long_way
+        return None
+    if text[17:19] == "60":
+        moment = moment.replace(second=59) + (datetime(2000, 1, 1, 0, 0, 1) - datetime(2000, 1, 1))
+    return str(rt.timestamps.format_utc(moment.astimezone(UTC)))
+
+
+def _field(high: int, width: int = 2) -> st.SearchStrategy[str]:
+    return st.integers(0, high).map(lambda n: f"{n:0{width}d}")
+
+
+# The stored form's shape, each field past its range as often as in it.
+_SHAPED = st.builds(
+    lambda y, mo, d, h, mi, s, ms, t, z: f"{y}-{mo}-{d}{t}{h}:{mi}:{s}.{ms}{z}",
+    _field(9999, 4), _field(19), _field(39), _field(29), _field(69), _field(69), _field(999, 3),
+    st.sampled_from("Tt"), st.sampled_from("Zz"),
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(_SHAPED)
+def test_any_date_time_of_the_stored_shape_normalizes_as_the_long_way_does(rt: Runtime, text: str) -> None:
+    assert rt.timestamps.normalize(text) == long_way(rt, text)
 
 
 @pytest.mark.parametrize("media_type", ["application/json", "text/plain", "application/problem+json", None])
