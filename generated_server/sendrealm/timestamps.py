@@ -59,17 +59,13 @@ def format_utc(moment: datetime) -> str:
     )
 
 
-# The one format format_utc writes.
-_STORED_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
-# The same, its time of day in range (a leap second aside): what clients mostly send.
-_STORED_TIME_OF_DAY = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
-)
+# The one format format_utc writes, its time of day in range (a leap second aside).
+_STORED_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z")
 
 
 def normalize(value: str) -> str | None:
     """The UTC form of an RFC 3339 date-time, or None when Python cannot represent it (e.g. year 0)."""
-    if _STORED_TIME_OF_DAY.fullmatch(value) and _is_date(value[:10]):
+    if _STORED_FORM.fullmatch(value) and _is_date(value[:10]):
         return value  # already the stored form, as clients mostly send it
     text = value.upper()
     leap = text[17:19] == "60"  # RFC 3339 allows a leap second; Python does not
@@ -77,8 +73,6 @@ def normalize(value: str) -> str | None:
         text = text[:17] + "59" + text[19:]
     try:
         moment = datetime.fromisoformat(text)
-        if not leap and _STORED_FORM.fullmatch(text):
-            return text  # already the stored form (as clients mostly send it), its date a real one
         if moment.tzinfo is None:
             return None
         if leap:
