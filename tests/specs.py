@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import importlib
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
 
+from ingestspec.generator.generate.build import generate
 from ingestspec.generator.spec.loader import load_yaml
 from tests.conftest import SPECS
 
@@ -49,3 +54,17 @@ def op(document: dict[str, Any]) -> dict[str, Any]:
 def x_ingest(document: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = op(document)["x-ingest"]
     return block
+
+
+@contextlib.contextmanager
+def imported(spec: Path, folder: Path, package: str) -> Iterator[ModuleType]:
+    """`spec` generated into `folder/package` and imported, for tests of its modules in process;
+    the package and its modules are forgotten when the block ends."""
+    generate(spec, folder / package)
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module(package)
+    finally:
+        sys.path.remove(str(folder))
+        for name in [name for name in sys.modules if name.split(".")[0] == package]:
+            del sys.modules[name]

@@ -12,7 +12,6 @@ import asyncio
 import importlib
 import json
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from bench.load import load_for
-from ingestspec.generator.generate.build import generate
+from tests.specs import imported
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "segment"
 PACKAGE = "segment_store_failure"
@@ -32,14 +31,8 @@ KEY = "seg_web_write_key_1"
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("batch_store_failure")
-    generate(CORPUS / "openapi.yaml", root / PACKAGE)
-    sys.path.insert(0, str(root))
-    try:
+    with imported(CORPUS / "openapi.yaml", root, PACKAGE):
         yield root / PACKAGE
-    finally:
-        sys.path.remove(str(root))
-        for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
-            del sys.modules[name]
 
 
 async def post(app: Any, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:

@@ -4,7 +4,6 @@ random bytes, composed without it."""
 from __future__ import annotations
 
 import importlib
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from ingestspec.generator.generate.build import generate
+from tests.specs import imported
 
 SPEC = Path(__file__).resolve().parents[1] / "corpus" / "segment" / "openapi.yaml"  # id_format: uuid4
 PACKAGE = "uuid4_ids"
@@ -20,15 +19,8 @@ PACKAGE = "uuid4_ids"
 
 @pytest.fixture(scope="module")
 def ids(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    root = tmp_path_factory.mktemp("uuid4")
-    generate(SPEC, root / PACKAGE)
-    sys.path.insert(0, str(root))
-    try:
+    with imported(SPEC, tmp_path_factory.mktemp("uuid4"), PACKAGE):
         yield importlib.import_module(f"{PACKAGE}.ids")
-    finally:
-        sys.path.remove(str(root))
-        for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:
-            del sys.modules[name]
 
 
 @pytest.mark.parametrize(
