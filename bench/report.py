@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from bench.rounds import spread
 from bench.throughput import ALONE, Outcome
 
 CEILING = "bare starlette"  # the target every ratio is taken against (its better run)
@@ -69,12 +70,13 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
     variants = [o for o in outcomes if o.variant]
     outcomes = deployed(outcomes)
     lines = [
-        "| target | CPUs | events/s | p50 ms | p99 ms | ratio | CPU µs/req | CPU ratio | store check |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| target | CPUs | events/s | rounds' spread | p50 ms | p99 ms | ratio | CPU µs/req | CPU ratio "
+        "| store check |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for o in outcomes:
         if o.skipped:
-            lines.append(f"| {o.name} | | skipped: {o.skipped[:80]} | | | | | | |")
+            lines.append(f"| {o.name} | | skipped: {o.skipped[:80]} | | | | | | | |")
             continue
         ratio = f"{o.ratio:.2f}" if o.ratio is not None else "-"
         cpu_ratio = f"{o.cpu_ratio:.2f}" if o.cpu_ratio is not None else "-"
@@ -83,9 +85,11 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
             if o.verified is not None
             else ""
         )
+        apart = spread(o)
+        spread_text = "-" if apart is None else f"{apart:.0%}"
         lines.append(
-            f"| {o.name} | {o.server_cpus} | {o.events_per_s:,.0f} | {o.p50_ms:.1f} | {o.p99_ms:.1f} "
-            f"| {ratio} | {o.server_cpu_us_per_request:.0f} | {cpu_ratio} | {check} |"
+            f"| {o.name} | {o.server_cpus} | {o.events_per_s:,.0f} | {spread_text} | {o.p50_ms:.1f} "
+            f"| {o.p99_ms:.1f} | {ratio} | {o.server_cpu_us_per_request:.0f} | {cpu_ratio} | {check} |"
         )
     drained = [o for o in outcomes if o.drain]
     if drained:
@@ -204,6 +208,7 @@ def print_report(outcomes: Sequence[Outcome], previous: dict[str, float]) -> Non
     for line in table(outcomes):
         print(line)
     print(
+        "each target's best round; rounds' spread: how far its slowest round's events/s fell short of that\n"
         "ratio: events/s over the better bare-ceiling run's; CPU ratio: the ceiling's server CPU µs per\n"
         "request over the target's, which holds when other processes take CPU time from the run"
     )

@@ -13,10 +13,13 @@ In one run, wrk (pinned to CPU 1, 64 connections) drives each target (pinned to 
 
 What is sent comes from each spec (bench/load.py); every target gets a warm-up, then a measured run,
 then the store check (every 2xx stored) and the drain (backlog left when the load stopped, time to
-process it). Then validation cost per event, generation time and the contract suite's wall time.
+process it). The whole list is run `--rounds` times, each target on a new store each round, and each
+target's best round is reported (bench/rounds.py), with the spread of its rounds. Then validation
+cost per event, generation time and the contract suite's wall time.
 Writes bench/results/latest.json (and a timestamped copy), latest.md (the tables) and latest.svg.
 
-    .venv/bin/python bench/run.py [--duration 10] [--warmup 3] [--workers 1 2] [--no-budget] [--skip-extras]
+    .venv/bin/python bench/run.py [--rounds 3] [--duration 6] [--warmup 2] [--workers 1 2]
+        [--no-budget] [--skip-extras]
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
 
-from bench import extras, variants  # noqa: E402
+from bench import extras, rounds, variants  # noqa: E402
 from bench.load import Load, load_for  # noqa: E402
 from bench.machine import cpus, ensure_wrk, log, pinning  # noqa: E402
 from bench.report import CEILING, print_report, set_ratios, table, write_picture  # noqa: E402
@@ -117,8 +120,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, default=10, help="measured seconds per target (default 10)")
-    parser.add_argument("--warmup", type=float, default=3, help="warm-up seconds per target (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times each target is measured, interleaved with the others; its best counts (default 3)",
+    )
+    parser.add_argument("--duration", type=float, default=6, help="measured seconds per round (default 6)")
+    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds per round (default 2)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (all on the load CPU)")
     parser.add_argument("--apis", nargs="+", default=list(APIS), choices=list(APIS))
@@ -236,24 +245,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"bench: nothing to load: {'; '.join(str(o.skipped) for o in skipped)}")
     chosen = targets(args, loads, work, pg)
     log(
-        f"bench: {len(chosen)} targets, {args.connections} connections, {args.warmup:g} s warm-up + "
-        f"{args.duration:g} s each; {pinning()}; stores in {work}"
+        f"bench: {len(chosen)} targets × {args.rounds} rounds, {args.connections} connections, "
+        f"{args.warmup:g} s warm-up + {args.duration:g} s each; {pinning()}; stores in {work}"
     )
-    outcomes: list[Outcome] = []
+    measured: list[list[Outcome]] = [[] for _ in chosen]
+    stores = [target.db_url for target in chosen]
     try:
-        for number, target in enumerate(chosen):
-            log(f"bench: {target.name} ...")
-            plans = work / "plans" / str(number)
-            plans.mkdir(parents=True)
-            try:
-                outcomes.append(measure(wrk, target, args, target.load.write(plans), work))
-            except RuntimeError as exc:
-                outcomes.append(Outcome(target.name, skipped=f"failed: {str(exc)[-500:]}"))
+        for number in range(args.rounds):
+            for index, target in enumerate(chosen):
+                log(f"bench: round {number + 1} of {args.rounds}: {target.name} ...")
+                plans = work / "plans" / f"{number}-{index}"
+                plans.mkdir(parents=True)
+                try:
+                    target = rounds.for_round(target, number, pg)
+                    stores.append(target.db_url)
+                    measured[index].append(measure(wrk, target, args, target.load.write(plans), work))
+                except RuntimeError as exc:
+                    measured[index].append(Outcome(target.name, skipped=f"failed: {str(exc)[-500:]}"))
     finally:
         if pg:
-            for target in chosen:
-                if target.db_url and target.db_url.startswith("postgresql"):
-                    drop_postgres_schema(pg, target.db_url)
+            for url in set(stores):
+                if url and url.startswith("postgresql"):
+                    drop_postgres_schema(pg, url)
+    outcomes = [rounds.best(each) for each in measured]
     set_ratios(outcomes)
     outcomes += skipped
     found = {} if args.skip_extras else run_extras(apis, work)
@@ -261,8 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     headline = (
-        f"make bench at {commit.stdout.strip()}, {when}: {args.connections} connections, {args.duration:g} s "
-        f"after {args.warmup:g} s warm-up; {pinning()}"
+        f"make bench at {commit.stdout.strip()}, {when}: {args.connections} connections, best of "
+        f"{args.rounds} rounds of {args.duration:g} s after {args.warmup:g} s warm-up; {pinning()}"
     )
     print()
     print(headline)

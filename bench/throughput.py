@@ -104,6 +104,8 @@ class Outcome:
     events_per_request: int = 1
     skipped: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # Every round's rate and CPU per request (bench/rounds.py); the figures above are the best round's.
+    rounds: list[dict[str, float]] = field(default_factory=list)
 
 
 class StoreProbe:
