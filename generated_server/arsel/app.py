@@ -319,7 +319,8 @@ class AccessLog:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "ms": round(seconds * 1000, 2),
+                    # To the hundredth; round(x, 2) costs three times as much.
+                    "ms": int(seconds * 100_000 + 0.5) / 100,
                     "client": client[0] if client else None,
                 }
                 if len(events) == 1:

@@ -67,6 +67,20 @@ def test_closing_writes_what_waited(written: tuple[logging.Logger, io.StringIO, 
     assert stream.getvalue() == "INFO last words\n"
 
 
+def test_lines_queued_while_another_thread_writes_are_all_written_in_order(rt: Runtime) -> None:
+    # queue() takes no lock: a write on the flush thread, meanwhile, must neither lose nor reorder.
+    stream = io.StringIO()
+    handler = rt.logs.BufferedStreamHandler(stream, flush_seconds=0.0005)
+    try:
+        for n in range(50_000):
+            handler.queue(b"%d" % n)
+        handler.flush()
+        assert stream.getvalue().splitlines() == [str(n) for n in range(50_000)]
+        assert stream.getvalue().count("\n") == 50_000
+    finally:
+        handler.close()
+
+
 def test_processes_sharing_one_pipe_never_interleave_within_a_line(rt: Runtime) -> None:
     """uvicorn --workers: several processes write to one stderr. Each write holds whole lines."""
     script = (
