@@ -4,7 +4,7 @@ form, a success answer's headers, a key's digest and a log line's time."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +22,8 @@ from tests.runtime.conftest import Runtime
         "2026-06-08T14:15:00.000Z",
         "2026-06-08t14:15:00.123z",
         "2016-12-31T23:59:60.999Z",  # a leap second: the long way, a second later
+        "0001-01-01T00:00:60.000Z",  # a leap second at another minute (an offset moves UTC's 23:59:60)
+        "9999-12-31T23:59:60.000Z",  # a leap second past year 9999
         "2026-02-30T14:15:00.000Z",  # no such day
         "0000-01-01T00:00:00.000Z",  # no year 0 in Python
         "9999-12-31T23:59:59.999Z",
@@ -33,12 +35,15 @@ def test_a_date_time_in_the_stored_form_normalizes_as_the_long_way_does(rt: Runt
 
 
 def long_way(rt: Runtime, text: str) -> str | None:
+    """RFC 3339's reading: a second of 60 (a leap second, at whatever minute an offset puts UTC's
+    23:59:60) is read as the second after its 59th."""
+    leap = text[17:19] == "60"
     try:
-        moment = datetime.fromisoformat(text.upper().replace("T23:59:60", "T23:59:59"))
-    except ValueError:
+        moment = datetime.fromisoformat(text.upper() if not leap else f"{text[:17]}59{text[19:]}".upper())
+        if leap:
+            moment += timedelta(seconds=1)
+    except (ValueError, OverflowError):
         return None
-    if text[17:19] == "60":
-        moment = moment.replace(second=59) + (datetime(2000, 1, 1, 0, 0, 1) - datetime(2000, 1, 1))
     return str(rt.timestamps.format_utc(moment.astimezone(UTC)))
 
 
