@@ -46,17 +46,24 @@ _TOTAL = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 def counted(package: str, api: str, requests: int, access_log: bool) -> int:
     """The instructions a child process executes driving `package` with `requests` requests."""
-    command = [
-        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-        sys.executable, __file__, "--child", package, "--api", api, "--requests", str(requests),
-    ]  # fmt: skip
+    command = [__file__, "--child", package, "--api", api, "--requests", str(requests)]
     if access_log:
         command.append("--access-log")
+    return executed(command, package)
+
+
+def executed(arguments: Sequence[str], label: str) -> int:
+    """The CPU instructions `python arguments...` executes, every thread counted (valgrind's
+    cachegrind); PYTHONHASHSEED=0 keeps dictionaries laid out alike from one run to the next."""
+    command = [
+        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+        sys.executable, *arguments,
+    ]  # fmt: skip
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
     found = _TOTAL.search(result.stderr)
     if result.returncode != 0 or found is None:
-        raise RuntimeError(f"{package}: the counted run failed:\n{result.stderr[-2000:]}")
+        raise RuntimeError(f"{label}: the counted run failed:\n{result.stderr[-2000:]}")
     return int(found.group(1).replace(",", ""))
 
 

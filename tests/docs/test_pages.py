@@ -30,6 +30,7 @@ NOT_RUN = (
     "make bench",  # minutes of pinned CPUs; tests/bench/ runs its parts on a small scale
     ".venv/bin/python bench/stages.py",
     ".venv/bin/python bench/instructions.py",  # valgrind: a minute per side, and not in CI's image
+    ".venv/bin/python bench/parts.py",  # valgrind too; tests/bench/test_parts.py runs its child
     ".venv/bin/py-spy",
 )
 
