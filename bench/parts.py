@@ -12,6 +12,11 @@ worker (its default handler), and as deployed. As in bench/instructions.py, each
 the cost of one: start-up and the lifespan's start and end cancel out. Every thread is counted,
 the SQLite writer included; the worker's events are all handled before the lifespan ends.
 
+Unlike bench/instructions.py's, these counts move with timing: how many rows a commit or a mark
+carries depends on what the threads were doing. Quiet, a configuration repeats within about a
+thousand instructions; on a busy machine the figures moved by up to 14k. Compare configurations
+counted in one run, on a quiet machine.
+
 Needs valgrind; each configuration takes about 30 s.
 """
 
