@@ -23,7 +23,6 @@ Needs valgrind; each configuration takes about 30 s.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import os
 import sys
@@ -39,7 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 
 from instructions import executed  # noqa: E402
-from stages import CONFIG, call, request_for  # noqa: E402
+from stages import CONFIG, in_flight, request_for  # noqa: E402
 
 # Each configuration: (access line, worker).
 PARTS = {
@@ -63,20 +62,8 @@ async def drive(api: str, requests: int, access_log: bool, worker: bool) -> None
         app = create_app(CONFIG, f"sqlite:///{folder}/parts.db", worker=worker, access_log=access_log)
         sample = [request_for(api, n) for n in range(WARM_UP + requests)]
         async with app.router.lifespan_context(app):
-            await in_flight(app, sample[:WARM_UP])
-            await in_flight(app, sample[WARM_UP:])
-
-
-async def in_flight(app: object, requests: list[tuple[str, list[tuple[bytes, bytes]], bytes]]) -> None:
-    waiting = iter(requests)
-
-    async def client() -> None:
-        for request in waiting:
-            status = await call(app, request)
-            if status not in (200, 202):
-                raise RuntimeError(f"answered {status}")
-
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+            await in_flight(app, sample[:WARM_UP], CLIENTS)
+            await in_flight(app, sample[WARM_UP:], CLIENTS)
 
 
 def per_request(api: str, requests: int, access_log: bool, worker: bool) -> float:
