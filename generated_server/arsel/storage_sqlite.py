@@ -145,7 +145,7 @@ def _insert_many_sql(rows: int) -> str:
     values = ", ".join([_ROW_MARKS] * rows)
     return (
         f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {values} "
-        "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
+        "ON CONFLICT (project_id, idempotency_key) DO NOTHING"
     )
 
 
@@ -158,11 +158,21 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> se
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         try:
             cursor = conn.execute(_insert_many_sql(len(chunk)), [value for row in chunk for value in row])
-            inserted.update(row[0] for row in cursor.fetchall())
         except sqlite3.Error:
             if not conn.in_transaction:
                 raise
             # SQLite undid the statement alone (a bad row): each job now inserts its own row.
+            continue
+        if cursor.rowcount == len(chunk):
+            inserted.update(row[0] for row in chunk)
+        else:
+            # Some rows met an existing key (retries): those of this chunk that went in, by id. Not
+            # RETURNING on every statement: each row it returns is a step that lets go of the GIL,
+            # and the writer waits behind the event loop to take it back.
+            ids = [row[0] for row in chunk]
+            marks = ", ".join("?" * len(ids))
+            found = conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)
+            inserted.update(row[0] for row in found)
     return inserted
 
 
@@ -194,7 +204,10 @@ class SQLiteStorage(Storage):
         self.path = path
         self.batches = 0
         self._busy_timeout_ms = busy_timeout_ms
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | object] = queue.SimpleQueue()
+        # Jobs queued during the event loop's current iteration, handed to the writer together
+        # at its end (_hand_over): one wake-up of the writer thread per iteration, not per job.
+        self._held: list[_Job] = []
         self._writer: threading.Thread | None = None
         self._writing = False
         self._wconn: sqlite3.Connection | None = None
@@ -266,6 +279,7 @@ class SQLiteStorage(Storage):
         if writer is None:
             return
         # Queued jobs ahead of the sentinel are still committed and answered.
+        self._hand_over()
         self._queue.put(_STOP)
         await asyncio.to_thread(writer.join)
         with self._rlock:
@@ -288,8 +302,16 @@ class SQLiteStorage(Storage):
             raise StorageClosed("storage is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(op, future, loop, savepoint, row, created))
+        held = self._held
+        held.append(_Job(op, future, loop, savepoint, row, created))
+        if len(held) == 1:
+            loop.call_soon(self._hand_over)
         return future
+
+    def _hand_over(self) -> None:
+        if self._held:
+            jobs, self._held = self._held, []
+            self._queue.put(jobs)
 
     def _write_loop(self) -> None:
         try:
@@ -310,8 +332,8 @@ class SQLiteStorage(Storage):
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            jobs = [item for item in items if isinstance(item, _Job)]
-            running = len(jobs) == len(items)
+            jobs = [job for item in items if isinstance(item, list) for job in item]
+            running = _STOP not in items
             if jobs:
                 try:
                     outcomes = self._commit(conn, jobs)
