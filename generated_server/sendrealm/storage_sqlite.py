@@ -193,6 +193,18 @@ class _Job:
 _STOP = object()
 
 
+def _no_wakeup_preemption() -> None:
+    """Let the calling thread (the writer) wait for its turn when woken, rather than preempt the
+    event loop on its CPU. Preempting took the CPU mid-iteration, then the writer waited for the
+    GIL the loop held: over HTTP on one CPU, SCHED_BATCH doubled the events per commit (29 to 59)
+    and took the writer from about 40 to 31 µs a request. Its share of the CPU is unchanged, and
+    on a machine with an idle CPU it runs at once."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+
+
 def _sqlite_error(exc: sqlite3.Error) -> StorageError:
     return StorageError(f"sqlite: {exc}")
 
@@ -314,6 +326,7 @@ class SQLiteStorage(Storage):
             self._queue.put(jobs)
 
     def _write_loop(self) -> None:
+        _no_wakeup_preemption()
         try:
             self._write_batches()
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
@@ -310,6 +311,19 @@ async def test_sqlite_start_waits_for_another_process_creating_the_file(rt: Runt
     other.close()
     await starting
     await storage.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+async def test_sqlite_writer_waits_for_its_turn_rather_than_preempt(
+    rt: Runtime, tmp_path: Path, make_event: EventFactory
+) -> None:
+    # The writer thread is SCHED_BATCH (no wake-up preemption of the event loop); it still commits.
+    async with rt.storage.open_storage(f"sqlite:///{tmp_path / 'events.db'}") as storage:
+        writer = storage._writer
+        assert writer is not None and writer.native_id is not None
+        assert os.sched_getscheduler(writer.native_id) == os.SCHED_BATCH
+        assert os.sched_getscheduler(0) != os.SCHED_BATCH  # the event loop's thread is left as it was
+        assert (await storage.insert(make_event()))[1]
 
 
 async def test_a_failing_row_fails_alone(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
