@@ -214,9 +214,10 @@ class SQLiteStorage(Storage):
         self.batches = 0
         self._busy_timeout_ms = busy_timeout_ms
         self._queue: queue.SimpleQueue[list[_Job] | object] = queue.SimpleQueue()
-        # Jobs queued during the event loop's current iteration, handed to the writer together
-        # at its end (_hand_over): one wake-up of the writer thread per iteration, not per job.
-        self._held: list[_Job] = []
+        # Jobs queued during an event loop's current iteration, handed to the writer together at
+        # its end (_hand_over): one wake-up of the writer thread per iteration, not per job. Per
+        # loop, so that each list is only touched by its loop's thread.
+        self._held: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._writer: threading.Thread | None = None
         self._writing = False
         self._wconn: sqlite3.Connection | None = None
@@ -288,7 +289,8 @@ class SQLiteStorage(Storage):
         if writer is None:
             return
         # Queued jobs ahead of the sentinel are still committed and answered.
-        self._hand_over()
+        for loop in list(self._held):
+            self._hand_over(loop)
         self._queue.put(_STOP)
         await asyncio.to_thread(writer.join)
         with self._rlock:
@@ -311,15 +313,16 @@ class SQLiteStorage(Storage):
             raise StorageClosed("storage is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        held = self._held
+        held = self._held.get(loop)
+        if held is None:
+            held = self._held[loop] = []
+            loop.call_soon(self._hand_over, loop)
         held.append(_Job(op, future, loop, savepoint, row, created))
-        if len(held) == 1:
-            loop.call_soon(self._hand_over)
         return future
 
-    def _hand_over(self) -> None:
-        if self._held:
-            jobs, self._held = self._held, []
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = self._held.pop(loop, None)
+        if jobs:
             self._queue.put(jobs)
 
     def _write_loop(self) -> None:

@@ -101,6 +101,23 @@ async def test_concurrent_inserts_share_commits(
         assert 1 <= commits < 100, f"{commits} commits for 300 concurrent inserts"
 
 
+async def test_sqlite_answers_two_event_loops_writing_at_once(
+    rt: Runtime, tmp_path: Path, make_event: EventFactory
+) -> None:
+    # Each loop's jobs are held for its own iteration and answered on that loop.
+    async with rt.storage.open_storage(f"sqlite:///{tmp_path / 'events.db'}") as storage:
+        ours, theirs = [make_event() for _ in range(200)], [make_event() for _ in range(200)]
+
+        async def insert_all(events: list[Any]) -> list[Any]:
+            return list(await asyncio.gather(*(storage.insert(event) for event in events)))
+
+        other_loop = asyncio.to_thread(asyncio.run, insert_all(theirs))
+        mine, other = await asyncio.gather(insert_all(ours), other_loop)
+        assert all(created for _, created in mine + other)
+        assert [stored.id for stored, _ in other] == [event.id for event in theirs]
+        assert await storage.count("acme") == 400
+
+
 async def test_same_key_within_one_batch(rt: Runtime, store_url: str, make_event: EventFactory) -> None:
     async with rt.storage.open_storage(store_url) as storage:
         first, second = make_event(idempotency_key="k"), make_event(idempotency_key="k")
