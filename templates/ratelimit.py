@@ -64,7 +64,9 @@ class RateLimiter:
         now = time.monotonic()
         with self._lock:
             if self._map is None:
-                times = self._admitted.setdefault(key, collections.deque(maxlen=self.requests))
+                times = self._admitted.get(key)
+                if times is None:  # not setdefault: it would build a deque on every call
+                    times = self._admitted[key] = collections.deque(maxlen=self.requests)
                 if len(times) == self.requests and now - times[0] < self.per_seconds:
                     return self._seconds_until(times[0], now)
                 times.append(now)
