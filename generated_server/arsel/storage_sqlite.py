@@ -193,16 +193,29 @@ class _Job:
 _STOP = object()
 
 
-def _no_wakeup_preemption() -> None:
-    """Let the calling thread (the writer) wait for its turn when woken, rather than preempt the
-    event loop on its CPU. Preempting took the CPU mid-iteration, then the writer waited for the
-    GIL the loop held: over HTTP on one CPU, SCHED_BATCH doubled the events per commit (29 to 59)
-    and took the writer from about 40 to 31 µs a request. Its share of the CPU is unchanged, and
-    on a machine with an idle CPU it runs at once."""
-    policy = getattr(os, "SCHED_BATCH", None)
-    if policy is not None:
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, policy, os.sched_param(0))
+# A commit of at least this many jobs means the event loop is busy with many requests at once.
+_BUSY_COMMIT = 16
+
+
+def _wait_for_turn(busy: bool) -> None:
+    """While commits are large (`busy`), let the calling thread (the writer) wait for its turn
+    when woken (SCHED_BATCH) rather than preempt the event loop on its CPU; otherwise schedule it
+    as any thread. Preempting a busy loop took the CPU mid-iteration, then the writer waited for
+    the GIL the loop held: over HTTP on one CPU, SCHED_BATCH doubled the events per commit (29 to
+    59) and took the writer from about 40 to 31 µs a request. But a lone request's commit then
+    waited for a time slice whenever another process held the CPU: 100 sequential requests took
+    over a second on a busy machine. A policy refused leaves the thread as it was."""
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH if busy else os.SCHED_OTHER, os.sched_param(0))
+
+
+def _may_choose_policy() -> bool:
+    """Whether the writer may change its scheduling policy: Linux, and the thread started under the
+    default one (not one its user chose for the server, such as `chrt --idle`)."""
+    try:
+        return os.sched_getscheduler(0) == os.SCHED_OTHER
+    except (AttributeError, OSError):
+        return False
 
 
 def _sqlite_error(exc: sqlite3.Error) -> StorageError:
@@ -329,7 +342,6 @@ class SQLiteStorage(Storage):
             self._queue.put(jobs)
 
     def _write_loop(self) -> None:
-        _no_wakeup_preemption()
         try:
             self._write_batches()
         finally:
@@ -339,6 +351,7 @@ class SQLiteStorage(Storage):
         assert self._wconn is not None
         conn = self._wconn
         running = True
+        busy, adapt = False, _may_choose_policy()
         while running:
             # Block for the first job, then take everything else already waiting: no lingering,
             # so a lone request is committed at once and a burst shares one commit.
@@ -356,6 +369,10 @@ class SQLiteStorage(Storage):
                 except Exception as exc:  # keep the thread alive; every waiter must hear back
                     logger.exception("sqlite writer failed a batch")
                     outcomes = [(job, None, _batch_error("sqlite writer", exc)) for job in jobs]
+                # Before the answers, so that what they set off already meets the new policy.
+                if adapt and busy != (len(jobs) >= _BUSY_COMMIT):
+                    busy = not busy
+                    _wait_for_turn(busy)
                 self._answer(outcomes)
         conn.close()
 
