@@ -131,8 +131,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+def _marks(count: int) -> str:
+    """`count` parameter placeholders: "?, ?, ..."."""
+    return ", ".join("?" * count)
+
+
 # One row's placeholders: "(?, ?, ...)", one per inserted column.
-_ROW_MARKS = "(" + ", ".join("?" for _ in _INSERT_COLUMNS.split(", ")) + ")"
+_ROW_MARKS = f"({_marks(len(_INSERT_COLUMNS.split(', ')))})"
 _SQLITE_INSERT = (
     f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES {_ROW_MARKS} "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING"
@@ -170,8 +175,7 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> se
             # RETURNING on every statement: each row it returns is a step that lets go of the GIL,
             # and the writer waits behind the event loop to take it back.
             ids = [row[0] for row in chunk]
-            marks = ", ".join("?" * len(ids))
-            found = conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)
+            found = conn.execute(f"SELECT id FROM events WHERE id IN ({_marks(len(ids))})", ids)
             inserted.update(row[0] for row in found)
     return inserted
 
@@ -528,9 +532,9 @@ class SQLiteStorage(Storage):
             # back after each statement, behind the event loop.
             for start in range(0, len(event_ids), _ROWS_PER_STATEMENT):
                 chunk = event_ids[start : start + _ROWS_PER_STATEMENT]
-                marks = ", ".join("?" * len(chunk))
                 conn.execute(
-                    f"UPDATE events SET status = 'processed', next_attempt_at = NULL WHERE id IN ({marks})",
+                    "UPDATE events SET status = 'processed', next_attempt_at = NULL "
+                    f"WHERE id IN ({_marks(len(chunk))})",
                     tuple(chunk),
                 )
 
