@@ -121,6 +121,9 @@ _PG_INSERT_MANY = (
     + " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS batch(item, n) ORDER BY n "
     "ON CONFLICT (project_id, idempotency_key) DO NOTHING RETURNING id"
 )
+# jsonb holds at most 256 MB, and escaping can make a text up to six times longer: a batch of
+# large events is split into statements of at most this much payload and item text.
+_PG_BATCH_BYTES = 32 * 1024 * 1024
 _PG_RELEASE_KEY = _RELEASE_KEY.replace("?", "%s")
 _PG_SELECT_KEYS = (
     f"SELECT {_COLUMNS} FROM events WHERE (project_id, idempotency_key) IN "
@@ -191,6 +194,11 @@ class _Insert:
     leased_until: str | None = None
 
     @property
+    def size(self) -> int:
+        """The bytes of JSON text this insert adds to its batch's statement, besides its fields."""
+        return len(self.event.payload) + len(self.event.item or b"")
+
+    @property
     def key(self) -> tuple[str, str]:
         """(project, idempotency key) as the unique index and `_existing` see them."""
         return self.event.project_id, self.event.idempotency_key or ""
@@ -208,6 +216,20 @@ def _lock_order(job: _Insert) -> tuple[str, str]:
     return job.key
 
 
+def _by_size(jobs: list[_Insert], limit: int) -> Iterator[list[_Insert]]:
+    """`jobs` in order, in groups of at most `limit` bytes (an insert larger than that alone)."""
+    group: list[_Insert] = []
+    size = 0
+    for job in jobs:
+        if group and size + job.size > limit:
+            yield group
+            group, size = [], 0
+        group.append(job)
+        size += job.size
+    if group:
+        yield group
+
+
 class PostgresStorage(Storage):
     """PostgreSQL; one writer task group-commits inserts, a small pool serves reads and the worker.
 
@@ -218,6 +240,7 @@ class PostgresStorage(Storage):
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self.url = url
         self.batches = 0
+        self.batch_bytes = _PG_BATCH_BYTES
         self._pool = _PgPool(url, pool_size)
         self._queue: asyncio.Queue[_Insert | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -277,15 +300,14 @@ class PostgresStorage(Storage):
                 items.append(self._queue.get_nowait())
             jobs = [item for item in items if item is not None]
             running = len(jobs) == len(items)
-            if not jobs:
-                continue
-            try:
-                outcomes = await self._commit(sorted(jobs, key=_lock_order))
-            except Exception as exc:  # keep the task alive; every waiter must hear back
-                if not isinstance(exc, StorageError | psycopg.Error):
-                    logger.exception("postgresql writer failed a batch")
-                outcomes = [job.failed(exc) for job in jobs]
-            _settle(outcomes)
+            for group in _by_size(jobs, self.batch_bytes):
+                try:
+                    outcomes = await self._commit(sorted(group, key=_lock_order))
+                except Exception as exc:  # keep the task alive; every waiter must hear back
+                    if not isinstance(exc, StorageError | psycopg.Error):
+                        logger.exception("postgresql writer failed a batch")
+                    outcomes = [job.failed(exc) for job in group]
+                _settle(outcomes)
 
     async def _writer_connection(self) -> psycopg.AsyncConnection[Any]:
         if self._wconn is None or self._wconn.closed or self._wconn.broken:

@@ -193,6 +193,32 @@ async def test_postgresql_commits_a_batch_of_new_rows_in_one_round_trip(
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_postgresql_splits_a_batch_of_large_events_by_size(
+    rt: Runtime, store_url: str, make_event: EventFactory
+) -> None:
+    # A batch's rows travel as one jsonb value, which PostgreSQL caps at 256 MB: past
+    # `batch_bytes` of payload and item text, a batch goes in several statements, in order.
+    async with rt.storage.open_storage(store_url) as storage:
+        storage.batch_bytes = 5000
+        payload = b'{"note":"' + b"x" * 2000 + b'"}'
+        events = [make_event(idempotency_key=f"k{i}", payload=payload) for i in range(6)]
+        again = make_event(idempotency_key="k5", payload=payload)
+        async with stalled_writer(storage, store_url, make_event):
+            before = storage.batches
+            tasks = [asyncio.create_task(storage.insert(event)) for event in [*events, again]]
+            await asyncio.sleep(0.05)
+        results = await asyncio.gather(*tasks)
+        # The stalled blocker's batch, then 7 inserts of 2 KB each, two to a statement.
+        assert storage.batches - before == 1 + 4
+        assert [(row.id, created) for row, created in results] == [
+            *((event.id, True) for event in events),
+            (events[5].id, False),
+        ]
+        for event in events:
+            assert (await storage.get("acme", event.id)).payload == payload
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 async def test_postgresql_new_rows_stand_when_their_batch_loses_the_connection_over_a_replay(
     rt: Runtime, store_url: str, make_event: EventFactory
 ) -> None:
