@@ -113,7 +113,7 @@ _PG_INSERT = (
 # A batch's rows travel as one JSON text, an array of rows (orjson writes it in C), and the server
 # takes it apart: psycopg's array dumpers walk every value in Python, 8–10 µs of an event's CPU.
 # As jsonb the text is parsed once and each `->>` indexes the row; as json every `->>` parsed the
-# row's text again (the database's CPU per row: 47–65 µs as json, 27–31 as jsonb). Every value is
+# row's text again (the database's CPU per row: 47–69 µs as json, 27–32 as jsonb). Every value is
 # a JSON string or null, so `->>` gives back exactly the text that was sent.
 _PG_INSERT_MANY = (
     f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT "
