@@ -224,11 +224,12 @@ def _by_size(jobs: list[_Insert], limit: int) -> Iterator[list[_Insert]]:
     group: list[_Insert] = []
     size = 0
     for job in jobs:
-        if group and size + job.size > limit:
+        job_size = job.size
+        if group and size + job_size > limit:
             yield group
             group, size = [], 0
         group.append(job)
-        size += job.size
+        size += job_size
     if group:
         yield group
 
@@ -240,10 +241,12 @@ class PostgresStorage(Storage):
     workers claim with FOR UPDATE SKIP LOCKED.
     """
 
+    #: The writer's statements carry at most this many bytes of payload and item text.
+    batch_bytes: int = _PG_BATCH_BYTES
+
     def __init__(self, url: str, *, pool_size: int = 4) -> None:
         self.url = url
         self.batches = 0
-        self.batch_bytes = _PG_BATCH_BYTES
         self._pool = _PgPool(url, pool_size)
         self._queue: asyncio.Queue[_Insert | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
